@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build and run inferbench:
+#   - a project-local Python venv (.venv) with torch==2.13.0, the libtorch that tch 0.26 expects;
+#   - .venv/torch, a stable link to the wheel's torch folder, which .cargo/config.toml names as LIBTORCH.
+# Idempotent: with everything in place it returns in well under a second.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TORCH_VERSION="2.13.0"
+VENV=.venv
+PYTHON=${PYTHON:-python3}
+
+say() { printf '[setup] %s\n' "$*" >&2; }
+
+torch_version_installed() {
+  local f
+  f=$(ls "$VENV"/lib/python3*/site-packages/torch/version.py 2>/dev/null | head -n1) || true
+  [ -n "$f" ] || return 1
+  sed -n "s/^__version__ = '\([^'+]*\).*/\1/p" "$f"
+}
+
+if ! command -v "$PYTHON" >/dev/null; then
+  say "error: $PYTHON not found; install Python 3.10+ (Debian: apt-get install python3 python3-venv)"
+  exit 1
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+
+if [ "$(torch_version_installed || true)" != "$TORCH_VERSION" ]; then
+  say "installing torch==$TORCH_VERSION into $VENV (about 5 GB, a minute or two)"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "torch==$TORCH_VERSION"
+fi
+
+torch_dir=$(dirname "$(ls "$VENV"/lib/python3*/site-packages/torch/version.py | head -n1)")
+if [ "$(readlink "$VENV/torch" 2>/dev/null || true)" != "${torch_dir#"$VENV"/}" ]; then
+  ln -sfn "${torch_dir#"$VENV"/}" "$VENV/torch"
+fi
+[ -f "$VENV/torch/lib/libtorch_cpu.so" ] || { say "error: $VENV/torch/lib/libtorch_cpu.so missing; delete $VENV and run again"; exit 1; }
+say "libtorch $TORCH_VERSION ready at $VENV/torch"

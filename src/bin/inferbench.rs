@@ -1,0 +1,232 @@
+//! The inferbench command line: thin over the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use inferbench::config::{
+    Arrival, BackendConfig, CompileMode, LoadConfig, ModelConfig, RunConfig, StreamLayout,
+};
+use inferbench::model::{checkpoint, Architecture};
+use inferbench::pipeline::batcher::BatchPolicy;
+use inferbench::pipeline::RunOptions;
+use inferbench::report::{jsonl::JsonlSink, summary};
+
+#[derive(Parser)]
+#[command(
+    name = "inferbench",
+    version,
+    about = "Measure a model-inference server pipeline on libtorch"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the pipeline once and print the seed-style summary; appends a JSON line to the results file.
+    Run(RunArgs),
+    /// Write a checkpoint with random weights from a fixed seed (safetensors + model.json).
+    InitModel(InitArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CompileArg {
+    Eager,
+    Torchscript,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StreamsArg {
+    Shared,
+    Dedicated,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Model: resnet18, tiny-cnn, or spin:<duration> (a forward that busy-waits, e.g. spin:2ms).
+    #[arg(long, default_value = "resnet18")]
+    model: String,
+    /// Checkpoint folder from `init-model`; its model.json names the architecture (overrides --model).
+    #[arg(long)]
+    model_dir: Option<PathBuf>,
+    /// Samples per request.
+    #[arg(long, default_value_t = 1)]
+    batch_size: u32,
+    /// Measured requests, after the warm-up.
+    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
+    iters: u32,
+    /// How the forward is prepared.
+    #[arg(long, value_enum, default_value = "eager")]
+    compile: CompileArg,
+    /// Compute threads, each with its own model instance and stream.
+    #[arg(long, default_value_t = 1)]
+    workers: u32,
+    /// shared: copies inline in each worker; dedicated: separate copy-in and copy-out stages.
+    #[arg(long, value_enum, default_value = "shared")]
+    streams: StreamsArg,
+    /// burst (all requests back to back) or concurrency:N (at most N in flight).
+    #[arg(long, default_value = "burst")]
+    arrival: String,
+    /// Input image side in pixels (3 channels).
+    #[arg(long, default_value_t = 64)]
+    image_size: u32,
+    /// libtorch intra-op threads per worker [default: cores / workers].
+    #[arg(long)]
+    intra_op_threads: Option<u32>,
+    /// Warm-up requests after the cold-start one [default: 2 per worker].
+    #[arg(long)]
+    warmup: Option<u32>,
+    /// Dynamic batching: most samples per forward (off unless given).
+    #[arg(long)]
+    max_batch_size: Option<u32>,
+    /// Dynamic batching: longest wait of the oldest queued request, e.g. 5ms.
+    #[arg(long, default_value = "10ms", requires = "max_batch_size")]
+    batch_timeout: String,
+    /// Seed for inputs and generated weights.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Skip the bare-forward baseline (no pipeline efficiency).
+    #[arg(long)]
+    no_bare: bool,
+    /// Print the report as JSON instead of the summary.
+    #[arg(long)]
+    json: bool,
+    /// Results file (JSON lines, appended).
+    #[arg(long, default_value = "results/runs.jsonl")]
+    out: PathBuf,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct InitArgs {
+    /// Architecture: resnet18 or tiny-cnn.
+    #[arg(long)]
+    model: String,
+    /// Folder to write model.safetensors and model.json into.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed for the random weights.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+}
+
+fn parse_arrival(text: &str) -> anyhow::Result<Arrival> {
+    match text.split_once(':') {
+        None if text == "burst" => Ok(Arrival::Burst),
+        Some(("concurrency", n)) => {
+            Ok(Arrival::Concurrency(n.parse().with_context(|| {
+                format!("--arrival {text}: '{n}' is not a whole number")
+            })?))
+        }
+        _ => bail!("--arrival '{text}': expected burst or concurrency:N (e.g. concurrency:4)"),
+    }
+}
+
+fn batch_policy(args: &RunArgs) -> anyhow::Result<BatchPolicy> {
+    let Some(max) = args.max_batch_size else {
+        return Ok(BatchPolicy::None);
+    };
+    if max == 0 {
+        bail!("--max-batch-size 0: expected at least 1");
+    }
+    let timeout = inferbench::config::parse_duration(&args.batch_timeout).with_context(|| {
+        format!(
+            "--batch-timeout '{}': expected a duration such as 5ms or 500us",
+            args.batch_timeout
+        )
+    })?;
+    Ok(BatchPolicy::Dynamic {
+        max_batch_samples: max,
+        timeout_us: timeout.as_micros() as u64,
+    })
+}
+
+fn run_config(args: &RunArgs) -> anyhow::Result<RunConfig> {
+    Ok(RunConfig {
+        model: ModelConfig {
+            name: args.model.clone(),
+            dir: args.model_dir.clone(),
+            image_size: args.image_size,
+            compile: match args.compile {
+                CompileArg::Eager => CompileMode::Eager,
+                CompileArg::Torchscript => CompileMode::Torchscript,
+            },
+        },
+        load: LoadConfig {
+            batch_size: args.batch_size,
+            num_iters: args.iters,
+            extra_warmup: args.warmup,
+            arrival: parse_arrival(&args.arrival)?,
+            seed: args.seed,
+        },
+        backend: BackendConfig {
+            workers: args.workers,
+            streams: match args.streams {
+                StreamsArg::Shared => StreamLayout::Shared,
+                StreamsArg::Dedicated => StreamLayout::Dedicated,
+            },
+            intra_op_threads: args.intra_op_threads,
+        },
+        measure_bare_forward: !args.no_bare,
+    })
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let cfg = run_config(&args)?;
+    let policy = batch_policy(&args)?;
+    cfg.validate()?;
+    // Open the results file first: an unwritable folder fails now, not after the run.
+    let mut sink = JsonlSink::open(&args.out)?;
+    let quiet = args.quiet;
+    let progress = move |phase: &str| {
+        if !quiet {
+            eprintln!("[inferbench] {phase}");
+        }
+    };
+    let options = RunOptions {
+        batching: policy,
+        progress: Box::new(progress),
+        ..RunOptions::default()
+    };
+    let report = inferbench::pipeline::run_with(&cfg, options)?.report;
+    sink.append(&report)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", summary::render(&report));
+        progress(&format!("appended to {}", sink.path().display()));
+    }
+    Ok(())
+}
+
+fn init_model(args: InitArgs) -> anyhow::Result<()> {
+    let arch = Architecture::parse(&args.model)?;
+    let path = checkpoint::write_random(arch, args.seed, &args.out)?;
+    println!(
+        "wrote {} ({}, seed {})",
+        path.display(),
+        arch.name(),
+        args.seed
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::InitModel(args) => init_model(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("inferbench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Run configuration: plain nested structs with documented units and defaults,
+//! serde for sweep files and reports, and [`RunConfig::validate`] so that an
+//! impossible configuration is refused before any thread starts.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How the model's forward is prepared before serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CompileMode {
+    /// Plain eager forward of the tch module.
+    #[default]
+    Eager,
+    /// Traced once with `CModule::create_by_tracing`; workers share the traced module.
+    Torchscript,
+}
+
+/// Where the host-to-device and device-to-host copies run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StreamLayout {
+    /// Copy-in, compute and copy-out inline in each worker, on the worker's stream.
+    #[default]
+    Shared,
+    /// A copy-in stage and a copy-out stage, each its own thread (and stream on CUDA),
+    /// so that copies can overlap compute (seed 001, PR 116189).
+    Dedicated,
+}
+
+/// When the load generator sends requests.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase", tag = "mode", content = "value")]
+pub enum Arrival {
+    /// All requests back to back at the start (the seed's semantics; rate = inf).
+    #[default]
+    Burst,
+    /// Closed loop: at most this many requests in flight; a response frees a slot.
+    Concurrency(u32),
+}
+
+/// Which model to serve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Model name: `resnet18`, `tiny-cnn` or `spin:<duration>`. Ignored when `dir` is set
+    /// (the checkpoint's metadata names the architecture). Default `resnet18`.
+    pub name: String,
+    /// Checkpoint folder written by `inferbench init-model`. Default none: weights are
+    /// generated in memory from `seed`.
+    pub dir: Option<PathBuf>,
+    /// Input images are `image_size` × `image_size` pixels, 3 channels. Default 64.
+    pub image_size: u32,
+    /// How the forward is prepared. Default eager.
+    pub compile: CompileMode,
+}
+
+/// What the load generator sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadConfig {
+    /// Samples per request (the seed's `batch_size`). Default 1.
+    pub batch_size: u32,
+    /// Measured requests, after the warm-up. Default 100.
+    pub num_iters: u32,
+    /// Requests sent and awaited after the cold-start request and before measuring,
+    /// so that every worker's first calls are out of the figures. Default 2 per worker.
+    pub extra_warmup: Option<u32>,
+    /// Arrival process. Default burst.
+    pub arrival: Arrival,
+    /// Seed for the request inputs and generated weights. Default 0.
+    pub seed: u64,
+}
+
+/// How the server is laid out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackendConfig {
+    /// Compute threads, each with its own model instance and stream. Default 1.
+    pub workers: u32,
+    /// Copy stage layout. Default shared.
+    pub streams: StreamLayout,
+    /// libtorch intra-op threads per worker. Default: available cores / workers, at least 1.
+    pub intra_op_threads: Option<u32>,
+}
+
+/// One pipeline run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The model.
+    pub model: ModelConfig,
+    /// The load.
+    pub load: LoadConfig,
+    /// The server.
+    pub backend: BackendConfig,
+    /// Also time a bare forward loop to report pipeline efficiency. Default true.
+    pub measure_bare_forward: bool,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            name: "resnet18".into(),
+            dir: None,
+            image_size: 64,
+            compile: CompileMode::Eager,
+        }
+    }
+}
+
+impl Default for LoadConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 1,
+            num_iters: 100,
+            extra_warmup: None,
+            arrival: Arrival::Burst,
+            seed: 0,
+        }
+    }
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            streams: StreamLayout::Shared,
+            intra_op_threads: None,
+        }
+    }
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        Self {
+            model: ModelConfig::default(),
+            load: LoadConfig::default(),
+            backend: BackendConfig::default(),
+            measure_bare_forward: true,
+        }
+    }
+}
+
+/// Largest accepted values: beyond them a run cannot fit in memory or time on any machine
+/// this tool targets, and a typo (an extra zero) is the likelier explanation.
+const MAX_BATCH: u32 = 4096;
+const MAX_WORKERS: u32 = 256;
+const MAX_IMAGE: u32 = 4096;
+
+impl RunConfig {
+    /// Checks every field and combination; the error names the flag and the accepted range.
+    pub fn validate(&self) -> Result<()> {
+        let in_range = |field, v: u32, max: u32| {
+            if v == 0 || v > max {
+                Err(Error::config(
+                    field,
+                    format!("{v} is out of range; expected 1..={max}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        in_range("batch-size", self.load.batch_size, MAX_BATCH)?;
+        in_range("workers", self.backend.workers, MAX_WORKERS)?;
+        in_range("image-size", self.model.image_size, MAX_IMAGE)?;
+        in_range("iters", self.load.num_iters, u32::MAX)?;
+        if let Some(t) = self.backend.intra_op_threads {
+            in_range("intra-op-threads", t, 1024)?;
+        }
+        if let Arrival::Concurrency(n) = self.load.arrival {
+            in_range("concurrency", n, u32::MAX)?;
+        }
+        if self.model.image_size < 8 && self.model.dir.is_some() {
+            return Err(Error::config(
+                "image-size",
+                "checkpointed CNNs need at least 8 px",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Intra-op threads per worker after applying the default.
+    pub fn intra_op_threads(&self) -> u32 {
+        self.backend.intra_op_threads.unwrap_or_else(|| {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+            (cores / self.backend.workers).max(1)
+        })
+    }
+
+    /// Warm-up requests after the cold-start one, after applying the default.
+    pub fn extra_warmup(&self) -> u32 {
+        self.load.extra_warmup.unwrap_or(2 * self.backend.workers)
+    }
+}
+
+/// Parses `2ms`, `500us`, `1.5ms`, `3s`, `100ns` into a duration.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number.trim().parse().ok()?;
+    let seconds = match unit {
+        "ns" => value * 1e-9,
+        "us" | "µs" => value * 1e-6,
+        "ms" => value * 1e-3,
+        "s" => value,
+        _ => return None,
+    };
+    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        RunConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn zero_batch_names_the_flag() {
+        let mut c = RunConfig::default();
+        c.load.batch_size = 0;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("batch-size") && err.contains("1..="), "{err}");
+    }
+
+    #[test]
+    fn zero_workers_is_refused() {
+        let mut c = RunConfig::default();
+        c.backend.workers = 0;
+        assert!(c.validate().unwrap_err().to_string().contains("workers"));
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("2ms"), Some(Duration::from_millis(2)));
+        assert_eq!(parse_duration("500us"), Some(Duration::from_micros(500)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2"), None);
+        assert_eq!(parse_duration("2parsecs"), None);
+        assert_eq!(parse_duration("-1ms"), None);
+    }
+}

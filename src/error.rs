@@ -1,0 +1,87 @@
+//! The crate's one error type. Each variant carries the context a user needs to
+//! fix the problem (which file, which field, what to run instead).
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong in a run, a checkpoint operation or a report.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A configuration value is out of range or the combination is impossible.
+    #[error("invalid configuration: {field}: {reason}")]
+    Config {
+        /// The offending field, as the CLI flag names it.
+        field: &'static str,
+        /// What is wrong and what would be accepted.
+        reason: String,
+    },
+
+    /// A model name that the zoo does not know.
+    #[error("unknown model '{name}': expected one of resnet18, tiny-cnn, spin:<duration> (e.g. spin:2ms)")]
+    UnknownModel {
+        /// The name as given.
+        name: String,
+    },
+
+    /// The model directory does not exist or is not a checkpoint written by `init-model`.
+    #[error("model directory {}: {reason}; create one with `inferbench init-model --model resnet18 --out {}`", path.display(), path.display())]
+    ModelDir {
+        /// The directory as given.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+
+    /// The checkpoint exists but cannot be read into the model.
+    #[error("corrupt checkpoint {}: {reason}; recreate it with `inferbench init-model`", path.display())]
+    CorruptCheckpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The underlying failure.
+        reason: String,
+    },
+
+    /// A libtorch call failed.
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+
+    /// A file or folder could not be read or written.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done ("cannot write results to", ...).
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+
+    /// A pipeline stage stopped before every request was answered.
+    #[error("pipeline failed: {0}")]
+    Pipeline(String),
+
+    /// A device (GPU) was asked for and is not available.
+    #[error("device unavailable: {0}")]
+    Device(String),
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Shorthand for a [`Error::Config`].
+    pub fn config(field: &'static str, reason: impl Into<String>) -> Self {
+        Error::Config {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for an [`Error::Io`].
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! inferbench: a model-inference server pipeline on libtorch, and the harnesses that
+//! measure it.
+//!
+//! A load generator sends pre-built input tensors through crossbeam channels to a
+//! backend (batcher, copy-in stage, a pool of workers each with its own stream,
+//! copy-out stage); a collector turns the responses into latency percentiles, a
+//! per-stage breakdown, throughput and utilisation. Every figure is measured; a
+//! figure that cannot be measured on this machine is reported as absent.
+//!
+//! # Layout
+//!
+//! - [`config`]: what a run is (`RunConfig` and its parts, with `validate`).
+//! - [`request`]: what travels: request identity, timestamps, stages, the run clock.
+//! - [`model`]: the model zoo, checkpoints, compile modes, the synthetic spin model.
+//! - [`device`]: CPU (and, with feature `cuda`, GPU) buffers, streams and copies.
+//! - [`pipeline`]: inputs, the batcher, backend stages and their threads, the
+//!   collector, the bare-forward baseline, and [`pipeline::run`].
+//! - [`metrics`]: latency histograms, stage breakdown, utilisation sampling.
+//! - [`report`]: [`report::RunReport`], its text summary, the JSONL results file.
+//! - [`error`]: the crate's error type.
+
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod pipeline;
+pub mod report;
+pub mod request;
+
+pub use config::{
+    Arrival, BackendConfig, CompileMode, LoadConfig, ModelConfig, RunConfig, StreamLayout,
+};
+pub use error::{Error, Result};
+pub use pipeline::run;
+pub use report::RunReport;

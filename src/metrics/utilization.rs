@@ -1,0 +1,186 @@
+//! Utilisation over the measured window, sampled every period on its own thread.
+//!
+//! - Process CPU: a cumulative counter (`CLOCK_PROCESS_CPUTIME_ID`, ns resolution),
+//!   so the time-weighted mean over the window is Δcpu / (Δwall × cores).
+//! - GPU: NVML's utilisation gauge (percent of the last sampling period a kernel
+//!   ran), averaged with each reading weighted by the interval it covers.
+//!
+//! Where a figure cannot be measured (no NVIDIA driver, a failing probe) it is
+//! `None` and reports print it as absent; it is never 0 and never estimated.
+
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, RecvTimeoutError, Sender};
+use serde::{Deserialize, Serialize};
+
+/// Default sampling period (the seed polled nvidia-smi every 100 ms).
+pub const DEFAULT_PERIOD: Duration = Duration::from_millis(100);
+
+/// Utilisation over the measured window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct UtilizationSummary {
+    /// Process CPU time / (wall time × cores), percent (100 = every core busy).
+    pub cpu_pct: Option<f64>,
+    /// GPU 0 busy percent, time-weighted; `None` where no NVIDIA GPU is visible.
+    pub gpu_pct: Option<f64>,
+    /// Why the GPU figure is absent, when it is.
+    pub gpu_absent_reason: Option<String>,
+    /// Samples taken (including the ones at the window's start and end).
+    pub samples: usize,
+}
+
+/// Process CPU time consumed so far, in seconds.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
+/// Mean of a cumulative counter's rate over the samples: (last − first) / elapsed.
+/// Samples are `(seconds since start, counter)`.
+pub fn counter_mean_rate(samples: &[(f64, f64)]) -> Option<f64> {
+    let (first, last) = (samples.first()?, samples.last()?);
+    let elapsed = last.0 - first.0;
+    (elapsed > 0.0).then(|| (last.1 - first.1) / elapsed)
+}
+
+/// Time-weighted mean of a gauge: each reading covers the interval since the one
+/// before it. Samples are `(seconds since start, value)`; the first only opens the window.
+pub fn gauge_time_weighted_mean(samples: &[(f64, f64)]) -> Option<f64> {
+    let (mut weighted, mut total) = (0.0, 0.0);
+    for pair in samples.windows(2) {
+        let dt = pair[1].0 - pair[0].0;
+        weighted += pair[1].1 * dt;
+        total += dt;
+    }
+    (total > 0.0).then(|| weighted / total)
+}
+
+struct GpuProbe {
+    nvml: nvml_wrapper::Nvml,
+}
+
+impl GpuProbe {
+    fn open() -> Result<Self, String> {
+        let nvml =
+            nvml_wrapper::Nvml::init().map_err(|e| format!("no NVIDIA GPU visible (NVML: {e})"))?;
+        nvml.device_by_index(0)
+            .map_err(|e| format!("NVML sees no device 0 ({e})"))?;
+        Ok(Self { nvml })
+    }
+
+    fn read(&self) -> Option<f64> {
+        let device = self.nvml.device_by_index(0).ok()?;
+        device.utilization_rates().ok().map(|u| u.gpu as f64)
+    }
+}
+
+/// A running sampler; [`UtilizationSampler::stop`] ends the window.
+pub struct UtilizationSampler {
+    stop: Sender<()>,
+    handle: JoinHandle<UtilizationSummary>,
+}
+
+impl UtilizationSampler {
+    /// Starts sampling now, every `period`.
+    pub fn start(period: Duration) -> Self {
+        let (stop, stopped) = bounded::<()>(1);
+        let handle = std::thread::Builder::new()
+            .name("utilization".into())
+            .spawn(move || {
+                let gpu = GpuProbe::open();
+                let started = Instant::now();
+                let mut cpu = Vec::new();
+                let mut gpu_samples = Vec::new();
+                loop {
+                    let t = started.elapsed().as_secs_f64();
+                    if let Some(c) = process_cpu_seconds() {
+                        cpu.push((t, c));
+                    }
+                    if let Some(g) = gpu.as_ref().ok().and_then(GpuProbe::read) {
+                        gpu_samples.push((t, g));
+                    }
+                    match stopped.recv_timeout(period) {
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        _ => break,
+                    }
+                }
+                let t = started.elapsed().as_secs_f64();
+                if let Some(c) = process_cpu_seconds() {
+                    cpu.push((t, c));
+                }
+                if let Some(g) = gpu.as_ref().ok().and_then(GpuProbe::read) {
+                    gpu_samples.push((t, g));
+                }
+                summarise(&cpu, &gpu_samples, gpu.err())
+            })
+            .expect("spawning the utilisation thread");
+        Self { stop, handle }
+    }
+
+    /// Ends the window and returns the means over it.
+    pub fn stop(self) -> UtilizationSummary {
+        let _ = self.stop.send(());
+        self.handle.join().unwrap_or_default()
+    }
+}
+
+fn summarise(
+    cpu: &[(f64, f64)],
+    gpu: &[(f64, f64)],
+    gpu_error: Option<String>,
+) -> UtilizationSummary {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let gpu_pct = gauge_time_weighted_mean(gpu);
+    let gpu_absent_reason = match (&gpu_pct, gpu_error) {
+        (Some(_), _) => None,
+        (None, Some(e)) => Some(e),
+        (None, None) => Some("NVML gave no readings in the window".into()),
+    };
+    UtilizationSummary {
+        cpu_pct: counter_mean_rate(cpu).map(|rate| 100.0 * rate / cores),
+        gpu_pct,
+        gpu_absent_reason,
+        samples: cpu.len().max(gpu.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gauge_mean_weights_by_interval() {
+        // 100 % for 0.3 s then 0 % for 0.1 s: mean 75 %, not the 50 % of a plain average.
+        let s = [(0.0, 0.0), (0.3, 100.0), (0.4, 0.0)];
+        assert!((gauge_time_weighted_mean(&s).unwrap() - 75.0).abs() < 1e-9);
+        assert_eq!(gauge_time_weighted_mean(&[(0.0, 50.0)]), None);
+    }
+
+    #[test]
+    fn counter_rate_over_window() {
+        let s = [(0.0, 10.0), (0.1, 10.1), (0.5, 10.9)];
+        assert!((counter_mean_rate(&s).unwrap() - 1.8).abs() < 1e-9);
+        assert_eq!(counter_mean_rate(&[]), None);
+    }
+
+    #[test]
+    fn busy_thread_shows_as_cpu_and_gpu_is_absent_not_zero() {
+        let sampler = UtilizationSampler::start(Duration::from_millis(20));
+        crate::model::spin::spin_for(Duration::from_millis(150));
+        let u = sampler.stop();
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let cpu = u.cpu_pct.expect("process CPU time is readable on Linux");
+        // One busy thread out of `cores`: at least half of its share, however loaded the machine.
+        assert!(cpu > 50.0 / cores && cpu <= 100.0 + 1e-6, "cpu {cpu}");
+        assert!(u.samples >= 3);
+        if u.gpu_pct.is_none() {
+            assert!(u.gpu_absent_reason.is_some());
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Checkpoints written by `inferbench init-model`: a folder holding the weights as
+//! safetensors and a small JSON file naming the architecture, so that a run needs
+//! only the folder.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+
+use super::zoo::Architecture;
+use crate::error::{Error, Result};
+
+/// File holding the weights inside a checkpoint folder.
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+/// File naming the architecture inside a checkpoint folder.
+pub const META_FILE: &str = "model.json";
+const FORMAT: &str = "inferbench-checkpoint-v1";
+
+/// What `model.json` says.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointMeta {
+    /// Always `inferbench-checkpoint-v1`.
+    pub format: String,
+    /// The architecture the weights belong to.
+    pub arch: Architecture,
+    /// The seed the random weights were drawn with.
+    pub seed: u64,
+}
+
+/// Writes a checkpoint of `arch` with random weights drawn from `seed` into `dir`.
+/// Files are written under temporary names and renamed, so an interrupted write
+/// never leaves a checkpoint that looks complete.
+pub fn write_random(arch: Architecture, seed: u64, dir: &Path) -> Result<PathBuf> {
+    if !arch.has_weights() {
+        return Err(Error::config(
+            "model",
+            format!("{} has no weights to write", arch.name()),
+        ));
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::io("cannot create model directory", dir, e))?;
+    tch::manual_seed(seed as i64);
+    let vs = VarStore::new(tch::Device::Cpu);
+    let _net = arch.build(&vs.root());
+    let weights = dir.join(WEIGHTS_FILE);
+    let tmp_weights = dir.join(format!(".{WEIGHTS_FILE}.tmp.safetensors"));
+    vs.save(&tmp_weights)?;
+    let meta = CheckpointMeta {
+        format: FORMAT.into(),
+        arch,
+        seed,
+    };
+    let json = serde_json::to_string_pretty(&meta).expect("metadata serialises; this is a bug");
+    let tmp_meta = dir.join(format!(".{META_FILE}.tmp"));
+    fs::write(&tmp_meta, json + "\n").map_err(|e| Error::io("cannot write", &tmp_meta, e))?;
+    fs::rename(&tmp_weights, &weights).map_err(|e| Error::io("cannot write", &weights, e))?;
+    let meta_path = dir.join(META_FILE);
+    fs::rename(&tmp_meta, &meta_path).map_err(|e| Error::io("cannot write", &meta_path, e))?;
+    Ok(weights)
+}
+
+/// Reads and checks a checkpoint folder's metadata.
+pub fn read_meta(dir: &Path) -> Result<CheckpointMeta> {
+    let model_dir = |reason: String| Error::ModelDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    if !dir.is_dir() {
+        return Err(model_dir("does not exist or is not a directory".into()));
+    }
+    let meta_path = dir.join(META_FILE);
+    let text = fs::read_to_string(&meta_path)
+        .map_err(|e| model_dir(format!("cannot read {META_FILE} ({e})")))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(&text).map_err(|e| Error::CorruptCheckpoint {
+            path: meta_path.clone(),
+            reason: e.to_string(),
+        })?;
+    if meta.format != FORMAT {
+        return Err(Error::CorruptCheckpoint {
+            path: meta_path,
+            reason: format!("format '{}', expected '{FORMAT}'", meta.format),
+        });
+    }
+    if !dir.join(WEIGHTS_FILE).is_file() {
+        return Err(model_dir(format!("{WEIGHTS_FILE} is missing")));
+    }
+    Ok(meta)
+}
+
+/// Loads a checkpoint's weights into `vs`, whose variables `arch.build` created.
+pub fn load_weights(vs: &mut VarStore, dir: &Path) -> Result<()> {
+    let path = dir.join(WEIGHTS_FILE);
+    vs.load(&path).map_err(|e| Error::CorruptCheckpoint {
+        path,
+        reason: e.to_string(),
+    })
+}

@@ -1,0 +1,11 @@
+//! Models the server can run: which architectures exist ([`zoo`]), how weights are
+//! written and read ([`checkpoint`]), how the forward is prepared ([`prepare`]),
+//! and the synthetic fixed-time model used to calibrate the harness ([`spin`]).
+
+pub mod checkpoint;
+mod prepare;
+pub mod spin;
+pub mod zoo;
+
+pub use prepare::{prepare, Forward, ModelInfo, PreparedModel};
+pub use zoo::Architecture;

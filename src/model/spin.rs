@@ -1,0 +1,41 @@
+//! The synthetic model: each forward busy-waits a fixed time, whatever the batch.
+//!
+//! With a known service time the harness can be checked against known answers:
+//! one worker in burst mode must give throughput = batch / service time, request k
+//! must wait k service times, and so on. It busy-waits rather than sleeps because a
+//! sleep's wake-up jitter (tens of µs) would blur exactly what is being calibrated.
+
+use std::time::{Duration, Instant};
+
+use tch::{Kind, Tensor};
+
+use super::Forward;
+use crate::error::Result;
+
+/// A forward that takes `per_batch` and returns zeros of shape `[batch, classes]`.
+#[derive(Debug, Clone, Copy)]
+pub struct SpinModel {
+    /// Time one forward takes.
+    pub per_batch: Duration,
+    /// Width of the output.
+    pub classes: i64,
+}
+
+/// Busy-waits for `d`.
+pub fn spin_for(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
+
+impl Forward for SpinModel {
+    fn forward(&self, input: &Tensor) -> Result<Tensor> {
+        spin_for(self.per_batch);
+        let batch = input.size().first().copied().unwrap_or(1);
+        Ok(Tensor::f_zeros(
+            [batch, self.classes],
+            (Kind::Float, input.device()),
+        )?)
+    }
+}

@@ -1,0 +1,300 @@
+//! The server: wires the stages of [`super::stages`] into threads and channels for
+//! each stream layout.
+//!
+//! ```text
+//! shared:     intake ─▶ worker×N (copy-in, forward, copy-out on its stream) ─▶ responses
+//! dedicated:  intake ─▶ copy-in ─▶ worker×N (forward) ─▶ copy-out ─▶ responses
+//!                       └─ device buffers return to copy-in through a free list ─┘
+//! ```
+//! With a dynamic batching policy a batcher thread sits in front of the intake.
+//! Every thread ends when its input channel hangs up, so dropping the request
+//! sender shuts the whole backend down in order. A stage that fails sends its error
+//! to the collector and stops; its channels then hang up and nothing waits forever.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::{Builder, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
+use tch::Tensor;
+
+use super::batcher::{BatchPolicy, BatcherState};
+use super::stages::{
+    compute, copy_in, copy_out_and_respond, Intake, ResponseResult, TensorBatch, TensorRequest,
+};
+use crate::config::StreamLayout;
+use crate::device::ComputeDevice;
+use crate::error::{Error, Result};
+use crate::model::PreparedModel;
+use crate::request::RunClock;
+
+/// How to lay out the backend.
+pub struct BackendPlan<'a> {
+    /// The model to instantiate per worker.
+    pub model: &'a PreparedModel,
+    /// Where buffers live and copies run.
+    pub device: Arc<dyn ComputeDevice>,
+    /// Compute threads.
+    pub workers: u32,
+    /// Copy stage layout.
+    pub streams: StreamLayout,
+    /// libtorch intra-op threads per worker.
+    pub intra_op_threads: u32,
+    /// Batching policy.
+    pub batching: BatchPolicy,
+    /// Shape of one worker's input buffer: `[max batch samples, 3, h, w]`.
+    pub buffer_shape: [i64; 4],
+    /// The run's clock.
+    pub clock: RunClock,
+}
+
+/// The backend's threads; [`Backend::join`] waits for them after the request sender is dropped.
+pub struct Backend {
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Backend {
+    /// Starts the backend reading `requests` and answering on `responses`.
+    pub fn spawn(
+        plan: BackendPlan<'_>,
+        requests: Receiver<TensorRequest>,
+        responses: Sender<ResponseResult>,
+    ) -> Result<Self> {
+        let mut threads = Vec::new();
+        let intake = match plan.batching {
+            BatchPolicy::None => Intake::Requests(requests),
+            BatchPolicy::Dynamic {
+                max_batch_samples,
+                timeout_us,
+            } => {
+                let (tx, rx) = unbounded();
+                let state = BatcherState::new(max_batch_samples, Duration::from_micros(timeout_us));
+                let clock = plan.clock;
+                threads.push(spawn_stage("batcher", responses.clone(), move || {
+                    batcher_loop(state, &requests, &tx, &clock)
+                })?);
+                Intake::Batches(rx)
+            }
+        };
+        match plan.streams {
+            StreamLayout::Shared => spawn_shared(&plan, &intake, &responses, &mut threads)?,
+            StreamLayout::Dedicated => spawn_dedicated(&plan, intake, responses, &mut threads)?,
+        }
+        Ok(Self { threads })
+    }
+
+    /// Waits for every stage to finish. Returns an error naming a stage that panicked.
+    pub fn join(self) -> Result<()> {
+        let mut panicked = Vec::new();
+        for handle in self.threads {
+            let name = handle.thread().name().unwrap_or("stage").to_string();
+            if handle.join().is_err() {
+                panicked.push(name);
+            }
+        }
+        if panicked.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Pipeline(format!(
+                "stage(s) panicked: {}",
+                panicked.join(", ")
+            )))
+        }
+    }
+}
+
+/// Spawns a named stage thread that reports its error, if any, to the collector.
+fn spawn_stage(
+    name: &str,
+    responses: Sender<ResponseResult>,
+    body: impl FnOnce() -> Result<()> + Send + 'static,
+) -> Result<JoinHandle<()>> {
+    Builder::new()
+        .name(name.to_string())
+        .spawn(move || {
+            let name = std::thread::current().name().unwrap_or("stage").to_string();
+            let failure = match catch_unwind(AssertUnwindSafe(body)) {
+                Ok(Ok(())) => return,
+                Ok(Err(e)) => e,
+                Err(panic) => {
+                    Error::Pipeline(format!("{name} panicked: {}", panic_message(&panic)))
+                }
+            };
+            let _ = responses.send(Err(failure));
+        })
+        .map_err(|e| Error::Pipeline(format!("cannot start thread {name}: {e}")))
+}
+
+/// The text of a panic payload (libtorch errors surface as panics in eager tch calls).
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// Per-thread libtorch settings: grad mode and the OpenMP pool are per thread.
+fn init_torch_thread(intra_op_threads: u32) -> tch::NoGradGuard {
+    tch::set_num_threads(intra_op_threads as i32);
+    tch::no_grad_guard()
+}
+
+fn spawn_shared(
+    plan: &BackendPlan<'_>,
+    intake: &Intake,
+    responses: &Sender<ResponseResult>,
+    threads: &mut Vec<JoinHandle<()>>,
+) -> Result<()> {
+    for w in 0..plan.workers {
+        let model = plan.model.instance()?;
+        let buffer = plan.device.alloc_buffer(&plan.buffer_shape)?;
+        let mut stream = plan.device.new_stream()?;
+        let (intake, tx, clock, intra) = (
+            intake.clone(),
+            responses.clone(),
+            plan.clock,
+            plan.intra_op_threads,
+        );
+        threads.push(spawn_stage(
+            &format!("worker-{w}"),
+            responses.clone(),
+            move || {
+                let _guard = init_torch_thread(intra);
+                while let Some(mut batch) = intake.next(&clock) {
+                    let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
+                    let output =
+                        compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
+                    if !copy_out_and_respond(batch, &output, stream.as_mut(), &clock, &tx)? {
+                        break;
+                    }
+                }
+                Ok(())
+            },
+        )?);
+    }
+    Ok(())
+}
+
+/// A device buffer on loan from the copy-in stage's free list.
+type Loaned = (Tensor, Tensor, TensorBatch);
+
+fn spawn_dedicated(
+    plan: &BackendPlan<'_>,
+    intake: Intake,
+    responses: Sender<ResponseResult>,
+    threads: &mut Vec<JoinHandle<()>>,
+) -> Result<()> {
+    // One buffer more than workers, so copy-in can fill the next while all compute.
+    let buffers = plan.workers as usize + 1;
+    let (free_tx, free_rx) = bounded::<Tensor>(buffers);
+    for _ in 0..buffers {
+        free_tx
+            .send(plan.device.alloc_buffer(&plan.buffer_shape)?)
+            .expect("free list has room; this is a bug");
+    }
+    let (compute_tx, compute_rx) = unbounded::<Loaned>();
+    let (out_tx, out_rx) = unbounded::<(Tensor, TensorBatch)>();
+    let clock = plan.clock;
+
+    let mut stream = plan.device.new_stream()?;
+    threads.push(spawn_stage("copy-in", responses.clone(), move || {
+        let _guard = init_torch_thread(1);
+        while let Some(mut batch) = intake.next(&clock) {
+            let Ok(buffer) = free_rx.recv() else { break };
+            let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
+            if compute_tx.send((buffer, input, batch)).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    })?);
+
+    for w in 0..plan.workers {
+        let model = plan.model.instance()?;
+        let mut stream = plan.device.new_stream()?;
+        let (rx, free, out, intra) = (
+            compute_rx.clone(),
+            free_tx.clone(),
+            out_tx.clone(),
+            plan.intra_op_threads,
+        );
+        threads.push(spawn_stage(
+            &format!("worker-{w}"),
+            responses.clone(),
+            move || {
+                let _guard = init_torch_thread(intra);
+                for (buffer, input, mut batch) in rx.iter() {
+                    let output =
+                        compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
+                    drop(input);
+                    let _ = free.send(buffer);
+                    if out.send((output, batch)).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            },
+        )?);
+    }
+    drop((compute_rx, out_tx, free_tx));
+
+    let mut stream = plan.device.new_stream()?;
+    let tx = responses.clone();
+    threads.push(spawn_stage("copy-out", responses, move || {
+        let _guard = init_torch_thread(1);
+        for (output, batch) in out_rx.iter() {
+            if !copy_out_and_respond(batch, &output, stream.as_mut(), &clock, &tx)? {
+                break;
+            }
+        }
+        Ok(())
+    })?);
+    Ok(())
+}
+
+/// The batcher thread: feeds [`BatcherState`] from the request queue and sends each
+/// batch it releases; flushes what is left when the queue hangs up.
+fn batcher_loop(
+    mut state: BatcherState<Tensor>,
+    requests: &Receiver<TensorRequest>,
+    batches: &Sender<TensorBatch>,
+    clock: &RunClock,
+) -> Result<()> {
+    loop {
+        let received = match state.deadline() {
+            None => requests.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(deadline) => requests.recv_deadline(clock.instant_at(deadline)),
+        };
+        let done = match received {
+            Ok(request) => {
+                state.push(request, clock.now());
+                while let Ok(request) = requests.try_recv() {
+                    state.push(request, clock.now());
+                }
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        while let Some(batch) = state.next_batch(clock.now(), done) {
+            if batches.send(batch).is_err() {
+                return Ok(());
+            }
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
+
+/// The batch each worker instance handles at most, and so its buffer's first dimension.
+pub fn buffer_shape(batching: &BatchPolicy, request_samples: u32, image: u32) -> [i64; 4] {
+    [
+        batching.max_samples(request_samples) as i64,
+        3,
+        image as i64,
+        image as i64,
+    ]
+}

@@ -1,0 +1,69 @@
+//! The bare-forward baseline: the same model, inputs and threads as the pipeline,
+//! with nothing between the forwards. Pipeline throughput over this is the pipeline
+//! efficiency (1.0 is the physical limit; the gap is what the pipeline costs).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Barrier};
+use std::time::Instant;
+
+use tch::Tensor;
+
+use super::inputs::InputPool;
+use crate::error::{Error, Result};
+use crate::model::PreparedModel;
+
+/// Samples per second of `workers` threads each calling the model in a loop on the
+/// pool's inputs, `iters` forwards in all (as evenly split as possible).
+pub fn bare_forward_throughput(
+    model: &PreparedModel,
+    inputs: &InputPool,
+    workers: u32,
+    intra_op_threads: u32,
+    iters: u32,
+) -> Result<f64> {
+    let barrier = Arc::new(Barrier::new(workers as usize + 1));
+    let mut handles = Vec::new();
+    let mut samples = 0u64;
+    for w in 0..workers {
+        let instance = model.instance()?;
+        let mine: Vec<Tensor> = (w..iters)
+            .step_by(workers as usize)
+            .map(|id| inputs.get(id as u64))
+            .collect();
+        samples += mine.iter().map(|t| t.size()[0] as u64).sum::<u64>();
+        let barrier = Arc::clone(&barrier);
+        handles.push(std::thread::spawn(move || -> Result<Instant> {
+            tch::set_num_threads(intra_op_threads as i32);
+            let _guard = tch::no_grad_guard();
+            // This thread's first call stays out of the timing. Every thread reaches the
+            // barrier, even one whose forward failed or panicked, so none waits forever.
+            let warm = catch_unwind(AssertUnwindSafe(|| {
+                mine.first().map(|t| instance.forward(t)).transpose()
+            }));
+            barrier.wait();
+            match warm {
+                Ok(result) => result?,
+                Err(_) => {
+                    return Err(Error::Pipeline(
+                        "the model panicked in the bare-forward loop".into(),
+                    ))
+                }
+            };
+            for input in &mine {
+                let _output = instance.forward(input)?;
+            }
+            Ok(Instant::now())
+        }));
+    }
+    barrier.wait();
+    let started = Instant::now();
+    let mut finished = started;
+    for handle in handles {
+        let end = handle
+            .join()
+            .map_err(|_| Error::Pipeline("a bare-forward thread panicked".into()))??;
+        finished = finished.max(end);
+    }
+    let elapsed = finished.duration_since(started).as_secs_f64();
+    Ok(samples as f64 / elapsed.max(f64::MIN_POSITIVE))
+}

@@ -1,0 +1,120 @@
+//! The backend's per-batch steps, apart from threads and channels: take a batch
+//! off the intake, copy it into a device buffer, run the forward, copy the output
+//! back and split it into one response per request.
+
+use crossbeam_channel::{Receiver, Sender};
+use tch::Tensor;
+
+use crate::device::DeviceStream;
+use crate::error::{Error, Result};
+use crate::model::Forward;
+use crate::request::{Batch, Request, Response, RunClock, Stamp};
+
+/// A request carrying a host tensor.
+pub type TensorRequest = Request<Tensor>;
+/// A batch of host tensors.
+pub type TensorBatch = Batch<Tensor>;
+/// What a stage sends to the collector: a response, or the error that stopped it.
+pub type ResponseResult = Result<Response<Tensor>>;
+
+/// Where the backend's first stage takes its work from.
+#[derive(Clone)]
+pub enum Intake {
+    /// Straight from the request queue: each request is its own batch.
+    Requests(Receiver<TensorRequest>),
+    /// From the batcher thread.
+    Batches(Receiver<TensorBatch>),
+}
+
+impl Intake {
+    /// The next batch, or `None` once the sender side has hung up.
+    #[inline]
+    pub fn next(&self, clock: &RunClock) -> Option<TensorBatch> {
+        match self {
+            Intake::Requests(rx) => {
+                let mut request = rx.recv().ok()?;
+                let now = clock.now();
+                request.meta.stamps.set(Stamp::Dequeued, now);
+                request.meta.stamps.set(Stamp::Batched, now);
+                Some(Batch {
+                    metas: vec![request.meta],
+                    payloads: vec![request.payload],
+                })
+            }
+            Intake::Batches(rx) => rx.recv().ok(),
+        }
+    }
+}
+
+/// Copies a batch's inputs, back to back, into the front of `buffer` and returns the
+/// view the forward should read. Stamps [`Stamp::CopiedIn`].
+pub fn copy_in(
+    batch: &mut TensorBatch,
+    buffer: &Tensor,
+    stream: &mut dyn DeviceStream,
+    clock: &RunClock,
+) -> Result<Tensor> {
+    let samples = batch.samples() as i64;
+    let mut offset = 0;
+    for payload in &batch.payloads {
+        let n = payload.size()[0];
+        let mut slot = buffer.f_narrow(0, offset, n)?;
+        stream.copy_in(payload, &mut slot)?;
+        offset += n;
+    }
+    stream.synchronize()?;
+    batch.stamp_all(Stamp::CopiedIn, clock.now());
+    batch.payloads.clear();
+    Ok(buffer.f_narrow(0, 0, samples)?)
+}
+
+/// Runs the forward on `input` and checks its output has one row per sample.
+/// Stamps [`Stamp::Computed`].
+pub fn compute(
+    batch: &mut TensorBatch,
+    model: &dyn Forward,
+    input: &Tensor,
+    stream: &mut dyn DeviceStream,
+    clock: &RunClock,
+) -> Result<Tensor> {
+    let output = model.forward(input)?;
+    stream.synchronize()?;
+    batch.stamp_all(Stamp::Computed, clock.now());
+    let rows = output.size().first().copied().unwrap_or(0);
+    if rows != batch.samples() as i64 {
+        return Err(Error::Pipeline(format!(
+            "the model returned {rows} rows for a batch of {} samples",
+            batch.samples()
+        )));
+    }
+    Ok(output)
+}
+
+/// Copies the output to the host, splits it per request and sends the responses.
+/// Stamps [`Stamp::CopiedOut`]. Returns `false` if the collector has gone.
+pub fn copy_out_and_respond(
+    batch: TensorBatch,
+    output: &Tensor,
+    stream: &mut dyn DeviceStream,
+    clock: &RunClock,
+    responses: &Sender<ResponseResult>,
+) -> Result<bool> {
+    let host = stream.copy_out(output)?;
+    stream.synchronize()?;
+    let now = clock.now();
+    let single = batch.metas.len() == 1;
+    let mut offset = 0;
+    for mut meta in batch.metas {
+        meta.stamps.set(Stamp::CopiedOut, now);
+        let payload = if single {
+            host.shallow_clone()
+        } else {
+            host.f_narrow(0, offset, meta.samples as i64)?
+        };
+        offset += meta.samples as i64;
+        if responses.send(Ok(Response { meta, payload })).is_err() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}

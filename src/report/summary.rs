@@ -1,0 +1,115 @@
+//! The human-readable summary of a run, in the seed's style (seed 000's sample
+//! output), with the percentiles, stage breakdown and efficiency it lacked.
+
+use std::fmt::Write;
+
+use super::RunReport;
+use crate::config::{Arrival, CompileMode, StreamLayout};
+
+/// Formats an optional figure, or says why it is absent.
+fn or_absent(value: Option<f64>, fmt: impl Fn(f64) -> String, absent: &str) -> String {
+    value.map_or_else(|| absent.to_string(), fmt)
+}
+
+/// One line naming the configuration.
+pub fn config_line(r: &RunReport) -> String {
+    let c = &r.config;
+    let compile = match c.model.compile {
+        CompileMode::Eager => "eager",
+        CompileMode::Torchscript => "torchscript",
+    };
+    let streams = match c.backend.streams {
+        StreamLayout::Shared => "shared",
+        StreamLayout::Dedicated => "dedicated",
+    };
+    let arrival = match c.load.arrival {
+        Arrival::Burst => "burst".to_string(),
+        Arrival::Concurrency(n) => format!("concurrency {n}"),
+    };
+    format!(
+        "{} ({} weights, {:.2} M params) {}x{} px, batch {}, {compile}, {} worker(s), {streams} streams, {arrival}, {} intra-op thread(s), {}",
+        r.model.arch,
+        r.model.weights,
+        r.model.parameters as f64 / 1e6,
+        r.model.image_size,
+        r.model.image_size,
+        c.load.batch_size,
+        c.backend.workers,
+        r.intra_op_threads,
+        r.device,
+    )
+}
+
+/// The full summary, one figure a line.
+pub fn render(r: &RunReport) -> String {
+    let l = &r.latency_ms;
+    let mut s = String::new();
+    let _ = writeln!(s, "{}", config_line(r));
+    let _ = writeln!(
+        s,
+        "torch load time: {}",
+        or_absent(r.load_time_s, |v| format!("{v:.5} s"), "n/a (no weights)")
+    );
+    let _ = writeln!(
+        s,
+        "compile time: {}",
+        or_absent(r.compile_time_s, |v| format!("{v:.5} s"), "n/a (eager)")
+    );
+    let _ = writeln!(s, "Warmup latency: {:.5} ms", r.warmup_latency_ms);
+    let _ = writeln!(
+        s,
+        "Average latency (exclude warmup): {:.5} +/- {:.5} ms",
+        l.mean, l.std
+    );
+    let _ = writeln!(s, "Max latency: {:.5} ms", l.max);
+    let _ = writeln!(s, "Min latency: {:.5} ms", l.min);
+    let _ = writeln!(
+        s,
+        "Percentiles: p50 {:.4} ms | p90 {:.4} ms | p95 {:.4} ms | p99 {:.4} ms | p99.9 {:.4} ms",
+        l.p50, l.p90, l.p95, l.p99, l.p999
+    );
+    let _ = writeln!(
+        s,
+        "Throughput (exclude warmup): {:.5} samples per second ({} requests, {} samples in {:.3} s)",
+        r.throughput_samples_per_s, r.requests, r.samples, r.window_s
+    );
+    let stages: Vec<String> = r
+        .stages_ms
+        .named()
+        .iter()
+        .map(|(n, v)| format!("{n} {v:.4}"))
+        .collect();
+    let _ = writeln!(s, "Stage breakdown (mean ms): {}", stages.join(" | "));
+    let _ = writeln!(
+        s,
+        "Average CPU utilization: {}",
+        or_absent(
+            r.utilization.cpu_pct,
+            |v| format!("{v:.2} % of {} cores (process)", r.env.cores),
+            "n/a"
+        )
+    );
+    let gpu_absent = format!(
+        "n/a ({})",
+        r.utilization
+            .gpu_absent_reason
+            .as_deref()
+            .unwrap_or("not measured")
+    );
+    let _ = writeln!(
+        s,
+        "Average GPU utilization: {}",
+        or_absent(r.utilization.gpu_pct, |v| format!("{v:.2} %"), &gpu_absent)
+    );
+    let _ = writeln!(
+        s,
+        "Bare forward: {} | pipeline efficiency: {}",
+        or_absent(
+            r.bare_forward_samples_per_s,
+            |v| format!("{v:.5} samples per second"),
+            "not measured"
+        ),
+        or_absent(r.pipeline_efficiency, |v| format!("{v:.4}"), "n/a"),
+    );
+    s
+}

@@ -1,0 +1,271 @@
+//! What travels through the pipeline: a request's identity, its timestamps, and a
+//! payload. Generic over the payload so that the hot path (stamping, channel hops,
+//! batching, metrics) can be measured without libtorch.
+
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+/// A monotonic clock whose readings are nanoseconds since the run began.
+///
+/// Stamps are plain `u64`s so that requests stay small and copyable; 0 means
+/// "not stamped yet", which is why readings start at 1.
+#[derive(Debug, Clone, Copy)]
+pub struct RunClock {
+    epoch: Instant,
+}
+
+impl RunClock {
+    /// Starts a clock now.
+    pub fn start() -> Self {
+        Self {
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Nanoseconds since the clock started, at least 1.
+    #[inline]
+    pub fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64 + 1
+    }
+
+    /// The instant a reading stands for (for sleeping until an intended send time).
+    pub fn instant_at(&self, reading: u64) -> Instant {
+        self.epoch + std::time::Duration::from_nanos(reading.saturating_sub(1))
+    }
+}
+
+/// The moments a request passes, in pipeline order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Stamp {
+    /// When the request was meant to be sent (closed loop: when it was sent).
+    Intended,
+    /// When the sender actually put it on the request queue.
+    Sent,
+    /// When the backend's first stage took it off the request queue.
+    Dequeued,
+    /// When the batcher released it in a batch.
+    Batched,
+    /// When its input was in the worker's device buffer.
+    CopiedIn,
+    /// When the forward that computed it returned.
+    Computed,
+    /// When its output was in a host tensor.
+    CopiedOut,
+    /// When the collector took the response off the response queue.
+    Received,
+}
+
+/// Number of [`Stamp`]s.
+pub const STAMP_COUNT: usize = 8;
+
+/// One stage of the per-request latency breakdown: the time from one stamp to the next.
+///
+/// Each stage includes any wait to enter it, so the stages add up to the end-to-end
+/// latency (intended send to received) exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Intended send → dequeued by the backend (includes any sender lag).
+    Queue,
+    /// Dequeued → released by the batcher.
+    Batch,
+    /// Released → input copied into the worker's buffer (includes waiting for a buffer).
+    CopyIn,
+    /// Copied in → forward returned (includes waiting for a free worker).
+    Compute,
+    /// Forward returned → output in a host tensor (includes waiting for the copy-out stage).
+    CopyOut,
+    /// Host tensor ready → response taken by the collector.
+    Response,
+}
+
+impl Stage {
+    /// All stages in pipeline order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Queue,
+        Stage::Batch,
+        Stage::CopyIn,
+        Stage::Compute,
+        Stage::CopyOut,
+        Stage::Response,
+    ];
+
+    /// The stamps a stage runs between.
+    pub const fn bounds(self) -> (Stamp, Stamp) {
+        match self {
+            Stage::Queue => (Stamp::Intended, Stamp::Dequeued),
+            Stage::Batch => (Stamp::Dequeued, Stamp::Batched),
+            Stage::CopyIn => (Stamp::Batched, Stamp::CopiedIn),
+            Stage::Compute => (Stamp::CopiedIn, Stamp::Computed),
+            Stage::CopyOut => (Stamp::Computed, Stamp::CopiedOut),
+            Stage::Response => (Stamp::CopiedOut, Stamp::Received),
+        }
+    }
+
+    /// The name used in reports.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Stage::Queue => "queue",
+            Stage::Batch => "batch",
+            Stage::CopyIn => "copy_in",
+            Stage::Compute => "compute",
+            Stage::CopyOut => "copy_out",
+            Stage::Response => "response",
+        }
+    }
+}
+
+/// A request's timestamps, indexed by [`Stamp`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamps([u64; STAMP_COUNT]);
+
+impl Stamps {
+    /// Records `stamp` at clock reading `at`.
+    #[inline]
+    pub fn set(&mut self, stamp: Stamp, at: u64) {
+        self.0[stamp as usize] = at;
+    }
+
+    /// The reading for `stamp` (0 if never stamped).
+    #[inline]
+    pub fn get(&self, stamp: Stamp) -> u64 {
+        self.0[stamp as usize]
+    }
+
+    /// Duration of `stage` in nanoseconds, or `None` if either end is missing or out of order.
+    #[inline]
+    pub fn stage_ns(&self, stage: Stage) -> Option<u64> {
+        let (from, to) = stage.bounds();
+        let (a, b) = (self.get(from), self.get(to));
+        (a != 0 && b >= a).then(|| b - a)
+    }
+
+    /// End-to-end latency: received minus intended send.
+    #[inline]
+    pub fn latency_ns(&self) -> Option<u64> {
+        let (a, b) = (self.get(Stamp::Intended), self.get(Stamp::Received));
+        (a != 0 && b >= a).then(|| b - a)
+    }
+
+    /// How late the sender was against the intended send time.
+    #[inline]
+    pub fn sender_lag_ns(&self) -> u64 {
+        self.get(Stamp::Sent)
+            .saturating_sub(self.get(Stamp::Intended))
+    }
+}
+
+/// A request's identity and timing, without its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestMeta {
+    /// Position in the run; the warm-up requests come first.
+    pub id: u64,
+    /// Samples in this request (the batch size it was sent with).
+    pub samples: u32,
+    /// Its timestamps so far.
+    pub stamps: Stamps,
+}
+
+impl RequestMeta {
+    /// A request of `samples` samples, meant to be sent at `intended`.
+    #[inline]
+    pub fn new(id: u64, samples: u32, intended: u64) -> Self {
+        let mut stamps = Stamps::default();
+        stamps.set(Stamp::Intended, intended);
+        Self {
+            id,
+            samples,
+            stamps,
+        }
+    }
+}
+
+/// A request and its input.
+#[derive(Debug)]
+pub struct Request<P> {
+    /// Identity and timing.
+    pub meta: RequestMeta,
+    /// The input (a host tensor in the real pipeline).
+    pub payload: P,
+}
+
+/// Requests the batcher released together, run as one forward.
+#[derive(Debug)]
+pub struct Batch<P> {
+    /// The requests, in the order their samples appear in `payloads`.
+    pub metas: Vec<RequestMeta>,
+    /// Each request's input, in the same order (concatenated at copy-in).
+    pub payloads: Vec<P>,
+}
+
+impl<P> Batch<P> {
+    /// Total samples in the batch.
+    pub fn samples(&self) -> u32 {
+        self.metas.iter().map(|m| m.samples).sum()
+    }
+
+    /// Stamps every request in the batch.
+    #[inline]
+    pub fn stamp_all(&mut self, stamp: Stamp, at: u64) {
+        for meta in &mut self.metas {
+            meta.stamps.set(stamp, at);
+        }
+    }
+}
+
+/// A request's answer, on its way back to the collector.
+#[derive(Debug)]
+pub struct Response<P> {
+    /// Identity and timing.
+    pub meta: RequestMeta,
+    /// The output (a host tensor in the real pipeline).
+    pub payload: P,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_add_up_to_latency() {
+        let mut s = Stamps::default();
+        for (i, stamp) in [
+            Stamp::Intended,
+            Stamp::Sent,
+            Stamp::Dequeued,
+            Stamp::Batched,
+            Stamp::CopiedIn,
+            Stamp::Computed,
+            Stamp::CopiedOut,
+            Stamp::Received,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            s.set(stamp, 100 + (i as u64) * (i as u64) * 7);
+        }
+        let sum: u64 = Stage::ALL.iter().map(|&st| s.stage_ns(st).unwrap()).sum();
+        assert_eq!(Some(sum), s.latency_ns());
+    }
+
+    #[test]
+    fn missing_or_reversed_stamps_give_none() {
+        let mut s = Stamps::default();
+        s.set(Stamp::Intended, 10);
+        assert_eq!(s.latency_ns(), None);
+        s.set(Stamp::Received, 5);
+        assert_eq!(s.latency_ns(), None);
+        s.set(Stamp::Received, 15);
+        assert_eq!(s.latency_ns(), Some(5));
+    }
+
+    #[test]
+    fn clock_readings_are_positive_and_monotonic() {
+        let c = RunClock::start();
+        let a = c.now();
+        let b = c.now();
+        assert!(a >= 1 && b >= a);
+    }
+}
