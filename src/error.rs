@@ -45,14 +45,14 @@ pub enum Error {
     Torch(#[from] tch::TchError),
 
     /// A file or folder could not be read or written.
-    #[error("{action} {}: {source}", path.display())]
+    #[error("{action} {}: {cause}", path.display())]
     Io {
         /// What was being done ("cannot write results to", ...).
         action: &'static str,
         /// The path involved.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (not a `source`, so that it is printed once).
+        cause: std::io::Error,
     },
 
     /// A pipeline stage stopped before every request was answered.
@@ -77,11 +77,11 @@ impl Error {
     }
 
     /// Shorthand for an [`Error::Io`].
-    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             action,
             path: path.into(),
-            source,
+            cause,
         }
     }
 }

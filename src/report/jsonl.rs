@@ -23,7 +23,7 @@ impl JsonlSink {
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)
-                .map_err(|e| Error::io("cannot create results folder", parent, e))?;
+                .map_err(|e| Error::io("cannot create the folder of results file", path, e))?;
         }
         let file = OpenOptions::new()
             .create(true)

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing (scripts/setup.sh), then runs every
+# test. This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== cargo test (release profile, shared with cargo bench)"
+cargo test --release --locked
+
+echo "== the CUDA device code compiles (no GPU needed)"
+cargo check --release --locked --features cuda --lib --quiet
