@@ -24,6 +24,9 @@ fn libtorch_lib_dir() -> Option<PathBuf> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
+        return; // built without libtorch (the instruction-count benches): nothing to link
+    }
     let Some(lib) = libtorch_lib_dir() else {
         println!(
             "cargo:warning=LIBTORCH is not set; run scripts/setup.sh (binaries will need LD_LIBRARY_PATH)"

@@ -10,3 +10,6 @@ cargo test --release --locked
 
 echo "== the CUDA device code compiles (no GPU needed)"
 cargo check --release --locked --features cuda --lib --quiet
+
+echo "== instruction-count gate (iai-callgrind, libtorch-free)"
+scripts/iai-gate.sh

@@ -41,6 +41,7 @@ pub enum Error {
     },
 
     /// A libtorch call failed.
+    #[cfg(feature = "torch")]
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
 

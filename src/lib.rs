@@ -18,13 +18,19 @@
 //! - [`metrics`]: latency histograms, stage breakdown, utilisation sampling.
 //! - [`report`]: [`report::RunReport`], its text summary, the JSONL results file.
 //! - [`error`]: the crate's error type.
+//!
+//! Feature `torch` (default) brings in everything that needs libtorch (models,
+//! devices, the threaded backend, the CLI); without it the hot-path pieces still
+//! build, so that instruction-count benches never load libtorch.
 
 #![warn(missing_docs)]
 
 pub mod config;
+#[cfg(feature = "torch")]
 pub mod device;
 pub mod error;
 pub mod metrics;
+#[cfg(feature = "torch")]
 pub mod model;
 pub mod pipeline;
 pub mod report;
@@ -34,5 +40,6 @@ pub use config::{
     Arrival, BackendConfig, CompileMode, LoadConfig, ModelConfig, RunConfig, StreamLayout,
 };
 pub use error::{Error, Result};
+#[cfg(feature = "torch")]
 pub use pipeline::run;
 pub use report::RunReport;

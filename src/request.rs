@@ -191,6 +191,17 @@ pub struct Request<P> {
     pub payload: P,
 }
 
+impl<P> Request<P> {
+    /// A request meant to be sent, and sent, now (burst and closed-loop arrivals).
+    #[inline]
+    pub fn sent_now(id: u64, samples: u32, payload: P, clock: &RunClock) -> Self {
+        let now = clock.now();
+        let mut meta = RequestMeta::new(id, samples, now);
+        meta.stamps.set(Stamp::Sent, now);
+        Self { meta, payload }
+    }
+}
+
 /// Requests the batcher released together, run as one forward.
 #[derive(Debug)]
 pub struct Batch<P> {

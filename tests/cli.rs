@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn inferbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inferbench")).args(args).output().expect("run the inferbench binary")
+    Command::new(env!("CARGO_BIN_EXE_inferbench"))
+        .args(args)
+        .output()
+        .expect("run the inferbench binary")
 }
 
 fn fixture() -> PathBuf {
@@ -13,7 +16,9 @@ fn fixture() -> PathBuf {
 }
 
 fn lines(path: &Path) -> usize {
-    std::fs::read_to_string(path).map(|t| t.lines().count()).unwrap_or(0)
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
 }
 
 /// Runs a tiny fixture run with `extra` flags and asserts it fails naming `needle`,
@@ -21,13 +26,28 @@ fn lines(path: &Path) -> usize {
 fn assert_refused(extra: &[&str], needle: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs.jsonl");
-    let mut args = vec!["run", "-q", "--image-size", "16", "--iters", "5", "--out", out.to_str().unwrap()];
+    let mut args = vec![
+        "run",
+        "-q",
+        "--image-size",
+        "16",
+        "--iters",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     args.extend_from_slice(extra);
     let result = inferbench(&args);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(!result.status.success(), "{extra:?} succeeded");
-    assert!(stderr.contains(needle), "{extra:?}: stderr does not name '{needle}':\n{stderr}");
-    assert!(!stderr.contains("panicked"), "{extra:?} panicked:\n{stderr}");
+    assert!(
+        stderr.contains(needle),
+        "{extra:?}: stderr does not name '{needle}':\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked"),
+        "{extra:?} panicked:\n{stderr}"
+    );
     assert_eq!(lines(&out), 0, "{extra:?} wrote a results line");
 }
 
@@ -38,19 +58,39 @@ fn good_run_appends_exactly_one_complete_line() {
     let fixture = fixture();
     for _ in 0..2 {
         let result = inferbench(&[
-            "run", "-q", "--model-dir", fixture.to_str().unwrap(), "--image-size", "16", "--iters", "10",
-            "--out", out.to_str().unwrap(),
+            "run",
+            "-q",
+            "--model-dir",
+            fixture.to_str().unwrap(),
+            "--image-size",
+            "16",
+            "--iters",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
         ]);
-        assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
         let stdout = String::from_utf8_lossy(&result.stdout);
-        for label in ["torch load time", "Warmup latency", "Average latency", "Percentiles", "Throughput", "pipeline efficiency"] {
+        for label in [
+            "torch load time",
+            "Warmup latency",
+            "Average latency",
+            "Percentiles",
+            "Throughput",
+            "pipeline efficiency",
+        ] {
             assert!(stdout.contains(label), "summary lacks {label}:\n{stdout}");
         }
     }
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(text.lines().count(), 2);
     for line in text.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).expect("each line is one JSON record");
+        let v: serde_json::Value =
+            serde_json::from_str(line).expect("each line is one JSON record");
         assert_eq!(v["requests"], 10);
     }
 }
@@ -64,18 +104,35 @@ fn missing_model_dir_says_how_to_make_one() {
 fn corrupt_checkpoint_is_named() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(fixture().join("model.json"), dir.path().join("model.json")).unwrap();
-    std::fs::write(dir.path().join("model.safetensors"), b"not a safetensors file").unwrap();
-    assert_refused(&["--model-dir", dir.path().to_str().unwrap()], "corrupt checkpoint");
+    std::fs::write(
+        dir.path().join("model.safetensors"),
+        b"not a safetensors file",
+    )
+    .unwrap();
+    assert_refused(
+        &["--model-dir", dir.path().to_str().unwrap()],
+        "corrupt checkpoint",
+    );
 }
 
 #[test]
 fn checkpoint_of_the_wrong_shape_is_corrupt() {
     // A resnet18 model.json over tiny-cnn weights: the tensors the model needs are missing.
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(fixture().join("model.safetensors"), dir.path().join("model.safetensors")).unwrap();
-    std::fs::write(dir.path().join("model.json"), r#"{"format":"inferbench-checkpoint-v1","arch":"resnet18","seed":0}"#)
-        .unwrap();
-    assert_refused(&["--model-dir", dir.path().to_str().unwrap()], "corrupt checkpoint");
+    std::fs::copy(
+        fixture().join("model.safetensors"),
+        dir.path().join("model.safetensors"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("model.json"),
+        r#"{"format":"inferbench-checkpoint-v1","arch":"resnet18","seed":0}"#,
+    )
+    .unwrap();
+    assert_refused(
+        &["--model-dir", dir.path().to_str().unwrap()],
+        "corrupt checkpoint",
+    );
 }
 
 #[test]
@@ -86,10 +143,16 @@ fn zero_batch_size_and_zero_workers_are_refused() {
 
 #[test]
 fn unknown_compile_mode_and_model_are_refused() {
-    assert_refused(&["--model", "tiny-cnn", "--compile", "inductor"], "inductor");
+    assert_refused(
+        &["--model", "tiny-cnn", "--compile", "inductor"],
+        "inductor",
+    );
     assert_refused(&["--model", "resnet1000"], "unknown model 'resnet1000'");
     assert_refused(&["--model", "spin:1ms", "--compile", "torchscript"], "spin");
-    assert_refused(&["--model", "tiny-cnn", "--arrival", "poisson"], "--arrival");
+    assert_refused(
+        &["--model", "tiny-cnn", "--arrival", "poisson"],
+        "--arrival",
+    );
 }
 
 #[test]
@@ -98,27 +161,78 @@ fn unwritable_results_folder_fails_before_running() {
     let blocker = dir.path().join("a-file");
     std::fs::write(&blocker, b"").unwrap();
     let out = blocker.join("runs.jsonl");
-    let result = inferbench(&["run", "-q", "--model", "tiny-cnn", "--image-size", "16", "--out", out.to_str().unwrap()]);
+    let result = inferbench(&[
+        "run",
+        "-q",
+        "--model",
+        "tiny-cnn",
+        "--image-size",
+        "16",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&result.stderr);
     assert!(!result.status.success());
-    assert!(stderr.contains("cannot") && stderr.contains("runs.jsonl"), "{stderr}");
-    assert!(!stderr.contains("measuring"), "it ran before finding the folder unwritable:\n{stderr}");
+    assert!(
+        stderr.contains("cannot") && stderr.contains("runs.jsonl"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("measuring"),
+        "it ran before finding the folder unwritable:\n{stderr}"
+    );
 }
 
 #[test]
 fn init_model_writes_a_loadable_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("tiny");
-    let made = inferbench(&["init-model", "--model", "tiny-cnn", "--out", ckpt.to_str().unwrap(), "--seed", "3"]);
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let made = inferbench(&[
+        "init-model",
+        "--model",
+        "tiny-cnn",
+        "--out",
+        ckpt.to_str().unwrap(),
+        "--seed",
+        "3",
+    ]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     let out = dir.path().join("r.jsonl");
     let ran = inferbench(&[
-        "run", "-q", "--model-dir", ckpt.to_str().unwrap(), "--image-size", "16", "--iters", "5", "--json",
-        "--out", out.to_str().unwrap(),
+        "run",
+        "-q",
+        "--model-dir",
+        ckpt.to_str().unwrap(),
+        "--image-size",
+        "16",
+        "--iters",
+        "5",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
     ]);
-    assert!(ran.status.success(), "{}", String::from_utf8_lossy(&ran.stderr));
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
     assert_eq!(v["model"]["weights"], "checkpoint");
     assert_eq!(v["model"]["arch"], "tiny-cnn");
-    assert!(inferbench(&["init-model", "--model", "spin:1ms", "--out", ckpt.to_str().unwrap()]).status.code() != Some(0));
+    assert!(
+        inferbench(&[
+            "init-model",
+            "--model",
+            "spin:1ms",
+            "--out",
+            ckpt.to_str().unwrap()
+        ])
+        .status
+        .code()
+            != Some(0)
+    );
 }

@@ -23,10 +23,20 @@ fn assert_consistent(r: &RunReport) {
     let l = &r.latency_ms;
     // Percentiles are exact to the histogram's 0.1 %, so allow that much over the exact max.
     let ordered = [l.min, l.p50, l.p90, l.p95, l.p99, l.p999];
-    assert!(ordered.windows(2).all(|w| w[0] <= w[1]), "percentiles out of order: {l:?}");
-    assert!(l.p999 <= l.max * 1.001 && l.mean >= l.min && l.mean <= l.max, "{l:?}");
+    assert!(
+        ordered.windows(2).all(|w| w[0] <= w[1]),
+        "percentiles out of order: {l:?}"
+    );
+    assert!(
+        l.p999 <= l.max * 1.001 && l.mean >= l.min && l.mean <= l.max,
+        "{l:?}"
+    );
     let total = r.stages_ms.total();
-    assert!((total - l.mean).abs() <= 1e-6 * l.mean, "stages add to {total} ms, mean latency {} ms", l.mean);
+    assert!(
+        (total - l.mean).abs() <= 1e-6 * l.mean,
+        "stages add to {total} ms, mean latency {} ms",
+        l.mean
+    );
     assert_eq!((r.requests, r.samples), (40, 120));
     assert!(r.throughput_samples_per_s > 0.0 && r.window_s > 0.0);
     let implied = r.samples as f64 / r.window_s;
@@ -34,11 +44,19 @@ fn assert_consistent(r: &RunReport) {
     assert!(r.warmup_latency_ms > 0.0);
     assert!(r.load_time_s.is_some_and(|t| t > 0.0));
     assert_eq!(r.model.weights, "checkpoint");
-    assert_eq!(r.compile_time_s.is_some(), r.config.model.compile == CompileMode::Torchscript);
-    assert!(r.utilization.cpu_pct.is_some_and(|c| c > 0.0 && c <= 100.0 + 1e-6));
+    assert_eq!(
+        r.compile_time_s.is_some(),
+        r.config.model.compile == CompileMode::Torchscript
+    );
+    assert!(r
+        .utilization
+        .cpu_pct
+        .is_some_and(|c| c > 0.0 && c <= 100.0 + 1e-6));
     assert!(r.bare_forward_samples_per_s.is_some_and(|b| b > 0.0));
     let eff = r.pipeline_efficiency.expect("efficiency measured");
-    assert!((eff - r.throughput_samples_per_s / r.bare_forward_samples_per_s.unwrap()).abs() < 1e-12);
+    assert!(
+        (eff - r.throughput_samples_per_s / r.bare_forward_samples_per_s.unwrap()).abs() < 1e-12
+    );
 }
 
 fn assert_json_fields(r: &RunReport) {
@@ -57,10 +75,14 @@ fn assert_json_fields(r: &RunReport) {
     ] {
         assert!(json.get(key).is_some(), "report JSON lacks {key}");
     }
-    for key in ["mean", "std", "min", "max", "p50", "p90", "p95", "p99", "p999"] {
+    for key in [
+        "mean", "std", "min", "max", "p50", "p90", "p95", "p99", "p999",
+    ] {
         assert!(json["latency_ms"][key].is_number(), "latency_ms.{key}");
     }
-    for key in ["queue", "batch", "copy_in", "compute", "copy_out", "response"] {
+    for key in [
+        "queue", "batch", "copy_in", "compute", "copy_out", "response",
+    ] {
         assert!(json["stages_ms"][key].is_number(), "stages_ms.{key}");
     }
     // Without an NVIDIA GPU the figure is absent (null) with a reason, never 0.

@@ -29,7 +29,15 @@ fn spin(ms: u64, batch: u32, iters: u32, arrival: Arrival) -> RunConfig {
 
 fn traced(cfg: &RunConfig, batching: BatchPolicy) -> inferbench::pipeline::RunOutcome {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    run_with(cfg, RunOptions { keep_trace: true, batching, ..RunOptions::default() }).expect("spin run")
+    run_with(
+        cfg,
+        RunOptions {
+            keep_trace: true,
+            batching,
+            ..RunOptions::default()
+        },
+    )
+    .expect("spin run")
 }
 
 #[test]
@@ -37,15 +45,23 @@ fn one_worker_burst_throughput_is_batch_over_service_time() {
     let out = traced(&spin(4, 4, 60, Arrival::Burst), BatchPolicy::None);
     let expected = 4.0 / 0.004;
     let got = out.report.throughput_samples_per_s;
-    assert!(got <= expected * 1.01, "{got} samples/s beats the service time's {expected}");
-    assert!(got >= expected * 0.85, "{got} samples/s, expected about {expected}");
+    assert!(
+        got <= expected * 1.01,
+        "{got} samples/s beats the service time's {expected}"
+    );
+    assert!(
+        got >= expected * 0.85,
+        "{got} samples/s, expected about {expected}"
+    );
     assert_eq!((out.report.requests, out.report.samples), (60, 240));
 }
 
 /// Least-squares slope and R² of y against x.
 fn fit(points: &[(f64, f64)]) -> (f64, f64) {
     let n = points.len() as f64;
-    let (mx, my) = points.iter().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+    let (mx, my) = points
+        .iter()
+        .fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
     let sxy: f64 = points.iter().map(|(x, y)| (x - mx) * (y - my)).sum();
     let sxx: f64 = points.iter().map(|(x, _)| (x - mx).powi(2)).sum();
     let syy: f64 = points.iter().map(|(_, y)| (y - my).powi(2)).sum();
@@ -57,11 +73,22 @@ fn fit(points: &[(f64, f64)]) -> (f64, f64) {
 fn burst_latency_grows_linearly_with_position() {
     let out = traced(&spin(3, 1, 40, Arrival::Burst), BatchPolicy::None);
     let first = out.trace.iter().map(|m| m.id).min().unwrap();
-    let points: Vec<(f64, f64)> =
-        out.trace.iter().map(|m| ((m.id - first) as f64, m.stamps.latency_ns().unwrap() as f64 / 1e6)).collect();
+    let points: Vec<(f64, f64)> = out
+        .trace
+        .iter()
+        .map(|m| {
+            (
+                (m.id - first) as f64,
+                m.stamps.latency_ns().unwrap() as f64 / 1e6,
+            )
+        })
+        .collect();
     let (slope_ms, r2) = fit(&points);
     // Request k waits for the k before it: latency = (k + 1) × 3 ms.
-    assert!((slope_ms - 3.0).abs() <= 0.3, "slope {slope_ms} ms per position, expected 3");
+    assert!(
+        (slope_ms - 3.0).abs() <= 0.3,
+        "slope {slope_ms} ms per position, expected 3"
+    );
     assert!(r2 > 0.99, "R² {r2}: latency is not linear in position");
 }
 
@@ -69,22 +96,49 @@ fn burst_latency_grows_linearly_with_position() {
 fn concurrency_one_latency_is_the_service_time() {
     let out = traced(&spin(2, 1, 50, Arrival::Concurrency(1)), BatchPolicy::None);
     let r = &out.report;
-    assert!(r.latency_ms.min >= 2.0, "min {} ms is below the 2 ms service time", r.latency_ms.min);
-    assert!(r.latency_ms.p50 <= 2.5, "p50 {} ms: more than 0.5 ms of overhead at concurrency 1", r.latency_ms.p50);
-    assert!(r.stages_ms.compute >= 2.0 && r.stages_ms.compute <= 2.3, "compute {}", r.stages_ms.compute);
-    assert!(r.stages_ms.queue < 0.5, "queue {} ms with one request in flight", r.stages_ms.queue);
+    assert!(
+        r.latency_ms.min >= 2.0,
+        "min {} ms is below the 2 ms service time",
+        r.latency_ms.min
+    );
+    assert!(
+        r.latency_ms.p50 <= 2.5,
+        "p50 {} ms: more than 0.5 ms of overhead at concurrency 1",
+        r.latency_ms.p50
+    );
+    assert!(
+        r.stages_ms.compute >= 2.0 && r.stages_ms.compute <= 2.3,
+        "compute {}",
+        r.stages_ms.compute
+    );
+    assert!(
+        r.stages_ms.queue < 0.5,
+        "queue {} ms with one request in flight",
+        r.stages_ms.queue
+    );
 }
 
 #[test]
 fn dynamic_batching_runs_full_batches_as_one_forward() {
-    let policy = BatchPolicy::Dynamic { max_batch_samples: 4, timeout_us: 200_000 };
+    let policy = BatchPolicy::Dynamic {
+        max_batch_samples: 4,
+        timeout_us: 200_000,
+    };
     let out = traced(&spin(2, 1, 40, Arrival::Concurrency(4)), policy);
     // Four requests are always in flight and the timeout is long, so every forward is full.
-    let mut forwards: Vec<u64> = out.trace.iter().map(|m| m.stamps.get(Stamp::Computed)).collect();
+    let mut forwards: Vec<u64> = out
+        .trace
+        .iter()
+        .map(|m| m.stamps.get(Stamp::Computed))
+        .collect();
     forwards.sort_unstable();
     forwards.dedup();
     assert_eq!(forwards.len(), 10, "40 requests in batches of 4");
     let r = &out.report;
-    assert!(r.throughput_samples_per_s <= 4.0 / 0.002 * 1.01, "{}", r.throughput_samples_per_s);
+    assert!(
+        r.throughput_samples_per_s <= 4.0 / 0.002 * 1.01,
+        "{}",
+        r.throughput_samples_per_s
+    );
     assert!(r.stages_ms.batch >= 0.0 && r.stages_ms.total() > 0.0);
 }

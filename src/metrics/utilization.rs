@@ -172,7 +172,10 @@ mod tests {
     #[test]
     fn busy_thread_shows_as_cpu_and_gpu_is_absent_not_zero() {
         let sampler = UtilizationSampler::start(Duration::from_millis(20));
-        crate::model::spin::spin_for(Duration::from_millis(150));
+        let end = Instant::now() + Duration::from_millis(150);
+        while Instant::now() < end {
+            std::hint::spin_loop();
+        }
         let u = sampler.stop();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
         let cpu = u.cpu_pct.expect("process CPU time is readable on Linux");

@@ -7,5 +7,5 @@ mod prepare;
 pub mod spin;
 pub mod zoo;
 
-pub use prepare::{prepare, Forward, ModelInfo, PreparedModel};
+pub use prepare::{prepare, Forward, PreparedModel};
 pub use zoo::Architecture;

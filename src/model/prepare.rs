@@ -10,7 +10,6 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use tch::nn::{FuncT, VarStore};
 use tch::{CModule, Kind, Tensor};
 
@@ -19,26 +18,12 @@ use super::spin::SpinModel;
 use super::zoo::{infer, Architecture};
 use crate::config::{CompileMode, ModelConfig};
 use crate::error::{Error, Result};
+use crate::report::ModelInfo;
 
 /// One worker's callable model.
 pub trait Forward: Send {
     /// Runs inference on a batch `[n, 3, h, w]` and returns `[n, classes]`.
     fn forward(&self, input: &Tensor) -> Result<Tensor>;
-}
-
-/// What a report says about the model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    /// Architecture name (`resnet18`, `tiny-cnn`, `spin:2000us`).
-    pub arch: String,
-    /// Where the weights came from: `checkpoint`, `generated` (random, in memory) or `no`.
-    pub weights: String,
-    /// Trainable parameters.
-    pub parameters: u64,
-    /// Input image side, px.
-    pub image_size: u32,
-    /// Output classes.
-    pub num_classes: i64,
 }
 
 enum Prepared {

@@ -2,7 +2,7 @@
 //! off the intake, copy it into a device buffer, run the forward, copy the output
 //! back and split it into one response per request.
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use tch::Tensor;
 
 use crate::device::DeviceStream;
@@ -10,41 +10,15 @@ use crate::error::{Error, Result};
 use crate::model::Forward;
 use crate::request::{Batch, Request, Response, RunClock, Stamp};
 
+/// The backend's intake, carrying host tensors.
+pub type Intake = super::intake::Intake<Tensor>;
+
 /// A request carrying a host tensor.
 pub type TensorRequest = Request<Tensor>;
 /// A batch of host tensors.
 pub type TensorBatch = Batch<Tensor>;
 /// What a stage sends to the collector: a response, or the error that stopped it.
 pub type ResponseResult = Result<Response<Tensor>>;
-
-/// Where the backend's first stage takes its work from.
-#[derive(Clone)]
-pub enum Intake {
-    /// Straight from the request queue: each request is its own batch.
-    Requests(Receiver<TensorRequest>),
-    /// From the batcher thread.
-    Batches(Receiver<TensorBatch>),
-}
-
-impl Intake {
-    /// The next batch, or `None` once the sender side has hung up.
-    #[inline]
-    pub fn next(&self, clock: &RunClock) -> Option<TensorBatch> {
-        match self {
-            Intake::Requests(rx) => {
-                let mut request = rx.recv().ok()?;
-                let now = clock.now();
-                request.meta.stamps.set(Stamp::Dequeued, now);
-                request.meta.stamps.set(Stamp::Batched, now);
-                Some(Batch {
-                    metas: vec![request.meta],
-                    payloads: vec![request.payload],
-                })
-            }
-            Intake::Batches(rx) => rx.recv().ok(),
-        }
-    }
-}
 
 /// Copies a batch's inputs, back to back, into the front of `buffer` and returns the
 /// view the forward should read. Stamps [`Stamp::CopiedIn`].

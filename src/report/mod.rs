@@ -8,10 +8,30 @@ pub mod summary;
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
+#[cfg(feature = "torch")]
 use crate::error::{Error, Result};
-use crate::metrics::{ms, LatencySummary, StageSummary, UtilizationSummary};
-use crate::model::{ModelInfo, PreparedModel};
+#[cfg(feature = "torch")]
+use crate::metrics::ms;
+use crate::metrics::{LatencySummary, StageSummary, UtilizationSummary};
+#[cfg(feature = "torch")]
+use crate::model::PreparedModel;
+#[cfg(feature = "torch")]
 use crate::pipeline::collector::Collector;
+
+/// What a report says about the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Architecture name (`resnet18`, `tiny-cnn`, `spin:2000us`).
+    pub arch: String,
+    /// Where the weights came from: `checkpoint`, `generated` (random, in memory) or `no`.
+    pub weights: String,
+    /// Trainable parameters.
+    pub parameters: u64,
+    /// Input image side, px.
+    pub image_size: u32,
+    /// Output classes.
+    pub num_classes: i64,
+}
 
 /// Where and with what a run was measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +46,7 @@ pub struct Environment {
     pub cuda_available: bool,
 }
 
+#[cfg(feature = "torch")]
 impl Environment {
     /// Reads the environment of this process.
     pub fn detect() -> Self {
@@ -86,6 +107,7 @@ pub struct RunReport {
     pub env: Environment,
 }
 
+#[cfg(feature = "torch")]
 impl RunReport {
     /// Assembles the report from what a run measured.
     #[allow(clippy::too_many_arguments)]
