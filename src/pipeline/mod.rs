@@ -23,4 +23,4 @@ mod run;
 pub mod stages;
 
 #[cfg(feature = "torch")]
-pub use run::{run, run_with, RunOptions, RunOutcome};
+pub use run::{run, run_with, RunOptions, RunOutcome, Server, Window};

@@ -1,4 +1,8 @@
-//! One run, end to end: see the parent module for the order of events.
+//! A server that stays up between measurements ([`Server`]), and one run end to end
+//! ([`run_with`]): start, measure once, time the bare forward, report.
+//!
+//! The server is what criterion samples use: the model is loaded, compiled, spread
+//! over the workers and warmed up once, then each sample is [`Server::measure`].
 
 use std::sync::Arc;
 
@@ -15,9 +19,9 @@ use crate::config::{Arrival, RunConfig};
 use crate::device::{ComputeDevice, CpuDevice};
 use crate::error::{Error, Result};
 use crate::metrics::utilization::{UtilizationSampler, DEFAULT_PERIOD};
-use crate::model::prepare;
+use crate::metrics::UtilizationSummary;
+use crate::model::{prepare, PreparedModel};
 use crate::report::{Environment, RunReport};
-
 use crate::request::{Request, RequestMeta, RunClock, Stamp};
 
 /// How to run, beyond what the configuration says.
@@ -52,6 +56,145 @@ pub struct RunOutcome {
     pub trace: Vec<RequestMeta>,
 }
 
+/// One measured window.
+pub struct Window {
+    /// Latency, stages and throughput of the window's requests.
+    pub collector: Collector,
+    /// Utilisation over the window.
+    pub utilization: UtilizationSummary,
+}
+
+/// A started server: model loaded and compiled, backend threads running, warmed up.
+pub struct Server {
+    cfg: RunConfig,
+    model: PreparedModel,
+    inputs: InputPool,
+    client: Client,
+    backend: Backend,
+    intra_op_threads: u32,
+    next_id: u64,
+    /// Latency of the cold-start request.
+    pub warmup_ns: u64,
+}
+
+impl Server {
+    /// Loads and compiles the model, starts the backend, sends the cold-start request
+    /// alone and then the extra warm-up requests, awaiting each.
+    pub fn start(
+        cfg: &RunConfig,
+        batching: BatchPolicy,
+        device: Arc<dyn ComputeDevice>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let intra_op_threads = cfg.intra_op_threads();
+        tch::set_num_threads(intra_op_threads as i32);
+        progress("loading model");
+        let model = prepare(&cfg.model, cfg.load.batch_size, cfg.load.seed)?;
+        let warmups = 1 + cfg.extra_warmup();
+        let (batch, image) = (cfg.load.batch_size, cfg.model.image_size);
+        let inputs =
+            InputPool::generate(warmups + cfg.load.num_iters, batch, image, cfg.load.seed)?;
+
+        let clock = RunClock::start();
+        let (request_tx, request_rx) = unbounded::<TensorRequest>();
+        let (response_tx, response_rx) = unbounded::<ResponseResult>();
+        let plan = BackendPlan {
+            model: &model,
+            device: Arc::clone(&device),
+            workers: cfg.backend.workers,
+            streams: cfg.backend.streams,
+            intra_op_threads,
+            batching,
+            buffer_shape: buffer_shape(&batching, batch, image),
+            clock,
+        };
+        let backend = Backend::spawn(plan, request_rx, response_tx)?;
+        let client = Client {
+            tx: request_tx,
+            rx: response_rx,
+            clock,
+            batch,
+        };
+        let mut server = Self {
+            cfg: cfg.clone(),
+            model,
+            inputs,
+            client,
+            backend,
+            intra_op_threads,
+            next_id: 0,
+            warmup_ns: 0,
+        };
+        progress("warm-up");
+        if let Err(e) = server.warm_up(warmups as u64) {
+            return Err(server.stop().err().unwrap_or(e));
+        }
+        Ok(server)
+    }
+
+    fn warm_up(&mut self, warmups: u64) -> Result<()> {
+        let cold = self.send_next()?;
+        let meta = self.client.receive(0, 1)?;
+        debug_assert_eq!(meta.id, cold);
+        self.warmup_ns = meta
+            .stamps
+            .latency_ns()
+            .expect("received responses are fully stamped; this is a bug");
+        for _ in 1..warmups {
+            self.send_next()?;
+        }
+        for k in 1..warmups {
+            self.client.receive(k, warmups)?;
+        }
+        Ok(())
+    }
+
+    fn send_next(&mut self) -> Result<u64> {
+        let id = self.next_id;
+        self.client.send(id, self.inputs.get(id))?;
+        self.next_id += 1;
+        Ok(id)
+    }
+
+    /// Sends `n` requests with the configured arrival process and collects them,
+    /// sampling utilisation over the window.
+    pub fn measure(&mut self, n: u64, keep_trace: bool) -> Result<Window> {
+        let first = self.next_id;
+        let sampler = UtilizationSampler::start(DEFAULT_PERIOD);
+        let collector = Collector::new(keep_trace);
+        let collected = match self.cfg.load.arrival {
+            Arrival::Burst => collect_burst(&self.client, &self.inputs, first, n, collector),
+            Arrival::Concurrency(c) => {
+                collect_closed_loop(&self.client, &self.inputs, first, n, c as u64, collector)
+            }
+        };
+        let utilization = sampler.stop();
+        self.next_id = first + n;
+        Ok(Window {
+            collector: collected?,
+            utilization,
+        })
+    }
+
+    /// Throughput of the bare forward loop on the same model, inputs and threads.
+    pub fn bare_forward(&self, iters: u32) -> Result<f64> {
+        bare::bare_forward_throughput(
+            &self.model,
+            &self.inputs,
+            self.cfg.backend.workers,
+            self.intra_op_threads,
+            iters,
+        )
+    }
+
+    /// Hangs up the request queue and waits for every stage to finish.
+    pub fn stop(self) -> Result<()> {
+        drop(self.client);
+        self.backend.join()
+    }
+}
+
 /// Runs the pipeline once as `cfg` describes, on the CPU, without dynamic batching.
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     run_with(cfg, RunOptions::default()).map(|outcome| outcome.report)
@@ -66,60 +209,35 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         mut progress,
     } = options;
     let progress = progress.as_mut();
-    cfg.validate()?;
-    let intra = cfg.intra_op_threads();
-    tch::set_num_threads(intra as i32);
-    progress("loading model");
-    let model = prepare(&cfg.model, cfg.load.batch_size, cfg.load.seed)?;
-    let warmups = 1 + cfg.extra_warmup();
-    let inputs = InputPool::generate(
-        warmups + cfg.load.num_iters,
-        cfg.load.batch_size,
-        cfg.model.image_size,
-        cfg.load.seed,
-    )?;
-
-    let clock = RunClock::start();
-    let (request_tx, request_rx) = unbounded::<TensorRequest>();
-    let (response_tx, response_rx) = unbounded::<ResponseResult>();
-    let plan = BackendPlan {
-        model: &model,
-        device: Arc::clone(&device),
-        workers: cfg.backend.workers,
-        streams: cfg.backend.streams,
-        intra_op_threads: intra,
-        batching,
-        buffer_shape: buffer_shape(&batching, cfg.load.batch_size, cfg.model.image_size),
-        clock,
+    let mut server = Server::start(cfg, batching, Arc::clone(&device), progress)?;
+    progress("measuring");
+    let window = server.measure(cfg.load.num_iters as u64, keep_trace);
+    let bare = match (&window, cfg.measure_bare_forward) {
+        (Ok(_), true) => {
+            progress("timing the bare forward");
+            Some(server.bare_forward(cfg.load.num_iters))
+        }
+        _ => None,
     };
-    let backend = Backend::spawn(plan, request_rx, response_tx)?;
-    let client = Client {
-        tx: request_tx,
-        rx: response_rx,
-        clock,
-        batch: cfg.load.batch_size,
-    };
-    let measured = drive(cfg, &client, &inputs, warmups, keep_trace, progress);
-    drop(client); // hang up the request queue so every stage finishes
-    let joined = backend.join();
-    let (warmup_ns, mut collector, utilization) = measured?;
-    joined?;
-
-    let bare = if cfg.measure_bare_forward {
-        progress("timing the bare forward");
-        Some(bare::bare_forward_throughput(
-            &model,
-            &inputs,
-            cfg.backend.workers,
-            intra,
-            cfg.load.num_iters,
-        )?)
-    } else {
-        None
-    };
+    let warmup_ns = server.warmup_ns;
+    let intra = server.intra_op_threads;
+    let (model_info, load, compile) = (
+        server.model.info.clone(),
+        server.model.load_time,
+        server.model.compile_time,
+    );
+    let stopped = server.stop();
+    let Window {
+        mut collector,
+        utilization,
+    } = window?;
+    stopped?;
+    let bare = bare.transpose()?;
     let report = RunReport::build(
         cfg,
-        &model,
+        model_info,
+        load,
+        compile,
         device.describe(),
         intra,
         warmup_ns,
@@ -164,62 +282,15 @@ impl Client {
 
 /// Stamps a request as meant and sent now, and puts it on the queue.
 #[inline]
-pub fn send_request(
+fn send_request(
     tx: &Sender<TensorRequest>,
     clock: &RunClock,
     id: u64,
     samples: u32,
     payload: Tensor,
 ) -> Result<()> {
-    let now = clock.now();
-    let mut meta = RequestMeta::new(id, samples, now);
-    meta.stamps.set(Stamp::Sent, now);
-    tx.send(Request { meta, payload })
+    tx.send(Request::sent_now(id, samples, payload, clock))
         .map_err(|_| Error::Pipeline("the backend stopped taking requests".into()))
-}
-
-type Measured = (u64, Collector, crate::metrics::UtilizationSummary);
-
-/// Warm-up, then the measured requests; returns the cold-start latency and the figures.
-fn drive(
-    cfg: &RunConfig,
-    client: &Client,
-    inputs: &InputPool,
-    warmups: u32,
-    keep_trace: bool,
-    progress: &mut dyn FnMut(&str),
-) -> Result<Measured> {
-    progress("warm-up");
-    client.send(0, inputs.get(0))?;
-    let cold = client.receive(0, 1)?;
-    let warmup_ns = cold
-        .stamps
-        .latency_ns()
-        .expect("received responses are fully stamped; this is a bug");
-    for id in 1..warmups as u64 {
-        client.send(id, inputs.get(id))?;
-    }
-    for k in 1..warmups as u64 {
-        client.receive(k, warmups as u64)?;
-    }
-
-    progress("measuring");
-    let first = warmups as u64;
-    let n = cfg.load.num_iters as u64;
-    let sampler = UtilizationSampler::start(DEFAULT_PERIOD);
-    let collected = match cfg.load.arrival {
-        Arrival::Burst => collect_burst(client, inputs, first, n, Collector::new(keep_trace)),
-        Arrival::Concurrency(c) => collect_closed_loop(
-            client,
-            inputs,
-            first,
-            n,
-            c as u64,
-            Collector::new(keep_trace),
-        ),
-    };
-    let utilization = sampler.stop();
-    Ok((warmup_ns, collected?, utilization))
 }
 
 /// Open loop at infinite rate: a sender thread puts every request on the queue back

@@ -14,8 +14,6 @@ use crate::error::{Error, Result};
 use crate::metrics::ms;
 use crate::metrics::{LatencySummary, StageSummary, UtilizationSummary};
 #[cfg(feature = "torch")]
-use crate::model::PreparedModel;
-#[cfg(feature = "torch")]
 use crate::pipeline::collector::Collector;
 
 /// What a report says about the model.
@@ -113,7 +111,9 @@ impl RunReport {
     #[allow(clippy::too_many_arguments)]
     pub fn build(
         cfg: &RunConfig,
-        model: &PreparedModel,
+        model: ModelInfo,
+        load_time: Option<std::time::Duration>,
+        compile_time: Option<std::time::Duration>,
         device: String,
         intra_op_threads: u32,
         warmup_ns: u64,
@@ -129,11 +129,11 @@ impl RunReport {
         let window_ns = collector.window_ns().ok_or_else(missing)?;
         Ok(Self {
             config: cfg.clone(),
-            model: model.info.clone(),
+            model,
             device,
             intra_op_threads,
-            load_time_s: model.load_time.map(|d| d.as_secs_f64()),
-            compile_time_s: model.compile_time.map(|d| d.as_secs_f64()),
+            load_time_s: load_time.map(|d| d.as_secs_f64()),
+            compile_time_s: compile_time.map(|d| d.as_secs_f64()),
             warmup_latency_ms: ms(warmup_ns as f64),
             latency_ms,
             stages_ms,
