@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing (scripts/setup.sh), then runs the benchmark
-# suite's default profile. Extra arguments go to the benchmark harness.
+# The main job: installs what is missing (scripts/setup.sh), then runs the criterion
+# suite (benches/pipeline.rs). INFERBENCH_PROFILE picks the grid: default (every axis
+# at 32 px, minutes on 2 cores), full (the seed's grid at 224 px: hours on a CPU), ci.
+# Extra arguments go to criterion, e.g. `scripts/bench.sh bs4` or `-- --save-baseline main`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --locked --bin inferbench
-target/release/inferbench run "$@"
+exec cargo bench --locked --bench pipeline -- "$@"

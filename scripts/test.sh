@@ -11,5 +11,8 @@ cargo test --release --locked
 echo "== the CUDA device code compiles (no GPU needed)"
 cargo check --release --locked --features cuda --lib --quiet
 
+echo "== criterion suite, fast mode: every measurement of one small configuration runs once"
+INFERBENCH_PROFILE=ci cargo bench --locked --bench pipeline -- --test
+
 echo "== instruction-count gate (iai-callgrind, libtorch-free)"
 scripts/iai-gate.sh

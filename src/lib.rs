@@ -16,6 +16,8 @@
 //! - [`pipeline`]: inputs, the batcher, backend stages and their threads, the
 //!   collector, the bare-forward baseline, and [`pipeline::run`].
 //! - [`metrics`]: latency histograms, stage breakdown, utilisation sampling.
+//! - `measure` (feature `torch`): criterion glue: profiles, one group per
+//!   configuration, tail-latency and utilisation measurements.
 //! - [`report`]: [`report::RunReport`], its text summary, the JSONL results file.
 //! - [`error`]: the crate's error type.
 //!
@@ -29,6 +31,8 @@ pub mod config;
 #[cfg(feature = "torch")]
 pub mod device;
 pub mod error;
+#[cfg(feature = "torch")]
+pub mod measure;
 pub mod metrics;
 #[cfg(feature = "torch")]
 pub mod model;
