@@ -25,16 +25,7 @@ const N: u64 = 64;
 /// Stamps as a real response carries them: 10 µs apart, starting at `t`.
 fn stamped(id: u64, t: u64) -> RequestMeta {
     let mut stamps = Stamps::default();
-    let order = [
-        Stamp::Intended,
-        Stamp::Sent,
-        Stamp::Dequeued,
-        Stamp::Batched,
-        Stamp::CopiedIn,
-        Stamp::Computed,
-        Stamp::CopiedOut,
-        Stamp::Received,
-    ];
+    let order = Stamp::ALL;
     for (k, stamp) in order.into_iter().enumerate() {
         stamps.set(stamp, t + 10_000 * k as u64 + (id * 7919) % 5_000);
     }

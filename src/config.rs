@@ -98,6 +98,26 @@ pub struct RunConfig {
     pub measure_bare_forward: bool,
 }
 
+impl CompileMode {
+    /// The name used in flags, benchmark ids and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompileMode::Eager => "eager",
+            CompileMode::Torchscript => "torchscript",
+        }
+    }
+}
+
+impl StreamLayout {
+    /// The name used in flags, benchmark ids and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamLayout::Shared => "shared",
+            StreamLayout::Dedicated => "dedicated",
+        }
+    }
+}
+
 impl Default for ModelConfig {
     fn default() -> Self {
         Self {

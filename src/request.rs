@@ -60,6 +60,20 @@ pub enum Stamp {
 /// Number of [`Stamp`]s.
 pub const STAMP_COUNT: usize = 8;
 
+impl Stamp {
+    /// All stamps in pipeline order.
+    pub const ALL: [Stamp; STAMP_COUNT] = [
+        Stamp::Intended,
+        Stamp::Sent,
+        Stamp::Dequeued,
+        Stamp::Batched,
+        Stamp::CopiedIn,
+        Stamp::Computed,
+        Stamp::CopiedOut,
+        Stamp::Received,
+    ];
+}
+
 /// One stage of the per-request latency breakdown: the time from one stamp to the next.
 ///
 /// Each stage includes any wait to enter it, so the stages add up to the end-to-end
@@ -242,19 +256,7 @@ mod tests {
     #[test]
     fn stages_add_up_to_latency() {
         let mut s = Stamps::default();
-        for (i, stamp) in [
-            Stamp::Intended,
-            Stamp::Sent,
-            Stamp::Dequeued,
-            Stamp::Batched,
-            Stamp::CopiedIn,
-            Stamp::Computed,
-            Stamp::CopiedOut,
-            Stamp::Received,
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        for (i, stamp) in Stamp::ALL.into_iter().enumerate() {
             s.set(stamp, 100 + (i as u64) * (i as u64) * 7);
         }
         let sum: u64 = Stage::ALL.iter().map(|&st| s.stage_ns(st).unwrap()).sum();

@@ -114,14 +114,8 @@ impl Profile {
 
 /// The benchmark group name of a configuration: `resnet18-32px/bs4/torchscript/w2/dedicated`.
 pub fn config_id(cfg: &RunConfig) -> String {
-    let compile = match cfg.model.compile {
-        CompileMode::Eager => "eager",
-        CompileMode::Torchscript => "torchscript",
-    };
-    let streams = match cfg.backend.streams {
-        StreamLayout::Shared => "shared",
-        StreamLayout::Dedicated => "dedicated",
-    };
+    let compile = cfg.model.compile.name();
+    let streams = cfg.backend.streams.name();
     format!(
         "{}-{}px/bs{}/{compile}/w{}/{streams}",
         cfg.model.name, cfg.model.image_size, cfg.load.batch_size, cfg.backend.workers

@@ -107,16 +107,7 @@ mod tests {
 
     fn stamps(times: [u64; 8]) -> Stamps {
         let mut s = Stamps::default();
-        let order = [
-            Stamp::Intended,
-            Stamp::Sent,
-            Stamp::Dequeued,
-            Stamp::Batched,
-            Stamp::CopiedIn,
-            Stamp::Computed,
-            Stamp::CopiedOut,
-            Stamp::Received,
-        ];
+        let order = Stamp::ALL;
         for (stamp, t) in order.into_iter().zip(times) {
             s.set(stamp, t);
         }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::RunReport;
-use crate::config::{Arrival, CompileMode, StreamLayout};
+use crate::config::Arrival;
 
 /// Formats an optional figure, or says why it is absent.
 fn or_absent(value: Option<f64>, fmt: impl Fn(f64) -> String, absent: &str) -> String {
@@ -14,14 +14,8 @@ fn or_absent(value: Option<f64>, fmt: impl Fn(f64) -> String, absent: &str) -> S
 /// One line naming the configuration.
 pub fn config_line(r: &RunReport) -> String {
     let c = &r.config;
-    let compile = match c.model.compile {
-        CompileMode::Eager => "eager",
-        CompileMode::Torchscript => "torchscript",
-    };
-    let streams = match c.backend.streams {
-        StreamLayout::Shared => "shared",
-        StreamLayout::Dedicated => "dedicated",
-    };
+    let compile = c.model.compile.name();
+    let streams = c.backend.streams.name();
     let arrival = match c.load.arrival {
         Arrival::Burst => "burst".to_string(),
         Arrival::Concurrency(n) => format!("concurrency {n}"),
