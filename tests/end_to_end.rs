@@ -48,10 +48,13 @@ fn assert_consistent(r: &RunReport) {
         r.compile_time_s.is_some(),
         r.config.model.compile == CompileMode::Torchscript
     );
-    assert!(r
-        .utilization
-        .cpu_pct
-        .is_some_and(|c| c > 0.0 && c <= 100.0 + 1e-6));
+    // Absent only for a window shorter than the 100 ms sampling period; never above 100 %.
+    let cpu = r.utilization.cpu_pct;
+    assert!(
+        cpu.map_or(r.window_s < 0.1, |c| c > 0.0 && c <= 100.0 + 1e-6),
+        "{:?}",
+        r.utilization
+    );
     assert!(r.bare_forward_samples_per_s.is_some_and(|b| b > 0.0));
     let eff = r.pipeline_efficiency.expect("efficiency measured");
     assert!(

@@ -130,6 +130,13 @@ impl UtilizationSampler {
     }
 }
 
+fn window_s(samples: &[(f64, f64)]) -> f64 {
+    samples
+        .last()
+        .zip(samples.first())
+        .map_or(0.0, |(l, f)| l.0 - f.0)
+}
+
 fn summarise(
     cpu: &[(f64, f64)],
     gpu: &[(f64, f64)],
@@ -143,7 +150,11 @@ fn summarise(
         (None, None) => Some("NVML gave no readings in the window".into()),
     };
     UtilizationSummary {
-        cpu_pct: counter_mean_rate(cpu).map(|rate| 100.0 * rate / cores),
+        // Linux accounts other cores' running threads lazily, so over a window shorter than
+        // one period the CPU clock can overshoot: such a window has no CPU figure.
+        cpu_pct: counter_mean_rate(cpu)
+            .filter(|_| window_s(cpu) >= DEFAULT_PERIOD.as_secs_f64())
+            .map(|rate| 100.0 * rate / cores),
         gpu_pct,
         gpu_absent_reason,
         samples: cpu.len().max(gpu.len()),

@@ -128,7 +128,9 @@ impl Server {
         };
         progress("warm-up");
         if let Err(e) = server.warm_up(warmups as u64) {
-            return Err(server.stop().err().unwrap_or(e));
+            // The warm-up error names the failing stage; stopping only cleans up.
+            let _ = server.stop();
+            return Err(e);
         }
         Ok(server)
     }

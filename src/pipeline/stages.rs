@@ -30,8 +30,10 @@ pub fn copy_in(
 ) -> Result<Tensor> {
     let samples = batch.samples() as i64;
     let mut offset = 0;
-    for payload in &batch.payloads {
-        let n = payload.size()[0];
+    // Sizes come from the metas (already in hand), not from a libtorch call per payload;
+    // a payload of another shape makes `copy_in` fail, so a mismatch cannot pass silently.
+    for (meta, payload) in batch.metas.iter().zip(&batch.payloads) {
+        let n = meta.samples as i64;
         let mut slot = buffer.f_narrow(0, offset, n)?;
         stream.copy_in(payload, &mut slot)?;
         offset += n;
