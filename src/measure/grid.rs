@@ -136,6 +136,11 @@ pub trait PipelineMeasurement: Measurement + Sized {
     fn name(&self) -> String;
     /// The sample's value for criterion, which divides it by `iters`.
     fn value(&self, window: &Window, iters: u64) -> Self::Value;
+    /// Whether a window gave this measurement a figure (utilisation needs a window of
+    /// at least one sampling period).
+    fn measured(&self, _window: &Window) -> bool {
+        true
+    }
     /// Whether criterion should also print samples/s.
     fn with_throughput(&self) -> bool {
         false
@@ -169,6 +174,13 @@ impl PipelineMeasurement for TailLatency {
 impl PipelineMeasurement for Utilization {
     fn name(&self) -> String {
         Utilization::name(self).into()
+    }
+    fn measured(&self, window: &Window) -> bool {
+        let u = &window.utilization;
+        match self.source {
+            super::units::UtilizationSource::Gpu => u.gpu_pct.is_some(),
+            super::units::UtilizationSource::Cpu => u.cpu_pct.is_some(),
+        }
     }
     /// Criterion skips a benchmark whose sample is exactly 0, so an idle window
     /// (which a real pipeline window never is) would be floored at 1e-9 %.
@@ -217,10 +229,18 @@ pub fn bench_grid<M: PipelineMeasurement>(
         let requests = profile.requests_per_sample;
         group.bench_function(measurement.name(), |b| {
             b.iter_custom(|iters| {
-                let window = server
-                    .measure(requests, false)
-                    .unwrap_or_else(|e| panic!("{id}: {e}"));
-                measurement.value(&window, iters)
+                // A window too short for this measurement is measured again with twice the
+                // requests (at most 64×), so every sample carries a real figure.
+                let mut n = requests;
+                loop {
+                    let window = server
+                        .measure(n, false)
+                        .unwrap_or_else(|e| panic!("{id}: {e}"));
+                    if measurement.measured(&window) || n >= requests * 64 {
+                        break measurement.value(&window, iters);
+                    }
+                    n *= 2;
+                }
             })
         });
         group.finish();
