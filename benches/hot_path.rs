@@ -15,6 +15,7 @@ use inferbench::metrics::{LatencyRecorder, StageBreakdown, UtilizationSummary};
 use inferbench::pipeline::batcher::BatcherState;
 use inferbench::pipeline::collector::Collector;
 use inferbench::pipeline::intake::Intake;
+use inferbench::pipeline::wait::WaitPolicy;
 use inferbench::report::jsonl::JsonlSink;
 use inferbench::report::{summary, Environment, ModelInfo, RunReport};
 use inferbench::request::{Batch, Request, RequestMeta, RunClock, Stamp, Stamps};
@@ -50,7 +51,7 @@ fn request_hop((tx, intake, clock): (Sender<Request<()>>, Intake<()>, RunClock))
     for id in 0..N {
         tx.send(Request::sent_now(id, 1, (), &clock))
             .expect("receiver alive");
-        let batch = intake.next(&clock).expect("request queued");
+        let batch = intake.next(&clock, WaitPolicy::park()).expect("request queued");
         last = black_box(batch).metas[0].stamps.get(Stamp::Batched);
     }
     last

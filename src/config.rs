@@ -83,6 +83,10 @@ pub struct BackendConfig {
     pub streams: StreamLayout,
     /// libtorch intra-op threads per worker. Default: available cores / workers, at least 1.
     pub intra_op_threads: Option<u32>,
+    /// How long, in µs, each stage and the client poll an empty queue before parking.
+    /// Default 0: park at once (see [`crate::pipeline::wait`] for the trade-off).
+    #[serde(default)]
+    pub spin_wait_us: u64,
 }
 
 /// One pipeline run.
@@ -147,6 +151,7 @@ impl Default for BackendConfig {
             workers: 1,
             streams: StreamLayout::Shared,
             intra_op_threads: None,
+            spin_wait_us: 0,
         }
     }
 }

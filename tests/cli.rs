@@ -236,3 +236,52 @@ fn init_model_writes_a_loadable_checkpoint() {
             != Some(0)
     );
 }
+
+#[test]
+fn trace_has_a_line_per_measured_request_with_spin_wait_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, trace) = (dir.path().join("runs.jsonl"), dir.path().join("trace.jsonl"));
+    let fixture = fixture();
+    let result = inferbench(&[
+        "run",
+        "-q",
+        "--model-dir",
+        fixture.to_str().unwrap(),
+        "--image-size",
+        "16",
+        "--iters",
+        "12",
+        "--arrival",
+        "concurrency:2",
+        "--spin-wait",
+        "2ms",
+        "--out",
+        out.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let records: Vec<serde_json::Value> =
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 12);
+    for r in &records {
+        let stages = r["stages_ns"].as_object().unwrap();
+        let sum: u64 = stages.values().map(|v| v.as_u64().unwrap()).sum();
+        assert_eq!(sum, r["latency_ns"].as_u64().unwrap(), "{r}");
+        let compute = stages["compute"].as_u64().unwrap();
+        assert_eq!(r["overhead_ns"].as_u64().unwrap(), sum - compute);
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+    assert_eq!(report["config"]["backend"]["spin_wait_us"], 2000);
+}
+
+#[test]
+fn bad_spin_wait_and_unwritable_trace_are_refused() {
+    assert_refused(&["--spin-wait", "soon"], "--spin-wait 'soon'");
+    assert_refused(
+        &["--trace", "/proc/inferbench-no-such-dir/trace.jsonl"],
+        "cannot write the trace",
+    );
+}

@@ -88,6 +88,10 @@ struct RunArgs {
     /// Seed for inputs and generated weights.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Poll an empty queue this long before parking, e.g. 10ms (each stage and the
+    /// client): cuts the wake-up latency of every hop, costs a core while polling.
+    #[arg(long, default_value = "0")]
+    spin_wait: String,
     /// Skip the bare-forward baseline (no pipeline efficiency).
     #[arg(long)]
     no_bare: bool,
@@ -97,6 +101,9 @@ struct RunArgs {
     /// Results file (JSON lines, appended).
     #[arg(long, default_value = "results/runs.jsonl")]
     out: PathBuf,
+    /// Also write one JSON line per measured request (latency, stages, overhead) here.
+    #[arg(long)]
+    trace: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
@@ -125,6 +132,15 @@ fn parse_arrival(text: &str) -> anyhow::Result<Arrival> {
         }
         _ => bail!("--arrival '{text}': expected burst or concurrency:N (e.g. concurrency:4)"),
     }
+}
+
+fn parse_spin_wait(text: &str) -> anyhow::Result<u64> {
+    if text == "0" {
+        return Ok(0);
+    }
+    let spin = inferbench::config::parse_duration(text)
+        .with_context(|| format!("--spin-wait '{text}': expected 0 or a duration such as 10ms"))?;
+    Ok(spin.as_micros() as u64)
 }
 
 fn batch_policy(args: &RunArgs) -> anyhow::Result<BatchPolicy> {
@@ -171,6 +187,7 @@ fn run_config(args: &RunArgs) -> anyhow::Result<RunConfig> {
                 StreamsArg::Dedicated => StreamLayout::Dedicated,
             },
             intra_op_threads: args.intra_op_threads,
+            spin_wait_us: parse_spin_wait(&args.spin_wait)?,
         },
         measure_bare_forward: !args.no_bare,
     })
@@ -182,6 +199,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.validate()?;
     // Open the results file first: an unwritable folder fails now, not after the run.
     let mut sink = JsonlSink::open(&args.out)?;
+    if let Some(path) = &args.trace {
+        inferbench::report::trace::check_writable(path)?;
+    }
     let quiet = args.quiet;
     let progress = move |phase: &str| {
         if !quiet {
@@ -191,9 +211,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let options = RunOptions {
         batching: policy,
         progress: Box::new(progress),
+        keep_trace: args.trace.is_some(),
         ..RunOptions::default()
     };
-    let report = inferbench::pipeline::run_with(&cfg, options)?.report;
+    let outcome = inferbench::pipeline::run_with(&cfg, options)?;
+    let report = outcome.report;
+    if let Some(path) = &args.trace {
+        inferbench::report::trace::write(path, &outcome.trace)?;
+    }
     sink.append(&report)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);

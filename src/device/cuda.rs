@@ -57,8 +57,9 @@ struct CudaWorkStream {
 }
 
 impl DeviceStream for CudaWorkStream {
-    fn copy_in(&mut self, host: &Tensor, device: &mut Tensor) -> Result<()> {
-        Ok(device.f_copy_(host)?)
+    fn copy_in(&mut self, host: &Tensor, buffer: &Tensor, row: i64) -> Result<()> {
+        let rows = host.size().first().copied().unwrap_or(0);
+        Ok(buffer.f_narrow(0, row, rows)?.f_copy_(host)?)
     }
 
     fn copy_out(&mut self, device: &Tensor) -> Result<Tensor> {

@@ -19,8 +19,9 @@ use crate::error::Result;
 /// An ordered queue of device work. Each worker owns one; with the dedicated
 /// layout the copy-in and copy-out stages own one each.
 pub trait DeviceStream: Send {
-    /// Copies `host` into `device`, which has the same shape.
-    fn copy_in(&mut self, host: &Tensor, device: &mut Tensor) -> Result<()>;
+    /// Copies `host` into `buffer`'s rows `row..row + host rows` (the rows after the
+    /// first dimension have the same shape).
+    fn copy_in(&mut self, host: &Tensor, buffer: &Tensor, row: i64) -> Result<()>;
     /// Copies `device` into a new host tensor (the response the client gets).
     fn copy_out(&mut self, device: &Tensor) -> Result<Tensor>;
     /// Waits until everything issued on this stream has finished.

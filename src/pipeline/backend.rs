@@ -20,6 +20,7 @@ use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use tch::Tensor;
 
 use super::batcher::{BatchPolicy, BatcherState};
+use super::wait::WaitPolicy;
 use super::stages::{
     compute, copy_in, copy_out_and_respond, Intake, ResponseResult, TensorBatch, TensorRequest,
 };
@@ -47,6 +48,8 @@ pub struct BackendPlan<'a> {
     pub buffer_shape: [i64; 4],
     /// The run's clock.
     pub clock: RunClock,
+    /// How every stage waits for its next item.
+    pub wait: WaitPolicy,
 }
 
 /// The backend's threads; [`Backend::join`] waits for them after the request sender is dropped.
@@ -151,18 +154,19 @@ fn spawn_shared(
         let model = plan.model.instance()?;
         let buffer = plan.device.alloc_buffer(&plan.buffer_shape)?;
         let mut stream = plan.device.new_stream()?;
-        let (intake, tx, clock, intra) = (
+        let (intake, tx, clock, intra, wait) = (
             intake.clone(),
             responses.clone(),
             plan.clock,
             plan.intra_op_threads,
+            plan.wait,
         );
         threads.push(spawn_stage(
             &format!("worker-{w}"),
             responses.clone(),
             move || {
                 let _guard = init_torch_thread(intra);
-                while let Some(mut batch) = intake.next(&clock) {
+                while let Some(mut batch) = intake.next(&clock, wait) {
                     let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
                     let output =
                         compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
@@ -196,13 +200,13 @@ fn spawn_dedicated(
     }
     let (compute_tx, compute_rx) = unbounded::<Loaned>();
     let (out_tx, out_rx) = unbounded::<(Tensor, TensorBatch)>();
-    let clock = plan.clock;
+    let (clock, wait) = (plan.clock, plan.wait);
 
     let mut stream = plan.device.new_stream()?;
     threads.push(spawn_stage("copy-in", responses.clone(), move || {
         let _guard = init_torch_thread(1);
-        while let Some(mut batch) = intake.next(&clock) {
-            let Ok(buffer) = free_rx.recv() else { break };
+        while let Some(mut batch) = intake.next(&clock, wait) {
+            let Ok(buffer) = wait.recv(&free_rx) else { break };
             let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
             if compute_tx.send((buffer, input, batch)).is_err() {
                 break;
@@ -225,7 +229,7 @@ fn spawn_dedicated(
             responses.clone(),
             move || {
                 let _guard = init_torch_thread(intra);
-                for (buffer, input, mut batch) in rx.iter() {
+                while let Ok((buffer, input, mut batch)) = wait.recv(&rx) {
                     let output =
                         compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
                     drop(input);
@@ -244,7 +248,7 @@ fn spawn_dedicated(
     let tx = responses.clone();
     threads.push(spawn_stage("copy-out", responses, move || {
         let _guard = init_torch_thread(1);
-        for (output, batch) in out_rx.iter() {
+        while let Ok((output, batch)) = wait.recv(&out_rx) {
             if !copy_out_and_respond(batch, &output, stream.as_mut(), &clock, &tx)? {
                 break;
             }

@@ -4,6 +4,7 @@
 
 use crossbeam_channel::Receiver;
 
+use super::wait::WaitPolicy;
 use crate::request::{Batch, Request, RunClock, Stamp};
 
 /// The backend's input.
@@ -26,10 +27,13 @@ impl<P> Clone for Intake<P> {
 impl<P> Intake<P> {
     /// The next batch, or `None` once the sender side has hung up.
     #[inline]
-    pub fn next(&self, clock: &RunClock) -> Option<Batch<P>> {
+    pub fn next(&self, clock: &RunClock, wait: WaitPolicy) -> Option<Batch<P>> {
         match self {
-            Intake::Requests(rx) => rx.recv().ok().map(|request| single(request, clock.now())),
-            Intake::Batches(rx) => rx.recv().ok(),
+            Intake::Requests(rx) => wait
+                .recv(rx)
+                .ok()
+                .map(|request| single(request, clock.now())),
+            Intake::Batches(rx) => wait.recv(rx).ok(),
         }
     }
 }

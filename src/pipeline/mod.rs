@@ -21,6 +21,7 @@ pub mod intake;
 mod run;
 #[cfg(feature = "torch")]
 pub mod stages;
+pub mod wait;
 
 #[cfg(feature = "torch")]
 pub use run::{run, run_with, RunOptions, RunOutcome, Server, Window};

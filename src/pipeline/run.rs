@@ -5,6 +5,7 @@
 //! over the workers and warmed up once, then each sample is [`Server::measure`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use tch::Tensor;
@@ -15,6 +16,7 @@ use super::batcher::BatchPolicy;
 use super::collector::Collector;
 use super::inputs::InputPool;
 use super::stages::{ResponseResult, TensorRequest};
+use super::wait::WaitPolicy;
 use crate::config::{Arrival, RunConfig};
 use crate::device::{ComputeDevice, CpuDevice};
 use crate::error::{Error, Result};
@@ -97,6 +99,7 @@ impl Server {
             InputPool::generate(warmups + cfg.load.num_iters, batch, image, cfg.load.seed)?;
 
         let clock = RunClock::start();
+        let wait = WaitPolicy::spin_then_park(Duration::from_micros(cfg.backend.spin_wait_us));
         let (request_tx, request_rx) = unbounded::<TensorRequest>();
         let (response_tx, response_rx) = unbounded::<ResponseResult>();
         let plan = BackendPlan {
@@ -108,6 +111,7 @@ impl Server {
             batching,
             buffer_shape: buffer_shape(&batching, batch, image),
             clock,
+            wait,
         };
         let backend = Backend::spawn(plan, request_rx, response_tx)?;
         let client = Client {
@@ -115,6 +119,7 @@ impl Server {
             rx: response_rx,
             clock,
             batch,
+            wait,
         };
         let mut server = Self {
             cfg: cfg.clone(),
@@ -260,6 +265,7 @@ struct Client {
     rx: Receiver<ResponseResult>,
     clock: RunClock,
     batch: u32,
+    wait: WaitPolicy,
 }
 
 impl Client {
@@ -269,7 +275,7 @@ impl Client {
 
     /// The next response, stamped on arrival; an error if the backend stopped.
     fn receive(&self, answered: u64, expected: u64) -> Result<RequestMeta> {
-        match self.rx.recv() {
+        match self.wait.recv(&self.rx) {
             Ok(Ok(mut response)) => {
                 response.meta.stamps.set(Stamp::Received, self.clock.now());
                 Ok(response.meta)

@@ -29,14 +29,13 @@ pub fn copy_in(
     clock: &RunClock,
 ) -> Result<Tensor> {
     let samples = batch.samples() as i64;
-    let mut offset = 0;
-    // Sizes come from the metas (already in hand), not from a libtorch call per payload;
-    // a payload of another shape makes `copy_in` fail, so a mismatch cannot pass silently.
+    let mut row = 0;
+    // Offsets come from the metas (already in hand), not from a libtorch call per
+    // payload; a payload of another shape makes `copy_in` fail, so a mismatch cannot
+    // pass silently.
     for (meta, payload) in batch.metas.iter().zip(&batch.payloads) {
-        let n = meta.samples as i64;
-        let mut slot = buffer.f_narrow(0, offset, n)?;
-        stream.copy_in(payload, &mut slot)?;
-        offset += n;
+        stream.copy_in(payload, buffer, row)?;
+        row += meta.samples as i64;
     }
     stream.synchronize()?;
     batch.stamp_all(Stamp::CopiedIn, clock.now());

@@ -1,0 +1,118 @@
+//! The per-request trace file (`inferbench run --trace FILE`): one JSON line per
+//! measured request with its latency and stage times, for distributions the report's
+//! means and percentiles do not show (for instance the median of the time a request
+//! spends outside the forward).
+//!
+//! Written whole to a temporary file beside the target and renamed into place, so a
+//! failed write never leaves a partial trace.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::request::{RequestMeta, Stage, Stamp};
+
+/// One request's line.
+#[derive(Debug, Serialize)]
+pub struct TraceRecord {
+    /// Request id (warm-up requests come first, so measured ids start above 0).
+    pub id: u64,
+    /// Samples in the request.
+    pub samples: u32,
+    /// Intended send time, ns since the run's clock started.
+    pub intended_ns: u64,
+    /// End-to-end latency, ns.
+    pub latency_ns: u64,
+    /// Each stage's duration, ns, in pipeline order (an object keyed by stage name).
+    #[serde(serialize_with = "stages_as_object")]
+    pub stages_ns: [(&'static str, u64); 6],
+    /// Latency minus the compute stage: what the pipeline adds to the forward, ns.
+    pub overhead_ns: u64,
+}
+
+impl TraceRecord {
+    /// The record of a fully stamped request; `None` if a stamp is missing.
+    pub fn of(meta: &RequestMeta) -> Option<Self> {
+        let latency_ns = meta.stamps.latency_ns()?;
+        let mut stages_ns = [("", 0); 6];
+        for (slot, stage) in stages_ns.iter_mut().zip(Stage::ALL) {
+            *slot = (stage.name(), meta.stamps.stage_ns(stage)?);
+        }
+        let compute = meta.stamps.stage_ns(Stage::Compute)?;
+        Some(Self {
+            id: meta.id,
+            samples: meta.samples,
+            intended_ns: meta.stamps.get(Stamp::Intended),
+            latency_ns,
+            stages_ns,
+            overhead_ns: latency_ns.saturating_sub(compute),
+        })
+    }
+}
+
+/// `{"queue": ns, "batch": ns, ...}` in pipeline order.
+fn stages_as_object<S: serde::Serializer>(
+    stages: &[(&'static str, u64); 6],
+    serializer: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    serializer.collect_map(stages.iter().copied())
+}
+
+/// Fails now if `path` cannot be written, rather than after a long run.
+pub fn check_writable(path: &Path) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::File::create(&tmp)
+        .and_then(|_| std::fs::remove_file(&tmp))
+        .map_err(|e| Error::io("cannot write the trace to", path, e))
+}
+
+/// Writes the trace of `metas` to `path` (replacing it).
+pub fn write(path: &Path, metas: &[RequestMeta]) -> Result<()> {
+    let mut text = Vec::with_capacity(metas.len() * 200);
+    for record in metas.iter().filter_map(TraceRecord::of) {
+        serde_json::to_writer(&mut text, &record).expect("trace records serialise; this is a bug");
+        text.push(b'\n');
+    }
+    let tmp = path.with_extension("partial");
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(&text).and_then(|()| f.sync_all()))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("cannot write the trace to", path, e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_splits_latency_into_stages_and_overhead() {
+        let mut meta = RequestMeta::new(7, 2, 1_000);
+        for (k, stamp) in Stamp::ALL.into_iter().enumerate().skip(1) {
+            meta.stamps.set(stamp, 1_000 + 10 * k as u64);
+        }
+        // Make the compute stage long: CopiedIn → Computed.
+        let computed = meta.stamps.get(Stamp::CopiedIn) + 500;
+        let shift = computed - meta.stamps.get(Stamp::Computed);
+        for stamp in [Stamp::Computed, Stamp::CopiedOut, Stamp::Received] {
+            meta.stamps.set(stamp, meta.stamps.get(stamp) + shift);
+        }
+        let record = TraceRecord::of(&meta).unwrap();
+        let sum: u64 = record.stages_ns.iter().map(|(_, ns)| ns).sum();
+        assert_eq!(sum, record.latency_ns);
+        assert_eq!(record.overhead_ns, record.latency_ns - 500);
+        assert_eq!(record.stages_ns[3], ("compute", 500));
+        let json = serde_json::to_value(&record).unwrap();
+        assert_eq!(json["stages_ns"]["compute"], 500);
+        assert_eq!(json["overhead_ns"], record.latency_ns - 500);
+    }
+
+    #[test]
+    fn an_incomplete_request_has_no_record() {
+        assert!(TraceRecord::of(&RequestMeta::new(1, 1, 5)).is_none());
+    }
+}
