@@ -63,6 +63,10 @@ pub enum Error {
     /// A device (GPU) was asked for and is not available.
     #[error("device unavailable: {0}")]
     Device(String),
+
+    /// Criterion's output or a saved baseline is missing or unreadable.
+    #[error("{0}")]
+    Baseline(String),
 }
 
 /// The crate's result type.

@@ -19,6 +19,8 @@
 //! - `measure` (feature `torch`): criterion glue: profiles, one group per
 //!   configuration, tail-latency and utilisation measurements.
 //! - [`report`]: [`report::RunReport`], its text summary, the JSONL results file.
+//! - [`compare`]: criterion results against a saved baseline: verdicts, a table,
+//!   github-action-benchmark JSON.
 //! - [`error`]: the crate's error type.
 //!
 //! Feature `torch` (default) brings in everything that needs libtorch (models,
@@ -27,6 +29,7 @@
 
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod config;
 #[cfg(feature = "torch")]
 pub mod device;

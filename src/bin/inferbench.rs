@@ -30,6 +30,9 @@ enum Command {
     Run(RunArgs),
     /// Write a checkpoint with random weights from a fixed seed (safetensors + model.json).
     InitModel(InitArgs),
+    /// Compare criterion's last run with a saved baseline: a table with verdicts, exit 1
+    /// on a regression beyond the threshold (or a missing benchmark).
+    Compare(CompareArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -120,6 +123,25 @@ struct InitArgs {
     /// Seed for the random weights.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Criterion's output folder (CRITERION_HOME if set).
+    #[arg(long, default_value = "target/criterion")]
+    criterion_dir: PathBuf,
+    /// The saved baseline to compare against (criterion's --baseline NAME).
+    #[arg(long, default_value = "committed")]
+    baseline: String,
+    /// Noise band in percent: a change counts only if its whole 95% interval is beyond it.
+    #[arg(long, default_value_t = 5.0)]
+    threshold: f64,
+    /// Do not fail when a baseline benchmark is absent from the new run (filtered runs).
+    #[arg(long)]
+    allow_missing: bool,
+    /// Write github-action-benchmark files smaller_is_better.json and bigger_is_better.json here.
+    #[arg(long)]
+    json_dir: Option<PathBuf>,
 }
 
 fn parse_arrival(text: &str) -> anyhow::Result<Arrival> {
@@ -241,11 +263,62 @@ fn init_model(args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exit 0 when nothing regressed, 1 when something did (or went missing), 2 when the
+/// comparison could not be made.
+fn compare(args: CompareArgs) -> ExitCode {
+    match compare_results(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("inferbench: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn compare_results(args: &CompareArgs) -> anyhow::Result<bool> {
+    use inferbench::compare::{self, render, CompareOptions};
+    if !(args.threshold.is_finite() && args.threshold >= 0.0) {
+        bail!("--threshold {}: expected a percentage ≥ 0, e.g. 5", args.threshold);
+    }
+    let options = CompareOptions {
+        threshold: args.threshold / 100.0,
+        fail_on_missing: !args.allow_missing,
+    };
+    let criterion_dir = match std::env::var_os("CRITERION_HOME") {
+        Some(home) if args.criterion_dir == std::path::Path::new("target/criterion") => {
+            PathBuf::from(home)
+        }
+        _ => args.criterion_dir.clone(),
+    };
+    let comparisons = compare::criterion_dir::load(&criterion_dir, &args.baseline, &options)?;
+    print!("{}", render::table(&comparisons, options.threshold));
+    if let Some(dir) = &args.json_dir {
+        let (smaller, bigger) = render::github_action_benchmark(&comparisons);
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create --json-dir {}", dir.display()))?;
+        for (name, entries) in [("smaller_is_better.json", smaller), ("bigger_is_better.json", bigger)] {
+            let path = dir.join(name);
+            std::fs::write(&path, serde_json::to_string_pretty(&entries)? + "\n")
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+    }
+    let passed = compare::passed(&comparisons, &options);
+    if !passed {
+        eprintln!(
+            "inferbench: compare: failed against baseline '{}' (threshold ±{}%)",
+            args.baseline, args.threshold
+        );
+    }
+    Ok(passed)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::InitModel(args) => init_model(args),
+        Command::Compare(args) => return compare(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

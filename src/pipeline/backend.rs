@@ -138,9 +138,18 @@ fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "unknown panic".into())
 }
 
-/// Per-thread libtorch settings: grad mode and the OpenMP pool are per thread.
-fn init_torch_thread(intra_op_threads: u32) -> tch::NoGradGuard {
+/// Settings for a thread that runs forwards. Grad mode is per thread. The thread
+/// count is per thread for OpenMP but libtorch also keeps it in one process-wide
+/// value that its parallel loops read, so only compute threads may set it, all to
+/// the same number: a copy stage that set 1 would silently run the workers'
+/// forwards single-threaded.
+fn init_compute_thread(intra_op_threads: u32) -> tch::NoGradGuard {
     tch::set_num_threads(intra_op_threads as i32);
+    tch::no_grad_guard()
+}
+
+/// Settings for a copy stage: no gradients, and the thread count left alone.
+fn init_copy_thread() -> tch::NoGradGuard {
     tch::no_grad_guard()
 }
 
@@ -165,7 +174,7 @@ fn spawn_shared(
             &format!("worker-{w}"),
             responses.clone(),
             move || {
-                let _guard = init_torch_thread(intra);
+                let _guard = init_compute_thread(intra);
                 while let Some(mut batch) = intake.next(&clock, wait) {
                     let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
                     let output =
@@ -204,7 +213,7 @@ fn spawn_dedicated(
 
     let mut stream = plan.device.new_stream()?;
     threads.push(spawn_stage("copy-in", responses.clone(), move || {
-        let _guard = init_torch_thread(1);
+        let _guard = init_copy_thread();
         while let Some(mut batch) = intake.next(&clock, wait) {
             let Ok(buffer) = wait.recv(&free_rx) else { break };
             let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
@@ -228,7 +237,7 @@ fn spawn_dedicated(
             &format!("worker-{w}"),
             responses.clone(),
             move || {
-                let _guard = init_torch_thread(intra);
+                let _guard = init_compute_thread(intra);
                 while let Ok((buffer, input, mut batch)) = wait.recv(&rx) {
                     let output =
                         compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
@@ -247,7 +256,7 @@ fn spawn_dedicated(
     let mut stream = plan.device.new_stream()?;
     let tx = responses.clone();
     threads.push(spawn_stage("copy-out", responses, move || {
-        let _guard = init_torch_thread(1);
+        let _guard = init_copy_thread();
         while let Ok((output, batch)) = wait.recv(&out_rx) {
             if !copy_out_and_respond(batch, &output, stream.as_mut(), &clock, &tx)? {
                 break;

@@ -6,7 +6,8 @@
 //! Order of a run: load and compile the model (timed), build inputs, start the
 //! backend, send the cold-start request alone and await it, send the extra warm-up
 //! requests and await them, then the measured requests with the utilisation
-//! sampler running; finally the bare-forward baseline on the same model and inputs.
+//! sampler running. The bare-forward baseline on the same model and inputs is timed
+//! half just before the measured window and half just after.
 
 #[cfg(feature = "torch")]
 pub mod backend;

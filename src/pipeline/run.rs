@@ -217,13 +217,24 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
     } = options;
     let progress = progress.as_mut();
     let mut server = Server::start(cfg, batching, Arc::clone(&device), progress)?;
+    // The bare loop is timed half before and half after the pipeline window, and the
+    // two throughputs averaged, so that a machine drifting faster or slower during the
+    // run moves both sides of the efficiency ratio alike.
+    let bare_iters = cfg.load.num_iters.div_ceil(2);
+    let bare_before = if cfg.measure_bare_forward {
+        progress("timing the bare forward (1/2)");
+        Some(server.bare_forward(bare_iters))
+    } else {
+        None
+    };
     progress("measuring");
     let window = server.measure(cfg.load.num_iters as u64, keep_trace);
-    let bare = match (&window, cfg.measure_bare_forward) {
-        (Ok(_), true) => {
-            progress("timing the bare forward");
-            Some(server.bare_forward(cfg.load.num_iters))
+    let bare = match (&window, bare_before) {
+        (Ok(_), Some(Ok(before))) => {
+            progress("timing the bare forward (2/2)");
+            Some(server.bare_forward(bare_iters).map(|after| (before + after) / 2.0))
         }
+        (_, Some(Err(e))) => Some(Err(e)),
         _ => None,
     };
     let warmup_ns = server.warmup_ns;

@@ -1,0 +1,179 @@
+//! Reading criterion's output folder (`target/criterion`, or `$CRITERION_HOME`).
+//!
+//! Per benchmark criterion keeps a folder (`<group>/<function>/`) holding `new/` (the
+//! last run), one folder per saved baseline, and `change/` (the last comparison).
+//! Each of `new/` and a baseline folder has `benchmark.json` (ids, throughput) and
+//! `estimates.json` (bootstrap estimates); `change/estimates.json` has the relative
+//! change of the mean and median.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::{verdict, CompareOptions, Comparison, Estimate, Quantity, Verdict};
+use crate::error::{Error, Result};
+
+#[derive(Deserialize)]
+struct BenchmarkFile {
+    full_id: String,
+    function_id: Option<String>,
+    throughput: Option<ThroughputFile>,
+}
+
+#[derive(Deserialize)]
+enum ThroughputFile {
+    Elements(u64),
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct EstimatesFile {
+    mean: EstimateFile,
+}
+
+#[derive(Deserialize)]
+struct EstimateFile {
+    confidence_interval: IntervalFile,
+    point_estimate: f64,
+}
+
+#[derive(Deserialize)]
+struct IntervalFile {
+    lower_bound: f64,
+    upper_bound: f64,
+}
+
+impl From<EstimateFile> for Estimate {
+    fn from(e: EstimateFile) -> Self {
+        Estimate {
+            point: e.point_estimate,
+            lower: e.confidence_interval.lower_bound,
+            upper: e.confidence_interval.upper_bound,
+        }
+    }
+}
+
+/// Every benchmark under `root` that has a `new/` run or a `baseline` folder,
+/// compared, in id order.
+pub fn load(root: &Path, baseline: &str, options: &CompareOptions) -> Result<Vec<Comparison>> {
+    if !root.is_dir() {
+        return Err(Error::Baseline(format!(
+            "no criterion results at {}: run `cargo bench --bench pipeline -- --baseline-lenient {baseline}` first (or point --criterion-dir at CRITERION_HOME)",
+            root.display()
+        )));
+    }
+    let mut dirs = Vec::new();
+    find_benchmark_dirs(root, baseline, 0, &mut dirs)?;
+    if dirs.is_empty() {
+        return Err(Error::Baseline(format!(
+            "no benchmark under {} has a new run or a baseline named '{baseline}'",
+            root.display()
+        )));
+    }
+    let mut out = dirs
+        .iter()
+        .map(|dir| compare_one(dir, baseline, options))
+        .collect::<Result<Vec<_>>>()?;
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// Folders holding `new/benchmark.json` or `<baseline>/benchmark.json`. Criterion
+/// nests ids with slashes as one folder per group plus one per function; a depth
+/// limit keeps a stray symlink loop from hanging the walk.
+fn find_benchmark_dirs(
+    dir: &Path,
+    baseline: &str,
+    depth: usize,
+    out: &mut Vec<PathBuf>,
+) -> Result<()> {
+    if depth > 8 {
+        return Ok(());
+    }
+    if ["new", baseline]
+        .iter()
+        .any(|run| dir.join(run).join("benchmark.json").is_file())
+    {
+        out.push(dir.to_path_buf());
+        return Ok(());
+    }
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io("cannot read criterion folder", dir, e))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| Error::io("cannot read criterion folder", dir, e))?
+            .path();
+        let is_report = path.file_name().is_some_and(|n| n == "report");
+        if path.is_dir() && !is_report {
+            find_benchmark_dirs(&path, baseline, depth + 1, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn compare_one(dir: &Path, baseline: &str, options: &CompareOptions) -> Result<Comparison> {
+    let new_dir = dir.join("new");
+    let base_dir = dir.join(baseline);
+    let meta_dir = if new_dir.join("benchmark.json").is_file() {
+        &new_dir
+    } else {
+        &base_dir
+    };
+    let meta: BenchmarkFile = read_json(&meta_dir.join("benchmark.json"))?;
+    let function = meta
+        .function_id
+        .clone()
+        .unwrap_or_else(|| meta.full_id.rsplit('/').next().unwrap_or("").to_string());
+    let quantity = Quantity::of_function(&function);
+    let baseline_mean = read_mean_if_present(&base_dir)?;
+    let new_mean = read_mean_if_present(&new_dir)?;
+    let (change, verdict) = match (&baseline_mean, &new_mean) {
+        (None, _) => (None, Verdict::New),
+        (Some(_), None) => (None, Verdict::Missing),
+        (Some(_), Some(_)) => {
+            let change_file = dir.join("change").join("estimates.json");
+            if !change_file.is_file() {
+                return Err(Error::Baseline(format!(
+                    "{}: a new run and baseline '{baseline}' but no comparison ({} is missing): run cargo bench with --baseline-lenient {baseline}",
+                    meta.full_id,
+                    change_file.display()
+                )));
+            }
+            let change: Estimate = read_json::<EstimatesFile>(&change_file)?.mean.into();
+            let v = verdict(&change, options.threshold, quantity.smaller_is_better());
+            (Some(change), v)
+        }
+    };
+    Ok(Comparison {
+        id: meta.full_id,
+        quantity,
+        elements: match meta.throughput {
+            Some(ThroughputFile::Elements(n)) => Some(n),
+            _ => None,
+        },
+        baseline: baseline_mean,
+        new: new_mean,
+        change,
+        verdict,
+    })
+}
+
+fn read_mean_if_present(run_dir: &Path) -> Result<Option<Estimate>> {
+    let file = run_dir.join("estimates.json");
+    if !file.is_file() {
+        return Ok(None);
+    }
+    Ok(Some(read_json::<EstimatesFile>(&file)?.mean.into()))
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read criterion file", path, e))?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Baseline(format!(
+            "{} is not criterion output ({e}); delete it or re-run cargo bench",
+            path.display()
+        ))
+    })
+}
