@@ -41,6 +41,9 @@ pub enum Arrival {
     Burst,
     /// Closed loop: at most this many requests in flight; a response frees a slot.
     Concurrency(u32),
+    /// Open loop: Poisson arrivals at this many requests per second (seed 003).
+    /// Latency counts from each request's intended send time.
+    Poisson(f64),
 }
 
 /// Which model to serve.
@@ -193,8 +196,15 @@ impl RunConfig {
         if let Some(t) = self.backend.intra_op_threads {
             in_range("intra-op-threads", t, 1024)?;
         }
-        if let Arrival::Concurrency(n) = self.load.arrival {
-            in_range("concurrency", n, u32::MAX)?;
+        match self.load.arrival {
+            Arrival::Concurrency(n) => in_range("concurrency", n, u32::MAX)?,
+            Arrival::Poisson(rate) if !(rate.is_finite() && rate > 0.0) => {
+                return Err(Error::config(
+                    "arrival",
+                    format!("poisson rate {rate} is not a positive number of requests/s (poisson:inf is burst)"),
+                ))
+            }
+            _ => {}
         }
         if self.model.image_size < 8 && self.model.dir.is_some() {
             return Err(Error::config(

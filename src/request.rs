@@ -216,6 +216,16 @@ impl<P> Request<P> {
     }
 }
 
+impl<P> Request<P> {
+    /// A request meant to be sent at `intended` (open-loop arrivals), sent now.
+    #[inline]
+    pub fn scheduled(id: u64, samples: u32, payload: P, intended: u64, clock: &RunClock) -> Self {
+        let mut meta = RequestMeta::new(id, samples, intended);
+        meta.stamps.set(Stamp::Sent, clock.now());
+        Self { meta, payload }
+    }
+}
+
 /// Requests the batcher released together, run as one forward.
 #[derive(Debug)]
 pub struct Batch<P> {

@@ -142,3 +142,35 @@ fn dynamic_batching_runs_full_batches_as_one_forward() {
     );
     assert!(r.stages_ms.batch >= 0.0 && r.stages_ms.total() > 0.0);
 }
+
+/// Open loop above capacity: requests arrive every 2 ms on average (Poisson, 500/s)
+/// and each takes 4 ms, so the queue grows by about one request every 4 ms. Latency
+/// counts from the *intended* send time, so request k waits about k × (4 − 2) ms: a
+/// generator that timed from the actual send, or that waited for responses (a closed
+/// loop), would hide that queueing. The schedule offers exactly 500/s over the run.
+#[test]
+fn poisson_overload_latency_grows_with_the_backlog_from_intended_send_times() {
+    let n = 100u32;
+    let out = traced(&spin(4, 1, n, Arrival::Poisson(500.0)), BatchPolicy::None);
+    let trace = &out.trace;
+    assert_eq!(trace.len(), n as usize);
+    // Throughput is the service rate, not the offered rate.
+    let got = out.report.throughput_samples_per_s;
+    assert!(got <= 250.0 * 1.01 && got >= 250.0 * 0.85, "{got} samples/s");
+    // The last request to be served waited for the whole backlog: about
+    // n × 4 ms of service after the first intended send, minus its own intended
+    // offset of about n × 2 ms: ≈ 200 ms; the first waited one service time.
+    let mut by_id: Vec<_> = trace.iter().collect();
+    by_id.sort_by_key(|m| m.id);
+    let latency_ms = |m: &&inferbench::request::RequestMeta| m.stamps.latency_ns().unwrap() as f64 / 1e6;
+    let last = latency_ms(by_id.last().unwrap());
+    assert!((150.0..=260.0).contains(&last), "last latency {last} ms, expected ≈ 200");
+    let first = latency_ms(&by_id[0]);
+    assert!(first < 20.0, "first latency {first} ms");
+    // The sender kept to the schedule: sent within a few ms of each intended time.
+    let lag_ms = out.report.stages_ms.sender_lag_max;
+    assert!(lag_ms < 20.0, "sender fell {lag_ms} ms behind");
+    for m in &by_id {
+        assert!(m.stamps.get(Stamp::Sent) >= m.stamps.get(Stamp::Intended));
+    }
+}

@@ -70,7 +70,8 @@ struct RunArgs {
     /// shared: copies inline in each worker; dedicated: separate copy-in and copy-out stages.
     #[arg(long, value_enum, default_value = "shared")]
     streams: StreamsArg,
-    /// burst (all requests back to back) or concurrency:N (at most N in flight).
+    /// burst (all requests back to back), concurrency:N (at most N in flight), or
+    /// poisson:RATE (open loop, RATE requests/s; poisson:inf is burst).
     #[arg(long, default_value = "burst")]
     arrival: String,
     /// Input image side in pixels (3 channels).
@@ -147,12 +148,16 @@ struct CompareArgs {
 fn parse_arrival(text: &str) -> anyhow::Result<Arrival> {
     match text.split_once(':') {
         None if text == "burst" => Ok(Arrival::Burst),
+        Some(("poisson", "inf")) => Ok(Arrival::Burst),
+        Some(("poisson", rate)) => Ok(Arrival::Poisson(rate.parse().with_context(|| {
+            format!("--arrival {text}: '{rate}' is not a rate in requests/s")
+        })?)),
         Some(("concurrency", n)) => {
             Ok(Arrival::Concurrency(n.parse().with_context(|| {
                 format!("--arrival {text}: '{n}' is not a whole number")
             })?))
         }
-        _ => bail!("--arrival '{text}': expected burst or concurrency:N (e.g. concurrency:4)"),
+        _ => bail!("--arrival '{text}': expected burst, concurrency:N (e.g. concurrency:4) or poisson:RATE (e.g. poisson:200)"),
     }
 }
 

@@ -13,6 +13,7 @@
 pub mod backend;
 #[cfg(feature = "torch")]
 pub mod bare;
+pub mod arrivals;
 pub mod batcher;
 pub mod collector;
 #[cfg(feature = "torch")]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use tch::Tensor;
 
+use super::arrivals::poisson_schedule;
 use super::backend::{buffer_shape, Backend, BackendPlan};
 use super::bare;
 use super::batcher::BatchPolicy;
@@ -171,7 +172,13 @@ impl Server {
         let sampler = UtilizationSampler::start(DEFAULT_PERIOD);
         let collector = Collector::new(keep_trace);
         let collected = match self.cfg.load.arrival {
-            Arrival::Burst => collect_burst(&self.client, &self.inputs, first, n, collector),
+            Arrival::Burst => {
+                collect_open_loop(&self.client, &self.inputs, first, n, None, collector)
+            }
+            Arrival::Poisson(rate) => {
+                let schedule = poisson_schedule(rate, n as usize, self.cfg.load.seed ^ first);
+                collect_open_loop(&self.client, &self.inputs, first, n, Some(schedule), collector)
+            }
             Arrival::Concurrency(c) => {
                 collect_closed_loop(&self.client, &self.inputs, first, n, c as u64, collector)
             }
@@ -312,22 +319,38 @@ fn send_request(
         .map_err(|_| Error::Pipeline("the backend stopped taking requests".into()))
 }
 
-/// Open loop at infinite rate: a sender thread puts every request on the queue back
-/// to back while this thread collects, so no response waits for the sending to end.
-fn collect_burst(
+/// How far ahead of the first intended send a schedule starts, so that the sender
+/// thread is up before its first deadline.
+const SCHEDULE_LEAD_NS: u64 = 2_000_000;
+
+/// Open loop: a sender thread puts the requests on the queue, back to back (burst,
+/// `schedule` None) or each at its intended time, while this thread collects, so no
+/// response waits for the sending to end.
+fn collect_open_loop(
     client: &Client,
     inputs: &InputPool,
     first: u64,
     n: u64,
+    schedule: Option<Vec<u64>>,
     mut collector: Collector,
 ) -> Result<Collector> {
     let payloads: Vec<Tensor> = (first..first + n).map(|id| inputs.get(id)).collect();
     let (tx, clock, batch) = (client.tx.clone(), client.clock, client.batch);
+    let start = clock.now() + SCHEDULE_LEAD_NS;
     let sender = std::thread::Builder::new()
         .name("sender".into())
         .spawn(move || {
+            let mut offsets = schedule.into_iter().flatten();
             for (id, payload) in (first..).zip(payloads) {
-                if send_request(&tx, &clock, id, batch, payload).is_err() {
+                let request = match offsets.next() {
+                    None => Request::sent_now(id, batch, payload, &clock),
+                    Some(offset) => {
+                        let intended = start + offset;
+                        sleep_until(&clock, intended);
+                        Request::scheduled(id, batch, payload, intended, &clock)
+                    }
+                };
+                if tx.send(request).is_err() {
                     break;
                 }
             }
@@ -362,6 +385,24 @@ fn collect_closed_loop(
         record(&mut collector, meta)?;
     }
     Ok(collector)
+}
+
+/// Sleeps until clock reading `at`: the OS sleep for all but the last 200 µs (its
+/// usual overshoot), then polling, so that sender lag stays in the µs on an idle core.
+fn sleep_until(clock: &RunClock, at: u64) {
+    const POLL_NS: u64 = 200_000;
+    loop {
+        let now = clock.now();
+        if now >= at {
+            return;
+        }
+        let left = at - now;
+        if left > POLL_NS {
+            std::thread::sleep(std::time::Duration::from_nanos(left - POLL_NS));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
 }
 
 fn record(collector: &mut Collector, meta: RequestMeta) -> Result<()> {

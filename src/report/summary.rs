@@ -19,6 +19,7 @@ pub fn config_line(r: &RunReport) -> String {
     let arrival = match c.load.arrival {
         Arrival::Burst => "burst".to_string(),
         Arrival::Concurrency(n) => format!("concurrency {n}"),
+        Arrival::Poisson(rate) => format!("poisson {rate} req/s"),
     };
     format!(
         "{} ({} weights, {:.2} M params) {}x{} px, batch {}, {compile}, {} worker(s), {streams} streams, {arrival}, {} intra-op thread(s), {}",
