@@ -285,3 +285,10 @@ fn bad_spin_wait_and_unwritable_trace_are_refused() {
         "cannot write the trace",
     );
 }
+
+#[test]
+fn bad_poisson_rates_are_refused() {
+    assert_refused(&["--arrival", "poisson:fast"], "'fast' is not a rate");
+    assert_refused(&["--arrival", "poisson:0"], "poisson rate 0");
+    assert_refused(&["--arrival", "poisson:-5"], "poisson rate -5");
+}
