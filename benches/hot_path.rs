@@ -51,7 +51,9 @@ fn request_hop((tx, intake, clock): (Sender<Request<()>>, Intake<()>, RunClock))
     for id in 0..N {
         tx.send(Request::sent_now(id, 1, (), &clock))
             .expect("receiver alive");
-        let batch = intake.next(&clock, WaitPolicy::park()).expect("request queued");
+        let batch = intake
+            .next(&clock, WaitPolicy::park())
+            .expect("request queued");
         last = black_box(batch).metas[0].stamps.get(Stamp::Batched);
     }
     last

@@ -240,7 +240,10 @@ fn init_model_writes_a_loadable_checkpoint() {
 #[test]
 fn trace_has_a_line_per_measured_request_with_spin_wait_on() {
     let dir = tempfile::tempdir().unwrap();
-    let (out, trace) = (dir.path().join("runs.jsonl"), dir.path().join("trace.jsonl"));
+    let (out, trace) = (
+        dir.path().join("runs.jsonl"),
+        dir.path().join("trace.jsonl"),
+    );
     let fixture = fixture();
     let result = inferbench(&[
         "run",
@@ -260,10 +263,16 @@ fn trace_has_a_line_per_measured_request_with_spin_wait_on() {
         "--trace",
         trace.to_str().unwrap(),
     ]);
-    assert!(result.status.success(), "{}", String::from_utf8_lossy(&result.stderr));
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
     let text = std::fs::read_to_string(&trace).unwrap();
-    let records: Vec<serde_json::Value> =
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 12);
     for r in &records {
         let stages = r["stages_ns"].as_object().unwrap();

@@ -28,7 +28,10 @@ fn verdicts(root: &Path, options: &CompareOptions) -> Vec<(String, Verdict)> {
 fn each_fixture_benchmark_gets_its_known_verdict() {
     let got = verdicts(&fixture(), &STRICT);
     let want = [
-        ("resnet18-32px/bs1/eager/w1/shared/cpu-util", Verdict::WithinNoise),
+        (
+            "resnet18-32px/bs1/eager/w1/shared/cpu-util",
+            Verdict::WithinNoise,
+        ),
         ("resnet18-32px/bs1/eager/w1/shared/p99", Verdict::Regressed),
         ("resnet18-32px/bs1/eager/w1/shared/time", Verdict::Improved),
         ("resnet18-32px/bs4/eager/w1/shared/time", Verdict::Missing),
@@ -48,7 +51,10 @@ fn a_wider_threshold_turns_the_regression_into_noise() {
     let p99 = comparisons.iter().find(|c| c.id.ends_with("/p99")).unwrap();
     assert_eq!(p99.verdict, Verdict::WithinNoise);
     // The 10 ms → 8 ms improvement's interval [-22 %, -18 %] is still beyond ±15 %.
-    let time = comparisons.iter().find(|c| c.id.ends_with("bs1/eager/w1/shared/time")).unwrap();
+    let time = comparisons
+        .iter()
+        .find(|c| c.id.ends_with("bs1/eager/w1/shared/time"))
+        .unwrap();
     assert_eq!(time.verdict, Verdict::Improved);
     assert!(passed(&comparisons, &loose));
     assert!(!passed(&comparisons, &STRICT));
@@ -66,13 +72,21 @@ fn the_table_shows_values_in_display_units_and_every_verdict() {
             .to_string()
     };
     let time = row("bs1/eager/w1/shared/time");
-    assert!(time.contains("10.000 ms") && time.contains("8.000 ms"), "{time}");
-    assert!(time.contains("-20.00% [-22.00%, -18.00%]") && time.contains("improved"), "{time}");
+    assert!(
+        time.contains("10.000 ms") && time.contains("8.000 ms"),
+        "{time}"
+    );
+    assert!(
+        time.contains("-20.00% [-22.00%, -18.00%]") && time.contains("improved"),
+        "{time}"
+    );
     assert!(row("/p99").contains("REGRESSED"));
     assert!(row("cpu-util").contains("51.000 %") && row("cpu-util").contains("within noise"));
     assert!(row("bs4").contains("MISSING"));
     assert!(row("bs8").contains("new"));
-    assert!(table.contains("5 benchmarks: 1 improved, 1 regressed, 1 within noise (±5.0%), 1 missing, 1 new"));
+    assert!(table.contains(
+        "5 benchmarks: 1 improved, 1 regressed, 1 within noise (±5.0%), 1 missing, 1 new"
+    ));
 }
 
 #[test]
@@ -143,10 +157,16 @@ fn the_command_exits_1_on_a_regression_0_without_and_2_without_results() {
         dir.path(),
         &["--allow-missing", "--json-dir", json_dir.to_str().unwrap()],
     );
-    assert_eq!(ok.status.code(), Some(0), "{}", String::from_utf8_lossy(&ok.stderr));
-    let smaller: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(json_dir.join("smaller_is_better.json")).unwrap())
-            .unwrap();
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let smaller: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(json_dir.join("smaller_is_better.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(smaller.as_array().unwrap().len(), 2);
 
     let nothing = inferbench_compare(&dir.path().join("no-such-folder"), &[]);

@@ -156,15 +156,22 @@ fn poisson_overload_latency_grows_with_the_backlog_from_intended_send_times() {
     assert_eq!(trace.len(), n as usize);
     // Throughput is the service rate, not the offered rate.
     let got = out.report.throughput_samples_per_s;
-    assert!(got <= 250.0 * 1.01 && got >= 250.0 * 0.85, "{got} samples/s");
+    assert!(
+        got <= 250.0 * 1.01 && got >= 250.0 * 0.85,
+        "{got} samples/s"
+    );
     // The last request to be served waited for the whole backlog: about
     // n × 4 ms of service after the first intended send, minus its own intended
     // offset of about n × 2 ms: ≈ 200 ms; the first waited one service time.
     let mut by_id: Vec<_> = trace.iter().collect();
     by_id.sort_by_key(|m| m.id);
-    let latency_ms = |m: &&inferbench::request::RequestMeta| m.stamps.latency_ns().unwrap() as f64 / 1e6;
+    let latency_ms =
+        |m: &&inferbench::request::RequestMeta| m.stamps.latency_ns().unwrap() as f64 / 1e6;
     let last = latency_ms(by_id.last().unwrap());
-    assert!((150.0..=260.0).contains(&last), "last latency {last} ms, expected ≈ 200");
+    assert!(
+        (150.0..=260.0).contains(&last),
+        "last latency {last} ms, expected ≈ 200"
+    );
     let first = latency_ms(&by_id[0]);
     assert!(first < 20.0, "first latency {first} ms");
     // The sender kept to the schedule: sent within a few ms of each intended time.

@@ -284,7 +284,10 @@ fn compare(args: CompareArgs) -> ExitCode {
 fn compare_results(args: &CompareArgs) -> anyhow::Result<bool> {
     use inferbench::compare::{self, render, CompareOptions};
     if !(args.threshold.is_finite() && args.threshold >= 0.0) {
-        bail!("--threshold {}: expected a percentage ≥ 0, e.g. 5", args.threshold);
+        bail!(
+            "--threshold {}: expected a percentage ≥ 0, e.g. 5",
+            args.threshold
+        );
     }
     let options = CompareOptions {
         threshold: args.threshold / 100.0,
@@ -302,7 +305,10 @@ fn compare_results(args: &CompareArgs) -> anyhow::Result<bool> {
         let (smaller, bigger) = render::github_action_benchmark(&comparisons);
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create --json-dir {}", dir.display()))?;
-        for (name, entries) in [("smaller_is_better.json", smaller), ("bigger_is_better.json", bigger)] {
+        for (name, entries) in [
+            ("smaller_is_better.json", smaller),
+            ("bigger_is_better.json", bigger),
+        ] {
             let path = dir.join(name);
             std::fs::write(&path, serde_json::to_string_pretty(&entries)? + "\n")
                 .with_context(|| format!("cannot write {}", path.display()))?;

@@ -168,8 +168,8 @@ fn read_mean_if_present(run_dir: &Path) -> Result<Option<Estimate>> {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read criterion file", path, e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io("cannot read criterion file", path, e))?;
     serde_json::from_str(&text).map_err(|e| {
         Error::Baseline(format!(
             "{} is not criterion output ({e}); delete it or re-run cargo bench",

@@ -151,19 +151,34 @@ mod tests {
     #[test]
     fn a_time_whose_whole_interval_is_above_the_threshold_regressed() {
         assert_eq!(verdict(&change(0.06, 0.09), 0.05, true), Verdict::Regressed);
-        assert_eq!(verdict(&change(-0.09, -0.06), 0.05, true), Verdict::Improved);
+        assert_eq!(
+            verdict(&change(-0.09, -0.06), 0.05, true),
+            Verdict::Improved
+        );
     }
 
     #[test]
     fn an_interval_reaching_into_the_band_is_noise() {
-        assert_eq!(verdict(&change(0.04, 0.20), 0.05, true), Verdict::WithinNoise);
-        assert_eq!(verdict(&change(-0.20, 0.20), 0.05, true), Verdict::WithinNoise);
-        assert_eq!(verdict(&change(-0.2, -0.04), 0.05, true), Verdict::WithinNoise);
+        assert_eq!(
+            verdict(&change(0.04, 0.20), 0.05, true),
+            Verdict::WithinNoise
+        );
+        assert_eq!(
+            verdict(&change(-0.20, 0.20), 0.05, true),
+            Verdict::WithinNoise
+        );
+        assert_eq!(
+            verdict(&change(-0.2, -0.04), 0.05, true),
+            Verdict::WithinNoise
+        );
     }
 
     #[test]
     fn utilisation_going_down_is_the_regression() {
-        assert_eq!(verdict(&change(-0.3, -0.1), 0.05, false), Verdict::Regressed);
+        assert_eq!(
+            verdict(&change(-0.3, -0.1), 0.05, false),
+            Verdict::Regressed
+        );
         assert_eq!(verdict(&change(0.1, 0.3), 0.05, false), Verdict::Improved);
     }
 

@@ -70,7 +70,12 @@ pub fn table(comparisons: &[Comparison], threshold: f64) -> String {
     for row in &rows {
         out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
     }
-    let count = |name: &str| comparisons.iter().filter(|c| c.verdict.name() == name).count();
+    let count = |name: &str| {
+        comparisons
+            .iter()
+            .filter(|c| c.verdict.name() == name)
+            .count()
+    };
     out.push_str(&format!(
         "{} benchmarks: {} improved, {} regressed, {} within noise (±{:.1}%), {} missing, {} new\n",
         comparisons.len(),
@@ -112,7 +117,11 @@ pub fn github_action_benchmark(
         let (lower, _) = display(c.quantity, new.lower);
         let (upper, _) = display(c.quantity, new.upper);
         let extra = match &c.change {
-            Some(change) => format!("{} vs baseline: {}", format_change(Some(change)), c.verdict.name()),
+            Some(change) => format!(
+                "{} vs baseline: {}",
+                format_change(Some(change)),
+                c.verdict.name()
+            ),
             None => c.verdict.name().to_string(),
         };
         let entry = BenchmarkEntry {

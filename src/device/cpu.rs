@@ -108,9 +108,15 @@ mod tests {
         let buffer = CpuDevice.alloc_buffer(&[4, 3, 2, 2]).unwrap();
         let mut stream = CpuStream;
         stream.copy_in(&ramp(2, 100.0), &buffer, 1).unwrap();
-        assert_eq!(buffer.get(0), Tensor::zeros([3, 2, 2], (Kind::Float, tch::Device::Cpu)));
+        assert_eq!(
+            buffer.get(0),
+            Tensor::zeros([3, 2, 2], (Kind::Float, tch::Device::Cpu))
+        );
         assert_eq!(buffer.narrow(0, 1, 2), ramp(2, 100.0));
-        assert_eq!(buffer.get(3), Tensor::zeros([3, 2, 2], (Kind::Float, tch::Device::Cpu)));
+        assert_eq!(
+            buffer.get(3),
+            Tensor::zeros([3, 2, 2], (Kind::Float, tch::Device::Cpu))
+        );
     }
 
     #[test]

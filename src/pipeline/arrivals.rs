@@ -53,7 +53,10 @@ mod tests {
 
     fn gaps_s(rate: f64, seed: u64, n: usize) -> Vec<f64> {
         let times = poisson_schedule(rate, n + 1, seed);
-        times.windows(2).map(|w| (w[1] - w[0]) as f64 / 1e9).collect()
+        times
+            .windows(2)
+            .map(|w| (w[1] - w[0]) as f64 / 1e9)
+            .collect()
     }
 
     /// Kolmogorov–Smirnov distance between the gaps and Exp(rate).
@@ -66,7 +69,9 @@ mod tests {
             .enumerate()
             .map(|(i, &x)| {
                 let cdf = 1.0 - (-rate * x).exp();
-                (cdf - i as f64 / n).abs().max(((i + 1) as f64 / n - cdf).abs())
+                (cdf - i as f64 / n)
+                    .abs()
+                    .max(((i + 1) as f64 / n - cdf).abs())
             })
             .fold(0.0, f64::max)
     }
@@ -108,7 +113,10 @@ mod tests {
         assert_eq!(a, poisson_schedule(100.0, 100, 7));
         assert_ne!(a, poisson_schedule(100.0, 100, 8));
         assert!(a.windows(2).all(|w| w[1] >= w[0]));
-        assert!(*a.last().unwrap() < 1_000_000_000, "100 arrivals at 100/s span under 1 s");
+        assert!(
+            *a.last().unwrap() < 1_000_000_000,
+            "100 arrivals at 100/s span under 1 s"
+        );
         assert!(poisson_schedule(100.0, 0, 7).is_empty());
     }
 }

@@ -20,10 +20,10 @@ use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use tch::Tensor;
 
 use super::batcher::{BatchPolicy, BatcherState};
-use super::wait::WaitPolicy;
 use super::stages::{
     compute, copy_in, copy_out_and_respond, Intake, ResponseResult, TensorBatch, TensorRequest,
 };
+use super::wait::WaitPolicy;
 use crate::config::StreamLayout;
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
@@ -215,7 +215,9 @@ fn spawn_dedicated(
     threads.push(spawn_stage("copy-in", responses.clone(), move || {
         let _guard = init_copy_thread();
         while let Some(mut batch) = intake.next(&clock, wait) {
-            let Ok(buffer) = wait.recv(&free_rx) else { break };
+            let Ok(buffer) = wait.recv(&free_rx) else {
+                break;
+            };
             let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
             if compute_tx.send((buffer, input, batch)).is_err() {
                 break;

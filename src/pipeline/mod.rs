@@ -9,11 +9,11 @@
 //! sampler running. The bare-forward baseline on the same model and inputs is timed
 //! half just before the measured window and half just after.
 
+pub mod arrivals;
 #[cfg(feature = "torch")]
 pub mod backend;
 #[cfg(feature = "torch")]
 pub mod bare;
-pub mod arrivals;
 pub mod batcher;
 pub mod collector;
 #[cfg(feature = "torch")]

@@ -177,7 +177,14 @@ impl Server {
             }
             Arrival::Poisson(rate) => {
                 let schedule = poisson_schedule(rate, n as usize, self.cfg.load.seed ^ first);
-                collect_open_loop(&self.client, &self.inputs, first, n, Some(schedule), collector)
+                collect_open_loop(
+                    &self.client,
+                    &self.inputs,
+                    first,
+                    n,
+                    Some(schedule),
+                    collector,
+                )
             }
             Arrival::Concurrency(c) => {
                 collect_closed_loop(&self.client, &self.inputs, first, n, c as u64, collector)
@@ -239,7 +246,11 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
     let bare = match (&window, bare_before) {
         (Ok(_), Some(Ok(before))) => {
             progress("timing the bare forward (2/2)");
-            Some(server.bare_forward(bare_iters).map(|after| (before + after) / 2.0))
+            Some(
+                server
+                    .bare_forward(bare_iters)
+                    .map(|after| (before + after) / 2.0),
+            )
         }
         (_, Some(Err(e))) => Some(Err(e)),
         _ => None,

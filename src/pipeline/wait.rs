@@ -75,7 +75,10 @@ mod tests {
 
     #[test]
     fn zero_spin_is_park() {
-        assert_eq!(WaitPolicy::spin_then_park(Duration::ZERO), WaitPolicy::park());
+        assert_eq!(
+            WaitPolicy::spin_then_park(Duration::ZERO),
+            WaitPolicy::park()
+        );
     }
 
     #[test]
