@@ -14,15 +14,7 @@ cd "$(dirname "$0")/.."
 DIR="${1:-${CRITERION_HOME:-target/criterion}}"
 SHOTS=target/html-check
 
-if ! command -v chromium >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "[check-html] installing chromium (Debian package, once)" >&2
-    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-  else
-    echo "[check-html] error: chromium is missing; install it (Debian: apt-get install chromium)" >&2
-    exit 1
-  fi
-fi
+scripts/need-debian-package.sh chromium chromium check-html
 if [ ! -f "$DIR/report/index.html" ]; then
   echo "[check-html] error: no $DIR/report/index.html; run cargo bench --bench pipeline first" >&2
   exit 1

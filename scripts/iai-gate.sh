@@ -12,15 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNNER_VERSION=0.16.1
 
-if ! command -v valgrind >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "[iai-gate] installing valgrind" >&2
-    apt-get update -qq && apt-get install -y -qq valgrind >/dev/null
-  else
-    echo "[iai-gate] error: valgrind is missing; install it (Debian: apt-get install valgrind)" >&2
-    exit 1
-  fi
-fi
+scripts/need-debian-package.sh valgrind valgrind iai-gate
 # The runner has no --version of its own; cargo's install list knows what is installed.
 if ! cargo install --list | grep -q "^iai-callgrind-runner v$RUNNER_VERSION:"; then
   echo "[iai-gate] installing iai-callgrind-runner $RUNNER_VERSION (about 2 minutes, once)" >&2

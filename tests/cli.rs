@@ -21,6 +21,36 @@ fn lines(path: &Path) -> usize {
         .unwrap_or(0)
 }
 
+/// Runs `inferbench` and asserts it exited 0, showing its stderr if not.
+fn inferbench_ok(args: &[&str]) -> Output {
+    let result = inferbench(args);
+    assert!(
+        result.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    result
+}
+
+/// A successful `run -q` of the checkpoint in `model_dir` at 16 px with `iters`
+/// requests, results appended to `out`, plus `extra` flags.
+fn run_checkpoint(model_dir: &Path, out: &Path, iters: &str, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "run",
+        "-q",
+        "--model-dir",
+        model_dir.to_str().unwrap(),
+        "--image-size",
+        "16",
+        "--iters",
+        iters,
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    inferbench_ok(&args)
+}
+
 /// Runs a tiny fixture run with `extra` flags and asserts it fails naming `needle`,
 /// with nothing written to the results file.
 fn assert_refused(extra: &[&str], needle: &str) {
@@ -57,23 +87,7 @@ fn good_run_appends_exactly_one_complete_line() {
     let out = dir.path().join("nested/runs.jsonl");
     let fixture = fixture();
     for _ in 0..2 {
-        let result = inferbench(&[
-            "run",
-            "-q",
-            "--model-dir",
-            fixture.to_str().unwrap(),
-            "--image-size",
-            "16",
-            "--iters",
-            "10",
-            "--out",
-            out.to_str().unwrap(),
-        ]);
-        assert!(
-            result.status.success(),
-            "{}",
-            String::from_utf8_lossy(&result.stderr)
-        );
+        let result = run_checkpoint(&fixture, &out, "10", &[]);
         let stdout = String::from_utf8_lossy(&result.stdout);
         for label in [
             "torch load time",
@@ -187,7 +201,7 @@ fn unwritable_results_folder_fails_before_running() {
 fn init_model_writes_a_loadable_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("tiny");
-    let made = inferbench(&[
+    inferbench_ok(&[
         "init-model",
         "--model",
         "tiny-cnn",
@@ -196,30 +210,7 @@ fn init_model_writes_a_loadable_checkpoint() {
         "--seed",
         "3",
     ]);
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let out = dir.path().join("r.jsonl");
-    let ran = inferbench(&[
-        "run",
-        "-q",
-        "--model-dir",
-        ckpt.to_str().unwrap(),
-        "--image-size",
-        "16",
-        "--iters",
-        "5",
-        "--json",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(
-        ran.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
+    let ran = run_checkpoint(&ckpt, &dir.path().join("r.jsonl"), "5", &["--json"]);
     let v: serde_json::Value = serde_json::from_slice(&ran.stdout).unwrap();
     assert_eq!(v["model"]["weights"], "checkpoint");
     assert_eq!(v["model"]["arch"], "tiny-cnn");
@@ -244,29 +235,18 @@ fn trace_has_a_line_per_measured_request_with_spin_wait_on() {
         dir.path().join("runs.jsonl"),
         dir.path().join("trace.jsonl"),
     );
-    let fixture = fixture();
-    let result = inferbench(&[
-        "run",
-        "-q",
-        "--model-dir",
-        fixture.to_str().unwrap(),
-        "--image-size",
-        "16",
-        "--iters",
+    run_checkpoint(
+        &fixture(),
+        &out,
         "12",
-        "--arrival",
-        "concurrency:2",
-        "--spin-wait",
-        "2ms",
-        "--out",
-        out.to_str().unwrap(),
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
-    assert!(
-        result.status.success(),
-        "{}",
-        String::from_utf8_lossy(&result.stderr)
+        &[
+            "--arrival",
+            "concurrency:2",
+            "--spin-wait",
+            "2ms",
+            "--trace",
+            trace.to_str().unwrap(),
+        ],
     );
     let text = std::fs::read_to_string(&trace).unwrap();
     let records: Vec<serde_json::Value> = text

@@ -40,7 +40,7 @@ impl TraceRecord {
         for (slot, stage) in stages_ns.iter_mut().zip(Stage::ALL) {
             *slot = (stage.name(), meta.stamps.stage_ns(stage)?);
         }
-        let compute = meta.stamps.stage_ns(Stage::Compute)?;
+        let compute = stages_ns[Stage::Compute as usize].1;
         Some(Self {
             id: meta.id,
             samples: meta.samples,
