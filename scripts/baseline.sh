@@ -2,9 +2,14 @@
 # The committed criterion baseline (criterion-baselines/default/) and the copy step
 # between it and criterion's output folder.
 #
-#   scripts/baseline.sh save     run the default profile with --save-baseline committed,
-#                                then export it into criterion-baselines/default/ with a
-#                                note of the environment it was taken on (commit the folder)
+#   scripts/baseline.sh save [criterion args]
+#                                run the default profile RUNS times (default 3) as
+#                                baselines run1..runN, merge them into "committed" (per
+#                                benchmark the median run, plus spread.json with every
+#                                run's mean, which widens compare's noise band to the
+#                                machine's run-to-run spread), then export it into
+#                                criterion-baselines/default/ with a note of the
+#                                environment it was taken on (commit the folder)
 #   scripts/baseline.sh import   copy criterion-baselines/default/ into target/criterion as
 #                                the baseline named "committed" (scripts/compare.sh does this)
 #   scripts/baseline.sh export   only the export half of save
@@ -16,6 +21,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME=committed
+RUNS="${RUNS:-3}"
 STORE=criterion-baselines/default
 OUT="${CRITERION_HOME:-target/criterion}"
 
@@ -27,6 +33,7 @@ export_baseline() {
     local rel="${bench#"$OUT"/}"
     mkdir -p "$STORE.tmp/$rel"
     cp "$dir"/{benchmark,estimates,sample,tukey}.json "$STORE.tmp/$rel/"
+    if [ -f "$dir/spread.json" ]; then cp "$dir/spread.json" "$STORE.tmp/$rel/"; fi
     found=$((found + 1))
   done < <(find "$OUT" -type d -name "$NAME" | sort)
   if [ "$found" = 0 ]; then
@@ -45,7 +52,9 @@ write_environment() {
   cat <<NOTE
 # Environment of the committed baseline
 
-Taken with \`scripts/baseline.sh save\` (criterion profile \`${INFERBENCH_PROFILE:-default}\`).
+Taken with \`scripts/baseline.sh save\` (criterion profile \`${INFERBENCH_PROFILE:-default}\`,
+$RUNS runs: each benchmark's files are its median run's, and \`spread.json\` holds
+every run's mean).
 Compare a change against it with \`scripts/compare.sh\`. Wall-clock baselines only
 transfer to the same kind of machine: on another, save a baseline there first.
 
@@ -74,7 +83,9 @@ import_baseline() {
     local bench
     bench=$(dirname "$rel")
     mkdir -p "$OUT/$bench/$NAME"
+    rm -f "$OUT/$bench/$NAME/spread.json"
     cp "$STORE/$bench"/{benchmark,estimates,sample,tukey}.json "$OUT/$bench/$NAME/"
+    if [ -f "$STORE/$bench/spread.json" ]; then cp "$STORE/$bench/spread.json" "$OUT/$bench/$NAME/"; fi
     count=$((count + 1))
   done < <(find "$STORE" -name benchmark.json | sort)
   echo "[baseline] imported $count benchmarks from $STORE as '$NAME' into $OUT" >&2
@@ -84,7 +95,24 @@ case "${1:-}" in
   save)
     shift
     scripts/setup.sh
-    cargo bench --locked --bench pipeline -- --save-baseline "$NAME" "$@"
+    if ! [ "$RUNS" -ge 1 ] 2>/dev/null; then
+      echo "[baseline] error: RUNS=$RUNS; expected a whole number ≥ 1 (3 or more measures the noise)" >&2
+      exit 2
+    fi
+    if [ "$RUNS" = 1 ]; then
+      cargo bench --locked --bench pipeline -- --save-baseline "$NAME" "$@"
+    else
+      runs=()
+      for i in $(seq 1 "$RUNS"); do
+        echo "[baseline] run $i of $RUNS" >&2
+        cargo bench --locked --bench pipeline -- --save-baseline "run$i" "$@"
+        runs+=("run$i")
+      done
+      find "$OUT" -type d -name "$NAME" -prune -exec rm -rf {} + 2>/dev/null || true
+      cargo build --release --locked --quiet --bin inferbench
+      target/release/inferbench merge-baselines --criterion-dir "$OUT" --into "$NAME" \
+        --runs "$(IFS=,; echo "${runs[*]}")"
+    fi
     export_baseline
     ;;
   export) export_baseline ;;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use inferbench::compare::{criterion_dir, passed, render, CompareOptions, Verdict};
+use inferbench::compare::{criterion_dir, noise, passed, render, CompareOptions, Verdict};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/criterion")
@@ -13,6 +13,7 @@ fn fixture() -> PathBuf {
 
 const STRICT: CompareOptions = CompareOptions {
     threshold: 0.05,
+    sigmas: 3.0,
     fail_on_missing: true,
 };
 
@@ -45,6 +46,7 @@ fn each_fixture_benchmark_gets_its_known_verdict() {
 fn a_wider_threshold_turns_the_regression_into_noise() {
     let loose = CompareOptions {
         threshold: 0.15,
+        sigmas: 3.0,
         fail_on_missing: false,
     };
     let comparisons = criterion_dir::load(&fixture(), "committed", &loose).unwrap();
@@ -84,9 +86,11 @@ fn the_table_shows_values_in_display_units_and_every_verdict() {
     assert!(row("cpu-util").contains("51.000 %") && row("cpu-util").contains("within noise"));
     assert!(row("bs4").contains("MISSING"));
     assert!(row("bs8").contains("new"));
-    assert!(table.contains(
-        "5 benchmarks: 1 improved, 1 regressed, 1 within noise (±5.0%), 1 missing, 1 new"
-    ));
+    assert!(
+        table.contains("5 benchmarks: 1 improved, 1 regressed, 1 within noise, 1 missing, 1 new")
+    );
+    assert!(row("/p99").contains("±5.0%"));
+    assert!(table.contains("noise band: ±5.0% (the baseline records no run-to-run spread"));
 }
 
 #[test]
@@ -172,4 +176,60 @@ fn the_command_exits_1_on_a_regression_0_without_and_2_without_results() {
     let nothing = inferbench_compare(&dir.path().join("no-such-folder"), &[]);
     assert_eq!(nothing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nothing.stderr).contains("no criterion results"));
+}
+
+fn set_mean(estimates: &Path, value: f64) {
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(estimates).unwrap()).unwrap();
+    json["mean"]["point_estimate"] = value.into();
+    std::fs::write(estimates, json.to_string()).unwrap();
+}
+
+#[test]
+fn a_baseline_merged_from_noisy_runs_widens_the_band_until_the_regression_is_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixture(), dir.path());
+    let p99 = dir.path().join("resnet18-32px_bs1_eager_w1_shared/p99");
+    // Three baseline runs of p99: 25, 28 and 22 ms, so σ/mean = 3/25 = 0.12.
+    let runs = ["run1", "run2", "run3"].map(String::from);
+    for (run, ms) in runs.iter().zip([25.0, 28.0, 22.0]) {
+        copy_tree(&p99.join("committed"), &p99.join(run));
+        set_mean(&p99.join(run).join("estimates.json"), ms * 1e6);
+    }
+    std::fs::remove_dir_all(p99.join("committed")).unwrap();
+
+    assert_eq!(
+        noise::merge_runs(dir.path(), &runs, "committed").unwrap(),
+        1
+    );
+    let spread = noise::read_spread(&p99.join("committed")).unwrap().unwrap();
+    assert_eq!(spread.chosen, "run1", "the median run becomes the baseline");
+    assert!((spread.relative_std - 0.12).abs() < 1e-9);
+    assert!(p99.join("committed/benchmark.json").is_file());
+
+    let comparisons = criterion_dir::load(dir.path(), "committed", &STRICT).unwrap();
+    let find = |suffix: &str| comparisons.iter().find(|c| c.id.ends_with(suffix)).unwrap();
+    // Band 3 × √2 × 0.12 = 50.9 %: the +10..+14 % change is inside the runs' own spread.
+    let p99_cmp = find("/p99");
+    assert!((p99_cmp.band - 3.0 * 2f64.sqrt() * 0.12).abs() < 1e-9);
+    assert_eq!(p99_cmp.verdict, Verdict::WithinNoise);
+    // The time benchmark has no spread record and no other time benchmark has one: ±5 %.
+    assert_eq!(find("shared/time").band, 0.05);
+    assert_eq!(find("shared/time").verdict, Verdict::Improved);
+
+    let ignoring_spread = CompareOptions {
+        sigmas: 0.0,
+        ..STRICT
+    };
+    let strict = criterion_dir::load(dir.path(), "committed", &ignoring_spread).unwrap();
+    let p99_strict = strict.iter().find(|c| c.id.ends_with("/p99")).unwrap();
+    assert_eq!(p99_strict.verdict, Verdict::Regressed);
+}
+
+#[test]
+fn merging_needs_the_runs_to_exist() {
+    let err = noise::merge_runs(&fixture(), &["a".into(), "b".into()], "x").unwrap_err();
+    assert!(err.to_string().contains("no benchmark"), "{err}");
+    let err = noise::merge_runs(&fixture(), &["a".into()], "x").unwrap_err();
+    assert!(err.to_string().contains("at least 2 runs"), "{err}");
 }

@@ -33,6 +33,9 @@ enum Command {
     /// Compare criterion's last run with a saved baseline: a table with verdicts, exit 1
     /// on a regression beyond the threshold (or a missing benchmark).
     Compare(CompareArgs),
+    /// Make one baseline from several saved runs: per benchmark the run with the median
+    /// mean, plus a record of the run-to-run spread that widens `compare`'s noise band.
+    MergeBaselines(MergeArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -134,15 +137,32 @@ struct CompareArgs {
     /// The saved baseline to compare against (criterion's --baseline NAME).
     #[arg(long, default_value = "committed")]
     baseline: String,
-    /// Noise band in percent: a change counts only if its whole 95% interval is beyond it.
+    /// Smallest noise band in percent: a change counts only if its whole 95% interval is beyond it.
     #[arg(long, default_value_t = 5.0)]
     threshold: f64,
+    /// When the baseline records its run-to-run spread (scripts/baseline.sh save), the
+    /// band widens to this many standard deviations of the difference of two runs.
+    #[arg(long, default_value_t = 3.0)]
+    sigmas: f64,
     /// Do not fail when a baseline benchmark is absent from the new run (filtered runs).
     #[arg(long)]
     allow_missing: bool,
     /// Write github-action-benchmark files smaller_is_better.json and bigger_is_better.json here.
     #[arg(long)]
     json_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct MergeArgs {
+    /// Criterion's output folder (CRITERION_HOME if set).
+    #[arg(long, default_value = "target/criterion")]
+    criterion_dir: PathBuf,
+    /// The saved runs, comma-separated (criterion's --save-baseline names).
+    #[arg(long, value_delimiter = ',', required = true)]
+    runs: Vec<String>,
+    /// The baseline to write.
+    #[arg(long, default_value = "committed")]
+    into: String,
 }
 
 fn parse_arrival(text: &str) -> anyhow::Result<Arrival> {
@@ -289,16 +309,15 @@ fn compare_results(args: &CompareArgs) -> anyhow::Result<bool> {
             args.threshold
         );
     }
+    if !(args.sigmas.is_finite() && args.sigmas >= 0.0) {
+        bail!("--sigmas {}: expected a number ≥ 0, e.g. 3", args.sigmas);
+    }
     let options = CompareOptions {
         threshold: args.threshold / 100.0,
+        sigmas: args.sigmas,
         fail_on_missing: !args.allow_missing,
     };
-    let criterion_dir = match std::env::var_os("CRITERION_HOME") {
-        Some(home) if args.criterion_dir == std::path::Path::new("target/criterion") => {
-            PathBuf::from(home)
-        }
-        _ => args.criterion_dir.clone(),
-    };
+    let criterion_dir = criterion_home(&args.criterion_dir);
     let comparisons = compare::criterion_dir::load(&criterion_dir, &args.baseline, &options)?;
     print!("{}", render::table(&comparisons, options.threshold));
     if let Some(dir) = &args.json_dir {
@@ -324,12 +343,32 @@ fn compare_results(args: &CompareArgs) -> anyhow::Result<bool> {
     Ok(passed)
 }
 
+/// `CRITERION_HOME` when set and the flag was left at its default.
+fn criterion_home(flag: &std::path::Path) -> PathBuf {
+    match std::env::var_os("CRITERION_HOME") {
+        Some(home) if flag == std::path::Path::new("target/criterion") => PathBuf::from(home),
+        _ => flag.to_path_buf(),
+    }
+}
+
+fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
+    let root = criterion_home(&args.criterion_dir);
+    let merged = inferbench::compare::noise::merge_runs(&root, &args.runs, &args.into)?;
+    eprintln!(
+        "[inferbench] baseline '{}': {merged} benchmarks, each the median of {}",
+        args.into,
+        args.runs.join(", ")
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::InitModel(args) => init_model(args),
         Command::Compare(args) => return compare(args),
+        Command::MergeBaselines(args) => merge_baselines(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

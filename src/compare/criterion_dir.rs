@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{verdict, CompareOptions, Comparison, Estimate, Quantity, Verdict};
+use super::{noise, verdict, CompareOptions, Comparison, Estimate, Quantity, Verdict};
 use crate::error::{Error, Result};
 
 #[derive(Deserialize)]
@@ -73,16 +73,32 @@ pub fn load(root: &Path, baseline: &str, options: &CompareOptions) -> Result<Vec
     }
     let mut out = dirs
         .iter()
-        .map(|dir| compare_one(dir, baseline, options))
+        .map(|dir| compare_one(dir, baseline))
         .collect::<Result<Vec<_>>>()?;
+    apply_noise_bands(&mut out, options);
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+/// Sets each comparison's σ (pooled over its quantity), band and verdict.
+fn apply_noise_bands(comparisons: &mut [Comparison], options: &CompareOptions) {
+    let own: Vec<_> = comparisons
+        .iter()
+        .map(|c| (c.quantity, c.run_sigma))
+        .collect();
+    for (c, sigma) in comparisons.iter_mut().zip(noise::effective_sigmas(&own)) {
+        c.run_sigma = sigma;
+        c.band = noise::band(options.threshold, options.sigmas, sigma);
+        if let Some(change) = &c.change {
+            c.verdict = verdict(change, c.band, c.quantity.smaller_is_better());
+        }
+    }
 }
 
 /// Folders holding `new/benchmark.json` or `<baseline>/benchmark.json`. Criterion
 /// nests ids with slashes as one folder per group plus one per function; a depth
 /// limit keeps a stray symlink loop from hanging the walk.
-fn find_benchmark_dirs(
+pub(crate) fn find_benchmark_dirs(
     dir: &Path,
     baseline: &str,
     depth: usize,
@@ -112,7 +128,8 @@ fn find_benchmark_dirs(
     Ok(())
 }
 
-fn compare_one(dir: &Path, baseline: &str, options: &CompareOptions) -> Result<Comparison> {
+/// One benchmark's files; the verdict of a change is left for [`apply_noise_bands`].
+fn compare_one(dir: &Path, baseline: &str) -> Result<Comparison> {
     let new_dir = dir.join("new");
     let base_dir = dir.join(baseline);
     let meta_dir = if new_dir.join("benchmark.json").is_file() {
@@ -141,8 +158,7 @@ fn compare_one(dir: &Path, baseline: &str, options: &CompareOptions) -> Result<C
                 )));
             }
             let change: Estimate = read_json::<EstimatesFile>(&change_file)?.mean.into();
-            let v = verdict(&change, options.threshold, quantity.smaller_is_better());
-            (Some(change), v)
+            (Some(change), Verdict::WithinNoise)
         }
     };
     Ok(Comparison {
@@ -155,11 +171,13 @@ fn compare_one(dir: &Path, baseline: &str, options: &CompareOptions) -> Result<C
         baseline: baseline_mean,
         new: new_mean,
         change,
+        run_sigma: noise::read_spread(&base_dir)?.map(|s| s.relative_std),
+        band: 0.0,
         verdict,
     })
 }
 
-fn read_mean_if_present(run_dir: &Path) -> Result<Option<Estimate>> {
+pub(crate) fn read_mean_if_present(run_dir: &Path) -> Result<Option<Estimate>> {
     let file = run_dir.join("estimates.json");
     if !file.is_file() {
         return Ok(None);

@@ -9,6 +9,7 @@
 //! and as github-action-benchmark JSON ([`render`]).
 
 pub mod criterion_dir;
+pub mod noise;
 pub mod render;
 
 use serde::Serialize;
@@ -26,7 +27,7 @@ pub struct Estimate {
 }
 
 /// What a benchmark measures, from its function name (`time`, `p99`, `cpu-util`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Quantity {
     /// Wall time per request, ns (with samples/s from the throughput).
@@ -86,12 +87,13 @@ impl Verdict {
     }
 }
 
-/// Criterion's rule (`compare_to_threshold`) with `threshold` as the noise band,
-/// turned the right way for the quantity: `change` is the relative change of the mean.
-pub fn verdict(change: &Estimate, threshold: f64, smaller_is_better: bool) -> Verdict {
+/// Criterion's rule (`compare_to_threshold`) with `band` as the noise band (the
+/// threshold, widened by the baseline's run-to-run noise: [`noise::band`]), turned
+/// the right way for the quantity: `change` is the relative change of the mean.
+pub fn verdict(change: &Estimate, band: f64, smaller_is_better: bool) -> Verdict {
     let (lower, upper) = (change.lower, change.upper);
-    let went_up = lower > threshold && upper > threshold;
-    let went_down = lower < -threshold && upper < -threshold;
+    let went_up = lower > band && upper > band;
+    let went_down = lower < -band && upper < -band;
     match (went_up, went_down, smaller_is_better) {
         (true, _, true) | (_, true, false) => Verdict::Regressed,
         (true, _, false) | (_, true, true) => Verdict::Improved,
@@ -114,6 +116,11 @@ pub struct Comparison {
     pub new: Option<Estimate>,
     /// Relative change of the mean, from criterion.
     pub change: Option<Estimate>,
+    /// Run-to-run relative standard deviation used for the band (see [`noise`]);
+    /// `None` when the baseline was saved from a single run.
+    pub run_sigma: Option<f64>,
+    /// The noise band the change had to clear, as a fraction.
+    pub band: f64,
     /// The verdict.
     pub verdict: Verdict,
 }
@@ -121,8 +128,11 @@ pub struct Comparison {
 /// Options of a comparison.
 #[derive(Debug, Clone, Copy)]
 pub struct CompareOptions {
-    /// The noise band, as a fraction (0.05 = ±5 %).
+    /// The smallest noise band, as a fraction (0.05 = ±5 %).
     pub threshold: f64,
+    /// How many standard deviations of the run-to-run noise the band spans, when the
+    /// baseline records it (see [`noise`]).
+    pub sigmas: f64,
     /// Whether a benchmark missing from the new run fails the comparison.
     pub fail_on_missing: bool,
 }

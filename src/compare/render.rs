@@ -37,11 +37,25 @@ fn format_change(change: Option<&Estimate>) -> String {
     }
 }
 
+fn format_band(c: &Comparison) -> String {
+    match c.change {
+        None => "-".into(),
+        Some(_) => format!("±{:.1}%", c.band * 100.0),
+    }
+}
+
 /// The table: benchmark, baseline mean, new mean, change of the mean with its
-/// confidence interval, verdict.
+/// confidence interval, the noise band it had to clear, verdict.
 pub fn table(comparisons: &[Comparison], threshold: f64) -> String {
-    let headers = ["benchmark", "baseline", "new", "change (95% CI)", "verdict"];
-    let rows: Vec<[String; 5]> = comparisons
+    let headers = [
+        "benchmark",
+        "baseline",
+        "new",
+        "change (95% CI)",
+        "band",
+        "verdict",
+    ];
+    let rows: Vec<[String; 6]> = comparisons
         .iter()
         .map(|c| {
             [
@@ -49,6 +63,7 @@ pub fn table(comparisons: &[Comparison], threshold: f64) -> String {
                 format_value(c.quantity, c.baseline.as_ref()),
                 format_value(c.quantity, c.new.as_ref()),
                 format_change(c.change.as_ref()),
+                format_band(c),
                 c.verdict.name().to_string(),
             ]
         })
@@ -59,7 +74,7 @@ pub fn table(comparisons: &[Comparison], threshold: f64) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: [&str; 5]| {
+    let line = |cells: [&str; 6]| {
         let mut s = format!("{:<w$}", cells[0], w = widths[0]);
         for (k, cell) in cells.iter().enumerate().skip(1) {
             s.push_str(&format!("  {:>w$}", cell, w = widths[k]));
@@ -68,7 +83,9 @@ pub fn table(comparisons: &[Comparison], threshold: f64) -> String {
     };
     let mut out = line(headers);
     for row in &rows {
-        out.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+        out.push_str(&line([
+            &row[0], &row[1], &row[2], &row[3], &row[4], &row[5],
+        ]));
     }
     let count = |name: &str| {
         comparisons
@@ -77,16 +94,30 @@ pub fn table(comparisons: &[Comparison], threshold: f64) -> String {
             .count()
     };
     out.push_str(&format!(
-        "{} benchmarks: {} improved, {} regressed, {} within noise (±{:.1}%), {} missing, {} new\n",
+        "{} benchmarks: {} improved, {} regressed, {} within noise, {} missing, {} new\n",
         comparisons.len(),
         count("improved"),
         count("REGRESSED"),
         count("within noise"),
-        threshold * 100.0,
         count("MISSING"),
         count("new"),
     ));
+    out.push_str(&band_note(comparisons, threshold));
     out
+}
+
+/// How the bands were chosen, so that a reader knows what "within noise" promised.
+fn band_note(comparisons: &[Comparison], threshold: f64) -> String {
+    if comparisons.iter().all(|c| c.run_sigma.is_none()) {
+        return format!(
+            "noise band: ±{:.1}% (the baseline records no run-to-run spread: save it with scripts/baseline.sh save)\n",
+            threshold * 100.0
+        );
+    }
+    format!(
+        "noise band: the larger of ±{:.1}% and the baseline's run-to-run spread (see `band`)\n",
+        threshold * 100.0
+    )
 }
 
 /// One github-action-benchmark entry.
