@@ -22,8 +22,45 @@ fn libtorch_lib_dir() -> Option<PathBuf> {
     Some(root.canonicalize().unwrap_or(root).join("lib"))
 }
 
+/// The libtorch version, from the torch package's version.py or a libtorch
+/// distribution's build-version file: libtorch has no call that returns it.
+fn libtorch_version() -> Option<String> {
+    let root = PathBuf::from(std::env::var("LIBTORCH").ok()?);
+    if let Ok(text) = std::fs::read_to_string(root.join("version.py")) {
+        let line = text.lines().find(|l| l.starts_with("__version__"))?;
+        return Some(line.split(['\'', '"']).nth(1)?.to_string());
+    }
+    let text = std::fs::read_to_string(root.join("build-version")).ok()?;
+    Some(text.trim().to_string())
+}
+
+/// The tch version this build resolved, from Cargo.lock.
+fn tch_version() -> Option<String> {
+    let lock = std::fs::read_to_string("Cargo.lock").ok()?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"tch\"" {
+            let version = lines.next()?;
+            return Some(
+                version
+                    .strip_prefix("version = \"")?
+                    .trim_end_matches('"')
+                    .to_string(),
+            );
+        }
+    }
+    None
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    if let Some(v) = tch_version() {
+        println!("cargo:rustc-env=INFERBENCH_TCH_VERSION={v}");
+    }
+    if let Some(v) = libtorch_version() {
+        println!("cargo:rustc-env=INFERBENCH_LIBTORCH_VERSION={v}");
+    }
     if std::env::var_os("CARGO_FEATURE_TORCH").is_none() {
         return; // built without libtorch (the instruction-count benches): nothing to link
     }

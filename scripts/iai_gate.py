@@ -36,8 +36,13 @@ def per_request(counts):
     return None
 
 
-def compare(base, now, tolerance):
-    """Rows of (bench, baseline, current, change %, verdict) and whether the gate fails."""
+def compare(base, now, tolerance, min_delta):
+    """Rows of (bench, baseline, current, change %, verdict) and whether the gate fails.
+
+    A bench regresses when it grew by more than `tolerance` percent *and* by more than
+    `min_delta` instructions: on a bench of a few dozen instructions, a different
+    inlining or register choice after an unrelated change moves the count by a handful,
+    which is a large percentage but no cost anyone could measure."""
     rows, failed = [], False
     for name in sorted(set(base) | set(now)):
         b, c = base.get(name), now.get(name)
@@ -49,9 +54,9 @@ def compare(base, now, tolerance):
             failed = True
             continue
         change = 100.0 * (c - b) / b if b else 0.0
-        if change > tolerance:
+        if change > tolerance and c - b > min_delta:
             verdict, failed = "REGRESSED", True
-        elif change < -tolerance:
+        elif change < -tolerance and b - c > min_delta:
             verdict = "improved"
         else:
             verdict = "ok"
@@ -67,6 +72,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--update", action="store_true", help="write the current counts as the baseline")
     parser.add_argument("--tolerance", type=float, default=float(os.environ.get("IAI_TOLERANCE_PCT", "5")))
+    parser.add_argument("--min-delta", type=int, default=int(os.environ.get("IAI_MIN_DELTA", "10")),
+                        help="instructions a bench must grow by, beyond the percentage, to fail")
     args = parser.parse_args()
     now = current_counts()
     if args.update:
@@ -82,7 +89,7 @@ def main():
     if not BASELINE.exists():
         sys.exit(f"iai-gate: no baseline at {BASELINE}; create it with scripts/iai-gate.sh --update")
     base = json.loads(BASELINE.read_text())["benches"]
-    rows, failed = compare(base, now, args.tolerance)
+    rows, failed = compare(base, now, args.tolerance, args.min_delta)
     width = max(len(r[0]) for r in rows)
     print(f"{'bench':<{width}}  {'baseline Ir':>12}  {'current Ir':>12}  {'change':>8}  verdict")
     for name, b, c, change, verdict in rows:
@@ -91,9 +98,9 @@ def main():
     if pr is not None:
         print(f"harness path per request (request_hop + collector_record): {pr:,.0f} instructions")
     if failed:
-        print(f"iai-gate: FAILED: instructions grew more than {args.tolerance}% (or a bench is missing)")
+        print(f"iai-gate: FAILED: instructions grew more than {args.tolerance}% and {args.min_delta} Ir (or a bench is missing)")
         return 1
-    print(f"iai-gate: passed (tolerance +{args.tolerance}% per bench)")
+    print(f"iai-gate: passed (tolerance +{args.tolerance}% and {args.min_delta} Ir per bench)")
     return 0
 
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::pipeline::batcher::BatchPolicy;
 
 /// How the model's forward is prepared before serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -90,6 +91,9 @@ pub struct BackendConfig {
     /// Default 0: park at once (see [`crate::pipeline::wait`] for the trade-off).
     #[serde(default)]
     pub spin_wait_us: u64,
+    /// How requests are grouped into forwards. Default none: each request its own forward.
+    #[serde(default)]
+    pub batching: BatchPolicy,
 }
 
 /// One pipeline run.
@@ -103,6 +107,29 @@ pub struct RunConfig {
     pub backend: BackendConfig,
     /// Also time a bare forward loop to report pipeline efficiency. Default true.
     pub measure_bare_forward: bool,
+}
+
+impl Arrival {
+    /// Parses `burst`, `concurrency:N`, `poisson:RATE` or `poisson:inf` (= burst), as
+    /// `--arrival` and sweep files write them.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = |why: String| Error::config("arrival", why);
+        match text.trim().split_once(':') {
+            None if text.trim() == "burst" => Ok(Self::Burst),
+            Some(("poisson", "inf")) => Ok(Self::Burst),
+            Some(("poisson", rate)) => rate
+                .parse()
+                .map(Self::Poisson)
+                .map_err(|_| bad(format!("'{text}': '{rate}' is not a rate in requests/s"))),
+            Some(("concurrency", n)) => n
+                .parse()
+                .map(Self::Concurrency)
+                .map_err(|_| bad(format!("'{text}': '{n}' is not a whole number"))),
+            _ => Err(bad(format!(
+                "'{text}': expected burst, concurrency:N (e.g. concurrency:4) or poisson:RATE (e.g. poisson:200)"
+            ))),
+        }
+    }
 }
 
 impl CompileMode {
@@ -155,6 +182,7 @@ impl Default for BackendConfig {
             streams: StreamLayout::Shared,
             intra_op_threads: None,
             spin_wait_us: 0,
+            batching: BatchPolicy::None,
         }
     }
 }
@@ -205,6 +233,13 @@ impl RunConfig {
                 ))
             }
             _ => {}
+        }
+        if let BatchPolicy::Dynamic {
+            max_batch_samples: 0,
+            ..
+        } = self.backend.batching
+        {
+            return Err(Error::config("max-batch-size", "0; expected at least 1"));
         }
         if self.model.image_size < 8 && self.model.dir.is_some() {
             return Err(Error::config(

@@ -18,7 +18,10 @@
 //! - [`metrics`]: latency histograms, stage breakdown, utilisation sampling.
 //! - `measure` (feature `torch`): criterion glue: profiles, one group per
 //!   configuration, tail-latency and utilisation measurements.
-//! - [`report`]: [`report::RunReport`], its text summary, the JSONL results file.
+//! - [`sweep`]: grids of configurations from presets or TOML, repeats aggregated to
+//!   mean ± std, the latency–throughput curve and the rate search, the GEMM probe.
+//! - [`report`]: [`report::RunReport`], its text summary, the JSONL results file, and
+//!   the sweep report (markdown, SVG plots, recommendation, theoretical maximum).
 //! - [`compare`]: criterion results against a saved baseline: verdicts, a table,
 //!   github-action-benchmark JSON.
 //! - [`error`]: the crate's error type.
@@ -42,6 +45,7 @@ pub mod model;
 pub mod pipeline;
 pub mod report;
 pub mod request;
+pub mod sweep;
 
 pub use config::{
     Arrival, BackendConfig, CompileMode, LoadConfig, ModelConfig, RunConfig, StreamLayout,

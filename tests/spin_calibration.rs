@@ -29,11 +29,12 @@ fn spin(ms: u64, batch: u32, iters: u32, arrival: Arrival) -> RunConfig {
 
 fn traced(cfg: &RunConfig, batching: BatchPolicy) -> inferbench::pipeline::RunOutcome {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut cfg = cfg.clone();
+    cfg.backend.batching = batching;
     run_with(
-        cfg,
+        &cfg,
         RunOptions {
             keep_trace: true,
-            batching,
             ..RunOptions::default()
         },
     )

@@ -33,6 +33,14 @@ enum Command {
     /// Compare criterion's last run with a saved baseline: a table with verdicts, exit 1
     /// on a regression beyond the threshold (or a missing benchmark).
     Compare(CompareArgs),
+    /// Run a grid of configurations (a preset or a TOML file), each repeated, and write
+    /// mean ± std per configuration as JSON lines, with the environment.
+    Sweep(SweepArgs),
+    /// Latency against throughput: open-loop Poisson runs at a list of rates, and
+    /// optionally the highest rate that keeps a percentile within a budget.
+    Curve(CurveArgs),
+    /// Markdown report with SVG plots and a recommendation from sweep and curve results.
+    Report(ReportArgs),
     /// Make one baseline from several saved runs: per benchmark the run with the median
     /// mean, plus a record of the run-to-run spread that widens `compare`'s noise band.
     MergeBaselines(MergeArgs),
@@ -50,8 +58,9 @@ enum StreamsArg {
     Dedicated,
 }
 
+/// What the server is: model, batch, compile, layout, batching. Shared by `run` and `curve`.
 #[derive(Args)]
-struct RunArgs {
+struct ServerArgs {
     /// Model: resnet18, tiny-cnn, or spin:<duration> (a forward that busy-waits, e.g. spin:2ms).
     #[arg(long, default_value = "resnet18")]
     model: String,
@@ -61,9 +70,6 @@ struct RunArgs {
     /// Samples per request.
     #[arg(long, default_value_t = 1)]
     batch_size: u32,
-    /// Measured requests, after the warm-up.
-    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
-    iters: u32,
     /// How the forward is prepared.
     #[arg(long, value_enum, default_value = "eager")]
     compile: CompileArg,
@@ -73,10 +79,6 @@ struct RunArgs {
     /// shared: copies inline in each worker; dedicated: separate copy-in and copy-out stages.
     #[arg(long, value_enum, default_value = "shared")]
     streams: StreamsArg,
-    /// burst (all requests back to back), concurrency:N (at most N in flight), or
-    /// poisson:RATE (open loop, RATE requests/s; poisson:inf is burst).
-    #[arg(long, default_value = "burst")]
-    arrival: String,
     /// Input image side in pixels (3 channels).
     #[arg(long, default_value_t = 64)]
     image_size: u32,
@@ -99,6 +101,19 @@ struct RunArgs {
     /// client): cuts the wake-up latency of every hop, costs a core while polling.
     #[arg(long, default_value = "0")]
     spin_wait: String,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Measured requests, after the warm-up.
+    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
+    iters: u32,
+    /// burst (all requests back to back), concurrency:N (at most N in flight), or
+    /// poisson:RATE (open loop, RATE requests/s; poisson:inf is burst).
+    #[arg(long, default_value = "burst")]
+    arrival: String,
     /// Skip the bare-forward baseline (no pipeline efficiency).
     #[arg(long)]
     no_bare: bool,
@@ -114,6 +129,80 @@ struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     quiet: bool,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    /// A built-in grid: quick (32 px, bs 1/4/16 × compile × 1-2 workers: minutes on 2
+    /// cores) or seed (the seed runner's grid at 224 px: hours on a CPU).
+    #[arg(long, default_value = "quick", conflicts_with = "config")]
+    preset: String,
+    /// A TOML sweep file instead of a preset (fields: see the README).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Runs per configuration [default: the sweep's, 3].
+    #[arg(long)]
+    repeats: Option<u32>,
+    /// Measured requests per run [default: the sweep's, 100].
+    #[arg(long)]
+    iters: Option<u32>,
+    /// Results file (JSON lines, appended) [default: results/sweeps/NAME-TIME.jsonl].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the expanded grid and the run count, run nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// No progress line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct CurveArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Measured requests at each rate.
+    #[arg(long = "iters", default_value_t = 200)]
+    iters: u32,
+    /// Offered rates in requests/s, comma-separated, or auto (20 %-110 % of the burst
+    /// capacity, measured first).
+    #[arg(long, default_value = "auto")]
+    rates: String,
+    /// Also search for the highest rate whose --percentile stays within this many ms.
+    #[arg(long)]
+    latency_budget_ms: Option<f64>,
+    /// The latency figure the budget holds: mean, p50, p90, p95, p99, p99.9.
+    #[arg(long, default_value = "p99")]
+    percentile: String,
+    /// Name written into the records.
+    #[arg(long, default_value = "curve")]
+    name: String,
+    /// Results file (JSON lines, appended) [default: results/curves/NAME-TIME.jsonl].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Results files of `sweep` and `curve` (repeat the flag for several).
+    #[arg(long, required = true)]
+    input: Vec<PathBuf>,
+    /// Folder for report.md and its SVG plots.
+    #[arg(long, default_value = "reports/latest")]
+    out_dir: PathBuf,
+    /// latency (best throughput within --latency-budget-ms), throughput, or balanced
+    /// (best throughput per ms of --latency-pct).
+    #[arg(long, default_value = "balanced")]
+    constraint: String,
+    /// The latency figure for the budget and for balanced: mean, p50, p90, p95, p99, p99.9.
+    #[arg(long, default_value = "p95")]
+    latency_pct: String,
+    /// Latency budget in ms (needed by --constraint latency).
+    #[arg(long)]
+    latency_budget_ms: Option<f64>,
 }
 
 #[derive(Args)]
@@ -165,22 +254,6 @@ struct MergeArgs {
     into: String,
 }
 
-fn parse_arrival(text: &str) -> anyhow::Result<Arrival> {
-    match text.split_once(':') {
-        None if text == "burst" => Ok(Arrival::Burst),
-        Some(("poisson", "inf")) => Ok(Arrival::Burst),
-        Some(("poisson", rate)) => Ok(Arrival::Poisson(rate.parse().with_context(|| {
-            format!("--arrival {text}: '{rate}' is not a rate in requests/s")
-        })?)),
-        Some(("concurrency", n)) => {
-            Ok(Arrival::Concurrency(n.parse().with_context(|| {
-                format!("--arrival {text}: '{n}' is not a whole number")
-            })?))
-        }
-        _ => bail!("--arrival '{text}': expected burst, concurrency:N (e.g. concurrency:4) or poisson:RATE (e.g. poisson:200)"),
-    }
-}
-
 fn parse_spin_wait(text: &str) -> anyhow::Result<u64> {
     if text == "0" {
         return Ok(0);
@@ -190,7 +263,7 @@ fn parse_spin_wait(text: &str) -> anyhow::Result<u64> {
     Ok(spin.as_micros() as u64)
 }
 
-fn batch_policy(args: &RunArgs) -> anyhow::Result<BatchPolicy> {
+fn batch_policy(args: &ServerArgs) -> anyhow::Result<BatchPolicy> {
     let Some(max) = args.max_batch_size else {
         return Ok(BatchPolicy::None);
     };
@@ -209,7 +282,13 @@ fn batch_policy(args: &RunArgs) -> anyhow::Result<BatchPolicy> {
     })
 }
 
-fn run_config(args: &RunArgs) -> anyhow::Result<RunConfig> {
+/// The configuration the server flags describe, with the load's size and arrival.
+fn server_config(
+    args: &ServerArgs,
+    iters: u32,
+    arrival: Arrival,
+    bare: bool,
+) -> anyhow::Result<RunConfig> {
     Ok(RunConfig {
         model: ModelConfig {
             name: args.model.clone(),
@@ -222,9 +301,9 @@ fn run_config(args: &RunArgs) -> anyhow::Result<RunConfig> {
         },
         load: LoadConfig {
             batch_size: args.batch_size,
-            num_iters: args.iters,
+            num_iters: iters,
             extra_warmup: args.warmup,
-            arrival: parse_arrival(&args.arrival)?,
+            arrival,
             seed: args.seed,
         },
         backend: BackendConfig {
@@ -235,14 +314,15 @@ fn run_config(args: &RunArgs) -> anyhow::Result<RunConfig> {
             },
             intra_op_threads: args.intra_op_threads,
             spin_wait_us: parse_spin_wait(&args.spin_wait)?,
+            batching: batch_policy(args)?,
         },
-        measure_bare_forward: !args.no_bare,
+        measure_bare_forward: bare,
     })
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    let cfg = run_config(&args)?;
-    let policy = batch_policy(&args)?;
+    let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
+    let cfg = server_config(&args.server, args.iters, arrival, !args.no_bare)?;
     cfg.validate()?;
     // Open the results file first: an unwritable folder fails now, not after the run.
     let mut sink = JsonlSink::open(&args.out)?;
@@ -256,7 +336,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let options = RunOptions {
-        batching: policy,
         progress: Box::new(progress),
         keep_trace: args.trace.is_some(),
         ..RunOptions::default()
@@ -343,6 +422,172 @@ fn compare_results(args: &CompareArgs) -> anyhow::Result<bool> {
     Ok(passed)
 }
 
+/// `results/<folder>/<name>-<UTC time>.jsonl`, so that sweeps never mix by accident.
+fn default_results_path(folder: &str, name: &str) -> PathBuf {
+    let stamp = inferbench::sweep::environment::utc_now().replace(':', "-");
+    PathBuf::from("results")
+        .join(folder)
+        .join(format!("{name}-{stamp}.jsonl"))
+}
+
+fn sweep(args: SweepArgs) -> anyhow::Result<()> {
+    use inferbench::sweep::spec::SweepSpec;
+    let mut spec = match &args.config {
+        Some(path) => SweepSpec::from_toml_file(path)?,
+        None => SweepSpec::preset(&args.preset)?,
+    };
+    if let Some(r) = args.repeats {
+        spec.repeats = r;
+    }
+    if let Some(i) = args.iters {
+        spec.iters = i;
+    }
+    let configs = spec.expand()?;
+    if args.dry_run {
+        for cfg in &configs {
+            println!("{}", inferbench::sweep::runner::config_id(cfg));
+        }
+        println!(
+            "{} configurations × {} repeats = {} runs",
+            configs.len(),
+            spec.repeats,
+            configs.len() * spec.repeats as usize
+        );
+        return Ok(());
+    }
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_results_path("sweeps", &spec.name));
+    let mut sink = JsonlSink::open(&out)?;
+    let outcome = inferbench::sweep::runner::run_sweep(&spec, &mut sink, args.quiet)?;
+    eprintln!(
+        "[sweep] {} configurations ran, {} failed; results in {}",
+        outcome.ok,
+        outcome.failed,
+        sink.path().display()
+    );
+    eprintln!(
+        "[sweep] next: inferbench report --input {}",
+        sink.path().display()
+    );
+    Ok(())
+}
+
+fn parse_rates(text: &str) -> anyhow::Result<Option<Vec<f64>>> {
+    if text == "auto" {
+        return Ok(None);
+    }
+    let rates = text
+        .split(',')
+        .map(|r| {
+            let rate: f64 = r
+                .trim()
+                .parse()
+                .with_context(|| format!("--rates: '{r}' is not a number"))?;
+            if !(rate.is_finite() && rate > 0.0) {
+                bail!("--rates: {rate} is not a positive rate in requests/s");
+            }
+            Ok(rate)
+        })
+        .collect::<anyhow::Result<Vec<f64>>>()?;
+    Ok(Some(rates))
+}
+
+fn curve(args: CurveArgs) -> anyhow::Result<()> {
+    use inferbench::sweep::{curve, record::Percentile, runner};
+    let cfg = server_config(&args.server, args.iters, Arrival::Burst, false)?;
+    cfg.validate()?;
+    let percentile = Percentile::parse(&args.percentile).with_context(|| {
+        format!(
+            "--percentile '{}': expected mean, p50, p90, p95, p99 or p99.9",
+            args.percentile
+        )
+    })?;
+    if let Some(b) = args.latency_budget_ms {
+        if !(b.is_finite() && b > 0.0) {
+            bail!("--latency-budget-ms {b}: expected a positive number of milliseconds");
+        }
+    }
+    let explicit = parse_rates(&args.rates)?;
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_results_path("curves", &args.name));
+    let mut sink = JsonlSink::open(&out)?;
+    let rates = match explicit {
+        Some(r) => r,
+        None => {
+            if !args.quiet {
+                eprintln!(
+                    "[curve] measuring the burst capacity of {}",
+                    runner::config_id(&cfg)
+                );
+            }
+            let capacity = runner::capacity_rps(&cfg)?;
+            if !args.quiet {
+                eprintln!("[curve] capacity {capacity:.1} requests/s; rates at 20-110 % of it");
+            }
+            curve::auto_rates(capacity)
+        }
+    };
+    let budget = args.latency_budget_ms.map(|b| (percentile, b));
+    let (points, found) =
+        runner::run_curve(&args.name, &cfg, &rates, budget, &mut sink, args.quiet)?;
+    println!("offered req/s  achieved req/s  p50 ms  p99 ms");
+    for p in &points {
+        println!(
+            "{:>13.1}  {:>14.1}  {:>6.2}  {:>6.2}",
+            p.offered_rps, p.achieved_rps, p.latency_ms.p50, p.latency_ms.p99
+        );
+    }
+    if let Some(m) = found {
+        match m.max_rps {
+            Some(rate) => println!(
+                "highest rate with {} <= {} ms: {rate:.1} requests/s ({} runs)",
+                percentile.name(),
+                m.budget_ms,
+                m.probes
+            ),
+            None => println!(
+                "no probed rate kept {} <= {} ms ({} runs)",
+                percentile.name(),
+                m.budget_ms,
+                m.probes
+            ),
+        }
+    }
+    eprintln!("[curve] results in {}", sink.path().display());
+    Ok(())
+}
+
+fn report(args: ReportArgs) -> anyhow::Result<()> {
+    use inferbench::report::sweep::{recommend, write_report, SweepData};
+    let goal = recommend::Goal {
+        constraint: recommend::Constraint::parse(&args.constraint)?,
+        percentile: inferbench::sweep::record::Percentile::parse(&args.latency_pct).with_context(
+            || {
+                format!(
+                    "--latency-pct '{}': expected mean, p50, p90, p95, p99 or p99.9",
+                    args.latency_pct
+                )
+            },
+        )?,
+        budget_ms: args.latency_budget_ms,
+    };
+    goal.validate()?;
+    let data = SweepData::load(&args.input)?;
+    let files = write_report(&data, &goal, &args.out_dir)?;
+    let recommendation = recommend::recommend(&data.configs, &goal)?;
+    println!("{}", recommendation.text);
+    println!(
+        "report: {} ({} plots)",
+        files.markdown.display(),
+        files.plots.len()
+    );
+    Ok(())
+}
+
 /// `CRITERION_HOME` when set and the flag was left at its default.
 fn criterion_home(flag: &std::path::Path) -> PathBuf {
     match std::env::var_os("CRITERION_HOME") {
@@ -369,6 +614,9 @@ fn main() -> ExitCode {
         Command::InitModel(args) => init_model(args),
         Command::Compare(args) => return compare(args),
         Command::MergeBaselines(args) => merge_baselines(args),
+        Command::Sweep(args) => sweep(args),
+        Command::Curve(args) => curve(args),
+        Command::Report(args) => report(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

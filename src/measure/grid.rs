@@ -10,7 +10,6 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use super::units::{TailLatency, Utilization};
 use crate::config::{CompileMode, RunConfig, StreamLayout};
 use crate::device::CpuDevice;
-use crate::pipeline::batcher::BatchPolicy;
 use crate::pipeline::{Server, Window};
 
 /// A grid of configurations and how much to measure each.
@@ -211,14 +210,13 @@ pub fn bench_grid<M: PipelineMeasurement>(
             measurement.name(),
             profile.name
         );
-        let mut server =
-            match Server::start(&cfg, BatchPolicy::None, Arc::new(CpuDevice), &mut |_| {}) {
-                Ok(server) => server,
-                Err(e) => {
-                    eprintln!("[inferbench] skipping {id}: {e}");
-                    continue;
-                }
-            };
+        let mut server = match Server::start(&cfg, Arc::new(CpuDevice), &mut |_| {}) {
+            Ok(server) => server,
+            Err(e) => {
+                eprintln!("[inferbench] skipping {id}: {e}");
+                continue;
+            }
+        };
         let mut group = c.benchmark_group(&id);
         group
             .sampling_mode(SamplingMode::Flat)

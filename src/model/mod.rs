@@ -3,6 +3,7 @@
 //! and the synthetic fixed-time model used to calibrate the harness ([`spin`]).
 
 pub mod checkpoint;
+pub mod flops;
 mod prepare;
 pub mod spin;
 pub mod zoo;

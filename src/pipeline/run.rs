@@ -13,7 +13,6 @@ use tch::Tensor;
 use super::arrivals::poisson_schedule;
 use super::backend::{buffer_shape, Backend, BackendPlan};
 use super::bare;
-use super::batcher::BatchPolicy;
 use super::collector::Collector;
 use super::inputs::InputPool;
 use super::stages::{ResponseResult, TensorRequest};
@@ -29,8 +28,6 @@ use crate::request::{Request, RequestMeta, RunClock, Stamp};
 
 /// How to run, beyond what the configuration says.
 pub struct RunOptions<'a> {
-    /// Batching policy. Default: none (each request its own forward).
-    pub batching: BatchPolicy,
     /// Device. Default: the CPU.
     pub device: Arc<dyn ComputeDevice>,
     /// Keep every measured request's timestamps in [`RunOutcome::trace`]. Default false.
@@ -42,7 +39,6 @@ pub struct RunOptions<'a> {
 impl Default for RunOptions<'_> {
     fn default() -> Self {
         Self {
-            batching: BatchPolicy::None,
             device: Arc::new(CpuDevice),
             keep_trace: false,
             progress: Box::new(|_| {}),
@@ -85,11 +81,11 @@ impl Server {
     /// alone and then the extra warm-up requests, awaiting each.
     pub fn start(
         cfg: &RunConfig,
-        batching: BatchPolicy,
         device: Arc<dyn ComputeDevice>,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Self> {
         cfg.validate()?;
+        let batching = cfg.backend.batching;
         let intra_op_threads = cfg.intra_op_threads();
         tch::set_num_threads(intra_op_threads as i32);
         progress("loading model");
@@ -224,13 +220,12 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport> {
 /// Runs the pipeline once with explicit options.
 pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> {
     let RunOptions {
-        batching,
         device,
         keep_trace,
         mut progress,
     } = options;
     let progress = progress.as_mut();
-    let mut server = Server::start(cfg, batching, Arc::clone(&device), progress)?;
+    let mut server = Server::start(cfg, Arc::clone(&device), progress)?;
     // The bare loop is timed half before and half after the pipeline window, and the
     // two throughputs averaged, so that a machine drifting faster or slower during the
     // run moves both sides of the efficiency ratio alike.

@@ -4,6 +4,7 @@
 
 pub mod jsonl;
 pub mod summary;
+pub mod sweep;
 pub mod trace;
 
 use serde::{Deserialize, Serialize};

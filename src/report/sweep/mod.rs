@@ -1,0 +1,117 @@
+//! The sweep report: sweep and curve records read back ([`SweepData::load`]), a
+//! recommendation under a constraint ([`recommend`]), SVG plots ([`plots`]) and the
+//! markdown that ties them together ([`markdown`]), all written by [`write_report`].
+
+pub mod markdown;
+pub mod plots;
+pub mod recommend;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::sweep::record::{ConfigRecord, MaxRateRecord, ProbeRecord, RatePoint, Record};
+
+/// Every record of one or more results files, by kind, in file order.
+#[derive(Debug, Clone, Default)]
+pub struct SweepData {
+    /// GEMM peak probes.
+    pub probes: Vec<ProbeRecord>,
+    /// Configurations.
+    pub configs: Vec<ConfigRecord>,
+    /// Latency–throughput points.
+    pub rates: Vec<RatePoint>,
+    /// Rate searches.
+    pub max_rates: Vec<MaxRateRecord>,
+}
+
+impl SweepData {
+    /// Reads JSON-lines files written by `inferbench sweep` and `inferbench curve`.
+    pub fn load(paths: &[PathBuf]) -> Result<Self> {
+        let mut data = Self::default();
+        for path in paths {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::io("cannot read results file", path, e))?;
+            for (n, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                data.push(parse_line(path, n + 1, line)?);
+            }
+        }
+        if data.configs.is_empty() && data.rates.is_empty() {
+            return Err(Error::config(
+                "input",
+                "no configuration or rate records in the input; run `inferbench sweep` or `inferbench curve` first",
+            ));
+        }
+        Ok(data)
+    }
+
+    fn push(&mut self, record: Record) {
+        match record {
+            Record::Probe(p) => self.probes.push(p),
+            Record::Config(c) => self.configs.push(c),
+            Record::Rate(r) => self.rates.push(r),
+            Record::MaxRate(m) => self.max_rates.push(m),
+        }
+    }
+
+    /// The GEMM peak to hold a configuration to: the probe of its sweep, else the last.
+    pub fn peak_gflops(&self, sweep: &str) -> Option<f64> {
+        self.probes
+            .iter()
+            .rev()
+            .find(|p| p.sweep == sweep)
+            .or(self.probes.last())
+            .map(|p| p.peak_gflops)
+    }
+
+    /// Samples/s the configuration could reach if its forward ran at the probe's
+    /// peak: peak FLOP/s ÷ FLOPs per sample.
+    pub fn theoretical_max(&self, config: &ConfigRecord) -> Option<f64> {
+        let gflop = config.model_gflop_per_sample?;
+        Some(self.peak_gflops(&config.sweep)? / gflop)
+    }
+}
+
+fn parse_line(path: &Path, line_no: usize, line: &str) -> Result<Record> {
+    serde_json::from_str(line).map_err(|e| {
+        let hint = if line.contains("\"latency_ms\"") && !line.contains("\"kind\"") {
+            "it looks like an `inferbench run` result; report reads the files of `inferbench sweep` and `inferbench curve`"
+        } else {
+            "the file is not a sweep results file, or was cut short"
+        };
+        Error::config(
+            "input",
+            format!("{}:{line_no}: not a sweep record ({e}); {hint}", path.display()),
+        )
+    })
+}
+
+/// The files a report consists of, written into `dir`.
+#[derive(Debug, Clone)]
+pub struct ReportFiles {
+    /// The markdown.
+    pub markdown: PathBuf,
+    /// The plots.
+    pub plots: Vec<plots::Plot>,
+}
+
+/// Writes `report.md` and its SVG plots into `dir` (created if needed). Each file is
+/// written to a temporary name and renamed, so a failure leaves no half-written file.
+pub fn write_report(data: &SweepData, goal: &recommend::Goal, dir: &Path) -> Result<ReportFiles> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create report folder", dir, e))?;
+    let recommendation = recommend::recommend(&data.configs, goal)?;
+    let plots = plots::write_all(data, goal, dir)?;
+    let text = markdown::render(data, goal, &recommendation, &plots);
+    let markdown = dir.join("report.md");
+    write_atomically(&markdown, text.as_bytes())?;
+    Ok(ReportFiles { markdown, plots })
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
+}

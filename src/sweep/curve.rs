@@ -1,0 +1,166 @@
+//! The latency–throughput curve (seed 003's request-rate sweep) and the search for
+//! the highest rate that keeps a percentile within a budget (perf_analyzer's
+//! latency threshold), as plain logic over a `probe` that runs one rate. The runs
+//! themselves are in [`super::runner`].
+
+/// Offered rates of an automatic curve, as fractions of the burst capacity: dense
+/// near saturation, where the knee is, and one point past it.
+pub const AUTO_FRACTIONS: [f64; 8] = [0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1];
+
+/// Rates for a curve from the measured capacity (requests/s).
+pub fn auto_rates(capacity_rps: f64) -> Vec<f64> {
+    AUTO_FRACTIONS.iter().map(|f| f * capacity_rps).collect()
+}
+
+/// How far the search narrows before it stops.
+#[derive(Debug, Clone, Copy)]
+pub struct SearchLimits {
+    /// Stop when the bracket is narrower than this fraction of its upper end.
+    pub tolerance: f64,
+    /// Stop after this many probes, bracket or not.
+    pub max_probes: u32,
+}
+
+impl Default for SearchLimits {
+    fn default() -> Self {
+        Self {
+            tolerance: 0.05,
+            max_probes: 8,
+        }
+    }
+}
+
+/// What the search found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchResult {
+    /// Highest rate that met the budget, with its latency; `None` if the lowest did not.
+    pub best: Option<(f64, f64)>,
+    /// Lowest rate that broke the budget, if one was probed.
+    pub first_failing: Option<f64>,
+    /// Every probe: (rate, latency), in order.
+    pub probes: Vec<(f64, f64)>,
+}
+
+/// Bisection between a low rate (`floor_fraction` × `ceiling`) and `ceiling`:
+/// `probe(rate)` runs the pipeline at that rate and returns the percentile's latency
+/// in ms. Latency is assumed to grow with the rate, which holds for a queue until
+/// noise: the bracket is narrowed only to `limits.tolerance` for that reason.
+pub fn search_max_rate<E>(
+    ceiling: f64,
+    budget_ms: f64,
+    floor_fraction: f64,
+    limits: SearchLimits,
+    mut probe: impl FnMut(f64) -> Result<f64, E>,
+) -> Result<SearchResult, E> {
+    let mut result = SearchResult {
+        best: None,
+        first_failing: None,
+        probes: Vec::new(),
+    };
+    let mut run = |rate: f64, result: &mut SearchResult| -> Result<bool, E> {
+        let latency = probe(rate)?;
+        result.probes.push((rate, latency));
+        let ok = latency <= budget_ms;
+        if ok {
+            result.best = Some((rate, latency));
+        } else {
+            result.first_failing = Some(rate);
+        }
+        Ok(ok)
+    };
+    let mut lo = ceiling * floor_fraction;
+    if !run(lo, &mut result)? {
+        return Ok(result);
+    }
+    let mut hi = ceiling;
+    if run(hi, &mut result)? {
+        return Ok(result);
+    }
+    while (hi - lo) / hi > limits.tolerance && (result.probes.len() as u32) < limits.max_probes {
+        let mid = (lo + hi) / 2.0;
+        if run(mid, &mut result)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    // `best` holds the last rate that passed, which is `lo`.
+    Ok(result)
+}
+
+/// Mean latency of an M/D/1 queue (Poisson arrivals, fixed service time), ms:
+/// service + ρ·service / (2(1 − ρ)). Infinite at or past saturation.
+pub fn md1_mean_latency_ms(rate_rps: f64, service_ms: f64) -> f64 {
+    let rho = rate_rps * service_ms / 1e3;
+    if rho >= 1.0 {
+        return f64::INFINITY;
+    }
+    service_ms + rho * service_ms / (2.0 * (1.0 - rho))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_rates_bracket_the_capacity() {
+        let rates = auto_rates(200.0);
+        assert_eq!(rates.first(), Some(&40.0));
+        assert!((rates.last().unwrap() - 220.0).abs() < 1e-9);
+        assert!(rates.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn the_search_finds_the_md1_rate_for_a_budget() {
+        // 2 ms service: mean latency 6 ms at ρ = 0.8, i.e. 400 requests/s.
+        let latency = |r: f64| Ok::<_, ()>(md1_mean_latency_ms(r, 2.0));
+        let limits = SearchLimits {
+            tolerance: 0.01,
+            max_probes: 20,
+        };
+        let found = search_max_rate(550.0, 6.0, 0.1, limits, latency).unwrap();
+        let (rate, lat) = found.best.unwrap();
+        assert!(rate <= 400.0 && rate > 400.0 * 0.98, "{rate}");
+        assert!(lat <= 6.0);
+        let failing = found.first_failing.unwrap();
+        assert!(failing > 400.0 && failing < 400.0 * 1.03, "{failing}");
+    }
+
+    #[test]
+    fn a_budget_below_the_service_time_finds_nothing() {
+        let found = search_max_rate(500.0, 1.0, 0.1, SearchLimits::default(), |r| {
+            Ok::<_, ()>(md1_mean_latency_ms(r, 2.0))
+        })
+        .unwrap();
+        assert_eq!(found.best, None);
+        assert_eq!(found.probes.len(), 1);
+    }
+
+    #[test]
+    fn a_budget_met_at_the_ceiling_stops_there_and_probes_are_capped() {
+        let easy = search_max_rate(300.0, 100.0, 0.1, SearchLimits::default(), |r| {
+            Ok::<_, ()>(md1_mean_latency_ms(r, 2.0))
+        })
+        .unwrap();
+        assert_eq!(easy.best.map(|b| b.0), Some(300.0));
+        assert_eq!(easy.probes.len(), 2);
+        let capped = search_max_rate(
+            550.0,
+            6.0,
+            0.1,
+            SearchLimits {
+                tolerance: 1e-9,
+                max_probes: 5,
+            },
+            |r| Ok::<_, ()>(md1_mean_latency_ms(r, 2.0)),
+        )
+        .unwrap();
+        assert_eq!(capped.probes.len(), 5);
+    }
+
+    #[test]
+    fn md1_latency_matches_the_formula() {
+        assert!((md1_mean_latency_ms(150.0, 2.0) - (2.0 + 0.3 * 2.0 / 1.4)).abs() < 1e-12);
+        assert!(md1_mean_latency_ms(500.0, 2.0).is_infinite());
+    }
+}

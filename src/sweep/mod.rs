@@ -1,0 +1,17 @@
+//! Sweeps: a grid of configurations ([`spec`]), each run `repeats` times and
+//! aggregated to mean ± std ([`record`]), with a progress line ([`progress`]); the
+//! latency–throughput curve and the highest-rate-under-a-budget search ([`curve`]);
+//! and, with libtorch, the runs themselves, the GEMM peak probe and the environment
+//! (`runner`, `environment`).
+//!
+//! Results are JSON lines ([`record::Record`]) that `inferbench report` turns into
+//! markdown, plots and a recommendation ([`crate::report::sweep`]).
+
+pub mod curve;
+#[cfg(feature = "torch")]
+pub mod environment;
+pub mod progress;
+pub mod record;
+#[cfg(feature = "torch")]
+pub mod runner;
+pub mod spec;

@@ -1,0 +1,329 @@
+//! What a sweep writes: one JSON line per record, each tagged by `kind` and carrying
+//! the environment it was measured in, so that a line read alone still says where
+//! its figures come from.
+//!
+//! - `probe`: the machine's peak, measured by a GEMM ([`ProbeRecord`]);
+//! - `config`: one configuration over its repeats, mean ± std ([`ConfigRecord`]);
+//! - `rate`: one point of a latency–throughput curve ([`RatePoint`]);
+//! - `max_rate`: the highest rate that kept a percentile under a budget ([`MaxRateRecord`]).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+use crate::metrics::LatencySummary;
+
+/// Mean and spread of one figure over a configuration's repeats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    /// Arithmetic mean.
+    pub mean: f64,
+    /// Population standard deviation (numpy's default, as the seed's process_metrics).
+    pub std: f64,
+    /// Each repeat's value, in order.
+    pub values: Vec<f64>,
+}
+
+impl Stat {
+    /// Mean and std of `values`; `None` when there are none.
+    pub fn of(values: Vec<f64>) -> Option<Self> {
+        if values.is_empty() {
+            return None;
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+        Some(Self {
+            mean,
+            std: var.sqrt(),
+            values,
+        })
+    }
+
+    /// Mean and std of the figures that are present; `None` unless every repeat has one
+    /// (a figure measured in some repeats only would mix populations).
+    pub fn of_all(values: Vec<Option<f64>>) -> Option<Self> {
+        values
+            .into_iter()
+            .collect::<Option<Vec<f64>>>()
+            .and_then(Self::of)
+    }
+}
+
+/// A latency percentile (or the mean) that a budget or a plot refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Percentile {
+    /// The mean.
+    Mean,
+    /// 50th percentile.
+    P50,
+    /// 90th percentile.
+    P90,
+    /// 95th percentile.
+    P95,
+    /// 99th percentile.
+    P99,
+    /// 99.9th percentile.
+    P999,
+}
+
+impl Percentile {
+    /// Parses `mean`, `p50`, `p90`, `p95`, `p99`, `p99.9` (or `p999`).
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text.trim().to_ascii_lowercase().as_str() {
+            "mean" => Self::Mean,
+            "p50" => Self::P50,
+            "p90" => Self::P90,
+            "p95" => Self::P95,
+            "p99" => Self::P99,
+            "p99.9" | "p999" => Self::P999,
+            _ => return None,
+        })
+    }
+
+    /// The name as printed.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mean => "mean",
+            Self::P50 => "p50",
+            Self::P90 => "p90",
+            Self::P95 => "p95",
+            Self::P99 => "p99",
+            Self::P999 => "p99.9",
+        }
+    }
+
+    /// This percentile of one run's latency summary, ms.
+    pub fn of_summary(self, s: &LatencySummary) -> f64 {
+        match self {
+            Self::Mean => s.mean,
+            Self::P50 => s.p50,
+            Self::P90 => s.p90,
+            Self::P95 => s.p95,
+            Self::P99 => s.p99,
+            Self::P999 => s.p999,
+        }
+    }
+}
+
+/// Latency figures over repeats, ms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LatencyStats {
+    /// Mean latency.
+    pub mean: Stat,
+    /// 50th percentile.
+    pub p50: Stat,
+    /// 90th percentile.
+    pub p90: Stat,
+    /// 95th percentile.
+    pub p95: Stat,
+    /// 99th percentile.
+    pub p99: Stat,
+    /// 99.9th percentile.
+    pub p999: Stat,
+}
+
+impl LatencyStats {
+    /// The statistic of one percentile.
+    pub fn get(&self, p: Percentile) -> &Stat {
+        match p {
+            Percentile::Mean => &self.mean,
+            Percentile::P50 => &self.p50,
+            Percentile::P90 => &self.p90,
+            Percentile::P95 => &self.p95,
+            Percentile::P99 => &self.p99,
+            Percentile::P999 => &self.p999,
+        }
+    }
+}
+
+/// A configuration's figures over its successful repeats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigFigures {
+    /// Samples per second.
+    pub throughput_samples_per_s: Stat,
+    /// End-to-end latency, ms.
+    pub latency_ms: LatencyStats,
+    /// Mean time per stage, ms, by stage name (queue, batch, copy_in, compute,
+    /// copy_out, response).
+    pub stages_ms: BTreeMap<String, Stat>,
+    /// Cold-start latency, ms.
+    pub warmup_latency_ms: Stat,
+    /// Process CPU utilisation, %; absent where it could not be measured.
+    pub cpu_util_pct: Option<Stat>,
+    /// GPU utilisation, %; absent without an NVIDIA GPU.
+    pub gpu_util_pct: Option<Stat>,
+    /// Pipeline throughput over bare-forward throughput; absent unless measured.
+    pub pipeline_efficiency: Option<Stat>,
+}
+
+/// Whether a configuration ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Every repeat ran.
+    Ok,
+    /// At least one repeat failed; figures cover the repeats that ran, if any.
+    Failed,
+}
+
+/// Where a sweep ran.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SweepEnvironment {
+    /// This tool's version.
+    pub inferbench_version: String,
+    /// The tch crate's version.
+    pub tch_version: Option<String>,
+    /// The libtorch it was built against.
+    pub libtorch_version: Option<String>,
+    /// CPU model.
+    pub cpu_model: Option<String>,
+    /// Cores available to the process.
+    pub cores: usize,
+    /// GPU name, where libtorch or NVML sees one.
+    pub gpu: Option<String>,
+    /// The source's git commit (with `-dirty` for uncommitted changes), where known.
+    pub git_commit: Option<String>,
+    /// When the sweep started, UTC, RFC 3339.
+    pub started_utc: Option<String>,
+}
+
+/// The machine's measured peak (a square f32 GEMM), for the theoretical maximum.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProbeRecord {
+    /// Sweep name.
+    pub sweep: String,
+    /// Side of the square matrices.
+    pub gemm_size: u32,
+    /// Intra-op threads the probe used.
+    pub threads: u32,
+    /// Best of the repetitions, GFLOP/s (2·n³ flops a GEMM).
+    pub peak_gflops: f64,
+    /// Repetitions timed.
+    pub reps: u32,
+    /// Device the GEMM ran on.
+    pub device: String,
+    /// Where.
+    pub env: SweepEnvironment,
+}
+
+/// One configuration over its repeats.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRecord {
+    /// Sweep name.
+    pub sweep: String,
+    /// Position in the sweep, from 0.
+    pub index: usize,
+    /// The configuration as a benchmark id: `resnet18-32px/bs4/eager/w2/shared`
+    /// (with `/dyn8@5ms` when dynamic batching is on).
+    pub id: String,
+    /// The configuration.
+    pub config: RunConfig,
+    /// libtorch intra-op threads per worker.
+    pub intra_op_threads: u32,
+    /// Repeats asked for.
+    pub repeats: u32,
+    /// Repeats that ran.
+    pub repeats_ok: u32,
+    /// Whether every repeat ran.
+    pub status: Status,
+    /// The first failure, when one happened.
+    pub error: Option<String>,
+    /// Figures over the repeats that ran; absent when none did.
+    pub figures: Option<ConfigFigures>,
+    /// The model's forward cost, GFLOP per sample; absent for models without one (spin).
+    pub model_gflop_per_sample: Option<f64>,
+    /// Where.
+    pub env: SweepEnvironment,
+}
+
+/// One point of a latency–throughput curve: an open-loop Poisson run at a rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatePoint {
+    /// Sweep name.
+    pub sweep: String,
+    /// The configuration's id.
+    pub id: String,
+    /// The configuration (its arrival is the offered rate).
+    pub config: RunConfig,
+    /// Requests per second offered.
+    pub offered_rps: f64,
+    /// Requests per second served (requests / window).
+    pub achieved_rps: f64,
+    /// Samples per second served.
+    pub throughput_samples_per_s: f64,
+    /// Latency from intended send times, ms.
+    pub latency_ms: LatencySummary,
+    /// Longest time the sender fell behind its schedule, ms.
+    pub sender_lag_max_ms: f64,
+    /// Where.
+    pub env: SweepEnvironment,
+}
+
+/// The highest offered rate whose chosen percentile stayed within a budget.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MaxRateRecord {
+    /// Sweep name.
+    pub sweep: String,
+    /// The configuration's id.
+    pub id: String,
+    /// The percentile held to the budget.
+    pub percentile: Percentile,
+    /// The budget, ms.
+    pub budget_ms: f64,
+    /// The highest rate that met it, requests/s; absent if even the lowest probed did not.
+    pub max_rps: Option<f64>,
+    /// The percentile at that rate, ms.
+    pub latency_at_max_ms: Option<f64>,
+    /// The lowest probed rate that broke the budget, requests/s, if one did.
+    pub first_failing_rps: Option<f64>,
+    /// Runs the search took.
+    pub probes: u32,
+    /// Where.
+    pub env: SweepEnvironment,
+}
+
+/// One line of a sweep's results file. (A sweep has tens of records, so the size
+/// difference between variants costs nothing worth a Box.)
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    /// The peak probe.
+    Probe(ProbeRecord),
+    /// A configuration.
+    Config(ConfigRecord),
+    /// A point of the latency–throughput curve.
+    Rate(RatePoint),
+    /// The result of the rate search.
+    MaxRate(MaxRateRecord),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_uses_the_population_std() {
+        let s = Stat::of(vec![2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]).unwrap();
+        assert_eq!(s.mean, 5.0);
+        assert_eq!(s.std, 2.0);
+        assert_eq!(Stat::of(vec![]), None);
+    }
+
+    #[test]
+    fn a_figure_missing_in_one_repeat_is_absent_not_averaged() {
+        assert_eq!(Stat::of_all(vec![Some(1.0), None, Some(3.0)]), None);
+        assert_eq!(Stat::of_all(vec![Some(1.0), Some(3.0)]).unwrap().mean, 2.0);
+    }
+
+    #[test]
+    fn percentiles_parse_by_name() {
+        for p in ["mean", "p50", "p90", "p95", "p99", "p99.9"] {
+            assert_eq!(Percentile::parse(p).unwrap().name(), p);
+        }
+        assert_eq!(Percentile::parse("p98"), None);
+    }
+}

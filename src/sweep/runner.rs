@@ -1,0 +1,329 @@
+//! Running a sweep, a latency–throughput curve and the rate search: each point is a
+//! full [`crate::pipeline::run_with`] (a fresh server per repeat, as the seed's
+//! runner started a fresh process), and each finished configuration is written as
+//! one complete JSON line, so an interrupted sweep leaves every finished record.
+
+use std::time::Instant;
+
+use tch::{Device, Kind, Tensor};
+
+use super::curve::{search_max_rate, SearchLimits, SearchResult};
+use super::progress::Progress;
+use super::record::{
+    ConfigFigures, ConfigRecord, LatencyStats, MaxRateRecord, Percentile, ProbeRecord, RatePoint,
+    Record, Stat, Status, SweepEnvironment,
+};
+use super::spec::SweepSpec;
+use crate::config::{Arrival, RunConfig};
+use crate::error::{Error, Result};
+use crate::model::Architecture;
+use crate::pipeline::{run_with, RunOptions};
+use crate::report::jsonl::JsonlSink;
+use crate::report::RunReport;
+
+/// The benchmark id of a configuration, with its batching and arrival when they are
+/// not the defaults: `resnet18-32px/bs4/eager/w2/shared/dyn8@5ms/poisson:200`.
+pub fn config_id(cfg: &RunConfig) -> String {
+    use crate::pipeline::batcher::BatchPolicy;
+    let mut id = format!(
+        "{}-{}px/bs{}/{}/w{}/{}",
+        cfg.model.name,
+        cfg.model.image_size,
+        cfg.load.batch_size,
+        cfg.model.compile.name(),
+        cfg.backend.workers,
+        cfg.backend.streams.name()
+    );
+    if let BatchPolicy::Dynamic {
+        max_batch_samples,
+        timeout_us,
+    } = cfg.backend.batching
+    {
+        id.push_str(&format!("/dyn{max_batch_samples}@{}us", timeout_us));
+    }
+    match cfg.load.arrival {
+        Arrival::Burst => {}
+        Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
+        Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
+    }
+    id
+}
+
+/// What a finished sweep did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepOutcome {
+    /// Configurations whose every repeat ran.
+    pub ok: usize,
+    /// Configurations with a failed repeat.
+    pub failed: usize,
+}
+
+/// Runs every configuration of `spec` `spec.repeats` times and appends a probe
+/// record and one record per configuration to `sink`. A configuration that fails is
+/// recorded as failed (with the error) and the sweep goes on.
+pub fn run_sweep(spec: &SweepSpec, sink: &mut JsonlSink, quiet: bool) -> Result<SweepOutcome> {
+    let configs = spec.expand()?;
+    let env = SweepEnvironment::detect();
+    let probe = probe_record(&spec.name, &env)?;
+    if !quiet {
+        eprintln!(
+            "[sweep] '{}': {} configurations × {} repeats; GEMM peak {:.1} GFLOP/s on {} threads",
+            spec.name,
+            configs.len(),
+            spec.repeats,
+            probe.peak_gflops,
+            probe.threads
+        );
+    }
+    sink.append(&Record::Probe(probe))?;
+    let mut progress = Progress::start("sweep", configs.len() * spec.repeats as usize);
+    let mut outcome = SweepOutcome { ok: 0, failed: 0 };
+    for (index, cfg) in configs.iter().enumerate() {
+        let record = run_config(spec, index, cfg, &env, &mut progress, quiet)?;
+        match record.status {
+            Status::Ok => outcome.ok += 1,
+            Status::Failed => outcome.failed += 1,
+        }
+        sink.append(&Record::Config(record))?;
+    }
+    if !quiet {
+        progress.end();
+    }
+    Ok(outcome)
+}
+
+fn run_config(
+    spec: &SweepSpec,
+    index: usize,
+    cfg: &RunConfig,
+    env: &SweepEnvironment,
+    progress: &mut Progress,
+    quiet: bool,
+) -> Result<ConfigRecord> {
+    let id = config_id(cfg);
+    let mut reports = Vec::new();
+    let mut error = None;
+    for rep in 0..spec.repeats {
+        if !quiet {
+            progress.show(&format!("{id} (rep {}/{})", rep + 1, spec.repeats));
+        }
+        match run_with(cfg, RunOptions::default()) {
+            Ok(outcome) => reports.push(outcome.report),
+            Err(e) => {
+                if !quiet {
+                    eprintln!("\n[sweep] {id} failed: {e}; recorded, going on");
+                }
+                error = Some(e.to_string());
+                // A configuration that failed once fails again (a bad combination, no
+                // memory): its remaining repeats are skipped, not retried.
+                for _ in rep..spec.repeats {
+                    progress.finish_one();
+                }
+                break;
+            }
+        }
+        progress.finish_one();
+    }
+    let gflop = Architecture::parse(&cfg.model.name)
+        .ok()
+        .and_then(|a| a.gflop_per_sample(cfg.model.image_size));
+    Ok(ConfigRecord {
+        sweep: spec.name.clone(),
+        index,
+        id,
+        config: cfg.clone(),
+        intra_op_threads: reports
+            .first()
+            .map_or_else(|| cfg.intra_op_threads(), |r| r.intra_op_threads),
+        repeats: spec.repeats,
+        repeats_ok: reports.len() as u32,
+        status: if error.is_none() {
+            Status::Ok
+        } else {
+            Status::Failed
+        },
+        error,
+        figures: aggregate(&reports),
+        model_gflop_per_sample: gflop,
+        env: env.clone(),
+    })
+}
+
+/// Mean ± std of each figure over the repeats' reports; `None` without reports.
+pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
+    if reports.is_empty() {
+        return None;
+    }
+    let stat = |f: &dyn Fn(&RunReport) -> f64| {
+        Stat::of(reports.iter().map(f).collect()).expect("reports is not empty; this is a bug")
+    };
+    let latency = |p: Percentile| stat(&|r: &RunReport| p.of_summary(&r.latency_ms));
+    let stages_ms = reports[0]
+        .stages_ms
+        .named()
+        .iter()
+        .enumerate()
+        .map(|(k, (name, _))| {
+            (
+                name.to_string(),
+                stat(&|r: &RunReport| r.stages_ms.named()[k].1),
+            )
+        })
+        .collect();
+    Some(ConfigFigures {
+        throughput_samples_per_s: stat(&|r| r.throughput_samples_per_s),
+        latency_ms: LatencyStats {
+            mean: latency(Percentile::Mean),
+            p50: latency(Percentile::P50),
+            p90: latency(Percentile::P90),
+            p95: latency(Percentile::P95),
+            p99: latency(Percentile::P99),
+            p999: latency(Percentile::P999),
+        },
+        stages_ms,
+        warmup_latency_ms: stat(&|r| r.warmup_latency_ms),
+        cpu_util_pct: Stat::of_all(reports.iter().map(|r| r.utilization.cpu_pct).collect()),
+        gpu_util_pct: Stat::of_all(reports.iter().map(|r| r.utilization.gpu_pct).collect()),
+        pipeline_efficiency: Stat::of_all(reports.iter().map(|r| r.pipeline_efficiency).collect()),
+    })
+}
+
+/// Side of the probe's square matrices: 2 GFLOP a product, long enough to time and
+/// large enough to reach the BLAS kernel's steady state.
+pub const GEMM_SIZE: i64 = 1024;
+const GEMM_REPS: u32 = 10;
+
+/// The CPU's peak for f32 GEMM with every core, as the best of several products.
+pub fn gemm_peak_gflops(size: i64, threads: u32, reps: u32) -> Result<f64> {
+    tch::set_num_threads(threads as i32);
+    let opts = (Kind::Float, Device::Cpu);
+    let a = Tensor::f_randn([size, size], opts).map_err(Error::Torch)?;
+    let b = Tensor::f_randn([size, size], opts).map_err(Error::Torch)?;
+    let _warm = a.f_mm(&b).map_err(Error::Torch)?;
+    let mut best = f64::INFINITY;
+    for _ in 0..reps.max(1) {
+        let start = Instant::now();
+        let c = a.f_mm(&b).map_err(Error::Torch)?;
+        let _ = c.f_sum(Kind::Float).map_err(Error::Torch)?; // the product is used
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    Ok(2.0 * (size as f64).powi(3) / best / 1e9)
+}
+
+fn probe_record(sweep: &str, env: &SweepEnvironment) -> Result<ProbeRecord> {
+    let threads = env.cores.max(1) as u32;
+    Ok(ProbeRecord {
+        sweep: sweep.to_string(),
+        gemm_size: GEMM_SIZE as u32,
+        threads,
+        peak_gflops: gemm_peak_gflops(GEMM_SIZE, threads, GEMM_REPS)?,
+        reps: GEMM_REPS,
+        device: "cpu".into(),
+        env: env.clone(),
+    })
+}
+
+/// The configuration's capacity in requests/s: its burst throughput.
+pub fn capacity_rps(cfg: &RunConfig) -> Result<f64> {
+    let mut burst = cfg.clone();
+    burst.load.arrival = Arrival::Burst;
+    burst.measure_bare_forward = false;
+    let report = run_with(&burst, RunOptions::default())?.report;
+    Ok(report.throughput_samples_per_s / cfg.load.batch_size as f64)
+}
+
+/// One open-loop Poisson run at `rate` requests/s.
+pub fn rate_point(
+    sweep: &str,
+    cfg: &RunConfig,
+    rate: f64,
+    env: &SweepEnvironment,
+) -> Result<RatePoint> {
+    let mut at_rate = cfg.clone();
+    at_rate.load.arrival = Arrival::Poisson(rate);
+    at_rate.measure_bare_forward = false;
+    let report = run_with(&at_rate, RunOptions::default())?.report;
+    Ok(RatePoint {
+        sweep: sweep.to_string(),
+        id: config_id(cfg),
+        offered_rps: rate,
+        achieved_rps: report.requests as f64 / report.window_s,
+        throughput_samples_per_s: report.throughput_samples_per_s,
+        latency_ms: report.latency_ms,
+        sender_lag_max_ms: report.stages_ms.sender_lag_max,
+        config: at_rate,
+        env: env.clone(),
+    })
+}
+
+/// Runs the curve at `rates` (appending each point) and, with a budget, the search;
+/// returns the points and the search's record.
+pub fn run_curve(
+    sweep: &str,
+    cfg: &RunConfig,
+    rates: &[f64],
+    budget: Option<(Percentile, f64)>,
+    sink: &mut JsonlSink,
+    quiet: bool,
+) -> Result<(Vec<RatePoint>, Option<MaxRateRecord>)> {
+    let env = SweepEnvironment::detect();
+    let mut progress = Progress::start("curve", rates.len());
+    let mut points = Vec::new();
+    for &rate in rates {
+        if !quiet {
+            progress.show(&format!("{} at {rate:.1} requests/s", config_id(cfg)));
+        }
+        let point = rate_point(sweep, cfg, rate, &env)?;
+        sink.append(&Record::Rate(point.clone()))?;
+        points.push(point);
+        progress.finish_one();
+    }
+    if !quiet {
+        progress.end();
+    }
+    let Some((percentile, budget_ms)) = budget else {
+        return Ok((points, None));
+    };
+    let ceiling = rates.iter().copied().fold(0.0, f64::max);
+    let found = search(sweep, cfg, ceiling, percentile, budget_ms, &env, quiet)?;
+    let record = MaxRateRecord {
+        sweep: sweep.to_string(),
+        id: config_id(cfg),
+        percentile,
+        budget_ms,
+        max_rps: found.best.map(|b| b.0),
+        latency_at_max_ms: found.best.map(|b| b.1),
+        first_failing_rps: found.first_failing,
+        probes: found.probes.len() as u32,
+        env,
+    };
+    sink.append(&Record::MaxRate(record.clone()))?;
+    Ok((points, Some(record)))
+}
+
+fn search(
+    sweep: &str,
+    cfg: &RunConfig,
+    ceiling: f64,
+    percentile: Percentile,
+    budget_ms: f64,
+    env: &SweepEnvironment,
+    quiet: bool,
+) -> Result<SearchResult> {
+    search_max_rate(ceiling, budget_ms, 0.1, SearchLimits::default(), |rate| {
+        let point = rate_point(sweep, cfg, rate, env)?;
+        let latency = percentile.of_summary(&point.latency_ms);
+        if !quiet {
+            eprintln!(
+                "[search] {rate:.1} requests/s: {} {latency:.2} ms ({} {budget_ms} ms)",
+                percentile.name(),
+                if latency <= budget_ms {
+                    "within"
+                } else {
+                    "over"
+                }
+            );
+        }
+        Ok(latency)
+    })
+}

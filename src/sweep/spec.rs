@@ -1,0 +1,328 @@
+//! What a sweep runs: a grid over batch size × compile × workers × streams × arrival ×
+//! batching, from a preset or a TOML file, expanded into run configurations that are
+//! all validated before the first one starts (a typo in the last entry should not
+//! cost the hour the others took).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Arrival, CompileMode, RunConfig, StreamLayout};
+use crate::error::{Error, Result};
+use crate::pipeline::batcher::BatchPolicy;
+
+/// A sweep: one model, the axes to cross, and how much to measure each point.
+///
+/// In TOML every field is optional; missing ones take the defaults below.
+///
+/// ```toml
+/// name = "mine"
+/// model = "resnet18"          # or tiny-cnn, spin:2ms
+/// image_size = 64
+/// iters = 200                 # measured requests per run
+/// repeats = 3                 # runs per configuration (mean ± std)
+/// batch_sizes = [1, 8, 32]
+/// compile = ["eager", "torchscript"]
+/// workers = [1, 2]
+/// streams = ["shared", "dedicated"]
+/// arrivals = ["burst"]        # as --arrival: burst, concurrency:N, poisson:RATE
+/// max_batch_size = [0, 8]     # dynamic batching; 0 = off
+/// batch_timeout = "5ms"
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SweepSpec {
+    /// Name written into every record. Default: the preset's or the file's stem.
+    pub name: String,
+    /// Model name, as `--model`. Default `resnet18`.
+    pub model: String,
+    /// Input side, px. Default 32.
+    pub image_size: u32,
+    /// Measured requests per run. Default 200 (`seed`: 100, the seed's `num_iters`).
+    pub iters: u32,
+    /// Runs per configuration. Default 3.
+    pub repeats: u32,
+    /// Warm-up requests after the cold-start one. Default: 2 per worker.
+    pub warmup: Option<u32>,
+    /// Intra-op threads per worker. Default: cores / workers.
+    pub intra_op_threads: Option<u32>,
+    /// Samples per request. Default [1, 4, 16].
+    pub batch_sizes: Vec<u32>,
+    /// Compile modes. Default both.
+    pub compile: Vec<CompileMode>,
+    /// Worker counts. Default [1, 2].
+    pub workers: Vec<u32>,
+    /// Stream layouts. Default [shared].
+    pub streams: Vec<StreamLayout>,
+    /// Arrival processes, as `--arrival`. Default [concurrency:2] (`seed`: burst).
+    pub arrivals: Vec<String>,
+    /// Dynamic batching limits in samples; 0 turns batching off. Default [0].
+    pub max_batch_size: Vec<u32>,
+    /// Dynamic batching timeout. Default 5ms.
+    pub batch_timeout: String,
+    /// Also time the bare forward for pipeline efficiency (doubles the time). Default false.
+    pub bare: bool,
+    /// Seed for inputs and weights. Default 0.
+    pub seed: u64,
+}
+
+impl Default for SweepSpec {
+    fn default() -> Self {
+        Self::quick()
+    }
+}
+
+impl SweepSpec {
+    /// `quick`: ResNet-18 at 32 px, bs 1/4/16 × both compile modes × 1-2 workers,
+    /// shared streams, 200 requests × 3 repeats, closed loop with 2 requests in
+    /// flight: a loaded server whose latency means something, where a burst's latency
+    /// is mostly the time to drain the burst. About a minute on 2 cores.
+    pub fn quick() -> Self {
+        Self {
+            name: "quick".into(),
+            model: "resnet18".into(),
+            image_size: 32,
+            iters: 200,
+            repeats: 3,
+            warmup: None,
+            intra_op_threads: None,
+            batch_sizes: vec![1, 4, 16],
+            compile: vec![CompileMode::Eager, CompileMode::Torchscript],
+            workers: vec![1, 2],
+            streams: vec![StreamLayout::Shared],
+            arrivals: vec!["concurrency:2".into()],
+            max_batch_size: vec![0],
+            batch_timeout: "5ms".into(),
+            bare: false,
+            seed: 0,
+        }
+    }
+
+    /// `seed`: the grid of the seed's runner.sh: ResNet-18 at 224 px, bs 1, 32, 64,
+    /// 128, 256 × compile on and off, one worker, 100 requests sent as a burst (the
+    /// seed's semantics) × 3 repeats. Sized for a GPU; on a 2-core CPU it takes hours.
+    pub fn seed() -> Self {
+        Self {
+            name: "seed".into(),
+            image_size: 224,
+            iters: 100,
+            arrivals: vec!["burst".into()],
+            batch_sizes: vec![1, 32, 64, 128, 256],
+            workers: vec![1],
+            ..Self::quick()
+        }
+    }
+
+    /// A preset by name.
+    pub fn preset(name: &str) -> Result<Self> {
+        match name {
+            "quick" => Ok(Self::quick()),
+            "seed" => Ok(Self::seed()),
+            other => Err(Error::config(
+                "preset",
+                format!(
+                    "'{other}' is not a preset; expected quick or seed (or --config FILE.toml)"
+                ),
+            )),
+        }
+    }
+
+    /// Reads a TOML sweep file; its name defaults to the file's stem.
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io("cannot read sweep file", path, e))?;
+        let mut spec: Self = toml::from_str(&text).map_err(|e| {
+            Error::config(
+                "config",
+                format!("{} is not a valid sweep file: {e}", path.display()),
+            )
+        })?;
+        let stock_name = Self::quick().name;
+        if spec.name == stock_name {
+            if let Some(stem) = path.file_stem() {
+                spec.name = stem.to_string_lossy().into_owned();
+            }
+        }
+        Ok(spec)
+    }
+
+    /// Every configuration of the grid, validated, in a fixed order (batch size
+    /// outermost, so a report reads down by batch size).
+    pub fn expand(&self) -> Result<Vec<RunConfig>> {
+        self.check_axes()?;
+        let arrivals = self
+            .arrivals
+            .iter()
+            .map(|a| Arrival::parse(a))
+            .collect::<Result<Vec<_>>>()?;
+        let policies = self
+            .max_batch_size
+            .iter()
+            .map(|&m| self.policy(m))
+            .collect::<Result<Vec<_>>>()?;
+        let mut out = Vec::new();
+        for &batch in &self.batch_sizes {
+            for &compile in &self.compile {
+                for &workers in &self.workers {
+                    for &streams in &self.streams {
+                        for &arrival in &arrivals {
+                            for &batching in &policies {
+                                let cfg =
+                                    self.point(batch, compile, workers, streams, arrival, batching);
+                                cfg.validate()?;
+                                out.push(cfg);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Total runs: configurations × repeats.
+    pub fn runs(&self) -> Result<usize> {
+        Ok(self.expand()?.len() * self.repeats as usize)
+    }
+
+    fn check_axes(&self) -> Result<()> {
+        let empty = [
+            ("batch_sizes", self.batch_sizes.is_empty()),
+            ("compile", self.compile.is_empty()),
+            ("workers", self.workers.is_empty()),
+            ("streams", self.streams.is_empty()),
+            ("arrivals", self.arrivals.is_empty()),
+            ("max_batch_size", self.max_batch_size.is_empty()),
+        ];
+        if let Some((axis, _)) = empty.iter().find(|(_, e)| *e) {
+            return Err(Error::config(
+                axis,
+                "is empty; give at least one value (or leave it out for the default)",
+            ));
+        }
+        if self.repeats == 0 {
+            return Err(Error::config("repeats", "0; expected at least 1"));
+        }
+        Ok(())
+    }
+
+    fn policy(&self, max_batch_size: u32) -> Result<BatchPolicy> {
+        if max_batch_size == 0 {
+            return Ok(BatchPolicy::None);
+        }
+        let timeout = crate::config::parse_duration(&self.batch_timeout).ok_or_else(|| {
+            Error::config(
+                "batch_timeout",
+                format!("'{}': expected a duration such as 5ms", self.batch_timeout),
+            )
+        })?;
+        Ok(BatchPolicy::Dynamic {
+            max_batch_samples: max_batch_size,
+            timeout_us: timeout.as_micros() as u64,
+        })
+    }
+
+    fn point(
+        &self,
+        batch: u32,
+        compile: CompileMode,
+        workers: u32,
+        streams: StreamLayout,
+        arrival: Arrival,
+        batching: BatchPolicy,
+    ) -> RunConfig {
+        let mut cfg = RunConfig::default();
+        cfg.model.name = self.model.clone();
+        cfg.model.image_size = self.image_size;
+        cfg.model.compile = compile;
+        cfg.load.batch_size = batch;
+        cfg.load.num_iters = self.iters;
+        cfg.load.extra_warmup = self.warmup;
+        cfg.load.arrival = arrival;
+        cfg.load.seed = self.seed;
+        cfg.backend.workers = workers;
+        cfg.backend.streams = streams;
+        cfg.backend.intra_op_threads = self.intra_op_threads;
+        cfg.backend.batching = batching;
+        cfg.measure_bare_forward = self.bare;
+        cfg
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_preset_is_the_runner_grid() {
+        let configs = SweepSpec::seed().expand().unwrap();
+        assert_eq!(configs.len(), 10);
+        let batches: Vec<u32> = configs.iter().map(|c| c.load.batch_size).collect();
+        assert_eq!(batches, [1, 1, 32, 32, 64, 64, 128, 128, 256, 256]);
+        assert!(configs.iter().all(|c| c.model.image_size == 224));
+    }
+
+    #[test]
+    fn a_toml_file_overrides_the_defaults_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tiny.toml");
+        std::fs::write(
+            &path,
+            "model = \"spin:1ms\"\nbatch_sizes = [2]\ncompile = [\"eager\"]\nworkers = [1, 3]\nmax_batch_size = [0, 8]\nrepeats = 2\n",
+        )
+        .unwrap();
+        let spec = SweepSpec::from_toml_file(&path).unwrap();
+        assert_eq!(spec.name, "tiny");
+        let configs = spec.expand().unwrap();
+        assert_eq!(configs.len(), 4);
+        assert_eq!(
+            configs[1].backend.batching,
+            BatchPolicy::Dynamic {
+                max_batch_samples: 8,
+                timeout_us: 5000
+            }
+        );
+        assert_eq!(configs[3].backend.workers, 3);
+        assert_eq!(spec.runs().unwrap(), 8);
+    }
+
+    #[test]
+    fn bad_sweeps_are_refused_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "batch_size = [1]\n").unwrap();
+        let err = SweepSpec::from_toml_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("batch_size") && err.contains("bad.toml"),
+            "{err}"
+        );
+
+        let zero = SweepSpec {
+            batch_sizes: vec![4, 0],
+            ..SweepSpec::quick()
+        };
+        assert!(zero
+            .expand()
+            .unwrap_err()
+            .to_string()
+            .contains("batch-size"));
+        let empty = SweepSpec {
+            workers: vec![],
+            ..SweepSpec::quick()
+        };
+        assert!(empty.expand().unwrap_err().to_string().contains("workers"));
+        let arrival = SweepSpec {
+            arrivals: vec!["sometimes".into()],
+            ..SweepSpec::quick()
+        };
+        assert!(arrival
+            .expand()
+            .unwrap_err()
+            .to_string()
+            .contains("sometimes"));
+        assert!(SweepSpec::preset("huge")
+            .unwrap_err()
+            .to_string()
+            .contains("quick"));
+    }
+}
