@@ -67,7 +67,7 @@ fn a_sweep_with_a_failing_configuration_goes_on_and_reports() {
         "--out",
         s(&results),
     ]);
-    let data = SweepData::load(&[results.clone()]).unwrap();
+    let data = SweepData::load(std::slice::from_ref(&results)).unwrap();
     assert_eq!(
         (data.probes.len(), data.configs.len(), data.rates.len()),
         (1, 4, 2)

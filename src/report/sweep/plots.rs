@@ -100,6 +100,19 @@ fn lines<'a>(
     out
 }
 
+/// Tick labels for a categorical axis drawn as positions 0, 1, 2…: the name at a whole
+/// position, nothing between (plotters also asks for ticks at fractions).
+fn category_label(names: &[String]) -> impl Fn(&f64) -> String + '_ {
+    move |v: &f64| {
+        let k = v.round();
+        if (v - k).abs() < 1e-6 && k >= 0.0 && (k as usize) < names.len() {
+            names[k as usize].clone()
+        } else {
+            String::new()
+        }
+    }
+}
+
 /// Distinct batch sizes, ascending: the x axis is categorical over them.
 fn batch_sizes(configs: &[&ConfigRecord]) -> Vec<u32> {
     let mut sizes: Vec<u32> = configs.iter().map(|c| c.config.load.batch_size).collect();
@@ -167,14 +180,8 @@ fn stat_chart(
         .x_label_area_size(44)
         .y_label_area_size(70)
         .build_cartesian_2d(-0.5..n - 0.5, 0.0..top)?;
-    let label = |x: &f64| {
-        let k = x.round();
-        if (x - k).abs() < 1e-6 && k >= 0.0 && (k as usize) < sizes.len() {
-            sizes[k as usize].to_string()
-        } else {
-            String::new()
-        }
-    };
+    let names: Vec<String> = sizes.iter().map(u32::to_string).collect();
+    let label = category_label(&names);
     chart
         .configure_mesh()
         .x_desc("batch size (samples per request)")
@@ -337,14 +344,7 @@ fn stage_bars(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()> {
         .x_label_area_size(44)
         .y_label_area_size(330)
         .build_cartesian_2d(0.0..x_max, -0.5..n - 0.5)?;
-    let label = |y: &f64| {
-        let k = y.round();
-        if (y - k).abs() < 1e-6 && k >= 0.0 && (k as usize) < ids.len() {
-            ids[k as usize].clone()
-        } else {
-            String::new()
-        }
-    };
+    let label = category_label(&ids);
     chart
         .configure_mesh()
         .x_desc("ms (stages add up to the mean latency)")
