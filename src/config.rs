@@ -250,6 +250,34 @@ impl RunConfig {
         Ok(())
     }
 
+    /// The configuration as a benchmark id: `resnet18-32px/bs4/torchscript/w2/dedicated`,
+    /// with `/dyn8@5000us` when dynamic batching is on and the arrival when it is not a
+    /// burst. Criterion group names, sweep records and report lines all use it.
+    pub fn id(&self) -> String {
+        let mut id = format!(
+            "{}-{}px/bs{}/{}/w{}/{}",
+            self.model.name,
+            self.model.image_size,
+            self.load.batch_size,
+            self.model.compile.name(),
+            self.backend.workers,
+            self.backend.streams.name()
+        );
+        if let BatchPolicy::Dynamic {
+            max_batch_samples,
+            timeout_us,
+        } = self.backend.batching
+        {
+            id.push_str(&format!("/dyn{max_batch_samples}@{timeout_us}us"));
+        }
+        match self.load.arrival {
+            Arrival::Burst => {}
+            Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
+            Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
+        }
+        id
+    }
+
     /// Intra-op threads per worker after applying the default.
     pub fn intra_op_threads(&self) -> u32 {
         self.backend.intra_op_threads.unwrap_or_else(|| {
@@ -302,6 +330,21 @@ mod tests {
         let mut c = RunConfig::default();
         c.backend.workers = 0;
         assert!(c.validate().unwrap_err().to_string().contains("workers"));
+    }
+
+    #[test]
+    fn ids_name_the_configuration_and_only_the_non_default_extras() {
+        let mut c = RunConfig::default();
+        assert_eq!(c.id(), "resnet18-64px/bs1/eager/w1/shared");
+        c.backend.batching = BatchPolicy::Dynamic {
+            max_batch_samples: 8,
+            timeout_us: 5000,
+        };
+        c.load.arrival = Arrival::Concurrency(2);
+        assert_eq!(
+            c.id(),
+            "resnet18-64px/bs1/eager/w1/shared/dyn8@5000us/concurrency:2"
+        );
     }
 
     #[test]

@@ -445,7 +445,7 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     let configs = spec.expand()?;
     if args.dry_run {
         for cfg in &configs {
-            println!("{}", inferbench::sweep::runner::config_id(cfg));
+            println!("{}", cfg.id());
         }
         println!(
             "{} configurations × {} repeats = {} runs",
@@ -519,10 +519,7 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
         Some(r) => r,
         None => {
             if !args.quiet {
-                eprintln!(
-                    "[curve] measuring the burst capacity of {}",
-                    runner::config_id(&cfg)
-                );
+                eprintln!("[curve] measuring the burst capacity of {}", cfg.id());
             }
             let capacity = runner::capacity_rps(&cfg)?;
             if !args.quiet {

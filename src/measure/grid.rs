@@ -111,16 +111,6 @@ impl Profile {
     }
 }
 
-/// The benchmark group name of a configuration: `resnet18-32px/bs4/torchscript/w2/dedicated`.
-pub fn config_id(cfg: &RunConfig) -> String {
-    let compile = cfg.model.compile.name();
-    let streams = cfg.backend.streams.name();
-    format!(
-        "{}-{}px/bs{}/{compile}/w{}/{streams}",
-        cfg.model.name, cfg.model.image_size, cfg.load.batch_size, cfg.backend.workers
-    )
-}
-
 /// Criterion settings for pipeline benchmarks: the server is warmed up before
 /// criterion sees it, so criterion's own warm-up only has to be non-zero.
 pub fn criterion_config<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
@@ -203,7 +193,7 @@ pub fn bench_grid<M: PipelineMeasurement>(
     let configs = profile.configs();
     let total = configs.len();
     for (k, cfg) in configs.into_iter().enumerate() {
-        let id = config_id(&cfg);
+        let id = cfg.id();
         eprintln!(
             "[inferbench] {}/{total} {id} ({}, profile {})",
             k + 1,

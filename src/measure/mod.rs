@@ -15,5 +15,5 @@
 mod grid;
 mod units;
 
-pub use grid::{bench_grid, config_id, criterion_config, PipelineMeasurement, Profile};
+pub use grid::{bench_grid, criterion_config, PipelineMeasurement, Profile};
 pub use units::{TailLatency, Utilization, UtilizationSource};

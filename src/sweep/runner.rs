@@ -21,34 +21,6 @@ use crate::pipeline::{run_with, RunOptions};
 use crate::report::jsonl::JsonlSink;
 use crate::report::RunReport;
 
-/// The benchmark id of a configuration, with its batching and arrival when they are
-/// not the defaults: `resnet18-32px/bs4/eager/w2/shared/dyn8@5ms/poisson:200`.
-pub fn config_id(cfg: &RunConfig) -> String {
-    use crate::pipeline::batcher::BatchPolicy;
-    let mut id = format!(
-        "{}-{}px/bs{}/{}/w{}/{}",
-        cfg.model.name,
-        cfg.model.image_size,
-        cfg.load.batch_size,
-        cfg.model.compile.name(),
-        cfg.backend.workers,
-        cfg.backend.streams.name()
-    );
-    if let BatchPolicy::Dynamic {
-        max_batch_samples,
-        timeout_us,
-    } = cfg.backend.batching
-    {
-        id.push_str(&format!("/dyn{max_batch_samples}@{}us", timeout_us));
-    }
-    match cfg.load.arrival {
-        Arrival::Burst => {}
-        Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
-        Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
-    }
-    id
-}
-
 /// What a finished sweep did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SweepOutcome {
@@ -100,7 +72,7 @@ fn run_config(
     progress: &mut Progress,
     quiet: bool,
 ) -> Result<ConfigRecord> {
-    let id = config_id(cfg);
+    let id = cfg.id();
     let mut reports = Vec::new();
     let mut error = None;
     for rep in 0..spec.repeats {
@@ -245,7 +217,7 @@ pub fn rate_point(
     let report = run_with(&at_rate, RunOptions::default())?.report;
     Ok(RatePoint {
         sweep: sweep.to_string(),
-        id: config_id(cfg),
+        id: cfg.id(),
         offered_rps: rate,
         achieved_rps: report.requests as f64 / report.window_s,
         throughput_samples_per_s: report.throughput_samples_per_s,
@@ -271,7 +243,7 @@ pub fn run_curve(
     let mut points = Vec::new();
     for &rate in rates {
         if !quiet {
-            progress.show(&format!("{} at {rate:.1} requests/s", config_id(cfg)));
+            progress.show(&format!("{} at {rate:.1} requests/s", cfg.id()));
         }
         let point = rate_point(sweep, cfg, rate, &env)?;
         sink.append(&Record::Rate(point.clone()))?;
@@ -288,7 +260,7 @@ pub fn run_curve(
     let found = search(sweep, cfg, ceiling, percentile, budget_ms, &env, quiet)?;
     let record = MaxRateRecord {
         sweep: sweep.to_string(),
-        id: config_id(cfg),
+        id: cfg.id(),
         percentile,
         budget_ms,
         max_rps: found.best.map(|b| b.0),

@@ -180,11 +180,6 @@ impl SweepSpec {
         Ok(out)
     }
 
-    /// Total runs: configurations × repeats.
-    pub fn runs(&self) -> Result<usize> {
-        Ok(self.expand()?.len() * self.repeats as usize)
-    }
-
     fn check_axes(&self) -> Result<()> {
         let empty = [
             ("batch_sizes", self.batch_sizes.is_empty()),
@@ -283,7 +278,7 @@ mod tests {
             }
         );
         assert_eq!(configs[3].backend.workers, 3);
-        assert_eq!(spec.runs().unwrap(), 8);
+        assert_eq!(spec.repeats, 2);
     }
 
     #[test]

@@ -100,6 +100,24 @@ fn lines<'a>(
     out
 }
 
+/// The legend box every plot uses.
+fn draw_legend<'a, X, Y>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
+    position: SeriesLabelPosition,
+) -> DrawResult<()>
+where
+    X: Ranged,
+    Y: Ranged,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
 /// Tick labels for a categorical axis drawn as positions 0, 1, 2…: the name at a whole
 /// position, nothing between (plotters also asks for ticks at fractions).
 fn category_label(names: &[String]) -> impl Fn(&f64) -> String + '_ {
@@ -207,12 +225,7 @@ fn stat_chart(
             ErrorBar::new_vertical(x_of(*bs), s.mean - s.std, s.mean, s.mean + s.std, color, 8)
         }))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
@@ -286,12 +299,7 @@ fn latency_throughput(data: &SweepData, goal: &Goal, path: &Path) -> DrawResult<
             .label(format!("budget: {} ≤ {b} ms", p.name()))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }
@@ -373,12 +381,7 @@ fn stage_bars(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()> {
             .label(stage.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present()?;
     Ok(())
 }
