@@ -16,9 +16,10 @@ use inferbench::pipeline::batcher::BatcherState;
 use inferbench::pipeline::collector::Collector;
 use inferbench::pipeline::intake::Intake;
 use inferbench::pipeline::wait::WaitPolicy;
-use inferbench::report::jsonl::JsonlSink;
-use inferbench::report::{summary, Environment, ModelInfo, RunReport};
+use inferbench::report::summary;
 use inferbench::request::{Batch, Request, RequestMeta, RunClock, Stamp, Stamps};
+use inferbench::results::jsonl::JsonlSink;
+use inferbench::results::{Environment, ModelInfo, RunReport};
 
 /// Requests per measured call of a per-request bench.
 const N: u64 = 64;

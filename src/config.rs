@@ -8,7 +8,6 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::pipeline::batcher::BatchPolicy;
 
 /// How the model's forward is prepared before serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -45,6 +44,35 @@ pub enum Arrival {
     /// Open loop: Poisson arrivals at this many requests per second (seed 003).
     /// Latency counts from each request's intended send time.
     Poisson(f64),
+}
+
+/// How requests are grouped into forwards.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase", tag = "mode")]
+pub enum BatchPolicy {
+    /// Each request is its own forward (the seed's server); no batcher thread runs.
+    #[default]
+    None,
+    /// Requests are combined up to `max_batch_samples`, waiting at most `timeout_us`
+    /// for the batch to fill.
+    Dynamic {
+        /// Most samples in one forward.
+        max_batch_samples: u32,
+        /// Longest wait, in microseconds, of the oldest queued request.
+        timeout_us: u64,
+    },
+}
+
+impl BatchPolicy {
+    /// The largest batch (in samples) a worker may receive, given the request size.
+    pub fn max_samples(&self, request_samples: u32) -> u32 {
+        match *self {
+            BatchPolicy::None => request_samples,
+            BatchPolicy::Dynamic {
+                max_batch_samples, ..
+            } => max_batch_samples.max(request_samples),
+        }
+    }
 }
 
 /// Which model to serve.
@@ -88,7 +116,7 @@ pub struct BackendConfig {
     /// libtorch intra-op threads per worker. Default: available cores / workers, at least 1.
     pub intra_op_threads: Option<u32>,
     /// How long, in µs, each stage and the client poll an empty queue before parking.
-    /// Default 0: park at once (see [`crate::pipeline::wait`] for the trade-off).
+    /// Default 0: park at once (the pipeline's wait policy explains the trade-off).
     #[serde(default)]
     pub spin_wait_us: u64,
     /// How requests are grouped into forwards. Default none: each request its own forward.

@@ -45,6 +45,7 @@ pub mod model;
 pub mod pipeline;
 pub mod report;
 pub mod request;
+pub mod results;
 pub mod sweep;
 
 pub use config::{
@@ -53,4 +54,4 @@ pub use config::{
 pub use error::{Error, Result};
 #[cfg(feature = "torch")]
 pub use pipeline::run;
-pub use report::RunReport;
+pub use results::RunReport;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use inferbench::compare::{criterion_dir, noise, passed, render, CompareOptions, Verdict};
+use inferbench::compare::{criterion_dir, merge, passed, render, CompareOptions, Verdict};
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/criterion")
@@ -199,10 +199,12 @@ fn a_baseline_merged_from_noisy_runs_widens_the_band_until_the_regression_is_noi
     std::fs::remove_dir_all(p99.join("committed")).unwrap();
 
     assert_eq!(
-        noise::merge_runs(dir.path(), &runs, "committed").unwrap(),
+        merge::merge_runs(dir.path(), &runs, "committed").unwrap(),
         1
     );
-    let spread = noise::read_spread(&p99.join("committed")).unwrap().unwrap();
+    let spread = criterion_dir::read_spread(&p99.join("committed"))
+        .unwrap()
+        .unwrap();
     assert_eq!(spread.chosen, "run1", "the median run becomes the baseline");
     assert!((spread.relative_std - 0.12).abs() < 1e-9);
     assert!(p99.join("committed/benchmark.json").is_file());
@@ -228,8 +230,8 @@ fn a_baseline_merged_from_noisy_runs_widens_the_band_until_the_regression_is_noi
 
 #[test]
 fn merging_needs_the_runs_to_exist() {
-    let err = noise::merge_runs(&fixture(), &["a".into(), "b".into()], "x").unwrap_err();
+    let err = merge::merge_runs(&fixture(), &["a".into(), "b".into()], "x").unwrap_err();
     assert!(err.to_string().contains("no benchmark"), "{err}");
-    let err = noise::merge_runs(&fixture(), &["a".into()], "x").unwrap_err();
+    let err = merge::merge_runs(&fixture(), &["a".into()], "x").unwrap_err();
     assert!(err.to_string().contains("at least 2 runs"), "{err}");
 }

@@ -8,7 +8,7 @@
 
 use std::sync::Mutex;
 
-use inferbench::pipeline::batcher::BatchPolicy;
+use inferbench::config::BatchPolicy;
 use inferbench::pipeline::{run_with, RunOptions};
 use inferbench::request::Stamp;
 use inferbench::{Arrival, RunConfig};

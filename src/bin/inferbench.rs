@@ -5,13 +5,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use inferbench::config::BatchPolicy;
 use inferbench::config::{
     Arrival, BackendConfig, CompileMode, LoadConfig, ModelConfig, RunConfig, StreamLayout,
 };
 use inferbench::model::{checkpoint, Architecture};
-use inferbench::pipeline::batcher::BatchPolicy;
 use inferbench::pipeline::RunOptions;
-use inferbench::report::{jsonl::JsonlSink, summary};
+use inferbench::report::summary;
+use inferbench::results::jsonl::JsonlSink;
 
 #[derive(Parser)]
 #[command(
@@ -595,7 +596,7 @@ fn criterion_home(flag: &std::path::Path) -> PathBuf {
 
 fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
     let root = criterion_home(&args.criterion_dir);
-    let merged = inferbench::compare::noise::merge_runs(&root, &args.runs, &args.into)?;
+    let merged = inferbench::compare::merge::merge_runs(&root, &args.runs, &args.into)?;
     eprintln!(
         "[inferbench] baseline '{}': {merged} benchmarks, each the median of {}",
         args.into,

@@ -10,8 +10,20 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{noise, verdict, CompareOptions, Comparison, Estimate, Quantity, Verdict};
+use super::noise::{self, RunSpread};
+use super::{verdict, CompareOptions, Comparison, Estimate, Quantity, Verdict};
 use crate::error::{Error, Result};
+
+/// File name of the spread record inside a baseline folder.
+pub const SPREAD_FILE: &str = "spread.json";
+
+/// The files criterion reads for a saved baseline.
+pub const BASELINE_FILES: [&str; 4] = [
+    "benchmark.json",
+    "estimates.json",
+    "sample.json",
+    "tukey.json",
+];
 
 #[derive(Deserialize)]
 struct BenchmarkFile {
@@ -171,7 +183,7 @@ fn compare_one(dir: &Path, baseline: &str) -> Result<Comparison> {
         baseline: baseline_mean,
         new: new_mean,
         change,
-        run_sigma: noise::read_spread(&base_dir)?.map(|s| s.relative_std),
+        run_sigma: read_spread(&base_dir)?.map(|s| s.relative_std),
         band: 0.0,
         verdict,
     })
@@ -183,6 +195,22 @@ pub(crate) fn read_mean_if_present(run_dir: &Path) -> Result<Option<Estimate>> {
         return Ok(None);
     }
     Ok(Some(read_json::<EstimatesFile>(&file)?.mean.into()))
+}
+
+/// Reads a benchmark's spread record from its baseline folder, if the baseline has one.
+pub fn read_spread(baseline_dir: &Path) -> Result<Option<RunSpread>> {
+    let path = baseline_dir.join(SPREAD_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::io("cannot read spread record", &path, e))?;
+    serde_json::from_str(&text).map(Some).map_err(|e| {
+        Error::Baseline(format!(
+            "{} is not a spread record ({e}); save the baseline again with scripts/baseline.sh save",
+            path.display()
+        ))
+    })
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {

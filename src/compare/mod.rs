@@ -6,9 +6,12 @@
 //! confidence interval (`change/estimates.json`). This module reads those files
 //! ([`criterion_dir`]), decides a verdict per benchmark with criterion's own rule
 //! but a threshold the user picks ([`verdict`]), and renders the results as a table
-//! and as github-action-benchmark JSON ([`render`]).
+//! and as github-action-benchmark JSON ([`render`]). A baseline saved from several
+//! runs is made by [`merge`]; the noise band its spread implies is [`noise`]'s pure
+//! arithmetic.
 
 pub mod criterion_dir;
+pub mod merge;
 pub mod noise;
 pub mod render;
 

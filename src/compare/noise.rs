@@ -5,30 +5,17 @@
 //! page placement), so comparing two runs with criterion's interval alone calls
 //! noise a regression. A baseline saved from several runs therefore records, per
 //! benchmark, the mean of each run ([`RunSpread`], `spread.json` next to criterion's
-//! files). The comparison then widens its band to
+//! files; written by [`super::merge`]). The comparison then widens its band to
 //! `max(threshold, sigmas × √2 × σ)`, where σ is the relative standard deviation
 //! between runs (the larger of the benchmark's own and the root mean square over
 //! benchmarks of the same quantity, since three runs alone give a rough σ) and √2
 //! because the new run and the baseline each carry that noise.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use super::Quantity;
-use crate::error::{Error, Result};
-
-/// File name of the spread record inside a baseline folder.
-pub const SPREAD_FILE: &str = "spread.json";
-
-/// The files criterion reads for a saved baseline.
-pub const BASELINE_FILES: [&str; 4] = [
-    "benchmark.json",
-    "estimates.json",
-    "sample.json",
-    "tukey.json",
-];
 
 /// Means of one benchmark over the runs a baseline was saved from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -90,87 +77,6 @@ pub fn effective_sigmas(own: &[(Quantity, Option<f64>)]) -> Vec<Option<f64>> {
             }
         })
         .collect()
-}
-
-/// Reads a benchmark's spread record from its baseline folder, if the baseline has one.
-pub fn read_spread(baseline_dir: &Path) -> Result<Option<RunSpread>> {
-    let path = baseline_dir.join(SPREAD_FILE);
-    if !path.is_file() {
-        return Ok(None);
-    }
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::io("cannot read spread record", &path, e))?;
-    serde_json::from_str(&text).map(Some).map_err(|e| {
-        Error::Baseline(format!(
-            "{} is not a spread record ({e}); save the baseline again with scripts/baseline.sh save",
-            path.display()
-        ))
-    })
-}
-
-/// Makes baseline `into` from several saved runs: for every benchmark folder under
-/// `root` that has all of `runs`, copies the run with the median mean into `into`
-/// and writes its [`RunSpread`]. Returns how many benchmarks were merged.
-pub fn merge_runs(root: &Path, runs: &[String], into: &str) -> Result<usize> {
-    if runs.len() < 2 {
-        return Err(Error::Baseline(format!(
-            "merging needs at least 2 runs, got {}: save more with --save-baseline",
-            runs.len()
-        )));
-    }
-    let mut dirs = Vec::new();
-    super::criterion_dir::find_benchmark_dirs(root, &runs[0], 0, &mut dirs)?;
-    let mut merged = 0;
-    for dir in dirs {
-        if let Some(spread) = spread_of(&dir, runs)? {
-            copy_run(&dir.join(&spread.chosen), &dir.join(into))?;
-            let path = dir.join(into).join(SPREAD_FILE);
-            let text =
-                serde_json::to_string_pretty(&spread).expect("spreads serialise; this is a bug");
-            std::fs::write(&path, text + "\n")
-                .map_err(|e| Error::io("cannot write spread record", &path, e))?;
-            merged += 1;
-        }
-    }
-    if merged == 0 {
-        return Err(Error::Baseline(format!(
-            "no benchmark under {} has all of the runs {}",
-            root.display(),
-            runs.join(", ")
-        )));
-    }
-    Ok(merged)
-}
-
-/// The spread of one benchmark folder over `runs`; `None` if a run is absent there.
-fn spread_of(dir: &Path, runs: &[String]) -> Result<Option<RunSpread>> {
-    let mut means = Vec::with_capacity(runs.len());
-    for run in runs {
-        match super::criterion_dir::read_mean_if_present(&dir.join(run))? {
-            Some(mean) => means.push(mean.point),
-            None => return Ok(None),
-        }
-    }
-    let chosen = median_index(&means).expect("at least two runs; this is a bug");
-    Ok(Some(RunSpread {
-        runs: runs.to_vec(),
-        chosen: runs[chosen].clone(),
-        relative_std: relative_std(&means).unwrap_or(0.0),
-        means,
-    }))
-}
-
-fn copy_run(from: &Path, to: &Path) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io("cannot create baseline folder", to, e))?;
-    // A run folder always has its estimates; copy whichever of the other files it has.
-    for file in BASELINE_FILES {
-        let source = from.join(file);
-        if source.is_file() || file == "estimates.json" {
-            std::fs::copy(&source, to.join(file))
-                .map_err(|e| Error::io("cannot copy criterion file", &source, e))?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use tch::nn::VarStore;
 
 use super::zoo::Architecture;
 use crate::error::{Error, Result};
+use crate::results::file::write_atomically;
 
 /// File holding the weights inside a checkpoint folder.
 pub const WEIGHTS_FILE: &str = "model.safetensors";
@@ -51,11 +52,9 @@ pub fn write_random(arch: Architecture, seed: u64, dir: &Path) -> Result<PathBuf
         seed,
     };
     let json = serde_json::to_string_pretty(&meta).expect("metadata serialises; this is a bug");
-    let tmp_meta = dir.join(format!(".{META_FILE}.tmp"));
-    fs::write(&tmp_meta, json + "\n").map_err(|e| Error::io("cannot write", &tmp_meta, e))?;
     fs::rename(&tmp_weights, &weights).map_err(|e| Error::io("cannot write", &weights, e))?;
-    let meta_path = dir.join(META_FILE);
-    fs::rename(&tmp_meta, &meta_path).map_err(|e| Error::io("cannot write", &meta_path, e))?;
+    // The metadata goes last: a folder without it is not a checkpoint.
+    write_atomically(&dir.join(META_FILE), (json + "\n").as_bytes())?;
     Ok(weights)
 }
 

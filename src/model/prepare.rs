@@ -18,7 +18,7 @@ use super::spin::SpinModel;
 use super::zoo::{infer, Architecture};
 use crate::config::{CompileMode, ModelConfig};
 use crate::error::{Error, Result};
-use crate::report::ModelInfo;
+use crate::results::ModelInfo;
 
 /// One worker's callable model.
 pub trait Forward: Send {

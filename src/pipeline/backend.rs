@@ -19,11 +19,12 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use tch::Tensor;
 
-use super::batcher::{BatchPolicy, BatcherState};
+use super::batcher::BatcherState;
 use super::stages::{
     compute, copy_in, copy_out_and_respond, Intake, ResponseResult, TensorBatch, TensorRequest,
 };
 use super::wait::WaitPolicy;
+use crate::config::BatchPolicy;
 use crate::config::StreamLayout;
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};

@@ -9,38 +9,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
 use crate::request::{Batch, Request, Stamp};
-
-/// How requests are grouped into forwards.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase", tag = "mode")]
-pub enum BatchPolicy {
-    /// Each request is its own forward (the seed's server); no batcher thread runs.
-    #[default]
-    None,
-    /// Requests are combined up to `max_batch_samples`, waiting at most `timeout_us`
-    /// for the batch to fill.
-    Dynamic {
-        /// Most samples in one forward.
-        max_batch_samples: u32,
-        /// Longest wait, in microseconds, of the oldest queued request.
-        timeout_us: u64,
-    },
-}
-
-impl BatchPolicy {
-    /// The largest batch (in samples) a worker may receive, given the request size.
-    pub fn max_samples(&self, request_samples: u32) -> u32 {
-        match *self {
-            BatchPolicy::None => request_samples,
-            BatchPolicy::Dynamic {
-                max_batch_samples, ..
-            } => max_batch_samples.max(request_samples),
-        }
-    }
-}
 
 /// Requests waiting to be batched, and the rule that releases them.
 #[derive(Debug)]

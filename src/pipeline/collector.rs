@@ -1,8 +1,10 @@
 //! The metrics collector: turns each response's stamps into the run's figures.
 //! A plain struct so that tests and instruction-count benches can feed it directly.
 
+use crate::error::{Error, Result};
 use crate::metrics::{LatencyRecorder, StageBreakdown};
 use crate::request::{RequestMeta, Stamp};
+use crate::results::WindowFigures;
 
 /// Figures accumulated over the measured responses.
 #[derive(Debug, Clone)]
@@ -70,6 +72,22 @@ impl Collector {
     pub fn throughput(&self) -> Option<f64> {
         self.window_ns()
             .map(|w| self.samples as f64 / (w as f64 * 1e-9))
+    }
+}
+
+impl Collector {
+    /// The window's figures; an error when nothing was measured.
+    pub fn figures(&self) -> Result<WindowFigures> {
+        let missing = || Error::Pipeline("no measured responses; nothing to report".into());
+        let window_ns = self.window_ns().ok_or_else(missing)?;
+        Ok(WindowFigures {
+            latency_ms: self.latency.summary().ok_or_else(missing)?,
+            stages_ms: self.stages.summary().ok_or_else(missing)?,
+            throughput_samples_per_s: self.throughput().ok_or_else(missing)?,
+            requests: self.latency.count(),
+            samples: self.samples,
+            window_s: window_ns as f64 * 1e-9,
+        })
     }
 }
 

@@ -1,7 +1,8 @@
 //! The inference-server pipeline: a load generator sends pre-built inputs through
 //! a request queue to the backend ([`backend`]); responses come back on a response
-//! queue to the collector ([`collector`]). [`run`] wires one run end to end and
-//! returns its [`RunReport`].
+//! queue to the collector ([`collector`]). The load generator is [`loadgen`], a
+//! server that stays up between windows is [`Server`], and [`run_with`] wires one run
+//! end to end and returns its [`crate::results::RunReport`].
 //!
 //! Order of a run: load and compile the model (timed), build inputs, start the
 //! backend, send the cold-start request alone and await it, send the extra warm-up
@@ -20,10 +21,16 @@ pub mod collector;
 pub mod inputs;
 pub mod intake;
 #[cfg(feature = "torch")]
+mod loadgen;
+#[cfg(feature = "torch")]
 mod run;
+#[cfg(feature = "torch")]
+mod server;
 #[cfg(feature = "torch")]
 pub mod stages;
 pub mod wait;
 
 #[cfg(feature = "torch")]
-pub use run::{run, run_with, RunOptions, RunOutcome, Server, Window};
+pub use run::{run, run_with, RunOptions, RunOutcome};
+#[cfg(feature = "torch")]
+pub use server::{Server, Window};

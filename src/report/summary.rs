@@ -3,8 +3,8 @@
 
 use std::fmt::Write;
 
-use super::RunReport;
 use crate::config::Arrival;
+use crate::results::RunReport;
 
 /// Formats an optional figure, or says why it is absent.
 fn or_absent(value: Option<f64>, fmt: impl Fn(f64) -> String, absent: &str) -> String {

@@ -6,7 +6,6 @@
 //! Written whole to a temporary file beside the target and renamed into place, so a
 //! failed write never leaves a partial trace.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::Serialize;
@@ -75,14 +74,7 @@ pub fn write(path: &Path, metas: &[RequestMeta]) -> Result<()> {
         serde_json::to_writer(&mut text, &record).expect("trace records serialise; this is a bug");
         text.push(b'\n');
     }
-    let tmp = path.with_extension("partial");
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(&text).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    written.map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io("cannot write the trace to", path, e)
-    })
+    crate::results::file::write_atomically(path, &text)
 }
 
 #[cfg(test)]

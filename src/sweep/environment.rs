@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::record::SweepEnvironment;
-use crate::report::Environment;
+use crate::results::Environment;
 
 impl SweepEnvironment {
     /// Reads this process's environment. The tch and libtorch versions were recorded

@@ -5,7 +5,7 @@
 //! (`runner`, `environment`).
 //!
 //! Results are JSON lines ([`record::Record`]) that `inferbench report` turns into
-//! markdown, plots and a recommendation ([`crate::report::sweep`]).
+//! markdown, plots and a recommendation (the report module, one layer up).
 
 pub mod curve;
 #[cfg(feature = "torch")]

@@ -18,8 +18,8 @@ use crate::config::{Arrival, RunConfig};
 use crate::error::{Error, Result};
 use crate::model::Architecture;
 use crate::pipeline::{run_with, RunOptions};
-use crate::report::jsonl::JsonlSink;
-use crate::report::RunReport;
+use crate::results::jsonl::JsonlSink;
+use crate::results::RunReport;
 
 /// What a finished sweep did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,9 +7,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::config::BatchPolicy;
 use crate::config::{Arrival, CompileMode, RunConfig, StreamLayout};
 use crate::error::{Error, Result};
-use crate::pipeline::batcher::BatchPolicy;
 
 /// A sweep: one model, the axes to cross, and how much to measure each point.
 ///

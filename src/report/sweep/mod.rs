@@ -105,13 +105,6 @@ pub fn write_report(data: &SweepData, goal: &recommend::Goal, dir: &Path) -> Res
     let plots = plots::write_all(data, goal, dir)?;
     let text = markdown::render(data, goal, &recommendation, &plots);
     let markdown = dir.join("report.md");
-    write_atomically(&markdown, text.as_bytes())?;
+    crate::results::file::write_atomically(&markdown, text.as_bytes())?;
     Ok(ReportFiles { markdown, plots })
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io("cannot write", &tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io("cannot write", path, e))
 }

@@ -1,0 +1,196 @@
+//! A server that stays up between measurements: the model is loaded, compiled,
+//! spread over the workers and warmed up once ([`Server::start`]), then each
+//! criterion sample or run is one [`Server::measure`] window.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::unbounded;
+
+use super::arrivals::poisson_schedule;
+use super::backend::{buffer_shape, Backend, BackendPlan};
+use super::bare;
+use super::collector::Collector;
+use super::inputs::InputPool;
+use super::loadgen::{collect_closed_loop, collect_open_loop, Client};
+use super::stages::{ResponseResult, TensorRequest};
+use super::wait::WaitPolicy;
+use crate::config::{Arrival, RunConfig};
+use crate::device::ComputeDevice;
+use crate::error::Result;
+use crate::metrics::utilization::{UtilizationSampler, DEFAULT_PERIOD};
+use crate::metrics::UtilizationSummary;
+use crate::model::{prepare, PreparedModel};
+use crate::request::RunClock;
+use crate::results::ServerFacts;
+
+/// One measured window.
+pub struct Window {
+    /// Latency, stages and throughput of the window's requests.
+    pub collector: Collector,
+    /// Utilisation over the window.
+    pub utilization: UtilizationSummary,
+}
+
+/// A started server: model loaded and compiled, backend threads running, warmed up.
+pub struct Server {
+    cfg: RunConfig,
+    model: PreparedModel,
+    device: Arc<dyn ComputeDevice>,
+    inputs: InputPool,
+    client: Client,
+    backend: Backend,
+    intra_op_threads: u32,
+    next_id: u64,
+    /// Latency of the cold-start request.
+    pub warmup_ns: u64,
+}
+
+impl Server {
+    /// Loads and compiles the model, starts the backend, sends the cold-start request
+    /// alone and then the extra warm-up requests, awaiting each.
+    pub fn start(
+        cfg: &RunConfig,
+        device: Arc<dyn ComputeDevice>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let batching = cfg.backend.batching;
+        let intra_op_threads = cfg.intra_op_threads();
+        tch::set_num_threads(intra_op_threads as i32);
+        progress("loading model");
+        let model = prepare(&cfg.model, cfg.load.batch_size, cfg.load.seed)?;
+        let warmups = 1 + cfg.extra_warmup();
+        let (batch, image) = (cfg.load.batch_size, cfg.model.image_size);
+        let inputs =
+            InputPool::generate(warmups + cfg.load.num_iters, batch, image, cfg.load.seed)?;
+
+        let clock = RunClock::start();
+        let wait = WaitPolicy::spin_then_park(Duration::from_micros(cfg.backend.spin_wait_us));
+        let (request_tx, request_rx) = unbounded::<TensorRequest>();
+        let (response_tx, response_rx) = unbounded::<ResponseResult>();
+        let plan = BackendPlan {
+            model: &model,
+            device: Arc::clone(&device),
+            workers: cfg.backend.workers,
+            streams: cfg.backend.streams,
+            intra_op_threads,
+            batching,
+            buffer_shape: buffer_shape(&batching, batch, image),
+            clock,
+            wait,
+        };
+        let backend = Backend::spawn(plan, request_rx, response_tx)?;
+        let client = Client {
+            tx: request_tx,
+            rx: response_rx,
+            clock,
+            batch,
+            wait,
+        };
+        let mut server = Self {
+            cfg: cfg.clone(),
+            model,
+            device: Arc::clone(&device),
+            inputs,
+            client,
+            backend,
+            intra_op_threads,
+            next_id: 0,
+            warmup_ns: 0,
+        };
+        progress("warm-up");
+        if let Err(e) = server.warm_up(warmups as u64) {
+            // The warm-up error names the failing stage; stopping only cleans up.
+            let _ = server.stop();
+            return Err(e);
+        }
+        Ok(server)
+    }
+
+    fn warm_up(&mut self, warmups: u64) -> Result<()> {
+        let cold = self.send_next()?;
+        let meta = self.client.receive(0, 1)?;
+        debug_assert_eq!(meta.id, cold);
+        self.warmup_ns = meta
+            .stamps
+            .latency_ns()
+            .expect("received responses are fully stamped; this is a bug");
+        for _ in 1..warmups {
+            self.send_next()?;
+        }
+        for k in 1..warmups {
+            self.client.receive(k, warmups)?;
+        }
+        Ok(())
+    }
+
+    fn send_next(&mut self) -> Result<u64> {
+        let id = self.next_id;
+        self.client.send(id, self.inputs.get(id))?;
+        self.next_id += 1;
+        Ok(id)
+    }
+
+    /// Sends `n` requests with the configured arrival process and collects them,
+    /// sampling utilisation over the window.
+    pub fn measure(&mut self, n: u64, keep_trace: bool) -> Result<Window> {
+        let first = self.next_id;
+        let sampler = UtilizationSampler::start(DEFAULT_PERIOD);
+        let collector = Collector::new(keep_trace);
+        let collected = match self.cfg.load.arrival {
+            Arrival::Burst => {
+                collect_open_loop(&self.client, &self.inputs, first, n, None, collector)
+            }
+            Arrival::Poisson(rate) => {
+                let schedule = poisson_schedule(rate, n as usize, self.cfg.load.seed ^ first);
+                collect_open_loop(
+                    &self.client,
+                    &self.inputs,
+                    first,
+                    n,
+                    Some(schedule),
+                    collector,
+                )
+            }
+            Arrival::Concurrency(c) => {
+                collect_closed_loop(&self.client, &self.inputs, first, n, c as u64, collector)
+            }
+        };
+        let utilization = sampler.stop();
+        self.next_id = first + n;
+        Ok(Window {
+            collector: collected?,
+            utilization,
+        })
+    }
+
+    /// Throughput of the bare forward loop on the same model, inputs and threads.
+    pub fn bare_forward(&self, iters: u32) -> Result<f64> {
+        bare::bare_forward_throughput(
+            &self.model,
+            &self.inputs,
+            self.cfg.backend.workers,
+            self.intra_op_threads,
+            iters,
+        )
+    }
+
+    /// What the server knows about itself, for the report.
+    pub fn facts(&self) -> ServerFacts {
+        ServerFacts {
+            model: self.model.info.clone(),
+            device: self.device.describe(),
+            intra_op_threads: self.intra_op_threads,
+            load_time_s: self.model.load_time.map(|d| d.as_secs_f64()),
+            compile_time_s: self.model.compile_time.map(|d| d.as_secs_f64()),
+            warmup_latency_ms: crate::metrics::ms(self.warmup_ns as f64),
+        }
+    }
+
+    /// Hangs up the request queue and waits for every stage to finish.
+    pub fn stop(self) -> Result<()> {
+        drop(self.client);
+        self.backend.join()
+    }
+}

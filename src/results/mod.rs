@@ -1,0 +1,172 @@
+//! What a run produced, as plain data: [`RunReport`] with the [`ModelInfo`] and
+//! [`Environment`] it carries, the window's figures ([`WindowFigures`]), the JSON
+//! Lines results file they are appended to ([`jsonl`]), and the one way this crate
+//! replaces a file ([`file::write_atomically`]).
+//!
+//! This module sits at the bottom of the crate beside `config` and `metrics`: the
+//! model layer fills in a [`ModelInfo`], the pipeline assembles a [`RunReport`], and
+//! the report, sweep and measurement layers read it. None of them is imported here.
+
+pub mod file;
+pub mod jsonl;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+use crate::metrics::{LatencySummary, StageSummary, UtilizationSummary};
+
+/// What a report says about the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// Architecture name (`resnet18`, `tiny-cnn`, `spin:2000us`).
+    pub arch: String,
+    /// Where the weights came from: `checkpoint`, `generated` (random, in memory) or `no`.
+    pub weights: String,
+    /// Trainable parameters.
+    pub parameters: u64,
+    /// Input image side, px.
+    pub image_size: u32,
+    /// Output classes.
+    pub num_classes: i64,
+}
+
+/// Where and with what a run was measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// This tool's version.
+    pub inferbench_version: String,
+    /// The CPU model, from /proc/cpuinfo.
+    pub cpu_model: Option<String>,
+    /// Cores available to the process.
+    pub cores: usize,
+    /// Whether libtorch sees a CUDA device.
+    pub cuda_available: bool,
+}
+
+#[cfg(feature = "torch")]
+impl Environment {
+    /// Reads the environment of this process.
+    pub fn detect() -> Self {
+        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|text| {
+                text.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            });
+        Self {
+            inferbench_version: env!("CARGO_PKG_VERSION").into(),
+            cpu_model,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cuda_available: tch::Cuda::is_available(),
+        }
+    }
+}
+
+/// The figures of one measured window, read off the collector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WindowFigures {
+    /// End-to-end latency of the measured requests.
+    pub latency_ms: LatencySummary,
+    /// Mean time per stage.
+    pub stages_ms: StageSummary,
+    /// Samples / (last response − first measured request).
+    pub throughput_samples_per_s: f64,
+    /// Measured requests.
+    pub requests: u64,
+    /// Measured samples.
+    pub samples: u64,
+    /// First measured request to last response, seconds.
+    pub window_s: f64,
+}
+
+/// What a started server knew about itself, apart from any window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerFacts {
+    /// The model that ran.
+    pub model: ModelInfo,
+    /// The device it ran on.
+    pub device: String,
+    /// libtorch intra-op threads per worker.
+    pub intra_op_threads: u32,
+    /// Time to load (or generate) the weights, seconds.
+    pub load_time_s: Option<f64>,
+    /// Time to prepare the forward (trace), seconds; `None` in eager mode.
+    pub compile_time_s: Option<f64>,
+    /// Latency of the cold-start request, ms.
+    pub warmup_latency_ms: f64,
+}
+
+/// Everything one run measured. Times in milliseconds unless the name says otherwise;
+/// `None` (JSON `null`) means "not measured here", never zero.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// The configuration that ran.
+    pub config: RunConfig,
+    /// The model that ran.
+    pub model: ModelInfo,
+    /// The device it ran on.
+    pub device: String,
+    /// libtorch intra-op threads per worker.
+    pub intra_op_threads: u32,
+    /// Time to load (or generate) the weights, seconds.
+    pub load_time_s: Option<f64>,
+    /// Time to trace the model, seconds; `None` in eager mode.
+    pub compile_time_s: Option<f64>,
+    /// Latency of the cold-start request, sent alone before anything else.
+    pub warmup_latency_ms: f64,
+    /// End-to-end latency of the measured requests.
+    pub latency_ms: LatencySummary,
+    /// Mean time per stage of the measured requests.
+    pub stages_ms: StageSummary,
+    /// Samples / (last response − first measured request).
+    pub throughput_samples_per_s: f64,
+    /// Measured requests.
+    pub requests: u64,
+    /// Measured samples.
+    pub samples: u64,
+    /// First measured request to last response, seconds.
+    pub window_s: f64,
+    /// Process CPU and GPU utilisation over the measured window.
+    pub utilization: UtilizationSummary,
+    /// Throughput of the bare forward loop on the same model, inputs and threads.
+    pub bare_forward_samples_per_s: Option<f64>,
+    /// Pipeline throughput / bare-forward throughput.
+    pub pipeline_efficiency: Option<f64>,
+    /// Where it ran.
+    pub env: Environment,
+}
+
+impl RunReport {
+    /// Assembles the report; the efficiency follows from the two throughputs.
+    pub fn new(
+        config: RunConfig,
+        server: ServerFacts,
+        window: WindowFigures,
+        utilization: UtilizationSummary,
+        bare_forward_samples_per_s: Option<f64>,
+        env: Environment,
+    ) -> Self {
+        let throughput = window.throughput_samples_per_s;
+        Self {
+            config,
+            model: server.model,
+            device: server.device,
+            intra_op_threads: server.intra_op_threads,
+            load_time_s: server.load_time_s,
+            compile_time_s: server.compile_time_s,
+            warmup_latency_ms: server.warmup_latency_ms,
+            latency_ms: window.latency_ms,
+            stages_ms: window.stages_ms,
+            throughput_samples_per_s: throughput,
+            requests: window.requests,
+            samples: window.samples,
+            window_s: window.window_s,
+            utilization,
+            bare_forward_samples_per_s,
+            pipeline_efficiency: bare_forward_samples_per_s.map(|bare| throughput / bare),
+            env,
+        }
+    }
+}
