@@ -52,8 +52,46 @@ fn tch_version() -> Option<String> {
     None
 }
 
+/// The source's commit, `-dirty` when tracked files differ from it; recorded at build
+/// time so that a binary copied elsewhere still says what it was built from. Written
+/// here rather than with a build-info crate: it is two git calls, and this build
+/// script exists anyway. Reruns when HEAD, the branch it points at or the index move,
+/// and when a source file changes (which is when `-dirty` can appear or go).
+fn git_commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    println!("cargo:rerun-if-changed=src");
+    for file in ["HEAD", "index", "packed-refs"] {
+        if let Some(path) = git(&["rev-parse", "--git-path", file]) {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        if let Some(path) = git(&["rev-parse", "--git-path", &branch]) {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    let commit = git(&["rev-parse", "--short", "HEAD"])?;
+    let dirty =
+        git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some(if dirty {
+        format!("{commit}-dirty")
+    } else {
+        commit
+    })
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    if let Some(commit) = git_commit() {
+        println!("cargo:rustc-env=INFERBENCH_GIT_COMMIT={commit}");
+    }
     println!("cargo:rerun-if-changed=Cargo.lock");
     if let Some(v) = tch_version() {
         println!("cargo:rustc-env=INFERBENCH_TCH_VERSION={v}");

@@ -90,3 +90,12 @@ impl Error {
         }
     }
 }
+
+/// The message a panic carried (`panic!` with a string or a format), or "unknown panic".
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic")
+}

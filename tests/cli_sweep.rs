@@ -1,43 +1,12 @@
 //! `inferbench sweep`, `curve` and `report` end to end on the spin model (fast and
 //! deterministic in cost), and their refusals of bad input.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{inferbench_ok as ok, refused, s};
 
 use inferbench::report::sweep::SweepData;
 use inferbench::sweep::record::Status;
-
-fn inferbench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inferbench"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = inferbench(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn refused(args: &[&str], needle: &str) {
-    let out = inferbench(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: stderr does not name '{needle}':\n{err}"
-    );
-    assert!(!err.contains("panicked"), "{err}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 #[test]
 fn a_sweep_with_a_failing_configuration_goes_on_and_reports() {
@@ -125,7 +94,7 @@ fn bad_sweep_curve_and_report_input_is_refused_with_its_name() {
     refused(&["sweep", "--preset", "enormous"], "quick or seed");
     refused(
         &["curve", "--model", "spin:1ms", "--rates", "100,fast"],
-        "--rates",
+        "rates: 'fast'",
     );
     refused(
         &["curve", "--model", "spin:1ms", "--percentile", "p42"],

@@ -25,6 +25,15 @@ pub const BASELINE_FILES: [&str; 4] = [
     "tukey.json",
 ];
 
+/// Criterion's output folder: `CRITERION_HOME` when set and `flag` is left at its
+/// default `target/criterion`, else `flag`.
+pub fn home(flag: &Path) -> PathBuf {
+    match std::env::var_os("CRITERION_HOME") {
+        Some(home) if flag == Path::new("target/criterion") => PathBuf::from(home),
+        _ => flag.to_path_buf(),
+    }
+}
+
 #[derive(Deserialize)]
 struct BenchmarkFile {
     full_id: String,

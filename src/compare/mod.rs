@@ -17,6 +17,8 @@ pub mod render;
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+
 /// A point estimate with its confidence interval, in the measurement's raw unit
 /// (or, for a change, as a fraction: 0.05 = +5 %).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -140,6 +142,30 @@ pub struct CompareOptions {
     pub fail_on_missing: bool,
 }
 
+impl CompareOptions {
+    /// Options from the command line's units: `threshold_pct` in percent (5 = ±5 %),
+    /// `sigmas` standard deviations; each must be a finite number ≥ 0.
+    pub fn from_flags(threshold_pct: f64, sigmas: f64, allow_missing: bool) -> Result<Self> {
+        if !(threshold_pct.is_finite() && threshold_pct >= 0.0) {
+            return Err(Error::config(
+                "threshold",
+                format!("{threshold_pct}: expected a percentage ≥ 0, e.g. 5"),
+            ));
+        }
+        if !(sigmas.is_finite() && sigmas >= 0.0) {
+            return Err(Error::config(
+                "sigmas",
+                format!("{sigmas}: expected a number ≥ 0, e.g. 3"),
+            ));
+        }
+        Ok(Self {
+            threshold: threshold_pct / 100.0,
+            sigmas,
+            fail_on_missing: !allow_missing,
+        })
+    }
+}
+
 /// Whether a set of comparisons passes: no regression, and nothing missing unless allowed.
 pub fn passed(comparisons: &[Comparison], options: &CompareOptions) -> bool {
     comparisons.iter().all(|c| match c.verdict {
@@ -152,6 +178,19 @@ pub fn passed(comparisons: &[Comparison], options: &CompareOptions) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn options_refuse_negative_or_non_finite_bands_by_name() {
+        let o = CompareOptions::from_flags(5.0, 3.0, true).unwrap();
+        assert_eq!(
+            (o.threshold, o.sigmas, o.fail_on_missing),
+            (0.05, 3.0, false)
+        );
+        let err = CompareOptions::from_flags(-1.0, 3.0, false).unwrap_err();
+        assert!(err.to_string().contains("threshold"), "{err}");
+        let err = CompareOptions::from_flags(5.0, f64::NAN, false).unwrap_err();
+        assert!(err.to_string().contains("sigmas"), "{err}");
+    }
 
     fn change(lower: f64, upper: f64) -> Estimate {
         Estimate {

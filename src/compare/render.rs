@@ -182,3 +182,23 @@ pub fn github_action_benchmark(
     }
     (smaller, bigger)
 }
+
+/// Writes `smaller_is_better.json` and `bigger_is_better.json` (github-action-benchmark's
+/// `customSmallerIsBetter` / `customBiggerIsBetter`) into `dir`, created if needed.
+pub fn write_github_action_benchmark(
+    dir: &std::path::Path,
+    comparisons: &[Comparison],
+) -> crate::error::Result<()> {
+    use crate::error::Error;
+    let (smaller, bigger) = github_action_benchmark(comparisons);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create --json-dir", dir, e))?;
+    for (name, entries) in [
+        ("smaller_is_better.json", smaller),
+        ("bigger_is_better.json", bigger),
+    ] {
+        let text =
+            serde_json::to_string_pretty(&entries).expect("entries serialise; this is a bug");
+        crate::results::file::write_atomically(&dir.join(name), (text + "\n").as_bytes())?;
+    }
+    Ok(())
+}

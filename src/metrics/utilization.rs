@@ -117,7 +117,7 @@ impl UtilizationSampler {
                 if let Some(g) = gpu.as_ref().ok().and_then(GpuProbe::read) {
                     gpu_samples.push((t, g));
                 }
-                summarise(&cpu, &gpu_samples, gpu.err())
+                summarise(&cpu, &gpu_samples, gpu.err(), period)
             })
             .expect("spawning the utilisation thread");
         Self { stop, handle }
@@ -141,6 +141,7 @@ fn summarise(
     cpu: &[(f64, f64)],
     gpu: &[(f64, f64)],
     gpu_error: Option<String>,
+    period: Duration,
 ) -> UtilizationSummary {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let gpu_pct = gauge_time_weighted_mean(gpu);
@@ -151,9 +152,9 @@ fn summarise(
     };
     UtilizationSummary {
         // Linux accounts other cores' running threads lazily, so over a window shorter than
-        // one period the CPU clock can overshoot: such a window has no CPU figure.
+        // one sampling period the CPU clock can overshoot: such a window has no CPU figure.
         cpu_pct: counter_mean_rate(cpu)
-            .filter(|_| window_s(cpu) >= DEFAULT_PERIOD.as_secs_f64())
+            .filter(|_| window_s(cpu) >= period.as_secs_f64())
             .map(|rate| 100.0 * rate / cores),
         gpu_pct,
         gpu_absent_reason,
@@ -178,6 +179,16 @@ mod tests {
         let s = [(0.0, 10.0), (0.1, 10.1), (0.5, 10.9)];
         assert!((counter_mean_rate(&s).unwrap() - 1.8).abs() < 1e-9);
         assert_eq!(counter_mean_rate(&[]), None);
+    }
+
+    #[test]
+    fn a_window_counts_as_long_enough_against_the_sampler_s_own_period() {
+        // 60 ms of one busy core: enough for a 20 ms sampler, too short for a 100 ms one.
+        let cpu = [(0.0, 1.0), (0.02, 1.02), (0.04, 1.04), (0.06, 1.06)];
+        let fast = summarise(&cpu, &[], None, Duration::from_millis(20));
+        assert!(fast.cpu_pct.is_some());
+        let slow = summarise(&cpu, &[], None, DEFAULT_PERIOD);
+        assert_eq!(slow.cpu_pct, None);
     }
 
     #[test]

@@ -178,17 +178,16 @@ fn trace(net: &FuncT<'static>, batch: u32, image: u32) -> Result<CModule> {
             vec![infer(net, &xs[0])]
         })
     }))
-    .map_err(|panic| Error::Pipeline(format!("tracing failed: {}", first_line(&panic))))?;
+    .map_err(|panic| {
+        Error::Pipeline(format!(
+            "tracing failed: {}",
+            crate::error::panic_message(panic.as_ref())
+                .lines()
+                .next()
+                .unwrap_or_default()
+        ))
+    })?;
     let mut module = traced?;
     module.set_eval();
     Ok(module)
-}
-
-fn first_line(panic: &Box<dyn std::any::Any + Send>) -> String {
-    let text = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    text.lines().next().unwrap_or_default().to_string()
 }

@@ -121,9 +121,10 @@ fn spawn_stage(
             let failure = match catch_unwind(AssertUnwindSafe(body)) {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => e,
-                Err(panic) => {
-                    Error::Pipeline(format!("{name} panicked: {}", panic_message(&panic)))
-                }
+                Err(panic) => Error::Pipeline(format!(
+                    "{name} panicked: {}",
+                    crate::error::panic_message(panic.as_ref())
+                )),
             };
             let _ = responses.send(Err(failure));
         })
@@ -131,13 +132,6 @@ fn spawn_stage(
 }
 
 /// The text of a panic payload (libtorch errors surface as panics in eager tch calls).
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
-}
 
 /// Settings for a thread that runs forwards. Grad mode is per thread. The thread
 /// count is per thread for OpenMP but libtorch also keeps it in one process-wide

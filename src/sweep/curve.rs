@@ -3,6 +3,8 @@
 //! latency threshold), as plain logic over a `probe` that runs one rate. The runs
 //! themselves are in [`super::runner`].
 
+use crate::error::{Error, Result};
+
 /// Offered rates of an automatic curve, as fractions of the burst capacity: dense
 /// near saturation, where the knee is, and one point past it.
 pub const AUTO_FRACTIONS: [f64; 8] = [0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1];
@@ -10,6 +12,52 @@ pub const AUTO_FRACTIONS: [f64; 8] = [0.2, 0.4, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1];
 /// Rates for a curve from the measured capacity (requests/s).
 pub fn auto_rates(capacity_rps: f64) -> Vec<f64> {
     AUTO_FRACTIONS.iter().map(|f| f * capacity_rps).collect()
+}
+
+/// The rates a curve runs at: `--rates auto` or a comma-separated list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rates {
+    /// [`AUTO_FRACTIONS`] of the burst capacity, measured first.
+    Auto,
+    /// These rates, requests/s.
+    Explicit(Vec<f64>),
+}
+
+impl Rates {
+    /// Parses `auto` or `100,200.5,300`; every rate must be a positive number.
+    pub fn parse(text: &str) -> Result<Self> {
+        if text.trim() == "auto" {
+            return Ok(Self::Auto);
+        }
+        let bad = |why: String| Error::config("rates", why);
+        let rates = text
+            .split(',')
+            .map(|r| {
+                let rate: f64 = r.trim().parse().map_err(|_| {
+                    bad(format!(
+                        "'{r}' is not a number (expected e.g. 100,200 or auto)"
+                    ))
+                })?;
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(bad(format!("{rate} is not a positive rate in requests/s")));
+                }
+                Ok(rate)
+            })
+            .collect::<Result<Vec<f64>>>()?;
+        Ok(Self::Explicit(rates))
+    }
+}
+
+/// Checks a latency budget in ms: a positive, finite number.
+pub fn check_budget_ms(budget_ms: f64) -> Result<f64> {
+    if budget_ms.is_finite() && budget_ms > 0.0 {
+        Ok(budget_ms)
+    } else {
+        Err(Error::config(
+            "latency-budget-ms",
+            format!("{budget_ms}; expected a positive number of milliseconds"),
+        ))
+    }
 }
 
 /// How far the search narrows before it stops.
@@ -101,6 +149,27 @@ pub fn md1_mean_latency_ms(rate_rps: f64, service_ms: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rates_parse_as_a_list_or_auto_and_refuse_non_rates_by_name() {
+        assert_eq!(Rates::parse("auto").unwrap(), Rates::Auto);
+        assert_eq!(
+            Rates::parse("100, 250.5").unwrap(),
+            Rates::Explicit(vec![100.0, 250.5])
+        );
+        for bad in ["fast", "100,-5", "0", "inf", "100,,200"] {
+            let err = Rates::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("rates"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn budgets_must_be_positive_and_finite() {
+        assert_eq!(check_budget_ms(50.0).unwrap(), 50.0);
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(check_budget_ms(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn auto_rates_bracket_the_capacity() {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tch::{Device, Kind, Tensor};
 
-use super::curve::{search_max_rate, SearchLimits, SearchResult};
+use super::curve::{auto_rates, search_max_rate, Rates, SearchLimits, SearchResult};
 use super::progress::Progress;
 use super::record::{
     ConfigFigures, ConfigRecord, LatencyStats, MaxRateRecord, Percentile, ProbeRecord, RatePoint,
@@ -202,6 +202,24 @@ pub fn capacity_rps(cfg: &RunConfig) -> Result<f64> {
     burst.measure_bare_forward = false;
     let report = run_with(&burst, RunOptions::default())?.report;
     Ok(report.throughput_samples_per_s / cfg.load.batch_size as f64)
+}
+
+/// The rates a curve runs at: the explicit ones, or fractions of the burst capacity,
+/// which is measured first.
+pub fn resolve_rates(cfg: &RunConfig, rates: &Rates, quiet: bool) -> Result<Vec<f64>> {
+    match rates {
+        Rates::Explicit(r) => Ok(r.clone()),
+        Rates::Auto => {
+            if !quiet {
+                eprintln!("[curve] measuring the burst capacity of {}", cfg.id());
+            }
+            let capacity = capacity_rps(cfg)?;
+            if !quiet {
+                eprintln!("[curve] capacity {capacity:.1} requests/s; rates at 20-110 % of it");
+            }
+            Ok(auto_rates(capacity))
+        }
+    }
 }
 
 /// One open-loop Poisson run at `rate` requests/s.

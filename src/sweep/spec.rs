@@ -202,19 +202,7 @@ impl SweepSpec {
     }
 
     fn policy(&self, max_batch_size: u32) -> Result<BatchPolicy> {
-        if max_batch_size == 0 {
-            return Ok(BatchPolicy::None);
-        }
-        let timeout = crate::config::parse_duration(&self.batch_timeout).ok_or_else(|| {
-            Error::config(
-                "batch_timeout",
-                format!("'{}': expected a duration such as 5ms", self.batch_timeout),
-            )
-        })?;
-        Ok(BatchPolicy::Dynamic {
-            max_batch_samples: max_batch_size,
-            timeout_us: timeout.as_micros() as u64,
-        })
+        BatchPolicy::from_limits(Some(max_batch_size), &self.batch_timeout)
     }
 
     fn point(

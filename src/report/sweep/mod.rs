@@ -95,6 +95,8 @@ pub struct ReportFiles {
     pub markdown: PathBuf,
     /// The plots.
     pub plots: Vec<plots::Plot>,
+    /// The recommendation the markdown gives.
+    pub recommendation: recommend::Recommendation,
 }
 
 /// Writes `report.md` and its SVG plots into `dir` (created if needed). Each file is
@@ -106,5 +108,9 @@ pub fn write_report(data: &SweepData, goal: &recommend::Goal, dir: &Path) -> Res
     let text = markdown::render(data, goal, &recommendation, &plots);
     let markdown = dir.join("report.md");
     crate::results::file::write_atomically(&markdown, text.as_bytes())?;
-    Ok(ReportFiles { markdown, plots })
+    Ok(ReportFiles {
+        markdown,
+        plots,
+        recommendation,
+    })
 }

@@ -65,10 +65,7 @@ impl Goal {
                 "latency-budget-ms",
                 "the latency constraint needs a budget, e.g. --latency-budget-ms 50",
             )),
-            (_, Some(b)) if !(b.is_finite() && b > 0.0) => Err(Error::config(
-                "latency-budget-ms",
-                format!("{b}; expected a positive number of milliseconds"),
-            )),
+            (_, Some(b)) => crate::sweep::curve::check_budget_ms(b).map(drop),
             _ => Ok(()),
         }
     }

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod policies;
+pub use policies::{parse_spin_wait, BatchPolicy};
+
 /// How the model's forward is prepared before serving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -44,35 +47,6 @@ pub enum Arrival {
     /// Open loop: Poisson arrivals at this many requests per second (seed 003).
     /// Latency counts from each request's intended send time.
     Poisson(f64),
-}
-
-/// How requests are grouped into forwards.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase", tag = "mode")]
-pub enum BatchPolicy {
-    /// Each request is its own forward (the seed's server); no batcher thread runs.
-    #[default]
-    None,
-    /// Requests are combined up to `max_batch_samples`, waiting at most `timeout_us`
-    /// for the batch to fill.
-    Dynamic {
-        /// Most samples in one forward.
-        max_batch_samples: u32,
-        /// Longest wait, in microseconds, of the oldest queued request.
-        timeout_us: u64,
-    },
-}
-
-impl BatchPolicy {
-    /// The largest batch (in samples) a worker may receive, given the request size.
-    pub fn max_samples(&self, request_samples: u32) -> u32 {
-        match *self {
-            BatchPolicy::None => request_samples,
-            BatchPolicy::Dynamic {
-                max_batch_samples, ..
-            } => max_batch_samples.max(request_samples),
-        }
-    }
 }
 
 /// Which model to serve.

@@ -1,0 +1,293 @@
+//! The command line's flags (clap definitions) and their translation into the
+//! library's configuration types. No logic beyond that lives here.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use inferbench::config::{
+    parse_spin_wait, Arrival, BackendConfig, BatchPolicy, CompileMode, LoadConfig, ModelConfig,
+    RunConfig, StreamLayout,
+};
+
+#[derive(Parser)]
+#[command(
+    name = "inferbench",
+    version,
+    about = "Measure a model-inference server pipeline on libtorch"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the pipeline once and print the seed-style summary; appends a JSON line to the results file.
+    Run(RunArgs),
+    /// Write a checkpoint with random weights from a fixed seed (safetensors + model.json).
+    InitModel(InitArgs),
+    /// Compare criterion's last run with a saved baseline: a table with verdicts, exit 1
+    /// on a regression beyond the threshold (or a missing benchmark).
+    Compare(CompareArgs),
+    /// Run a grid of configurations (a preset or a TOML file), each repeated, and write
+    /// mean ± std per configuration as JSON lines, with the environment.
+    Sweep(SweepArgs),
+    /// Latency against throughput: open-loop Poisson runs at a list of rates, and
+    /// optionally the highest rate that keeps a percentile within a budget.
+    Curve(CurveArgs),
+    /// Markdown report with SVG plots and a recommendation from sweep and curve results.
+    Report(ReportArgs),
+    /// Make one baseline from several saved runs: per benchmark the run with the median
+    /// mean, plus a record of the run-to-run spread that widens `compare`'s noise band.
+    MergeBaselines(MergeArgs),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CompileArg {
+    Eager,
+    Torchscript,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum StreamsArg {
+    Shared,
+    Dedicated,
+}
+
+/// What the server is: model, batch, compile, layout, batching. Shared by `run` and `curve`.
+#[derive(Args)]
+pub struct ServerArgs {
+    /// Model: resnet18, tiny-cnn, or spin:<duration> (a forward that busy-waits, e.g. spin:2ms).
+    #[arg(long, default_value = "resnet18")]
+    pub model: String,
+    /// Checkpoint folder from `init-model`; its model.json names the architecture (overrides --model).
+    #[arg(long)]
+    pub model_dir: Option<PathBuf>,
+    /// Samples per request.
+    #[arg(long, default_value_t = 1)]
+    pub batch_size: u32,
+    /// How the forward is prepared.
+    #[arg(long, value_enum, default_value = "eager")]
+    pub compile: CompileArg,
+    /// Compute threads, each with its own model instance and stream.
+    #[arg(long, default_value_t = 1)]
+    pub workers: u32,
+    /// shared: copies inline in each worker; dedicated: separate copy-in and copy-out stages.
+    #[arg(long, value_enum, default_value = "shared")]
+    pub streams: StreamsArg,
+    /// Input image side in pixels (3 channels).
+    #[arg(long, default_value_t = 64)]
+    pub image_size: u32,
+    /// libtorch intra-op threads per worker [default: cores / workers].
+    #[arg(long)]
+    pub intra_op_threads: Option<u32>,
+    /// Warm-up requests after the cold-start one [default: 2 per worker].
+    #[arg(long)]
+    pub warmup: Option<u32>,
+    /// Dynamic batching: most samples per forward (off unless given; 0 = off).
+    #[arg(long)]
+    pub max_batch_size: Option<u32>,
+    /// Dynamic batching: longest wait of the oldest queued request, e.g. 5ms.
+    #[arg(long, default_value = "10ms", requires = "max_batch_size")]
+    pub batch_timeout: String,
+    /// Seed for inputs and generated weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Poll an empty queue this long before parking, e.g. 10ms (each stage and the
+    /// client): cuts the wake-up latency of every hop, costs a core while polling.
+    #[arg(long, default_value = "0")]
+    pub spin_wait: String,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Measured requests, after the warm-up.
+    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
+    pub iters: u32,
+    /// burst (all requests back to back), concurrency:N (at most N in flight), or
+    /// poisson:RATE (open loop, RATE requests/s; poisson:inf is burst).
+    #[arg(long, default_value = "burst")]
+    pub arrival: String,
+    /// Skip the bare-forward baseline (no pipeline efficiency).
+    #[arg(long)]
+    pub no_bare: bool,
+    /// Print the report as JSON instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Results file (JSON lines, appended).
+    #[arg(long, default_value = "results/runs.jsonl")]
+    pub out: PathBuf,
+    /// Also write one JSON line per measured request (latency, stages, overhead) here.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct SweepArgs {
+    /// A built-in grid: quick (32 px, bs 1/4/16 × compile × 1-2 workers: minutes on 2
+    /// cores) or seed (the seed runner's grid at 224 px: hours on a CPU).
+    #[arg(long, default_value = "quick", conflicts_with = "config")]
+    pub preset: String,
+    /// A TOML sweep file instead of a preset (fields: see the README).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Runs per configuration [default: the sweep's, 3].
+    #[arg(long)]
+    pub repeats: Option<u32>,
+    /// Measured requests per run [default: the sweep's, 100].
+    #[arg(long)]
+    pub iters: Option<u32>,
+    /// Results file (JSON lines, appended) [default: results/sweeps/NAME-TIME.jsonl].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the expanded grid and the run count, run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// No progress line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct CurveArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Measured requests at each rate.
+    #[arg(long = "iters", default_value_t = 200)]
+    pub iters: u32,
+    /// Offered rates in requests/s, comma-separated, or auto (20 %-110 % of the burst
+    /// capacity, measured first).
+    #[arg(long, default_value = "auto")]
+    pub rates: String,
+    /// Also search for the highest rate whose --percentile stays within this many ms.
+    #[arg(long)]
+    pub latency_budget_ms: Option<f64>,
+    /// The latency figure the budget holds: mean, p50, p90, p95, p99, p99.9.
+    #[arg(long, default_value = "p99")]
+    pub percentile: String,
+    /// Name written into the records.
+    #[arg(long, default_value = "curve")]
+    pub name: String,
+    /// Results file (JSON lines, appended) [default: results/curves/NAME-TIME.jsonl].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// No progress line.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Results files of `sweep` and `curve` (repeat the flag for several).
+    #[arg(long, required = true)]
+    pub input: Vec<PathBuf>,
+    /// Folder for report.md and its SVG plots.
+    #[arg(long, default_value = "reports/latest")]
+    pub out_dir: PathBuf,
+    /// latency (best throughput within --latency-budget-ms), throughput, or balanced
+    /// (best throughput per ms of --latency-pct).
+    #[arg(long, default_value = "balanced")]
+    pub constraint: String,
+    /// The latency figure for the budget and for balanced: mean, p50, p90, p95, p99, p99.9.
+    #[arg(long, default_value = "p95")]
+    pub latency_pct: String,
+    /// Latency budget in ms (needed by --constraint latency).
+    #[arg(long)]
+    pub latency_budget_ms: Option<f64>,
+}
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// Architecture: resnet18 or tiny-cnn.
+    #[arg(long)]
+    pub model: String,
+    /// Folder to write model.safetensors and model.json into.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Seed for the random weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// Criterion's output folder (CRITERION_HOME if set).
+    #[arg(long, default_value = "target/criterion")]
+    pub criterion_dir: PathBuf,
+    /// The saved baseline to compare against (criterion's --baseline NAME).
+    #[arg(long, default_value = "committed")]
+    pub baseline: String,
+    /// Smallest noise band in percent: a change counts only if its whole 95% interval is beyond it.
+    #[arg(long, default_value_t = 5.0)]
+    pub threshold: f64,
+    /// When the baseline records its run-to-run spread (scripts/baseline.sh save), the
+    /// band widens to this many standard deviations of the difference of two runs.
+    #[arg(long, default_value_t = 3.0)]
+    pub sigmas: f64,
+    /// Do not fail when a baseline benchmark is absent from the new run (filtered runs).
+    #[arg(long)]
+    pub allow_missing: bool,
+    /// Write github-action-benchmark files smaller_is_better.json and bigger_is_better.json here.
+    #[arg(long)]
+    pub json_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Criterion's output folder (CRITERION_HOME if set).
+    #[arg(long, default_value = "target/criterion")]
+    pub criterion_dir: PathBuf,
+    /// The saved runs, comma-separated (criterion's --save-baseline names).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub runs: Vec<String>,
+    /// The baseline to write.
+    #[arg(long, default_value = "committed")]
+    pub into: String,
+}
+
+impl ServerArgs {
+    /// The configuration these flags describe, with the load's size and arrival.
+    /// With `--model-dir` the checkpoint's architecture names the model.
+    pub fn to_config(&self, iters: u32, arrival: Arrival, bare: bool) -> anyhow::Result<RunConfig> {
+        let name = match &self.model_dir {
+            Some(dir) => inferbench::model::checkpoint::read_meta(dir)?.arch.name(),
+            None => self.model.clone(),
+        };
+        Ok(RunConfig {
+            model: ModelConfig {
+                name,
+                dir: self.model_dir.clone(),
+                image_size: self.image_size,
+                compile: match self.compile {
+                    CompileArg::Eager => CompileMode::Eager,
+                    CompileArg::Torchscript => CompileMode::Torchscript,
+                },
+            },
+            load: LoadConfig {
+                batch_size: self.batch_size,
+                num_iters: iters,
+                extra_warmup: self.warmup,
+                arrival,
+                seed: self.seed,
+            },
+            backend: BackendConfig {
+                workers: self.workers,
+                streams: match self.streams {
+                    StreamsArg::Shared => StreamLayout::Shared,
+                    StreamsArg::Dedicated => StreamLayout::Dedicated,
+                },
+                intra_op_threads: self.intra_op_threads,
+                spin_wait_us: parse_spin_wait(&self.spin_wait)?,
+                batching: BatchPolicy::from_limits(self.max_batch_size, &self.batch_timeout)
+                    .context("--max-batch-size / --batch-timeout")?,
+            },
+            measure_bare_forward: bare,
+        })
+    }
+}

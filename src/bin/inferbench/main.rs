@@ -1,0 +1,225 @@
+//! The inferbench command line: parses flags ([`args`]), calls the library, prints.
+
+mod args;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use inferbench::compare::{self, render, CompareOptions};
+use inferbench::config::Arrival;
+use inferbench::model::{checkpoint, Architecture};
+use inferbench::pipeline::RunOptions;
+use inferbench::report::sweep::{recommend, write_report, SweepData};
+use inferbench::report::{summary, trace};
+use inferbench::results::jsonl::JsonlSink;
+use inferbench::sweep::curve::{check_budget_ms, Rates};
+use inferbench::sweep::environment::default_results_path;
+use inferbench::sweep::record::Percentile;
+use inferbench::sweep::{runner, spec::SweepSpec};
+
+use args::{
+    Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs, SweepArgs,
+};
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
+    let cfg = args.server.to_config(args.iters, arrival, !args.no_bare)?;
+    cfg.validate()?;
+    // Open the results file first: an unwritable folder fails now, not after the run.
+    let mut sink = JsonlSink::open(&args.out)?;
+    if let Some(path) = &args.trace {
+        trace::check_writable(path)?;
+    }
+    let quiet = args.quiet;
+    let progress = move |phase: &str| {
+        if !quiet {
+            eprintln!("[inferbench] {phase}");
+        }
+    };
+    let options = RunOptions {
+        progress: Box::new(progress),
+        keep_trace: args.trace.is_some(),
+        ..RunOptions::default()
+    };
+    let outcome = inferbench::pipeline::run_with(&cfg, options)?;
+    if let Some(path) = &args.trace {
+        trace::write(path, &outcome.trace)?;
+    }
+    sink.append(&outcome.report)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+    } else {
+        print!("{}", summary::render(&outcome.report));
+        progress(&format!("appended to {}", sink.path().display()));
+    }
+    Ok(())
+}
+
+fn init_model(args: InitArgs) -> anyhow::Result<()> {
+    let arch = Architecture::parse(&args.model)?;
+    let path = checkpoint::write_random(arch, args.seed, &args.out)?;
+    println!(
+        "wrote {} ({}, seed {})",
+        path.display(),
+        arch.name(),
+        args.seed
+    );
+    Ok(())
+}
+
+/// Exit 0 when nothing regressed, 1 when something did (or went missing), 2 when the
+/// comparison could not be made.
+fn compare(args: CompareArgs) -> ExitCode {
+    match compare_results(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("inferbench: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn compare_results(args: &CompareArgs) -> anyhow::Result<bool> {
+    let options = CompareOptions::from_flags(args.threshold, args.sigmas, args.allow_missing)?;
+    let root = compare::criterion_dir::home(&args.criterion_dir);
+    let comparisons = compare::criterion_dir::load(&root, &args.baseline, &options)?;
+    print!("{}", render::table(&comparisons, options.threshold));
+    if let Some(dir) = &args.json_dir {
+        render::write_github_action_benchmark(dir, &comparisons)?;
+    }
+    let passed = compare::passed(&comparisons, &options);
+    if !passed {
+        eprintln!(
+            "inferbench: compare: failed against baseline '{}' (threshold ±{}%)",
+            args.baseline, args.threshold
+        );
+    }
+    Ok(passed)
+}
+
+fn sweep(args: SweepArgs) -> anyhow::Result<()> {
+    let mut spec = match &args.config {
+        Some(path) => SweepSpec::from_toml_file(path)?,
+        None => SweepSpec::preset(&args.preset)?,
+    };
+    spec.repeats = args.repeats.unwrap_or(spec.repeats);
+    spec.iters = args.iters.unwrap_or(spec.iters);
+    let configs = spec.expand()?;
+    if args.dry_run {
+        for cfg in &configs {
+            println!("{}", cfg.id());
+        }
+        let runs = configs.len() * spec.repeats as usize;
+        println!(
+            "{} configurations × {} repeats = {runs} runs",
+            configs.len(),
+            spec.repeats
+        );
+        return Ok(());
+    }
+    let out = args
+        .out
+        .unwrap_or_else(|| default_results_path("sweeps", &spec.name));
+    let mut sink = JsonlSink::open(&out)?;
+    let outcome = runner::run_sweep(&spec, &mut sink, args.quiet)?;
+    let path = sink.path().display();
+    eprintln!(
+        "[sweep] {} configurations ran, {} failed; results in {path}",
+        outcome.ok, outcome.failed
+    );
+    eprintln!("[sweep] next: inferbench report --input {path}");
+    Ok(())
+}
+
+fn parse_percentile(flag: &str, text: &str) -> anyhow::Result<Percentile> {
+    Percentile::parse(text)
+        .with_context(|| format!("{flag} '{text}': expected mean, p50, p90, p95, p99 or p99.9"))
+}
+
+fn curve(args: CurveArgs) -> anyhow::Result<()> {
+    let cfg = args.server.to_config(args.iters, Arrival::Burst, false)?;
+    cfg.validate()?;
+    let percentile = parse_percentile("--percentile", &args.percentile)?;
+    let budget = args.latency_budget_ms.map(check_budget_ms).transpose()?;
+    let rates = Rates::parse(&args.rates)?;
+    let out = args
+        .out
+        .unwrap_or_else(|| default_results_path("curves", &args.name));
+    let mut sink = JsonlSink::open(&out)?;
+    let rates = runner::resolve_rates(&cfg, &rates, args.quiet)?;
+    let budget = budget.map(|b| (percentile, b));
+    let (points, found) =
+        runner::run_curve(&args.name, &cfg, &rates, budget, &mut sink, args.quiet)?;
+    println!("offered req/s  achieved req/s  p50 ms  p99 ms");
+    for p in &points {
+        println!(
+            "{:>13.1}  {:>14.1}  {:>6.2}  {:>6.2}",
+            p.offered_rps, p.achieved_rps, p.latency_ms.p50, p.latency_ms.p99
+        );
+    }
+    if let Some(m) = found {
+        let (name, runs) = (percentile.name(), m.probes);
+        match m.max_rps {
+            Some(rate) => println!(
+                "highest rate with {name} <= {} ms: {rate:.1} requests/s ({runs} runs)",
+                m.budget_ms
+            ),
+            None => println!(
+                "no probed rate kept {name} <= {} ms ({runs} runs)",
+                m.budget_ms
+            ),
+        }
+    }
+    eprintln!("[curve] results in {}", sink.path().display());
+    Ok(())
+}
+
+fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let goal = recommend::Goal {
+        constraint: recommend::Constraint::parse(&args.constraint)?,
+        percentile: parse_percentile("--latency-pct", &args.latency_pct)?,
+        budget_ms: args.latency_budget_ms,
+    };
+    goal.validate()?;
+    let data = SweepData::load(&args.input)?;
+    let files = write_report(&data, &goal, &args.out_dir)?;
+    println!("{}", files.recommendation.text);
+    println!(
+        "report: {} ({} plots)",
+        files.markdown.display(),
+        files.plots.len()
+    );
+    Ok(())
+}
+
+fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
+    let root = compare::criterion_dir::home(&args.criterion_dir);
+    let merged = compare::merge::merge_runs(&root, &args.runs, &args.into)?;
+    eprintln!(
+        "[inferbench] baseline '{}': {merged} benchmarks, each the median of {}",
+        args.into,
+        args.runs.join(", ")
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Run(args) => run(args),
+        Command::InitModel(args) => init_model(args),
+        Command::Compare(args) => return compare(args),
+        Command::MergeBaselines(args) => merge_baselines(args),
+        Command::Sweep(args) => sweep(args),
+        Command::Curve(args) => curve(args),
+        Command::Report(args) => report(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("inferbench: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
