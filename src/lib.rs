@@ -9,22 +9,23 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: what a run is (`RunConfig` and its parts, with `validate`).
-//! - [`request`]: what travels: request identity, timestamps, stages, the run clock.
-//! - [`model`]: the model zoo, checkpoints, compile modes, the synthetic spin model.
-//! - [`device`]: CPU (and, with feature `cuda`, GPU) buffers, streams and copies.
-//! - [`pipeline`]: inputs, the batcher, backend stages and their threads, the
-//!   collector, the bare-forward baseline, and [`pipeline::run`].
-//! - [`metrics`]: latency histograms, stage breakdown, utilisation sampling.
-//! - `measure` (feature `torch`): criterion glue: profiles, one group per
-//!   configuration, tail-latency and utilisation measurements.
-//! - [`sweep`]: grids of configurations from presets or TOML, repeats aggregated to
-//!   mean ± std, the latency–throughput curve and the rate search, the GEMM probe.
-//! - [`report`]: [`report::RunReport`], its text summary, the JSONL results file, and
-//!   the sweep report (markdown, SVG plots, recommendation, theoretical maximum).
-//! - [`compare`]: criterion results against a saved baseline: verdicts, a table,
-//!   github-action-benchmark JSON.
-//! - [`error`]: the crate's error type.
+//! Bottom layer first; a module uses only its own layer or those below
+//! (`tests/layers.rs` checks it).
+//!
+//! - Plain types and pure functions: [`config`] (what a run is, with `validate`),
+//!   [`request`] (request identity, timestamps, stages, the run clock), [`metrics`]
+//!   (latency histograms, stage breakdown, utilisation sampling), [`results`]
+//!   ([`RunReport`] and what it carries, the JSONL results file, atomic writes),
+//!   [`error`].
+//! - What runs and where: `model` (zoo, checkpoints, compile modes, the spin
+//!   model) and `device` (CPU and, with feature `cuda`, GPU buffers, streams, copies).
+//! - [`pipeline`]: the load generator, batcher, backend stages and their threads, the
+//!   collector, the bare-forward baseline, a long-lived server and one run end to end.
+//! - Measurement glue: `measure` (criterion profiles and measurements), [`sweep`]
+//!   (grids, repeats, the curve and rate search, the GEMM probe), [`compare`]
+//!   (criterion results against a saved baseline).
+//! - [`report`]: what people read: the text summary, the per-request trace, the
+//!   sweep report (markdown, SVG plots, recommendation).
 //!
 //! Feature `torch` (default) brings in everything that needs libtorch (models,
 //! devices, the threaded backend, the CLI); without it the hot-path pieces still

@@ -1,6 +1,6 @@
 //! The inference-server pipeline: a load generator sends pre-built inputs through
 //! a request queue to the backend ([`backend`]); responses come back on a response
-//! queue to the collector ([`collector`]). The load generator is [`loadgen`], a
+//! queue to the collector ([`collector`]). The load generator is `loadgen`, a
 //! server that stays up between windows is [`Server`], and [`run_with`] wires one run
 //! end to end and returns its [`crate::results::RunReport`].
 //!

@@ -40,7 +40,7 @@ pub struct RunOutcome {
     pub trace: Vec<RequestMeta>,
 }
 
-/// Runs the pipeline once as `cfg` describes, on the CPU, without dynamic batching.
+/// Runs the pipeline once as `cfg` describes (batching included), on the CPU.
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     run_with(cfg, RunOptions::default()).map(|outcome| outcome.report)
 }

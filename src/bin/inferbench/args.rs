@@ -140,7 +140,7 @@ pub struct SweepArgs {
     /// Runs per configuration [default: the sweep's, 3].
     #[arg(long)]
     pub repeats: Option<u32>,
-    /// Measured requests per run [default: the sweep's, 100].
+    /// Measured requests per run [default: the sweep's; quick 200, seed 100].
     #[arg(long)]
     pub iters: Option<u32>,
     /// Results file (JSON lines, appended) [default: results/sweeps/NAME-TIME.jsonl].
