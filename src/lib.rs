@@ -14,16 +14,17 @@
 //!
 //! - Plain types and pure functions: [`config`] (what a run is, with `validate`),
 //!   [`request`] (request identity, timestamps, stages, the run clock), [`metrics`]
-//!   (latency histograms, stage breakdown, utilisation sampling), [`results`]
+//!   (latency histograms, stage breakdown, utilisation sampling), [`percentile`]
+//!   (the latency statistic, mean or p50 … p99.9, and its one parser), [`results`]
 //!   ([`RunReport`] and what it carries, the JSONL results file, atomic writes),
 //!   [`error`].
 //! - What runs and where: `model` (zoo, checkpoints, compile modes, the spin
 //!   model) and `device` (CPU and, with feature `cuda`, GPU buffers, streams, copies).
 //! - [`pipeline`]: the load generator, batcher, backend stages and their threads, the
 //!   collector, the bare-forward baseline, a long-lived server and one run end to end.
-//! - Measurement glue: `measure` (criterion profiles and measurements), [`sweep`]
-//!   (grids, repeats, the curve and rate search, the GEMM probe), [`compare`]
-//!   (criterion results against a saved baseline).
+//! - Measurement glue: `measure` (criterion suites, which are sweep files, and the
+//!   measurements), [`sweep`] (grids, repeats, the curve and rate search, the GEMM
+//!   probe), [`compare`] (criterion results against a saved baseline).
 //! - [`report`]: what people read: the text summary, the per-request trace, the
 //!   sweep report (markdown, SVG plots, recommendation).
 //!
@@ -43,6 +44,7 @@ pub mod measure;
 pub mod metrics;
 #[cfg(feature = "torch")]
 pub mod model;
+pub mod percentile;
 pub mod pipeline;
 pub mod report;
 pub mod request;

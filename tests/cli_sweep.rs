@@ -98,7 +98,7 @@ fn bad_sweep_curve_and_report_input_is_refused_with_its_name() {
     );
     refused(
         &["curve", "--model", "spin:1ms", "--percentile", "p42"],
-        "--percentile",
+        "percentile: 'p42'",
     );
     refused(
         &["report", "--input", s(&dir.path().join("none.jsonl"))],

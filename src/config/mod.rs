@@ -3,13 +3,14 @@
 //! impossible configuration is refused before any thread starts.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod durations;
 mod policies;
+pub use durations::{parse_duration, parse_duration_us};
 pub use policies::{parse_spin_wait, BatchPolicy};
 
 /// How the model's forward is prepared before serving.
@@ -294,22 +295,6 @@ impl RunConfig {
     }
 }
 
-/// Parses `2ms`, `500us`, `1.5ms`, `3s`, `100ns` into a duration.
-pub fn parse_duration(text: &str) -> Option<Duration> {
-    let text = text.trim();
-    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.trim().parse().ok()?;
-    let seconds = match unit {
-        "ns" => value * 1e-9,
-        "us" | "µs" => value * 1e-6,
-        "ms" => value * 1e-3,
-        "s" => value,
-        _ => return None,
-    };
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,15 +332,5 @@ mod tests {
             c.id(),
             "resnet18-64px/bs1/eager/w1/shared/dyn8@5000us/concurrency:2"
         );
-    }
-
-    #[test]
-    fn durations_parse_with_units() {
-        assert_eq!(parse_duration("2ms"), Some(Duration::from_millis(2)));
-        assert_eq!(parse_duration("500us"), Some(Duration::from_micros(500)));
-        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2"), None);
-        assert_eq!(parse_duration("2parsecs"), None);
-        assert_eq!(parse_duration("-1ms"), None);
     }
 }

@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::parse_duration;
-use crate::error::{Error, Result};
+use super::parse_duration_us;
+use crate::error::Result;
 
 /// How requests are grouped into forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
@@ -38,36 +38,21 @@ impl BatchPolicy {
 impl BatchPolicy {
     /// Dynamic batching up to `max_batch_samples` (none or 0: off), waiting at most
     /// `timeout` (a duration such as `5ms`) for a batch to fill. Flags and sweep files
-    /// both come through here.
+    /// both come through here. The timeout is parsed even when batching is off, so
+    /// that a typo in it is never silently ignored.
     pub fn from_limits(max_batch_samples: Option<u32>, timeout: &str) -> Result<Self> {
-        let max = match max_batch_samples {
-            None | Some(0) => return Ok(Self::None),
-            Some(max) => max,
-        };
-        let timeout = parse_duration(timeout).ok_or_else(|| {
-            Error::config(
-                "batch-timeout",
-                format!("'{timeout}': expected a duration such as 5ms or 500us"),
-            )
-        })?;
-        Ok(Self::Dynamic {
-            max_batch_samples: max,
-            timeout_us: timeout.as_micros() as u64,
+        let timeout_us = parse_duration_us("batch-timeout", timeout)?;
+        Ok(match max_batch_samples {
+            None | Some(0) => Self::None,
+            Some(max_batch_samples) => Self::Dynamic {
+                max_batch_samples,
+                timeout_us,
+            },
         })
     }
 }
 
 /// `--spin-wait`: `0` (park at once) or a duration such as `10ms`, in µs.
 pub fn parse_spin_wait(text: &str) -> Result<u64> {
-    if text.trim() == "0" {
-        return Ok(0);
-    }
-    parse_duration(text)
-        .map(|d| d.as_micros() as u64)
-        .ok_or_else(|| {
-            Error::config(
-                "spin-wait",
-                format!("'{text}': expected 0 or a duration such as 10ms"),
-            )
-        })
+    parse_duration_us("spin-wait", text)
 }

@@ -4,33 +4,20 @@
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::Throughput;
 
-/// A latency percentile of each sample's window, in nanoseconds (× iters).
+use crate::percentile::Percentile;
+
+/// A latency statistic (a percentile or the mean) of each sample's window, in
+/// nanoseconds (× iters).
 #[derive(Debug, Clone, Copy)]
 pub struct TailLatency {
-    /// The quantile, e.g. 0.99.
-    pub quantile: f64,
+    /// The statistic; its name (`p99`, `p99.9`) is the benchmark function's name.
+    pub percentile: Percentile,
 }
 
 impl TailLatency {
-    /// The percentile named by `INFERBENCH_PERCENTILE` (p50, p95, p99, p99.9; default p99).
-    pub fn from_env() -> Self {
-        let quantile = match std::env::var("INFERBENCH_PERCENTILE").as_deref() {
-            Ok("p50") => 0.50,
-            Ok("p95") => 0.95,
-            Ok("p99.9") | Ok("p999") => 0.999,
-            _ => 0.99,
-        };
-        Self { quantile }
-    }
-
-    /// The percentile's name, as a benchmark function name (`p99`, `p99.9`).
+    /// The statistic's name, as a benchmark function name (`p99`, `p99.9`, `mean`).
     pub fn name(&self) -> String {
-        let p = self.quantile * 100.0;
-        if p.fract() == 0.0 {
-            format!("p{p:.0}")
-        } else {
-            format!("p{p}")
-        }
+        self.percentile.name().into()
     }
 }
 
@@ -162,13 +149,17 @@ mod tests {
     #[test]
     fn latency_scales_to_readable_units() {
         let mut v = [2_500_000.0, 3_000_000.0];
-        assert_eq!(
-            TailLatency { quantile: 0.99 }.scale_values(2_500_000.0, &mut v),
-            "ms"
-        );
+        let p99 = TailLatency {
+            percentile: Percentile::P99,
+        };
+        assert_eq!(p99.scale_values(2_500_000.0, &mut v), "ms");
         assert_eq!(v, [2.5, 3.0]);
-        assert_eq!(TailLatency { quantile: 0.999 }.name(), "p99.9");
-        assert_eq!(TailLatency { quantile: 0.5 }.name(), "p50");
+        // Benchmark function names: the committed baselines are stored under them.
+        assert_eq!(p99.name(), "p99");
+        let name = |percentile| TailLatency { percentile }.name();
+        assert_eq!(name(Percentile::P999), "p99.9");
+        assert_eq!(name(Percentile::P50), "p50");
+        assert_eq!(name(Percentile::Mean), "mean");
     }
 
     #[test]

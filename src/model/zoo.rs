@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, FuncT, ModuleT};
 
-use crate::config::parse_duration;
+use crate::config::parse_duration_us;
 use crate::error::{Error, Result};
 
 /// A model the tool knows how to build.
@@ -29,16 +29,18 @@ impl Architecture {
         match name.trim() {
             "resnet18" => Ok(Self::Resnet18),
             "tiny-cnn" => Ok(Self::TinyCnn),
-            other => match other.strip_prefix("spin:").map(parse_duration) {
-                Some(Some(d)) => Ok(Self::Spin {
-                    per_batch_us: d.as_micros() as u64,
+            other => match other.strip_prefix("spin:") {
+                Some(duration) => Ok(Self::Spin {
+                    per_batch_us: parse_duration_us("model", duration).map_err(|e| match e {
+                        Error::Config { reason, .. } => Error::config(
+                            "model",
+                            format!(
+                                "spin:{reason} (the spin model is spin:<duration>, e.g. spin:2ms)"
+                            ),
+                        ),
+                        other => other,
+                    })?,
                 }),
-                Some(None) => Err(Error::config(
-                    "model",
-                    format!(
-                        "'{other}': spin needs a duration with a unit, e.g. spin:2ms or spin:500us"
-                    ),
-                )),
                 None => Err(Error::UnknownModel {
                     name: other.to_string(),
                 }),

@@ -1,4 +1,5 @@
-//! Sweeps: a grid of configurations ([`spec`]), each run `repeats` times and
+//! Sweeps: a grid of configurations ([`spec`]; its `[criterion]` table,
+//! [`criterion_settings`], is how `cargo bench` measures the same grid), each run `repeats` times and
 //! aggregated to mean ± std ([`record`]), with a progress line ([`progress`]); the
 //! latency–throughput curve and the highest-rate-under-a-budget search ([`curve`]);
 //! and, with libtorch, the runs themselves, the GEMM peak probe and the environment
@@ -7,6 +8,7 @@
 //! Results are JSON lines ([`record::Record`]) that `inferbench report` turns into
 //! markdown, plots and a recommendation (the report module, one layer up).
 
+pub mod criterion_settings;
 pub mod curve;
 #[cfg(feature = "torch")]
 pub mod environment;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 use crate::metrics::LatencySummary;
+pub use crate::percentile::Percentile;
 
 /// Mean and spread of one figure over a configuration's repeats.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,63 +49,6 @@ impl Stat {
             .into_iter()
             .collect::<Option<Vec<f64>>>()
             .and_then(Self::of)
-    }
-}
-
-/// A latency percentile (or the mean) that a budget or a plot refers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Percentile {
-    /// The mean.
-    Mean,
-    /// 50th percentile.
-    P50,
-    /// 90th percentile.
-    P90,
-    /// 95th percentile.
-    P95,
-    /// 99th percentile.
-    P99,
-    /// 99.9th percentile.
-    P999,
-}
-
-impl Percentile {
-    /// Parses `mean`, `p50`, `p90`, `p95`, `p99`, `p99.9` (or `p999`).
-    pub fn parse(text: &str) -> Option<Self> {
-        Some(match text.trim().to_ascii_lowercase().as_str() {
-            "mean" => Self::Mean,
-            "p50" => Self::P50,
-            "p90" => Self::P90,
-            "p95" => Self::P95,
-            "p99" => Self::P99,
-            "p99.9" | "p999" => Self::P999,
-            _ => return None,
-        })
-    }
-
-    /// The name as printed.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Mean => "mean",
-            Self::P50 => "p50",
-            Self::P90 => "p90",
-            Self::P95 => "p95",
-            Self::P99 => "p99",
-            Self::P999 => "p99.9",
-        }
-    }
-
-    /// This percentile of one run's latency summary, ms.
-    pub fn of_summary(self, s: &LatencySummary) -> f64 {
-        match self {
-            Self::Mean => s.mean,
-            Self::P50 => s.p50,
-            Self::P90 => s.p90,
-            Self::P95 => s.p95,
-            Self::P99 => s.p99,
-            Self::P999 => s.p999,
-        }
     }
 }
 
@@ -317,13 +261,5 @@ mod tests {
     fn a_figure_missing_in_one_repeat_is_absent_not_averaged() {
         assert_eq!(Stat::of_all(vec![Some(1.0), None, Some(3.0)]), None);
         assert_eq!(Stat::of_all(vec![Some(1.0), Some(3.0)]).unwrap().mean, 2.0);
-    }
-
-    #[test]
-    fn percentiles_parse_by_name() {
-        for p in ["mean", "p50", "p90", "p95", "p99", "p99.9"] {
-            assert_eq!(Percentile::parse(p).unwrap().name(), p);
-        }
-        assert_eq!(Percentile::parse("p98"), None);
     }
 }

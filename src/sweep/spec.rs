@@ -7,8 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::BatchPolicy;
-use crate::config::{Arrival, CompileMode, RunConfig, StreamLayout};
+use super::criterion_settings::CriterionSettings;
+use crate::config::{Arrival, BatchPolicy, CompileMode, RunConfig, StreamLayout};
 use crate::error::{Error, Result};
 
 /// A sweep: one model, the axes to cross, and how much to measure each point.
@@ -28,6 +28,10 @@ use crate::error::{Error, Result};
 /// arrivals = ["burst"]        # as --arrival: burst, concurrency:N, poisson:RATE
 /// max_batch_size = [0, 8]     # dynamic batching; 0 = off
 /// batch_timeout = "5ms"
+///
+/// [criterion]                 # read by `cargo bench` only (see CriterionSettings)
+/// samples = 10
+/// requests_per_sample = 16
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -64,6 +68,8 @@ pub struct SweepSpec {
     pub bare: bool,
     /// Seed for inputs and weights. Default 0.
     pub seed: u64,
+    /// How `cargo bench` measures each configuration; `inferbench sweep` ignores it.
+    pub criterion: CriterionSettings,
 }
 
 impl Default for SweepSpec {
@@ -95,6 +101,7 @@ impl SweepSpec {
             batch_timeout: "5ms".into(),
             bare: false,
             seed: 0,
+            criterion: CriterionSettings::default(),
         }
     }
 
@@ -131,16 +138,20 @@ impl SweepSpec {
     pub fn from_toml_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::io("cannot read sweep file", path, e))?;
-        let mut spec: Self = toml::from_str(&text).map_err(|e| {
-            Error::config(
-                "config",
-                format!("{} is not a valid sweep file: {e}", path.display()),
-            )
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        Self::from_toml(&text, &path.display().to_string(), stem.as_deref())
+    }
+
+    /// Parses sweep TOML (a file's text, or a preset built into the binary);
+    /// `origin` names it in errors and `default_name` names the sweep when the
+    /// text does not.
+    pub fn from_toml(text: &str, origin: &str, default_name: Option<&str>) -> Result<Self> {
+        let mut spec: Self = toml::from_str(text).map_err(|e| {
+            Error::config("config", format!("{origin} is not a valid sweep file: {e}"))
         })?;
-        let stock_name = Self::quick().name;
-        if spec.name == stock_name {
-            if let Some(stem) = path.file_stem() {
-                spec.name = stem.to_string_lossy().into_owned();
+        if spec.name == Self::quick().name {
+            if let Some(name) = default_name {
+                spec.name = name.to_string();
             }
         }
         Ok(spec)
@@ -303,6 +314,16 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("sometimes"));
+        let timeout = SweepSpec {
+            max_batch_size: vec![0],
+            batch_timeout: "soon".into(),
+            ..SweepSpec::quick()
+        };
+        let err = timeout.expand().unwrap_err().to_string();
+        assert!(
+            err.contains("batch-timeout") && err.contains("soon"),
+            "{err}"
+        );
         assert!(SweepSpec::preset("huge")
             .unwrap_err()
             .to_string()

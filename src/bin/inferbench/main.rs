@@ -133,9 +133,8 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_percentile(flag: &str, text: &str) -> anyhow::Result<Percentile> {
-    Percentile::parse(text)
-        .with_context(|| format!("{flag} '{text}': expected mean, p50, p90, p95, p99 or p99.9"))
+fn parse_percentile(flag: &'static str, text: &str) -> anyhow::Result<Percentile> {
+    Ok(Percentile::parse_for(flag, text)?)
 }
 
 fn curve(args: CurveArgs) -> anyhow::Result<()> {

@@ -1,5 +1,5 @@
-//! Benchmark profiles (which configurations to run) and the loop that turns each
-//! configuration into a criterion group.
+//! The loop that turns each configuration of a suite into a criterion group, and
+//! the three measurements a suite runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,109 +7,10 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, WallTime};
 use criterion::{Criterion, SamplingMode, Throughput};
 
+use super::suite::Suite;
 use super::units::{TailLatency, Utilization};
-use crate::config::{CompileMode, RunConfig, StreamLayout};
 use crate::device::CpuDevice;
 use crate::pipeline::{Server, Window};
-
-/// A grid of configurations and how much to measure each.
-#[derive(Debug, Clone)]
-pub struct Profile {
-    /// Name (`default`, `full`, `ci`).
-    pub name: &'static str,
-    /// Input side in px.
-    pub image_size: u32,
-    /// Samples per request.
-    pub batch_sizes: Vec<u32>,
-    /// Compile modes.
-    pub compiles: Vec<CompileMode>,
-    /// Worker counts.
-    pub workers: Vec<u32>,
-    /// Stream layouts.
-    pub streams: Vec<StreamLayout>,
-    /// Requests in each criterion sample's window.
-    pub requests_per_sample: u64,
-    /// Criterion samples per benchmark (criterion's minimum is 10).
-    pub samples: usize,
-}
-
-impl Profile {
-    /// `INFERBENCH_PROFILE`: `default` (every axis, small images: minutes on 2 cores),
-    /// `full` (the seed's grid at 224 px: hours on a CPU), or `ci` (one small
-    /// configuration, for `cargo bench -- --test`).
-    pub fn from_env() -> Self {
-        match std::env::var("INFERBENCH_PROFILE").as_deref() {
-            Ok("full") => Self::full(),
-            Ok("ci") => Self::ci(),
-            _ => Self::default_profile(),
-        }
-    }
-
-    /// Every axis at 32 px: 2 batch sizes × 2 compile modes × 1-2 workers × 2 layouts.
-    pub fn default_profile() -> Self {
-        Self {
-            name: "default",
-            image_size: 32,
-            batch_sizes: vec![1, 4],
-            compiles: vec![CompileMode::Eager, CompileMode::Torchscript],
-            workers: vec![1, 2],
-            streams: vec![StreamLayout::Shared, StreamLayout::Dedicated],
-            requests_per_sample: 16,
-            samples: 10,
-        }
-    }
-
-    /// The seed's grid (runner.sh): bs 1-256 × compile × workers 1-4 × layouts, 224 px.
-    pub fn full() -> Self {
-        Self {
-            name: "full",
-            image_size: 224,
-            batch_sizes: vec![1, 32, 64, 128, 256],
-            compiles: vec![CompileMode::Eager, CompileMode::Torchscript],
-            workers: vec![1, 2, 3, 4],
-            streams: vec![StreamLayout::Shared, StreamLayout::Dedicated],
-            requests_per_sample: 20,
-            samples: 10,
-        }
-    }
-
-    /// One small configuration, enough to run every measurement once.
-    pub fn ci() -> Self {
-        Self {
-            name: "ci",
-            image_size: 16,
-            batch_sizes: vec![1],
-            compiles: vec![CompileMode::Eager],
-            workers: vec![1],
-            streams: vec![StreamLayout::Shared],
-            requests_per_sample: 4,
-            samples: 10,
-        }
-    }
-
-    /// Every configuration of the grid, ResNet-18 with generated weights.
-    pub fn configs(&self) -> Vec<RunConfig> {
-        let mut out = Vec::new();
-        for &batch in &self.batch_sizes {
-            for &compile in &self.compiles {
-                for &workers in &self.workers {
-                    for &streams in &self.streams {
-                        let mut cfg = RunConfig::default();
-                        cfg.model.image_size = self.image_size;
-                        cfg.model.compile = compile;
-                        cfg.load.batch_size = batch;
-                        cfg.load.num_iters = self.requests_per_sample as u32;
-                        cfg.backend.workers = workers;
-                        cfg.backend.streams = streams;
-                        cfg.measure_bare_forward = false;
-                        out.push(cfg);
-                    }
-                }
-            }
-        }
-        out
-    }
-}
 
 /// Criterion settings for pipeline benchmarks: the server is warmed up before
 /// criterion sees it, so criterion's own warm-up only has to be non-zero.
@@ -155,8 +56,18 @@ impl PipelineMeasurement for TailLatency {
     fn name(&self) -> String {
         TailLatency::name(self)
     }
+    /// The window's statistic in ns; floored at 1 ns because criterion skips a
+    /// benchmark whose sample is exactly 0.
     fn value(&self, window: &Window, iters: u64) -> f64 {
-        window.collector.latency.quantile_ns(self.quantile).max(1) as f64 * iters as f64
+        let latency = &window.collector.latency;
+        let ns = match self.percentile.quantile() {
+            Some(q) => latency.quantile_ns(q) as f64,
+            None => latency.summary().map_or(0.0, |s| s.mean * 1e6),
+        };
+        ns.max(1.0) * iters as f64
+    }
+    fn measured(&self, window: &Window) -> bool {
+        window.collector.latency.count() > 0
     }
 }
 
@@ -184,23 +95,38 @@ impl PipelineMeasurement for Utilization {
     }
 }
 
-/// Runs every configuration of `profile` as a criterion group measured by `c`'s measurement.
-pub fn bench_grid<M: PipelineMeasurement>(
-    c: &mut Criterion<M>,
-    measurement: &M,
-    profile: &Profile,
-) {
-    let configs = profile.configs();
-    let total = configs.len();
-    for (k, cfg) in configs.into_iter().enumerate() {
+/// Runs the suite: wall time, the tail-latency statistic and utilisation, each
+/// over every configuration, then criterion's summary (what `criterion_main!`
+/// would do, with the suite chosen at run time).
+pub fn run_suite(suite: &Suite) {
+    let mut time = criterion_config(Criterion::default()).configure_from_args();
+    bench_configs(&mut time, &WallTime, suite);
+    let latency = TailLatency {
+        percentile: suite.percentile,
+    };
+    let mut tail =
+        criterion_config(Criterion::default().with_measurement(latency)).configure_from_args();
+    bench_configs(&mut tail, &latency, suite);
+    let utilization = Utilization::detect();
+    let mut util =
+        criterion_config(Criterion::default().with_measurement(utilization)).configure_from_args();
+    bench_configs(&mut util, &utilization, suite);
+    Criterion::default().configure_from_args().final_summary();
+}
+
+/// Runs every configuration of `suite` as a criterion group measured by `c`'s measurement.
+pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: &M, suite: &Suite) {
+    let total = suite.configs.len();
+    let settings = &suite.spec.criterion;
+    for (k, cfg) in suite.configs.iter().enumerate() {
         let id = cfg.id();
         eprintln!(
-            "[inferbench] {}/{total} {id} ({}, profile {})",
+            "[inferbench] {}/{total} {id} ({}, suite {})",
             k + 1,
             measurement.name(),
-            profile.name
+            suite.spec.name
         );
-        let mut server = match Server::start(&cfg, Arc::new(CpuDevice), &mut |_| {}) {
+        let mut server = match Server::start(cfg, Arc::new(CpuDevice), &mut |_| {}) {
             Ok(server) => server,
             Err(e) => {
                 eprintln!("[inferbench] skipping {id}: {e}");
@@ -210,11 +136,11 @@ pub fn bench_grid<M: PipelineMeasurement>(
         let mut group = c.benchmark_group(&id);
         group
             .sampling_mode(SamplingMode::Flat)
-            .sample_size(profile.samples);
+            .sample_size(settings.samples);
         if measurement.with_throughput() {
             group.throughput(Throughput::Elements(cfg.load.batch_size as u64));
         }
-        let requests = profile.requests_per_sample;
+        let requests = u64::from(settings.requests_per_sample);
         group.bench_function(measurement.name(), |b| {
             b.iter_custom(|iters| {
                 // A window too short for this measurement is measured again with twice the

@@ -1,0 +1,166 @@
+//! What `cargo bench --bench pipeline` measures: a suite, which is a sweep file
+//! (the same TOML as `inferbench sweep --config`, read by the same parser, with its
+//! `[criterion]` table) expanded by [`SweepSpec::expand`]. The built-in profiles are
+//! such files too (`benches/suites/*.toml`, compiled in), so a preset and a user's
+//! own file cannot drift apart.
+//!
+//! The environment chooses the suite: `INFERBENCH_SUITE=path.toml` or
+//! `INFERBENCH_PROFILE=name` (not both; neither is the `default` profile), and
+//! `INFERBENCH_PERCENTILE` overrides the file's tail-latency statistic. An unknown
+//! value stops the bench with the valid ones listed, before anything is measured:
+//! a silently substituted default would put wrong figures under a right-looking name.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::config::RunConfig;
+use crate::error::{Error, Result};
+use crate::percentile::Percentile;
+use crate::sweep::spec::SweepSpec;
+
+/// Environment variable naming a suite file.
+pub const SUITE_VAR: &str = "INFERBENCH_SUITE";
+/// Environment variable naming a built-in profile.
+pub const PROFILE_VAR: &str = "INFERBENCH_PROFILE";
+/// Environment variable overriding the suite's tail-latency statistic.
+pub const PERCENTILE_VAR: &str = "INFERBENCH_PERCENTILE";
+
+/// The built-in profiles: name and TOML text (the files in `benches/suites/`).
+pub const PROFILES: [(&str, &str); 3] = [
+    ("default", include_str!("../../benches/suites/default.toml")),
+    ("full", include_str!("../../benches/suites/full.toml")),
+    ("ci", include_str!("../../benches/suites/ci.toml")),
+];
+
+/// A suite ready to run: every configuration validated before the first is measured.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    /// The sweep specification it was read from (name, grid, `[criterion]` settings).
+    pub spec: SweepSpec,
+    /// The configurations, in the sweep's order; each one's request count is the
+    /// suite's `requests_per_sample`.
+    pub configs: Vec<RunConfig>,
+    /// The statistic the tail-latency benchmark reports (after `INFERBENCH_PERCENTILE`).
+    pub percentile: Percentile,
+}
+
+impl Suite {
+    /// A built-in profile by name; the error lists the valid names.
+    pub fn profile(name: &str) -> Result<Self> {
+        let (name, text) = PROFILES
+            .iter()
+            .find(|(n, _)| *n == name.trim())
+            .ok_or_else(|| {
+                Error::config(
+                    PROFILE_VAR,
+                    format!(
+                        "'{name}' is not a profile; expected one of {} (or {SUITE_VAR}=path/to/suite.toml)",
+                        profile_names()
+                    ),
+                )
+            })?;
+        let spec = SweepSpec::from_toml(text, &format!("built-in profile '{name}'"), Some(name))?;
+        Self::from_spec(spec)
+    }
+
+    /// A suite file: sweep TOML with an optional `[criterion]` table.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        Self::from_spec(SweepSpec::from_toml_file(path)?)
+    }
+
+    /// Expands and checks a specification. The sweep's `iters`, `repeats` and `bare`
+    /// do not apply: criterion decides how many windows to measure, and a window is
+    /// `requests_per_sample` requests with no bare-forward comparison.
+    pub fn from_spec(spec: SweepSpec) -> Result<Self> {
+        spec.criterion.validate()?;
+        let mut configs = spec.expand()?;
+        for cfg in &mut configs {
+            cfg.load.num_iters = spec.criterion.requests_per_sample;
+            cfg.measure_bare_forward = false;
+        }
+        let percentile = spec.criterion.percentile;
+        Ok(Self {
+            spec,
+            configs,
+            percentile,
+        })
+    }
+
+    /// The suite the environment chooses (see the module docs).
+    pub fn from_env() -> Result<Self> {
+        SuiteChoice::from_env()?.load()
+    }
+}
+
+/// `default, full, ci`.
+pub fn profile_names() -> String {
+    PROFILES.map(|(name, _)| name).join(", ")
+}
+
+/// What the environment asked for, apart from reading it, so that every
+/// combination can be tested without touching the process environment.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SuiteChoice {
+    /// `INFERBENCH_PROFILE`.
+    pub profile: Option<String>,
+    /// `INFERBENCH_SUITE`.
+    pub file: Option<PathBuf>,
+    /// `INFERBENCH_PERCENTILE`.
+    pub percentile: Option<String>,
+}
+
+impl SuiteChoice {
+    /// Reads the three variables; an empty one counts as unset, a non-UTF-8 one
+    /// (other than the path) is an error.
+    pub fn from_env() -> Result<Self> {
+        Ok(Self {
+            profile: text_var(PROFILE_VAR)?,
+            file: std::env::var_os(SUITE_VAR)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+            percentile: text_var(PERCENTILE_VAR)?,
+        })
+    }
+
+    /// Loads the chosen suite and applies the percentile override.
+    pub fn load(&self) -> Result<Suite> {
+        let mut suite = match (&self.file, &self.profile) {
+            (Some(file), Some(profile)) => {
+                return Err(Error::config(
+                    SUITE_VAR,
+                    format!(
+                        "{} and {PROFILE_VAR}={profile} are both set; set one of them",
+                        file.display()
+                    ),
+                ))
+            }
+            (Some(file), None) => Suite::from_file(file)?,
+            (None, Some(profile)) => Suite::profile(profile)?,
+            (None, None) => Suite::profile("default")?,
+        };
+        if let Some(text) = &self.percentile {
+            suite.percentile = Percentile::parse_for(PERCENTILE_VAR, text)?;
+        }
+        Ok(suite)
+    }
+
+    /// Names the source in messages: `INFERBENCH_SUITE=my.toml` or `profile default`.
+    pub fn describe(&self) -> String {
+        match (&self.file, &self.profile) {
+            (Some(file), _) => format!("{SUITE_VAR}={}", file.display()),
+            (None, Some(profile)) => format!("{PROFILE_VAR}={profile}"),
+            (None, None) => "profile default".into(),
+        }
+    }
+}
+
+fn text_var(name: &'static str) -> Result<Option<String>> {
+    match std::env::var_os(name) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .map_err(|v: OsString| Error::config(name, format!("{v:?} is not valid UTF-8"))),
+    }
+}
