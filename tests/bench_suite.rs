@@ -1,0 +1,150 @@
+//! The criterion suite as a user meets it: `cargo bench --bench pipeline` with
+//! `INFERBENCH_SUITE`, `INFERBENCH_PROFILE` and `INFERBENCH_PERCENTILE`. Bad values
+//! must stop the bench binary with a non-zero status and the valid values; a user's
+//! own sweep file must run. These run cargo itself (the bench binary is built by
+//! `cargo build --release --all-targets`, so it is normally up to date).
+
+use std::process::{Command, Output};
+
+/// `cargo bench --bench pipeline -- <args>` with `vars` set and the suite variables
+/// otherwise cleared, so the caller's environment cannot leak in.
+fn bench(vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["bench", "--quiet", "--bench", "pipeline", "--"])
+        .args(args);
+    for var in [
+        "INFERBENCH_SUITE",
+        "INFERBENCH_PROFILE",
+        "INFERBENCH_PERCENTILE",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("cargo runs")
+}
+
+fn refused(vars: &[(&str, &str)], needles: &[&str]) {
+    let out = bench(vars, &["--list"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{vars:?} should exit 2: {stderr}"
+    );
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{vars:?}: no '{needle}' in: {stderr}"
+        );
+    }
+    assert!(
+        out.stdout.is_empty(),
+        "nothing may be listed or measured: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn unknown_environment_values_stop_the_bench_with_the_valid_ones() {
+    refused(
+        &[("INFERBENCH_PROFILE", "nope")],
+        &["INFERBENCH_PROFILE", "'nope'", "default, full, ci"],
+    );
+    // p90 used to measure p99 silently.
+    refused(
+        &[("INFERBENCH_PERCENTILE", "p42")],
+        &[
+            "INFERBENCH_PERCENTILE",
+            "'p42'",
+            "mean, p50, p90, p95, p99, p99.9",
+        ],
+    );
+    refused(
+        &[
+            ("INFERBENCH_PROFILE", "ci"),
+            ("INFERBENCH_SUITE", "benches/suites/ci.toml"),
+        ],
+        &["both set"],
+    );
+}
+
+#[test]
+fn bad_suite_files_stop_the_bench_naming_the_file_and_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let typo = write("typo.toml", "batch_size = [1]\n");
+    refused(&[("INFERBENCH_SUITE", &typo)], &["typo.toml", "batch_size"]);
+    let few = write("few.toml", "[criterion]\nsamples = 3\n");
+    refused(
+        &[("INFERBENCH_SUITE", &few)],
+        &["few.toml", "criterion.samples", "at least 10"],
+    );
+    let missing = dir.path().join("missing.toml");
+    refused(
+        &[("INFERBENCH_SUITE", missing.to_str().unwrap())],
+        &["missing.toml"],
+    );
+}
+
+/// A user's own grid runs under criterion: two spin-model configurations, each
+/// benchmark run once by criterion's `--test` mode, with the suite's percentile.
+#[test]
+fn a_users_suite_file_runs_under_criterion() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mine.toml");
+    std::fs::write(
+        &path,
+        r#"
+model = "spin:200us"
+image_size = 8
+batch_sizes = [1, 2]
+compile = ["eager"]
+workers = [1]
+streams = ["shared"]
+arrivals = ["concurrency:2"]
+
+[criterion]
+requests_per_sample = 8
+percentile = "p90"
+"#,
+    )
+    .unwrap();
+    let out = bench(
+        &[
+            ("INFERBENCH_SUITE", path.to_str().unwrap()),
+            (
+                "CRITERION_HOME",
+                dir.path().join("criterion").to_str().unwrap(),
+            ),
+        ],
+        &["--test"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for id in [
+        "spin:200us-8px/bs1/eager/w1/shared/concurrency:2",
+        "spin:200us-8px/bs2/eager/w1/shared/concurrency:2",
+    ] {
+        // Utilisation is gpu-util where NVML sees a GPU.
+        let util = if stdout.contains("gpu-util") {
+            "gpu-util"
+        } else {
+            "cpu-util"
+        };
+        for function in ["time", "p90", util] {
+            assert!(
+                stdout.contains(&format!("Testing {id}/{function}")),
+                "{id}/{function} missing:\n{stdout}"
+            );
+        }
+    }
+    assert!(stderr.contains("suite mine"), "{stderr}");
+}
