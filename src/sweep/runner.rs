@@ -83,7 +83,7 @@ fn run_config(
             Ok(outcome) => reports.push(outcome.report),
             Err(e) => {
                 if !quiet {
-                    eprintln!("\n[sweep] {id} failed: {e}; recorded, going on");
+                    progress.note(&format!("[sweep] {id} failed: {e}; recorded, going on"));
                 }
                 error = Some(e.to_string());
                 // A configuration that failed once fails again (a bad combination, no
