@@ -4,10 +4,10 @@
 
 use std::time::Duration;
 
+use inferbench::config::BatchPolicy;
 use inferbench::config::{parse_batch_policy, parse_duration, parse_duration_us};
 use inferbench::measure::{Suite, SuiteChoice, PROFILES};
 use inferbench::percentile::Percentile;
-use inferbench::pipeline::batcher::BatchPolicy;
 use inferbench::sweep::spec::SweepSpec;
 
 fn ok(text: &str) -> Duration {
