@@ -49,10 +49,12 @@ export_baseline() {
 write_environment() {
   local torch
   torch=$(.venv/bin/python -c 'import torch; print(torch.__version__)' 2>/dev/null || echo unknown)
+  local suite="profile \`${INFERBENCH_PROFILE:-default}\`"
+  if [ -n "${INFERBENCH_SUITE:-}" ]; then suite="suite file \`$INFERBENCH_SUITE\`"; fi
   cat <<NOTE
 # Environment of the committed baseline
 
-Taken with \`scripts/baseline.sh save\` (criterion profile \`${INFERBENCH_PROFILE:-default}\`,
+Taken with \`scripts/baseline.sh save\` (criterion $suite,
 $RUNS runs: each benchmark's files are its median run's, and \`spread.json\` holds
 every run's mean).
 Compare a change against it with \`scripts/compare.sh\`. Wall-clock baselines only
