@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use inferbench::config::BatchPolicy;
-use inferbench::config::{parse_batch_policy, parse_duration, parse_duration_us};
+use inferbench::config::{parse_duration, parse_duration_us, parse_spin_wait};
 use inferbench::measure::{Suite, SuiteChoice, PROFILES};
 use inferbench::percentile::Percentile;
 use inferbench::sweep::spec::SweepSpec;
@@ -71,22 +71,51 @@ fn durations_in_microseconds_refuse_what_the_configuration_cannot_store() {
 
 #[test]
 fn batching_policies_come_from_a_limit_and_a_timeout() {
-    assert_eq!(parse_batch_policy(None, "5ms").unwrap(), BatchPolicy::None);
     assert_eq!(
-        parse_batch_policy(Some(8), "2.5ms").unwrap(),
+        BatchPolicy::from_limits(None, "5ms").unwrap(),
+        BatchPolicy::None
+    );
+    // 0 is how a sweep's list says "no batcher"; the flag reads it the same way.
+    assert_eq!(
+        BatchPolicy::from_limits(Some(0), "5ms").unwrap(),
+        BatchPolicy::None
+    );
+    assert_eq!(
+        BatchPolicy::from_limits(Some(8), "2.5ms").unwrap(),
         BatchPolicy::Dynamic {
             max_batch_samples: 8,
             timeout_us: 2500
         }
     );
-    let zero = parse_batch_policy(Some(0), "5ms").unwrap_err().to_string();
-    assert!(zero.contains("max-batch-size"), "{zero}");
-    // A typo in the timeout is refused even when batching is off: never ignored.
-    let typo = parse_batch_policy(None, "5 mx").unwrap_err().to_string();
-    assert!(
-        typo.contains("batch-timeout") && typo.contains("5 mx"),
-        "{typo}"
+    assert_eq!(
+        BatchPolicy::from_limits(Some(8), "250µs").unwrap(),
+        BatchPolicy::Dynamic {
+            max_batch_samples: 8,
+            timeout_us: 250
+        }
     );
+    // A typo in the timeout is refused even when batching is off: never ignored.
+    for max in [None, Some(0), Some(8)] {
+        let typo = BatchPolicy::from_limits(max, "5 mx")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            typo.contains("batch-timeout") && typo.contains("5 mx"),
+            "{typo}"
+        );
+    }
+    let huge = BatchPolicy::from_limits(Some(8), "100000000000000000000s")
+        .unwrap_err()
+        .to_string();
+    assert!(huge.contains("batch-timeout"), "{huge}");
+}
+
+#[test]
+fn spin_wait_is_zero_or_a_duration() {
+    assert_eq!(parse_spin_wait("0").unwrap(), 0);
+    assert_eq!(parse_spin_wait("10ms").unwrap(), 10_000);
+    let err = parse_spin_wait("soon").unwrap_err().to_string();
+    assert!(err.contains("spin-wait") && err.contains("'soon'"), "{err}");
 }
 
 #[test]
