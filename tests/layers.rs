@@ -12,7 +12,14 @@ use std::path::{Path, PathBuf};
 /// layer or below; the graph as a whole must stay acyclic.
 const LAYERS: &[&[&str]] = &[
     // plain types and pure functions
-    &["error", "request", "config", "metrics", "percentile", "results"],
+    &[
+        "error",
+        "request",
+        "config",
+        "metrics",
+        "percentile",
+        "results",
+    ],
     // what runs, where it runs
     &["model", "device"],
     // the server: load generator, batcher, stages, threads
