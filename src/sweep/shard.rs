@@ -1,0 +1,175 @@
+//! Splitting a sweep over machines: the expanded grid is cut into `N` shards, one per
+//! machine (a Kubernetes Indexed Job's pod, say), each a deterministic function of the
+//! spec and `N`, so that every machine computes the same partition without talking to
+//! the others and `inferbench report` can check the pieces fit back together.
+//!
+//! Shards are balanced by an estimate of each configuration's cost, not by count: a
+//! batch-256 point at 224 px costs hundreds of times a batch-1 point at 32 px. The
+//! estimate ([`cost`]) is the pixels the configuration pushes through the model,
+//! `batch × image² × requests × repeats`: forward time grows about linearly with it
+//! for the convolutional models here (the spin model, whose forward takes a fixed
+//! time, is the exception; a shard of it is still valid, only less balanced).
+//!
+//! The partition is greedy list scheduling in longest-processing-time order (LPT):
+//! configurations sorted by falling cost (ties by position), each given to the shard
+//! with the least cost so far (ties to the lowest shard). Bound: the most loaded shard
+//! exceeds the least loaded by at most the largest single cost. (Take the last item
+//! `x` given to the most loaded shard: at that moment that shard was the least loaded,
+//! so `max − x` ≤ every other shard's load then ≤ its final load, hence
+//! `max ≤ min + x ≤ min + largest`.) LPT also keeps `max` within 4/3 of the best
+//! possible partition (Graham, 1969).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::RunConfig;
+use crate::error::{Error, Result};
+
+/// The Kubernetes variable that holds an Indexed Job pod's index.
+pub const JOB_INDEX_VAR: &str = "JOB_COMPLETION_INDEX";
+
+/// One shard of `count`: shard `index` (from 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many shards the sweep is cut into.
+    pub count: u32,
+}
+
+impl Shard {
+    /// A checked shard: `count ≥ 1` and `index < count`.
+    pub fn new(index: u32, count: u32) -> Result<Self> {
+        if count == 0 {
+            return Err(Error::config("shards", "0; expected at least 1 shard"));
+        }
+        if index >= count {
+            return Err(Error::config(
+                "shard",
+                format!(
+                    "index {index} is out of range for {count} shards (expected 0..={})",
+                    count - 1
+                ),
+            ));
+        }
+        Ok(Self { index, count })
+    }
+
+    /// Parses `I/N`, e.g. `2/4`.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = || {
+            Error::config(
+                "shard",
+                format!("'{text}': expected INDEX/COUNT with INDEX from 0, e.g. 0/4"),
+            )
+        };
+        let (i, n) = text.split_once('/').ok_or_else(bad)?;
+        let index = i.trim().parse().map_err(|_| bad())?;
+        let count = n.trim().parse().map_err(|_| bad())?;
+        Self::new(index, count)
+    }
+
+    /// The shard a sweep runs: `--shard I/N` when given; else, with `--shards N`, the
+    /// index from `JOB_COMPLETION_INDEX` (`job_index`, the variable's value if set);
+    /// else none (the whole grid).
+    pub fn resolve(
+        shard: Option<&str>,
+        shards: Option<u32>,
+        job_index: Option<&str>,
+    ) -> Result<Option<Self>> {
+        match (shard, shards) {
+            (Some(_), Some(_)) => Err(Error::config(
+                "shards",
+                "give either --shard I/N or --shards N (with JOB_COMPLETION_INDEX), not both",
+            )),
+            (Some(text), None) => Self::parse(text).map(Some),
+            (None, Some(count)) => {
+                let text = job_index.ok_or_else(|| {
+                    Error::config(
+                        "shards",
+                        format!(
+                            "--shards {count} takes this shard's index from {JOB_INDEX_VAR}, which is not set \
+                             (a Kubernetes Indexed Job sets it); or give --shard I/{count}"
+                        ),
+                    )
+                })?;
+                let index = text.trim().parse().map_err(|_| {
+                    Error::config(
+                        "shard",
+                        format!("{JOB_INDEX_VAR}='{text}' is not a shard index (0, 1, 2, ...)"),
+                    )
+                })?;
+                Self::new(index, count).map(Some)
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The results file name of this shard of sweep `name`: `NAME-shard-I-of-N.jsonl`.
+    pub fn file_name(&self, name: &str) -> String {
+        format!("{name}-shard-{}-of-{}.jsonl", self.index, self.count)
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+/// The cost estimate of one configuration run `repeats` times: pixels through the
+/// model, `batch × image² × (measured requests) × repeats`. Saturates instead of
+/// overflowing (only absurd grids get near it).
+pub fn cost(cfg: &RunConfig, repeats: u32) -> u128 {
+    let side = u128::from(cfg.model.image_size);
+    u128::from(cfg.load.batch_size)
+        .saturating_mul(side * side)
+        .saturating_mul(u128::from(cfg.load.num_iters.max(1)))
+        .saturating_mul(u128::from(repeats.max(1)))
+}
+
+/// Cuts items of the given costs into `count` shards (LPT, see the module docs):
+/// returns, per shard, the items' positions in ascending order. Deterministic; every
+/// position lands in exactly one shard; some shards are empty when there are fewer
+/// items than shards.
+pub fn partition(costs: &[u128], count: u32) -> Vec<Vec<usize>> {
+    let count = count.max(1) as usize;
+    let mut order: Vec<usize> = (0..costs.len()).collect();
+    order.sort_by(|&a, &b| costs[b].cmp(&costs[a]).then(a.cmp(&b)));
+    let mut loads = vec![0u128; count];
+    let mut shards = vec![Vec::new(); count];
+    for item in order {
+        let lightest = (0..count)
+            .min_by_key(|&s| (loads[s], s))
+            .expect("count ≥ 1; this is a bug");
+        loads[lightest] = loads[lightest].saturating_add(costs[item]);
+        shards[lightest].push(item);
+    }
+    for shard in &mut shards {
+        shard.sort_unstable();
+    }
+    shards
+}
+
+/// The positions (in the expanded grid) of the configurations `shard` runs.
+pub fn select(configs: &[RunConfig], repeats: u32, shard: Shard) -> Vec<usize> {
+    let costs: Vec<u128> = configs.iter().map(|c| cost(c, repeats)).collect();
+    partition(&costs, shard.count).swap_remove(shard.index as usize)
+}
+
+/// A fingerprint of the expanded sweep: FNV-1a (64 bit) over the JSON of its name,
+/// repeats and every configuration in order. Shards agree on it exactly when they ran
+/// the same grid, whatever the spelling of the spec (`5ms` or `5000us`). Stable across
+/// runs, machines and builds (unlike std's hasher, which promises neither).
+pub fn spec_hash(name: &str, repeats: u32, configs: &[RunConfig]) -> String {
+    let text = serde_json::to_string(&(name, repeats, configs))
+        .expect("configurations serialise; this is a bug");
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests;
