@@ -14,5 +14,8 @@ cargo check --release --locked --features cuda --lib --quiet
 echo "== criterion suite, fast mode: every measurement of one small configuration runs once"
 INFERBENCH_PROFILE=ci cargo bench --locked --bench pipeline -- --test
 
+echo "== deployment: hadolint on deploy/Dockerfile, Kubernetes schemas on deploy/k8s (offline)"
+scripts/deploy-lint.sh
+
 echo "== instruction-count gate (iai-callgrind, libtorch-free)"
 scripts/iai-gate.sh

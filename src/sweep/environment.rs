@@ -17,6 +17,7 @@ impl SweepEnvironment {
             cpu_model: base.cpu_model,
             cores: base.cores,
             gpu: gpu_name(base.cuda_available),
+            driver_version: driver_version(),
             git_commit: option_env!("INFERBENCH_GIT_COMMIT").map(str::to_string),
             started_utc: Some(utc_now()),
         }
@@ -29,6 +30,13 @@ fn gpu_name(cuda_available: bool) -> Option<String> {
         .ok()
         .and_then(|nvml| nvml.device_by_index(0).ok().and_then(|d| d.name().ok()));
     named.or_else(|| cuda_available.then(|| "CUDA device (NVML could not name it)".into()))
+}
+
+/// The NVIDIA driver's version from NVML; `None` without a driver.
+fn driver_version() -> Option<String> {
+    nvml_wrapper::Nvml::init()
+        .ok()
+        .and_then(|nvml| nvml.sys_driver_version().ok())
 }
 
 /// Now, UTC, as `2026-11-24T10:15:00Z`.

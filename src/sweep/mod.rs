@@ -14,7 +14,7 @@ pub mod curve;
 pub mod environment;
 pub mod progress;
 pub mod record;
-pub mod shard;
 #[cfg(feature = "torch")]
 pub mod runner;
+pub mod shard;
 pub mod spec;

@@ -5,12 +5,15 @@
 //! - `probe`: the machine's peak, measured by a GEMM ([`ProbeRecord`]);
 //! - `config`: one configuration over its repeats, mean ± std ([`ConfigRecord`]);
 //! - `rate`: one point of a latency–throughput curve ([`RatePoint`]);
-//! - `max_rate`: the highest rate that kept a percentile under a budget ([`MaxRateRecord`]).
+//! - `max_rate`: the highest rate that kept a percentile under a budget ([`MaxRateRecord`]);
+//! - `shard`: a shard's header: its part of the grid and the grid's hash ([`ShardRecord`]).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::shard::Shard;
+use super::spec::SweepSpec;
 use crate::config::RunConfig;
 use crate::metrics::LatencySummary;
 pub use crate::percentile::Percentile;
@@ -128,6 +131,9 @@ pub struct SweepEnvironment {
     pub cores: usize,
     /// GPU name, where libtorch or NVML sees one.
     pub gpu: Option<String>,
+    /// The NVIDIA driver's version, where NVML reads one (absent in older files).
+    #[serde(default)]
+    pub driver_version: Option<String>,
     /// The source's git commit (with `-dirty` for uncommitted changes), where known.
     pub git_commit: Option<String>,
     /// When the sweep started, UTC, RFC 3339.
@@ -229,6 +235,27 @@ pub struct MaxRateRecord {
     pub env: SweepEnvironment,
 }
 
+/// The first line of a shard's results file: which part of which sweep it holds, so
+/// that `inferbench report` can check that the shards of a sweep fit back together
+/// (and name a missing one's configurations from the spec).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// Sweep name.
+    pub sweep: String,
+    /// [`crate::sweep::shard::spec_hash`] of the expanded grid.
+    pub spec_hash: String,
+    /// This shard and the shard count.
+    pub shard: Shard,
+    /// Positions in the expanded grid of the configurations this shard runs.
+    pub configs: Vec<usize>,
+    /// Configurations in the whole grid.
+    pub grid_size: usize,
+    /// The spec as run (after `--repeats` and `--iters`).
+    pub spec: SweepSpec,
+    /// Where.
+    pub env: SweepEnvironment,
+}
+
 /// One line of a sweep's results file. (A sweep has tens of records, so the size
 /// difference between variants costs nothing worth a Box.)
 #[allow(clippy::large_enum_variant)]
@@ -243,6 +270,8 @@ pub enum Record {
     Rate(RatePoint),
     /// The result of the rate search.
     MaxRate(MaxRateRecord),
+    /// A shard's header.
+    Shard(ShardRecord),
 }
 
 #[cfg(test)]

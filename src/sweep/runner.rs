@@ -13,6 +13,7 @@ use super::record::{
     ConfigFigures, ConfigRecord, LatencyStats, MaxRateRecord, Percentile, ProbeRecord, RatePoint,
     Record, Stat, Status, SweepEnvironment,
 };
+use super::shard::{self, Shard};
 use super::spec::SweepSpec;
 use crate::config::{Arrival, RunConfig};
 use crate::error::{Error, Result};
@@ -30,16 +31,29 @@ pub struct SweepOutcome {
     pub failed: usize,
 }
 
-/// Runs every configuration of `spec` `spec.repeats` times and appends a probe
-/// record and one record per configuration to `sink`. A configuration that fails is
-/// recorded as failed (with the error) and the sweep goes on.
-pub fn run_sweep(spec: &SweepSpec, sink: &mut JsonlSink, quiet: bool) -> Result<SweepOutcome> {
-    let configs = spec.expand()?;
+/// Runs every configuration of `spec` (or, with `shard`, that shard's part of the
+/// grid) `spec.repeats` times and appends a probe record and one record per
+/// configuration to `sink`; a shard's file starts with its header
+/// ([`ShardRecord`](super::record::ShardRecord)). A configuration that fails is recorded as failed (with the
+/// error) and the sweep goes on.
+pub fn run_sweep(
+    spec: &SweepSpec,
+    shard: Option<Shard>,
+    sink: &mut JsonlSink,
+    quiet: bool,
+) -> Result<SweepOutcome> {
+    let (configs, chosen) = shard::plan(spec, shard)?;
     let env = SweepEnvironment::detect();
+    if let Some(s) = shard {
+        sink.append(&Record::Shard(shard::header(
+            spec, &configs, s, &chosen, &env,
+        )))?;
+    }
     let probe = probe_record(&spec.name, &env)?;
     if !quiet {
+        let part = shard.map_or_else(String::new, |s| format!(" shard {s}: {} of", chosen.len()));
         eprintln!(
-            "[sweep] '{}': {} configurations × {} repeats; GEMM peak {:.1} GFLOP/s on {} threads",
+            "[sweep] '{}':{part} {} configurations × {} repeats; GEMM peak {:.1} GFLOP/s on {} threads",
             spec.name,
             configs.len(),
             spec.repeats,
@@ -48,10 +62,10 @@ pub fn run_sweep(spec: &SweepSpec, sink: &mut JsonlSink, quiet: bool) -> Result<
         );
     }
     sink.append(&Record::Probe(probe))?;
-    let mut progress = Progress::start("sweep", configs.len() * spec.repeats as usize);
+    let mut progress = Progress::start("sweep", chosen.len() * spec.repeats as usize);
     let mut outcome = SweepOutcome { ok: 0, failed: 0 };
-    for (index, cfg) in configs.iter().enumerate() {
-        let record = run_config(spec, index, cfg, &env, &mut progress, quiet)?;
+    for index in chosen {
+        let record = run_config(spec, index, &configs[index], &env, &mut progress, quiet)?;
         match record.status {
             Status::Ok => outcome.ok += 1,
             Status::Failed => outcome.failed += 1,

@@ -19,8 +19,12 @@
 //! `max ≤ min + x ≤ min + largest`.) LPT also keeps `max` within 4/3 of the best
 //! possible partition (Graham, 1969).
 
+use std::path::{Path, PathBuf};
+
 use serde::{Deserialize, Serialize};
 
+use super::record::{ShardRecord, SweepEnvironment};
+use super::spec::SweepSpec;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 
@@ -82,26 +86,39 @@ impl Shard {
                 "give either --shard I/N or --shards N (with JOB_COMPLETION_INDEX), not both",
             )),
             (Some(text), None) => Self::parse(text).map(Some),
-            (None, Some(count)) => {
-                let text = job_index.ok_or_else(|| {
-                    Error::config(
-                        "shards",
-                        format!(
-                            "--shards {count} takes this shard's index from {JOB_INDEX_VAR}, which is not set \
-                             (a Kubernetes Indexed Job sets it); or give --shard I/{count}"
-                        ),
-                    )
-                })?;
-                let index = text.trim().parse().map_err(|_| {
-                    Error::config(
-                        "shard",
-                        format!("{JOB_INDEX_VAR}='{text}' is not a shard index (0, 1, 2, ...)"),
-                    )
-                })?;
-                Self::new(index, count).map(Some)
-            }
+            (None, Some(count)) => Self::from_job_index(count, job_index).map(Some),
             (None, None) => Ok(None),
         }
+    }
+
+    /// Shard `job_index` (the value of `JOB_COMPLETION_INDEX`) of `count`.
+    fn from_job_index(count: u32, job_index: Option<&str>) -> Result<Self> {
+        let text = job_index.ok_or_else(|| {
+            Error::config(
+                "shards",
+                format!(
+                    "--shards {count} takes this shard's index from {JOB_INDEX_VAR}, which is not set \
+                     (a Kubernetes Indexed Job sets it); or give --shard I/{count}"
+                ),
+            )
+        })?;
+        let index = text.trim().parse().map_err(|_| {
+            Error::config(
+                "shard",
+                format!("{JOB_INDEX_VAR}='{text}' is not a shard index (0, 1, 2, ...)"),
+            )
+        })?;
+        if count > 0 && index >= count {
+            return Err(Error::config(
+                "shard",
+                format!(
+                    "{JOB_INDEX_VAR}={index} is out of range for --shards {count} (expected 0..={}); \
+                     the Job's completions must equal --shards",
+                    count - 1
+                ),
+            ));
+        }
+        Self::new(index, count)
     }
 
     /// The results file name of this shard of sweep `name`: `NAME-shard-I-of-N.jsonl`.
@@ -150,6 +167,17 @@ pub fn partition(costs: &[u128], count: u32) -> Vec<Vec<usize>> {
     shards
 }
 
+/// Each shard's share of the grid's estimated cost, in `count` shards: the largest is
+/// the fraction of one machine's wall time that `count` machines still take.
+pub fn cost_shares(configs: &[RunConfig], repeats: u32, count: u32) -> Vec<f64> {
+    let costs: Vec<u128> = configs.iter().map(|c| cost(c, repeats)).collect();
+    let total = costs.iter().sum::<u128>().max(1) as f64;
+    partition(&costs, count)
+        .iter()
+        .map(|s| s.iter().map(|&i| costs[i]).sum::<u128>() as f64 / total)
+        .collect()
+}
+
 /// The positions (in the expanded grid) of the configurations `shard` runs.
 pub fn select(configs: &[RunConfig], repeats: u32, shard: Shard) -> Vec<usize> {
     let costs: Vec<u128> = configs.iter().map(|c| cost(c, repeats)).collect();
@@ -169,6 +197,57 @@ pub fn spec_hash(name: &str, repeats: u32, configs: &[RunConfig]) -> String {
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
     format!("{hash:016x}")
+}
+
+/// The expanded grid and the positions in it that `shard` runs (all without one).
+pub fn plan(spec: &SweepSpec, shard: Option<Shard>) -> Result<(Vec<RunConfig>, Vec<usize>)> {
+    let configs = spec.expand()?;
+    let chosen = match shard {
+        Some(s) => select(&configs, spec.repeats, s),
+        None => (0..configs.len()).collect(),
+    };
+    Ok((configs, chosen))
+}
+
+/// Where a shard writes: `out` itself when it names a `.jsonl` file, else
+/// [`Shard::file_name`] inside the folder `out` (one results volume for every pod;
+/// created if missing), or inside `default_dir` without `out`.
+pub fn results_path(out: Option<&Path>, default_dir: &Path, name: &str, shard: Shard) -> PathBuf {
+    match out {
+        Some(file) if file.extension().is_some_and(|x| x == "jsonl") => file.to_path_buf(),
+        Some(dir) => dir.join(shard.file_name(name)),
+        None => default_dir.join(shard.file_name(name)),
+    }
+}
+
+/// Removes an earlier run's file of this shard: a shard's file holds exactly one run
+/// of it, so a retried pod replaces its partial file instead of doubling records.
+pub fn start_fresh(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            Err(Error::io("cannot replace results file", path, e))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The header of `shard`'s results file; `chosen` is [`select`]'s answer.
+pub fn header(
+    spec: &SweepSpec,
+    configs: &[RunConfig],
+    shard: Shard,
+    chosen: &[usize],
+    env: &SweepEnvironment,
+) -> ShardRecord {
+    ShardRecord {
+        sweep: spec.name.clone(),
+        spec_hash: spec_hash(&spec.name, spec.repeats, configs),
+        shard,
+        configs: chosen.to_vec(),
+        grid_size: configs.len(),
+        spec: spec.clone(),
+        env: env.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -144,9 +144,18 @@ pub struct SweepArgs {
     #[arg(long)]
     pub iters: Option<u32>,
     /// Results file (JSON lines, appended) [default: results/sweeps/NAME-TIME.jsonl].
+    /// With a shard: a folder (NAME-shard-I-of-N.jsonl inside, rewritten by a rerun)
+    /// unless it ends in .jsonl [default: results/sweeps].
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Print the expanded grid and the run count, run nothing.
+    /// Run only shard I of N (from 0), e.g. 2/4: a deterministic, cost-balanced part
+    /// of the grid, written with a header that `report` uses to merge the shards.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Run shard $JOB_COMPLETION_INDEX of N (set by a Kubernetes Indexed Job).
+    #[arg(long, value_name = "N", conflicts_with = "shard")]
+    pub shards: Option<u32>,
+    /// Print the expanded grid (or the shard's part) and the run count, run nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// No progress line.
@@ -184,9 +193,13 @@ pub struct CurveArgs {
 
 #[derive(Args)]
 pub struct ReportArgs {
-    /// Results files of `sweep` and `curve` (repeat the flag for several).
+    /// Results files of `sweep` and `curve`, or folders of them (repeat the flag for
+    /// several); the shards of a sharded sweep are checked and merged.
     #[arg(long, required = true)]
     pub input: Vec<PathBuf>,
+    /// Rank configurations measured on different GPU (or CPU) models together.
+    #[arg(long)]
+    pub mixed_hardware: bool,
     /// Folder for report.md and its SVG plots.
     #[arg(long, default_value = "reports/latest")]
     pub out_dir: PathBuf,

@@ -7,15 +7,16 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use inferbench::compare::{self, render, CompareOptions};
-use inferbench::config::Arrival;
+use inferbench::config::{Arrival, RunConfig};
 use inferbench::model::{checkpoint, Architecture};
 use inferbench::pipeline::RunOptions;
-use inferbench::report::sweep::{recommend, write_report, SweepData};
+use inferbench::report::sweep::{recommend, shards, write_report};
 use inferbench::report::{summary, trace};
 use inferbench::results::jsonl::JsonlSink;
 use inferbench::sweep::curve::{check_budget_ms, Rates};
 use inferbench::sweep::environment::default_results_path;
 use inferbench::sweep::record::Percentile;
+use inferbench::sweep::shard::{self, Shard};
 use inferbench::sweep::{runner, spec::SweepSpec};
 
 use args::{
@@ -106,31 +107,71 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     };
     spec.repeats = args.repeats.unwrap_or(spec.repeats);
     spec.iters = args.iters.unwrap_or(spec.iters);
-    let configs = spec.expand()?;
+    let job_index = std::env::var(shard::JOB_INDEX_VAR).ok();
+    let part = Shard::resolve(args.shard.as_deref(), args.shards, job_index.as_deref())?;
+    let (configs, chosen) = shard::plan(&spec, part)?;
     if args.dry_run {
-        for cfg in &configs {
-            println!("{}", cfg.id());
-        }
-        let runs = configs.len() * spec.repeats as usize;
-        println!(
-            "{} configurations × {} repeats = {runs} runs",
-            configs.len(),
-            spec.repeats
-        );
+        print_plan(&spec, &configs, &chosen, part);
         return Ok(());
     }
-    let out = args
-        .out
-        .unwrap_or_else(|| default_results_path("sweeps", &spec.name));
+    let out = match part {
+        Some(p) => {
+            let default_dir = std::path::Path::new("results/sweeps");
+            let path = shard::results_path(args.out.as_deref(), default_dir, &spec.name, p);
+            shard::start_fresh(&path)?;
+            path
+        }
+        None => args
+            .out
+            .unwrap_or_else(|| default_results_path("sweeps", &spec.name)),
+    };
     let mut sink = JsonlSink::open(&out)?;
-    let outcome = runner::run_sweep(&spec, &mut sink, args.quiet)?;
-    let path = sink.path().display();
+    let outcome = runner::run_sweep(&spec, part, &mut sink, args.quiet)?;
+    let path = sink.path();
     eprintln!(
-        "[sweep] {} configurations ran, {} failed; results in {path}",
-        outcome.ok, outcome.failed
+        "[sweep] {} configurations ran, {} failed; results in {}",
+        outcome.ok,
+        outcome.failed,
+        path.display()
     );
-    eprintln!("[sweep] next: inferbench report --input {path}");
+    // A shard's file is one of several: the report reads their folder.
+    let merge_from = match part {
+        Some(_) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(".".as_ref()),
+        None => path,
+    };
+    eprintln!(
+        "[sweep] next: inferbench report --input {}",
+        merge_from.display()
+    );
     Ok(())
+}
+
+/// The dry run: the configurations to run, the run count, and a shard's cost share.
+fn print_plan(spec: &SweepSpec, configs: &[RunConfig], chosen: &[usize], part: Option<Shard>) {
+    for &i in chosen {
+        println!("{}", configs[i].id());
+    }
+    let of = part.map_or_else(String::new, |p| {
+        format!(" (shard {p} of {})", configs.len())
+    });
+    println!(
+        "{} configurations{of} × {} repeats = {} runs",
+        chosen.len(),
+        spec.repeats,
+        chosen.len() * spec.repeats as usize
+    );
+    if let Some(p) = part {
+        let shares = shard::cost_shares(configs, spec.repeats, p.count);
+        println!(
+            "estimated cost (batch × image² × requests × repeats): this shard {:.1} % of the grid, the largest of {} shards {:.1} %",
+            100.0 * shares[p.index as usize],
+            p.count,
+            100.0 * shares.iter().copied().fold(0.0, f64::max)
+        );
+    }
 }
 
 fn parse_percentile(flag: &'static str, text: &str) -> anyhow::Result<Percentile> {
@@ -182,7 +223,7 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
         budget_ms: args.latency_budget_ms,
     };
     goal.validate()?;
-    let data = SweepData::load(&args.input)?;
+    let data = shards::load(&args.input, args.mixed_hardware)?;
     let files = write_report(&data, &goal, &args.out_dir)?;
     println!("{}", files.recommendation.text);
     println!(

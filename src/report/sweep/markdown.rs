@@ -57,6 +57,9 @@ fn environment(md: &mut String, data: &SweepData) {
     sweeps.extend(data.rates.iter().map(|r| r.sweep.as_str()));
     sweeps.dedup();
     let _ = writeln!(md, "Sweeps: {}.\n", sweeps.join(", "));
+    if let Some(note) = super::shards::provenance(data) {
+        let _ = writeln!(md, "{note}\n");
+    }
     md.push_str("| environment | |\n|---|---|\n");
     let rows = [
         ("inferbench", env.inferbench_version.clone()),
@@ -65,6 +68,7 @@ fn environment(md: &mut String, data: &SweepData) {
         ("CPU", or_absent(&env.cpu_model)),
         ("cores", env.cores.to_string()),
         ("GPU", env.gpu.clone().unwrap_or_else(|| "none".into())),
+        ("GPU driver", or_absent(&env.driver_version)),
         ("git commit", or_absent(&env.git_commit)),
         ("started (UTC)", or_absent(&env.started_utc)),
     ];

@@ -5,11 +5,14 @@
 pub mod markdown;
 pub mod plots;
 pub mod recommend;
+pub mod shards;
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::sweep::record::{ConfigRecord, MaxRateRecord, ProbeRecord, RatePoint, Record};
+use crate::sweep::record::{
+    ConfigRecord, MaxRateRecord, ProbeRecord, RatePoint, Record, ShardRecord,
+};
 
 /// Every record of one or more results files, by kind, in file order.
 #[derive(Debug, Clone, Default)]
@@ -22,21 +25,27 @@ pub struct SweepData {
     pub rates: Vec<RatePoint>,
     /// Rate searches.
     pub max_rates: Vec<MaxRateRecord>,
+    /// Shard headers, when the sweep ran in shards ([`shards`]).
+    pub shards: Vec<ShardRecord>,
 }
 
 impl SweepData {
     /// Reads JSON-lines files written by `inferbench sweep` and `inferbench curve`.
+    /// (`inferbench report` reads through [`shards::load`], which also checks that
+    /// the shards of a sweep fit together.)
     pub fn load(paths: &[PathBuf]) -> Result<Self> {
-        let mut data = Self::default();
+        let mut records = Vec::new();
         for path in paths {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Error::io("cannot read results file", path, e))?;
-            for (n, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                data.push(parse_line(path, n + 1, line)?);
-            }
+            records.extend(read_records(path)?);
+        }
+        Self::from_records(records)
+    }
+
+    /// Sorts records by kind, in order; refuses input without configurations or rates.
+    pub fn from_records(records: impl IntoIterator<Item = Record>) -> Result<Self> {
+        let mut data = Self::default();
+        for record in records {
+            data.push(record);
         }
         if data.configs.is_empty() && data.rates.is_empty() {
             return Err(Error::config(
@@ -53,6 +62,7 @@ impl SweepData {
             Record::Config(c) => self.configs.push(c),
             Record::Rate(r) => self.rates.push(r),
             Record::MaxRate(m) => self.max_rates.push(m),
+            Record::Shard(s) => self.shards.push(s),
         }
     }
 
@@ -66,12 +76,34 @@ impl SweepData {
             .map(|p| p.peak_gflops)
     }
 
+    /// The peak of the machine that measured `config`: the probe written with the same
+    /// environment (each shard probes its own machine), else [`Self::peak_gflops`].
+    fn peak_for(&self, config: &ConfigRecord) -> Option<f64> {
+        self.probes
+            .iter()
+            .rev()
+            .find(|p| p.sweep == config.sweep && p.env == config.env)
+            .map(|p| p.peak_gflops)
+            .or_else(|| self.peak_gflops(&config.sweep))
+    }
+
     /// Samples/s the configuration could reach if its forward ran at the probe's
     /// peak: peak FLOP/s ÷ FLOPs per sample.
     pub fn theoretical_max(&self, config: &ConfigRecord) -> Option<f64> {
         let gflop = config.model_gflop_per_sample?;
-        Some(self.peak_gflops(&config.sweep)? / gflop)
+        Some(self.peak_for(config)? / gflop)
     }
+}
+
+/// Every record of one results file, in order.
+pub fn read_records(path: &Path) -> Result<Vec<Record>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io("cannot read results file", path, e))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(n, line)| parse_line(path, n + 1, line))
+        .collect()
 }
 
 fn parse_line(path: &Path, line_no: usize, line: &str) -> Result<Record> {

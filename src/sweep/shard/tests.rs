@@ -1,6 +1,8 @@
 //! Properties of the partition on grids of several shapes and 1 to 8 shards, and the
 //! parsing of `--shard`, `--shards` and `JOB_COMPLETION_INDEX`.
 
+use std::path::Path;
+
 use super::*;
 use crate::config::CompileMode;
 use crate::sweep::spec::SweepSpec;
@@ -74,10 +76,7 @@ fn check_partition(what: &str, costs: &[u128], count: u32) {
         .map(|s| s.iter().map(|&i| costs[i]).sum())
         .collect();
     let largest = costs.iter().copied().max().unwrap_or(0);
-    let (max, min) = (
-        *loads.iter().max().unwrap(),
-        *loads.iter().min().unwrap(),
-    );
+    let (max, min) = (*loads.iter().max().unwrap(), *loads.iter().min().unwrap());
     assert!(
         max <= min + largest,
         "{what}, {count} shards: loads {loads:?} spread more than the largest item {largest}"
@@ -123,7 +122,18 @@ fn shards_are_balanced_by_cost_not_by_count() {
         .map(|s| s.iter().map(|&i| costs[i]).sum())
         .collect();
     assert_eq!(loads[0], loads[1], "{shards:?}");
-    assert!(shards[0].contains(&8) != shards[0].contains(&9), "{shards:?}");
+    assert!(
+        shards[0].contains(&8) != shards[0].contains(&9),
+        "{shards:?}"
+    );
+    let shares = cost_shares(&configs, spec.repeats, 4);
+    assert!(
+        (shares.iter().sum::<f64>() - 1.0).abs() < 1e-12,
+        "{shares:?}"
+    );
+    // Two bs-256 points of 962 units: 4 machines still take 256/962 of the time.
+    let largest = shares.iter().copied().fold(0.0, f64::max);
+    assert!((largest - 256.0 / 962.0).abs() < 1e-12, "{shares:?}");
     // LPT on 1024, 3, 2, 1 over 2 shards: the big one alone.
     assert_eq!(partition(&[1, 2, 3, 1024], 2), vec![vec![3], vec![0, 1, 2]]);
     // More shards than items: the extra shards are empty, none is dropped.
@@ -171,8 +181,14 @@ fn shard_flags_and_the_job_index_resolve_or_are_refused_by_name() {
     let msg = |r: Result<Option<Shard>>| r.unwrap_err().to_string();
     let out_of_range = Shard::parse("4/4").unwrap_err().to_string();
     assert!(out_of_range.contains("out of range") && out_of_range.contains("0..=3"));
-    assert!(Shard::parse("x/4").unwrap_err().to_string().contains("INDEX/COUNT"));
-    assert!(Shard::parse("0/0").unwrap_err().to_string().contains("at least 1"));
+    assert!(Shard::parse("x/4")
+        .unwrap_err()
+        .to_string()
+        .contains("INDEX/COUNT"));
+    assert!(Shard::parse("0/0")
+        .unwrap_err()
+        .to_string()
+        .contains("at least 1"));
 
     assert_eq!(Shard::resolve(None, None, Some("3")).unwrap(), None);
     assert_eq!(
@@ -187,8 +203,17 @@ fn shard_flags_and_the_job_index_resolve_or_are_refused_by_name() {
     assert!(msg(Shard::resolve(None, Some(4), None)).contains(JOB_INDEX_VAR));
     assert!(msg(Shard::resolve(None, Some(4), Some("one"))).contains("'one'"));
     assert!(msg(Shard::resolve(Some("0/4"), Some(4), None)).contains("not both"));
+    let one = Shard::new(1, 4).unwrap();
+    assert_eq!(one.file_name("seed"), "seed-shard-1-of-4.jsonl");
+    let (dir, file) = (Path::new("/results/seed"), Path::new("/results/mine.jsonl"));
+    let default = Path::new("results/sweeps");
     assert_eq!(
-        Shard::new(1, 4).unwrap().file_name("seed"),
-        "seed-shard-1-of-4.jsonl"
+        results_path(Some(dir), default, "seed", one),
+        dir.join("seed-shard-1-of-4.jsonl")
+    );
+    assert_eq!(results_path(Some(file), default, "seed", one), file);
+    assert_eq!(
+        results_path(None, default, "seed", one),
+        default.join("seed-shard-1-of-4.jsonl")
     );
 }

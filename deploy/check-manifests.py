@@ -1,0 +1,65 @@
+"""Checks what the Kubernetes schemas cannot: that the sweep Job and the report Job
+agree with each other and with inferbench's flags. Run by scripts/deploy-lint.sh.
+
+- the sweep Job is Indexed, with completions = parallelism = --shards;
+- each pod asks for exactly one GPU and selects one GPU type by node label;
+- both Jobs mount the same results claim, and the report reads the folder the
+  shards write.
+"""
+
+import sys
+
+import yaml
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        return yaml.safe_load(f)
+
+
+def flag(args, name):
+    if name not in args:
+        sys.exit(f"check-manifests: {name} missing from {args}")
+    return args[args.index(name) + 1]
+
+
+def main(sweep_path, report_path):
+    sweep, report = load(sweep_path), load(report_path)
+    spec = sweep["spec"]
+    pod = spec["template"]["spec"]
+    (shard,) = pod["containers"]
+    args = shard["args"]
+    shards = int(flag(args, "--shards"))
+    problems = []
+    if spec.get("completionMode") != "Indexed":
+        problems.append("the sweep Job is not completionMode: Indexed")
+    if not spec.get("completions") == spec.get("parallelism") == shards:
+        problems.append(
+            f"completions {spec.get('completions')}, parallelism {spec.get('parallelism')} "
+            f"and --shards {shards} differ"
+        )
+    for kind in ("requests", "limits"):
+        gpus = shard["resources"][kind].get("nvidia.com/gpu")
+        if gpus != 1:
+            problems.append(f"a shard {kind} {gpus} GPUs, not 1")
+    if not any(k.startswith("nvidia.com/gpu") for k in pod.get("nodeSelector", {})):
+        problems.append("no nodeSelector for the GPU type")
+    (merge,) = report["spec"]["template"]["spec"]["containers"]
+    if flag(merge["args"], "--input") != flag(args, "--out"):
+        problems.append("the report does not read the folder the shards write")
+    claims = {
+        v["persistentVolumeClaim"]["claimName"]
+        for job in (sweep, report)
+        for v in job["spec"]["template"]["spec"]["volumes"]
+    }
+    if len(claims) != 1:
+        problems.append(f"the Jobs mount different results volumes: {sorted(claims)}")
+    for p in problems:
+        print(f"check-manifests: {p}", file=sys.stderr)
+    if problems:
+        sys.exit(1)
+    print(f"check-manifests: {shards} shards, one GPU each, one results volume: consistent")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
