@@ -131,8 +131,6 @@ fn spawn_stage(
         .map_err(|e| Error::Pipeline(format!("cannot start thread {name}: {e}")))
 }
 
-/// The text of a panic payload (libtorch errors surface as panics in eager tch calls).
-
 /// Settings for a thread that runs forwards. Grad mode is per thread. The thread
 /// count is per thread for OpenMP but libtorch also keeps it in one process-wide
 /// value that its parallel loops read, so only compute threads may set it, all to
