@@ -1,17 +1,49 @@
-//! The criterion suite as a user meets it: `cargo bench --bench pipeline` with
-//! `INFERBENCH_SUITE`, `INFERBENCH_PROFILE` and `INFERBENCH_PERCENTILE`. Bad values
-//! must stop the bench binary with a non-zero status and the valid values; a user's
-//! own sweep file must run. These run cargo itself (the bench binary is built by
-//! `cargo build --release --all-targets`, so it is normally up to date).
+//! The criterion suite as a user meets it: the bench binary of `cargo bench --bench
+//! pipeline` with `INFERBENCH_SUITE`, `INFERBENCH_PROFILE` and `INFERBENCH_PERCENTILE`.
+//! Bad values must stop it with a non-zero status and the valid values; a user's
+//! own sweep file must run. Cargo builds the bench binary once (normally a no-op
+//! after `cargo build --release --all-targets`); the tests then run it directly.
 
+use std::path::PathBuf;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
-/// `cargo bench --bench pipeline -- <args>` with `vars` set and the suite variables
-/// otherwise cleared, so the caller's environment cannot leak in.
+/// The bench executable, from `cargo bench --no-run`'s JSON messages.
+fn bench_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let out = Command::new(env!("CARGO"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args([
+                "bench",
+                "--quiet",
+                "--bench",
+                "pipeline",
+                "--no-run",
+                "--message-format=json",
+            ])
+            .output()
+            .expect("cargo runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|m| m["target"]["name"] == "pipeline")
+            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+            .expect("cargo names the pipeline bench executable")
+    })
+}
+
+/// The bench binary with `args`, `vars` set and the suite variables otherwise
+/// cleared, so the caller's environment cannot leak in.
 fn bench(vars: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO"));
+    let mut cmd = Command::new(bench_binary());
     cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["bench", "--quiet", "--bench", "pipeline", "--"])
+        .arg("--bench")
         .args(args);
     for var in [
         "INFERBENCH_SUITE",
@@ -23,7 +55,7 @@ fn bench(vars: &[(&str, &str)], args: &[&str]) -> Output {
     for (k, v) in vars {
         cmd.env(k, v);
     }
-    cmd.output().expect("cargo runs")
+    cmd.output().expect("the bench binary runs")
 }
 
 fn refused(vars: &[(&str, &str)], needles: &[&str]) {

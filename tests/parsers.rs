@@ -237,6 +237,13 @@ fn a_suite_file_is_a_sweep_file_with_criterion_settings() {
         4
     );
 
+    std::fs::write(&path, "model = \"resnet1000\"\n").unwrap();
+    let err = Suite::from_file(&path).unwrap_err().to_string();
+    assert!(
+        err.contains("resnet1000") && err.contains("resnet18"),
+        "{err}"
+    );
+
     std::fs::write(&path, "[criterion]\nsamples = 20\nwarmup = 3\n").unwrap();
     let err = Suite::from_file(&path).unwrap_err().to_string();
     assert!(err.contains("warmup") && err.contains("mine.toml"), "{err}");
