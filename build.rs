@@ -55,8 +55,9 @@ fn tch_version() -> Option<String> {
 /// The source's commit, `-dirty` when tracked files differ from it; recorded at build
 /// time so that a binary copied elsewhere still says what it was built from. Written
 /// here rather than with a build-info crate: it is two git calls, and this build
-/// script exists anyway. Reruns when HEAD, the branch it points at or the index move,
-/// and when a source file changes (which is when `-dirty` can appear or go).
+/// script exists anyway. Reruns when HEAD or the branch it points at moves, and when a
+/// source file changes (which is when `-dirty` can appear or go). Not on every change of
+/// git's index: staging a file would then rebuild the crate.
 fn git_commit() -> Option<String> {
     let git = |args: &[&str]| {
         std::process::Command::new("git")
@@ -67,7 +68,7 @@ fn git_commit() -> Option<String> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     println!("cargo:rerun-if-changed=src");
-    for file in ["HEAD", "index", "packed-refs"] {
+    for file in ["HEAD", "packed-refs"] {
         if let Some(path) = git(&["rev-parse", "--git-path", file]) {
             println!("cargo:rerun-if-changed={path}");
         }
