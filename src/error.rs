@@ -16,7 +16,7 @@ pub enum Error {
     },
 
     /// A model name that the zoo does not know.
-    #[error("unknown model '{name}': expected one of resnet18, tiny-cnn, spin:<duration> (e.g. spin:2ms)")]
+    #[error("unknown model '{name}': expected one of resnet18, tiny-cnn, spin:<duration> (e.g. spin:2ms), or fail:<model>@N[:error|:panic|:hang] (e.g. fail:spin:2ms@10)")]
     UnknownModel {
         /// The name as given.
         name: String,
@@ -55,6 +55,10 @@ pub enum Error {
         /// The OS error (not a `source`, so that it is printed once).
         cause: std::io::Error,
     },
+
+    /// Ctrl-C stopped the run (before anything was measured) or the sweep.
+    #[error("interrupted (Ctrl-C)")]
+    Interrupted,
 
     /// A pipeline stage stopped before every request was answered.
     #[error("pipeline failed: {0}")]
@@ -98,4 +102,44 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic")
+}
+
+/// A message without libtorch's C++ context: libtorch appends "Exception raised
+/// from ..." and a stack of frames to its first line, dozens of lines a user cannot
+/// act on. Keeps every line before that context; the frames are shown only on
+/// request (`-v`).
+pub fn without_cpp_frames(message: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    for line in message.lines().map(str::trim_end) {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with("Exception raised from") || t.starts_with("frame #") {
+            continue;
+        }
+        // libtorch repeats its message after the frames (": <message>"): keep it once.
+        let text = t.trim_start_matches(':').trim_start();
+        if !kept.iter().any(|k| k.contains(text)) {
+            kept.push(line);
+        }
+    }
+    kept.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpp_frames_are_cut_and_the_meaningful_line_kept() {
+        let raw = "libtorch: [enforce fail at alloc_cpu.cpp:121] data. DefaultCPUAllocator: not enough memory: you tried to allocate 824633720832 bytes.
+Exception raised from alloc_cpu at /pytorch/c10/core/impl/alloc_cpu.cpp:121 (most recent call first):
+frame #0: c10::Error::Error(c10::SourceLocation, std::string) + 0x8d (0x7f in libc10.so)
+frame #1: c10::alloc_cpu(unsigned long) + 0x3c1 (0x7f in libc10.so)
+frame #2: <unknown function> + 0x1d (0x7f in libc10.so)
+: [enforce fail at alloc_cpu.cpp:121] data. DefaultCPUAllocator: not enough memory: you tried to allocate 824633720832 bytes.
+";
+        let short = without_cpp_frames(raw);
+        assert_eq!(short.lines().count(), 1, "{short}");
+        assert!(short.contains("not enough memory"), "{short}");
+        assert_eq!(without_cpp_frames("plain error"), "plain error");
+    }
 }

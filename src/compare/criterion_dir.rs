@@ -92,6 +92,7 @@ pub fn load(root: &Path, baseline: &str, options: &CompareOptions) -> Result<Vec
             root.display()
         )));
     }
+    check_baseline_is_shared(root, &dirs, baseline)?;
     let mut out = dirs
         .iter()
         .map(|dir| compare_one(dir, baseline))
@@ -99,6 +100,46 @@ pub fn load(root: &Path, baseline: &str, options: &CompareOptions) -> Result<Vec
     apply_noise_bands(&mut out, options);
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+/// A comparison needs the baseline to exist and to share a benchmark with the new
+/// run: otherwise every benchmark would be "new" (a typo in the name) or "missing"
+/// (a run of other benchmarks), and a gate would pass or fail on nothing.
+fn check_baseline_is_shared(root: &Path, dirs: &[PathBuf], baseline: &str) -> Result<()> {
+    let has = |dir: &Path, run: &str| dir.join(run).join("estimates.json").is_file();
+    if !dirs.iter().any(|d| has(d, baseline)) {
+        let known = saved_baselines(dirs);
+        return Err(Error::Baseline(format!(
+            "no baseline named '{baseline}' under {}; saved baselines there: {}. Save one with `cargo bench -- --save-baseline {baseline}` (or scripts/baseline.sh save)",
+            root.display(),
+            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+        )));
+    }
+    if !dirs.iter().any(|d| has(d, baseline) && has(d, "new")) {
+        return Err(Error::Baseline(format!(
+            "the last run under {} shares no benchmark with baseline '{baseline}': run the same benchmarks (cargo bench --bench pipeline -- --baseline-lenient {baseline})",
+            root.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The names of the saved baselines in any of `dirs` (criterion's own folders aside).
+pub(crate) fn saved_baselines(dirs: &[PathBuf]) -> Vec<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let criterion_own = ["new", "base", "change", "report"].contains(&name.as_str());
+            if !criterion_own && entry.path().join("estimates.json").is_file() {
+                names.insert(name);
+            }
+        }
+    }
+    names.into_iter().collect()
 }
 
 /// Sets each comparison's σ (pooled over its quantity), band and verdict.

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 mod durations;
+pub mod limits;
 mod policies;
 pub use durations::{parse_duration, parse_duration_us};
 pub use policies::{parse_spin_wait, BatchPolicy};
@@ -206,6 +207,17 @@ impl Default for RunConfig {
 const MAX_BATCH: u32 = 4096;
 const MAX_WORKERS: u32 = 256;
 const MAX_IMAGE: u32 = 4096;
+/// Smallest input the CNN models take: below it their convolutions and pooling have
+/// nothing left to work on.
+const MIN_CNN_IMAGE: u32 = 8;
+
+impl ModelConfig {
+    /// Whether the model is a CNN with weights (a checkpoint, or a built-in name that
+    /// is not a spin model, also inside a `fail:` model).
+    pub fn has_weights(&self) -> bool {
+        self.dir.is_some() || !self.name.contains("spin:")
+    }
+}
 
 impl RunConfig {
     /// Checks every field and combination; the error names the flag and the accepted range.
@@ -244,10 +256,13 @@ impl RunConfig {
         {
             return Err(Error::config("max-batch-size", "0; expected at least 1"));
         }
-        if self.model.image_size < 8 && self.model.dir.is_some() {
+        if self.model.image_size < MIN_CNN_IMAGE && self.model.has_weights() {
             return Err(Error::config(
                 "image-size",
-                "checkpointed CNNs need at least 8 px",
+                format!(
+                    "{} px is too small: the CNN models need at least {MIN_CNN_IMAGE} px (only spin models take any size)",
+                    self.model.image_size
+                ),
             ));
         }
         Ok(())
@@ -310,6 +325,18 @@ mod tests {
         c.load.batch_size = 0;
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("batch-size") && err.contains("1..="), "{err}");
+    }
+
+    #[test]
+    fn built_in_cnns_need_the_minimum_image_size_and_spin_models_do_not() {
+        let mut c = RunConfig::default();
+        c.model.image_size = 1;
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("image-size") && err.contains("8 px"), "{err}");
+        c.model.name = "fail:tiny-cnn@3".into();
+        assert!(c.validate().is_err());
+        c.model.name = "spin:1ms".into();
+        c.validate().unwrap();
     }
 
     #[test]

@@ -31,13 +31,17 @@ pub struct CheckpointMeta {
 
 /// Writes a checkpoint of `arch` with random weights drawn from `seed` into `dir`.
 /// Files are written under temporary names and renamed, so an interrupted write
-/// never leaves a checkpoint that looks complete.
-pub fn write_random(arch: Architecture, seed: u64, dir: &Path) -> Result<PathBuf> {
+/// never leaves a checkpoint that looks complete. A checkpoint already in `dir` with
+/// another architecture or seed is replaced only with `overwrite`.
+pub fn write_random(arch: Architecture, seed: u64, dir: &Path, overwrite: bool) -> Result<PathBuf> {
     if !arch.has_weights() {
         return Err(Error::config(
             "model",
             format!("{} has no weights to write", arch.name()),
         ));
+    }
+    if !overwrite {
+        refuse_to_replace(dir, arch, seed)?;
     }
     fs::create_dir_all(dir).map_err(|e| Error::io("cannot create model directory", dir, e))?;
     tch::manual_seed(seed as i64);
@@ -56,6 +60,38 @@ pub fn write_random(arch: Architecture, seed: u64, dir: &Path) -> Result<PathBuf
     // The metadata goes last: a folder without it is not a checkpoint.
     write_atomically(&dir.join(META_FILE), (json + "\n").as_bytes())?;
     Ok(weights)
+}
+
+/// An error when `dir` holds a checkpoint (or something that looks like one) other
+/// than the one about to be written.
+fn refuse_to_replace(dir: &Path, arch: Architecture, seed: u64) -> Result<()> {
+    let existing = match fs::read_to_string(dir.join(META_FILE)) {
+        Ok(text) => serde_json::from_str::<CheckpointMeta>(&text).ok(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !dir.join(WEIGHTS_FILE).exists() {
+                return Ok(());
+            }
+            None
+        }
+        Err(e) => return Err(Error::io("cannot read", dir.join(META_FILE), e)),
+    };
+    if existing
+        .as_ref()
+        .is_some_and(|m| m.arch == arch && m.seed == seed)
+    {
+        return Ok(());
+    }
+    let what = existing.map_or_else(
+        || "files of an unknown checkpoint".to_string(),
+        |m| format!("a {} checkpoint (seed {})", m.arch.name(), m.seed),
+    );
+    Err(Error::config(
+        "out",
+        format!(
+            "{} already holds {what}; pass --force to replace it, or choose another --out",
+            dir.display()
+        ),
+    ))
 }
 
 /// Reads and checks a checkpoint folder's metadata.

@@ -14,6 +14,7 @@ use tch::nn::{FuncT, VarStore};
 use tch::{CModule, Kind, Tensor};
 
 use super::checkpoint;
+use super::fault::{FaultPlan, FaultSpec};
 use super::spin::SpinModel;
 use super::zoo::{infer, Architecture};
 use crate::config::{CompileMode, ModelConfig};
@@ -44,6 +45,7 @@ pub struct PreparedModel {
     /// Time to trace the model; `None` in eager mode.
     pub compile_time: Option<Duration>,
     prepared: Prepared,
+    fault: Option<FaultPlan>,
 }
 
 struct EagerModel {
@@ -53,7 +55,12 @@ struct EagerModel {
 
 impl Forward for EagerModel {
     fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        Ok(infer(&self.net, input))
+        // tch's nn modules call libtorch through its panicking wrappers (there is no
+        // fallible `forward_t`): a failure there (an allocation, a shape) becomes an
+        // error here instead of unwinding through the worker.
+        catch_unwind(AssertUnwindSafe(|| infer(&self.net, input))).map_err(|panic| {
+            Error::Pipeline(format!("the forward failed: {}", first_line(&panic)))
+        })
     }
 }
 
@@ -66,8 +73,17 @@ impl Forward for TracedModel {
 }
 
 impl PreparedModel {
-    /// A fresh instance for one worker.
+    /// A fresh instance for one pipeline worker (with the fault of a `fail:` model).
     pub fn instance(&self) -> Result<Box<dyn Forward>> {
+        let inner = self.bare_instance()?;
+        Ok(match &self.fault {
+            Some(plan) => plan.wrap(inner),
+            None => inner,
+        })
+    }
+
+    /// A fresh instance without an injected fault, for the bare-forward loop.
+    pub fn bare_instance(&self) -> Result<Box<dyn Forward>> {
         Ok(match &self.prepared {
             Prepared::Eager { master, arch } => Box::new(eager_copy(master, *arch)?),
             Prepared::Torchscript(module) => Box::new(TracedModel(Arc::clone(module))),
@@ -97,6 +113,20 @@ fn resolve_arch(cfg: &ModelConfig) -> Result<(Architecture, Option<std::path::Pa
 /// Loads and compiles the model described by `cfg`. `example_batch` is the batch
 /// size traced with; `seed` draws generated weights.
 pub fn prepare(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<PreparedModel> {
+    let Some(fault) = FaultSpec::parse(&cfg.name)? else {
+        return prepare_plain(cfg, example_batch, seed);
+    };
+    let inner = ModelConfig {
+        name: fault.inner.clone(),
+        ..cfg.clone()
+    };
+    let mut model = prepare_plain(&inner, example_batch, seed)?;
+    model.info.arch = fault.name();
+    model.fault = Some(FaultPlan::new(fault));
+    Ok(model)
+}
+
+fn prepare_plain(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<PreparedModel> {
     let (arch, dir) = resolve_arch(cfg)?;
     let mut info = ModelInfo {
         arch: arch.name(),
@@ -121,6 +151,7 @@ pub fn prepare(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<Prepa
             load_time: None,
             compile_time: None,
             prepared: Prepared::Spin(spin),
+            fault: None,
         });
     }
 
@@ -164,6 +195,7 @@ pub fn prepare(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<Prepa
         load_time: Some(load_time),
         compile_time,
         prepared,
+        fault: None,
     })
 }
 

@@ -10,16 +10,19 @@
 //! Every thread ends when its input channel hangs up, so dropping the request
 //! sender shuts the whole backend down in order. A stage that fails sends its error
 //! to the collector and stops; its channels then hang up and nothing waits forever.
+//! A stage that never returns (a hung forward) is named by the [`StageMonitor`] and
+//! left behind by [`Backend::join`] once its grace period is over.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{Builder, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
 use tch::Tensor;
 
 use super::batcher::BatcherState;
+use super::monitor::{StageBeat, StageMonitor};
 use super::stages::{
     compute, copy_in, copy_out_and_respond, Intake, ResponseResult, TensorBatch, TensorRequest,
 };
@@ -56,6 +59,7 @@ pub struct BackendPlan<'a> {
 /// The backend's threads; [`Backend::join`] waits for them after the request sender is dropped.
 pub struct Backend {
     threads: Vec<JoinHandle<()>>,
+    monitor: Arc<StageMonitor>,
 }
 
 impl Backend {
@@ -66,6 +70,7 @@ impl Backend {
         responses: Sender<ResponseResult>,
     ) -> Result<Self> {
         let mut threads = Vec::new();
+        let monitor = Arc::new(StageMonitor::default());
         let intake = match plan.batching {
             BatchPolicy::None => Intake::Requests(requests),
             BatchPolicy::Dynamic {
@@ -75,54 +80,87 @@ impl Backend {
                 let (tx, rx) = unbounded();
                 let state = BatcherState::new(max_batch_samples, Duration::from_micros(timeout_us));
                 let clock = plan.clock;
-                threads.push(spawn_stage("batcher", responses.clone(), move || {
+                let beat = monitor.register("batcher");
+                threads.push(spawn_stage(beat, responses.clone(), move |_| {
                     batcher_loop(state, &requests, &tx, &clock)
                 })?);
                 Intake::Batches(rx)
             }
         };
         match plan.streams {
-            StreamLayout::Shared => spawn_shared(&plan, &intake, &responses, &mut threads)?,
-            StreamLayout::Dedicated => spawn_dedicated(&plan, intake, responses, &mut threads)?,
+            StreamLayout::Shared => {
+                spawn_shared(&plan, &intake, &responses, &monitor, &mut threads)?
+            }
+            StreamLayout::Dedicated => {
+                spawn_dedicated(&plan, intake, responses, &monitor, &mut threads)?
+            }
         }
-        Ok(Self { threads })
+        Ok(Self { threads, monitor })
     }
 
-    /// Waits for every stage to finish. Returns an error naming a stage that panicked.
-    pub fn join(self) -> Result<()> {
-        let mut panicked = Vec::new();
+    /// The stages holding a batch now, longest first (see [`StageMonitor::describe`]).
+    pub fn busy_stages(&self, now: u64) -> Option<String> {
+        self.monitor.describe(now)
+    }
+
+    /// Tells every stage to drop the work it has not started (the run ended early).
+    pub fn cancel(&self) {
+        self.monitor.cancel();
+    }
+
+    /// Waits up to `grace` for every stage to finish (after the request sender was
+    /// dropped). Returns an error naming a stage that panicked or that is still
+    /// running when the grace period ends; such a stage is left behind, never awaited.
+    pub fn join(self, grace: Duration) -> Result<()> {
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && !self.threads.iter().all(|t| t.is_finished()) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let (mut panicked, mut running) = (Vec::new(), Vec::new());
         for handle in self.threads {
             let name = handle.thread().name().unwrap_or("stage").to_string();
-            if handle.join().is_err() {
+            if !handle.is_finished() {
+                running.push(name);
+            } else if handle.join().is_err() {
                 panicked.push(name);
             }
         }
-        if panicked.is_empty() {
+        let mut problems = Vec::new();
+        if !panicked.is_empty() {
+            problems.push(format!("stage(s) panicked: {}", panicked.join(", ")));
+        }
+        if !running.is_empty() {
+            problems.push(format!(
+                "stage(s) still running {} after the run ended, left behind: {}",
+                crate::config::limits::human(grace),
+                running.join(", ")
+            ));
+        }
+        if problems.is_empty() {
             Ok(())
         } else {
-            Err(Error::Pipeline(format!(
-                "stage(s) panicked: {}",
-                panicked.join(", ")
-            )))
+            Err(Error::Pipeline(problems.join("; ")))
         }
     }
 }
 
 /// Spawns a named stage thread that reports its error, if any, to the collector.
+/// A panic is a stage error like any other.
 fn spawn_stage(
-    name: &str,
+    beat: StageBeat,
     responses: Sender<ResponseResult>,
-    body: impl FnOnce() -> Result<()> + Send + 'static,
+    body: impl FnOnce(&StageBeat) -> Result<()> + Send + 'static,
 ) -> Result<JoinHandle<()>> {
+    let name = beat.name().to_string();
     Builder::new()
-        .name(name.to_string())
+        .name(name.clone())
         .spawn(move || {
-            let name = std::thread::current().name().unwrap_or("stage").to_string();
-            let failure = match catch_unwind(AssertUnwindSafe(body)) {
+            let failure = match catch_unwind(AssertUnwindSafe(|| body(&beat))) {
                 Ok(Ok(())) => return,
                 Ok(Err(e)) => e,
                 Err(panic) => Error::Pipeline(format!(
-                    "{name} panicked: {}",
+                    "{} panicked: {}",
+                    beat.name(),
                     crate::error::panic_message(panic.as_ref())
                 )),
             };
@@ -146,10 +184,21 @@ fn init_copy_thread() -> tch::NoGradGuard {
     tch::no_grad_guard()
 }
 
+/// Marks the stage busy with `batch`; `false` when the run was cancelled and the
+/// batch is to be dropped.
+fn take(beat: &StageBeat, clock: &RunClock, batch: &TensorBatch) -> bool {
+    if beat.cancelled() {
+        return false;
+    }
+    beat.busy(clock, batch.metas.first().map_or(0, |m| m.id));
+    true
+}
+
 fn spawn_shared(
     plan: &BackendPlan<'_>,
     intake: &Intake,
     responses: &Sender<ResponseResult>,
+    monitor: &Arc<StageMonitor>,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> Result<()> {
     for w in 0..plan.workers {
@@ -164,17 +213,21 @@ fn spawn_shared(
             plan.wait,
         );
         threads.push(spawn_stage(
-            &format!("worker-{w}"),
+            monitor.register(&format!("worker-{w}")),
             responses.clone(),
-            move || {
+            move |beat| {
                 let _guard = init_compute_thread(intra);
                 while let Some(mut batch) = intake.next(&clock, wait) {
+                    if !take(beat, &clock, &batch) {
+                        break;
+                    }
                     let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
                     let output =
                         compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
                     if !copy_out_and_respond(batch, &output, stream.as_mut(), &clock, &tx)? {
                         break;
                     }
+                    beat.idle();
                 }
                 Ok(())
             },
@@ -190,6 +243,7 @@ fn spawn_dedicated(
     plan: &BackendPlan<'_>,
     intake: Intake,
     responses: Sender<ResponseResult>,
+    monitor: &Arc<StageMonitor>,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> Result<()> {
     // One buffer more than workers, so copy-in can fill the next while all compute.
@@ -205,9 +259,13 @@ fn spawn_dedicated(
     let (clock, wait) = (plan.clock, plan.wait);
 
     let mut stream = plan.device.new_stream()?;
-    threads.push(spawn_stage("copy-in", responses.clone(), move || {
+    let beat = monitor.register("copy-in");
+    threads.push(spawn_stage(beat, responses.clone(), move |beat| {
         let _guard = init_copy_thread();
         while let Some(mut batch) = intake.next(&clock, wait) {
+            if !take(beat, &clock, &batch) {
+                break;
+            }
             let Ok(buffer) = wait.recv(&free_rx) else {
                 break;
             };
@@ -215,6 +273,7 @@ fn spawn_dedicated(
             if compute_tx.send((buffer, input, batch)).is_err() {
                 break;
             }
+            beat.idle();
         }
         Ok(())
     })?);
@@ -229,11 +288,14 @@ fn spawn_dedicated(
             plan.intra_op_threads,
         );
         threads.push(spawn_stage(
-            &format!("worker-{w}"),
+            monitor.register(&format!("worker-{w}")),
             responses.clone(),
-            move || {
+            move |beat| {
                 let _guard = init_compute_thread(intra);
                 while let Ok((buffer, input, mut batch)) = wait.recv(&rx) {
+                    if !take(beat, &clock, &batch) {
+                        break;
+                    }
                     let output =
                         compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
                     drop(input);
@@ -241,6 +303,7 @@ fn spawn_dedicated(
                     if out.send((output, batch)).is_err() {
                         break;
                     }
+                    beat.idle();
                 }
                 Ok(())
             },
@@ -250,12 +313,17 @@ fn spawn_dedicated(
 
     let mut stream = plan.device.new_stream()?;
     let tx = responses.clone();
-    threads.push(spawn_stage("copy-out", responses, move || {
+    let beat = monitor.register("copy-out");
+    threads.push(spawn_stage(beat, responses, move |beat| {
         let _guard = init_copy_thread();
         while let Ok((output, batch)) = wait.recv(&out_rx) {
+            if !take(beat, &clock, &batch) {
+                break;
+            }
             if !copy_out_and_respond(batch, &output, stream.as_mut(), &clock, &tx)? {
                 break;
             }
+            beat.idle();
         }
         Ok(())
     })?);

@@ -25,7 +25,7 @@ pub fn bare_forward_throughput(
     let mut handles = Vec::new();
     let mut samples = 0u64;
     for w in 0..workers {
-        let instance = model.instance()?;
+        let instance = model.bare_instance()?;
         let mine: Vec<Tensor> = (w..iters)
             .step_by(workers as usize)
             .map(|id| inputs.get(id as u64))

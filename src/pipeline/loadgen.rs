@@ -6,16 +6,31 @@
 //! Open-loop sending runs on its own thread so that no response waits for the
 //! sending to end; latency counts from each request's intended send time, so a
 //! sender that falls behind cannot hide queueing.
+//!
+//! Every wait for a response has a deadline ([`Watch`]) and notices Ctrl-C; a wait
+//! that ends without its response cuts the window short ([`Cut`]) and the responses
+//! collected so far are kept.
 
-use crossbeam_channel::{Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use tch::Tensor;
 
 use super::collector::Collector;
 use super::inputs::InputPool;
 use super::stages::{ResponseResult, TensorRequest};
 use super::wait::WaitPolicy;
+use super::watch::{Cut, Watch};
 use crate::error::{Error, Result};
 use crate::request::{Request, RequestMeta, RunClock, Stamp};
+
+/// How often a wait looks at the Ctrl-C flag, and a schedule's sender at its stop flag.
+const POLL: Duration = Duration::from_millis(50);
+
+/// A window's responses, and why it ended early if it did.
+pub(super) type Collected = (Collector, Option<Cut>);
 
 /// The load generator's side of the queues.
 pub(super) struct Client {
@@ -31,17 +46,39 @@ impl Client {
         send_request(&self.tx, &self.clock, id, self.batch, payload)
     }
 
-    /// The next response, stamped on arrival; an error if the backend stopped.
-    pub(super) fn receive(&self, answered: u64, expected: u64) -> Result<RequestMeta> {
-        match self.wait.recv(&self.rx) {
-            Ok(Ok(mut response)) => {
-                response.meta.stamps.set(Stamp::Received, self.clock.now());
-                Ok(response.meta)
+    /// The next response, stamped on arrival; a [`Cut`] when its deadline passes
+    /// or Ctrl-C was pressed; an error if a stage failed or the backend stopped.
+    /// `not_before` is when the request the response needs is meant to be sent.
+    pub(super) fn receive(
+        &self,
+        watch: &mut Watch<'_>,
+        answered: u64,
+        expected: u64,
+        not_before: Option<Instant>,
+    ) -> Result<std::result::Result<RequestMeta, Cut>> {
+        let deadline = watch.deadline(not_before);
+        loop {
+            if crate::pipeline::interrupt::requested() {
+                return Ok(Err(Watch::interrupted(answered, expected)));
             }
-            Ok(Err(e)) => Err(e),
-            Err(_) => Err(Error::Pipeline(format!(
-                "the backend stopped after {answered} of {expected} responses"
-            ))),
+            let slice = deadline.min(Instant::now() + POLL);
+            match self.wait.recv_deadline(&self.rx, slice) {
+                Ok(Ok(mut response)) => {
+                    response.meta.stamps.set(Stamp::Received, self.clock.now());
+                    watch.progressed();
+                    return Ok(Ok(response.meta));
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                    return Ok(Err(watch.timed_out(answered, expected)))
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Pipeline(format!(
+                        "the backend stopped after {answered} of {expected} responses"
+                    )))
+                }
+            }
         }
     }
 }
@@ -68,15 +105,23 @@ const SCHEDULE_LEAD_NS: u64 = 2_000_000;
 /// response waits for the sending to end.
 pub(super) fn collect_open_loop(
     client: &Client,
+    watch: &mut Watch<'_>,
     inputs: &InputPool,
-    first: u64,
-    n: u64,
+    (first, n): (u64, u64),
     schedule: Option<Vec<u64>>,
     mut collector: Collector,
-) -> Result<Collector> {
+) -> Result<Collected> {
     let payloads: Vec<Tensor> = (first..first + n).map(|id| inputs.get(id)).collect();
     let (tx, clock, batch) = (client.tx.clone(), client.clock, client.batch);
     let start = clock.now() + SCHEDULE_LEAD_NS;
+    // When each response can come at the earliest: its request's intended send time.
+    let intended: Vec<Instant> = schedule
+        .iter()
+        .flatten()
+        .map(|offset| clock.instant_at(start + offset))
+        .collect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stop_sending = Arc::clone(&stop);
     let sender = std::thread::Builder::new()
         .name("sender".into())
         .spawn(move || {
@@ -86,30 +131,52 @@ pub(super) fn collect_open_loop(
                     None => Request::sent_now(id, batch, payload, &clock),
                     Some(offset) => {
                         let intended = start + offset;
-                        sleep_until(&clock, intended);
+                        if !sleep_until(&clock, intended, &stop_sending) {
+                            break;
+                        }
                         Request::scheduled(id, batch, payload, intended, &clock)
                     }
                 };
-                if tx.send(request).is_err() {
+                if stop_sending.load(Ordering::Relaxed) || tx.send(request).is_err() {
                     break;
                 }
             }
         })
         .map_err(|e| Error::Pipeline(format!("cannot start the sender thread: {e}")))?;
-    let result = (0..n).try_for_each(|k| record(&mut collector, client.receive(k, n)?));
+    let mut cut = None;
+    let mut result = Ok(());
+    for k in 0..n {
+        match client.receive(watch, k, n, intended.get(k as usize).copied()) {
+            Ok(Ok(meta)) => {
+                if let Err(e) = record(&mut collector, meta) {
+                    result = Err(e);
+                    break;
+                }
+            }
+            Ok(Err(c)) => {
+                cut = Some(c);
+                break;
+            }
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
     let _ = sender.join();
-    result.map(|()| collector)
+    result.map(|()| (collector, cut))
 }
 
 /// Closed loop: at most `concurrency` requests in flight; each response sends the next.
 pub(super) fn collect_closed_loop(
     client: &Client,
+    watch: &mut Watch<'_>,
     inputs: &InputPool,
-    first: u64,
-    n: u64,
+    (first, n): (u64, u64),
     concurrency: u64,
     mut collector: Collector,
-) -> Result<Collector> {
+) -> Result<Collected> {
     let mut next = first;
     let end = first + n;
     while next < end && next - first < concurrency {
@@ -117,28 +184,36 @@ pub(super) fn collect_closed_loop(
         next += 1;
     }
     for k in 0..n {
-        let meta = client.receive(k, n)?;
+        let meta = match client.receive(watch, k, n, None)? {
+            Ok(meta) => meta,
+            Err(cut) => return Ok((collector, Some(cut))),
+        };
         if next < end {
             client.send(next, inputs.get(next))?;
             next += 1;
         }
         record(&mut collector, meta)?;
     }
-    Ok(collector)
+    Ok((collector, None))
 }
 
 /// Sleeps until clock reading `at`: the OS sleep for all but the last 200 µs (its
 /// usual overshoot), then polling, so that sender lag stays in the µs on an idle core.
-fn sleep_until(clock: &RunClock, at: u64) {
+/// Looks at `stop` at least every [`POLL`]; returns `false` if it was set.
+fn sleep_until(clock: &RunClock, at: u64, stop: &AtomicBool) -> bool {
     const POLL_NS: u64 = 200_000;
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return false;
+        }
         let now = clock.now();
         if now >= at {
-            return;
+            return true;
         }
         let left = at - now;
         if left > POLL_NS {
-            std::thread::sleep(std::time::Duration::from_nanos(left - POLL_NS));
+            let nap = Duration::from_nanos(left - POLL_NS).min(POLL);
+            std::thread::sleep(nap);
         } else {
             std::hint::spin_loop();
         }

@@ -20,8 +20,11 @@ pub mod collector;
 #[cfg(feature = "torch")]
 pub mod inputs;
 pub mod intake;
+pub mod interrupt;
 #[cfg(feature = "torch")]
 mod loadgen;
+#[cfg(feature = "torch")]
+pub mod monitor;
 #[cfg(feature = "torch")]
 mod run;
 #[cfg(feature = "torch")]
@@ -29,8 +32,10 @@ mod server;
 #[cfg(feature = "torch")]
 pub mod stages;
 pub mod wait;
+pub mod watch;
 
 #[cfg(feature = "torch")]
 pub use run::{run, run_with, RunOptions, RunOutcome};
 #[cfg(feature = "torch")]
 pub use server::{Server, Window};
+pub use watch::Cut;

@@ -1,13 +1,20 @@
 //! One run end to end ([`run_with`]): start a [`Server`], time the bare forward
 //! half before and half after one measured window, stop, and assemble the
 //! [`RunReport`].
+//!
+//! A run has a wall-clock limit ([`RunLimits`]); a configuration that could not end
+//! within it is refused before anything starts. A window cut short (stall, time
+//! limit, Ctrl-C) still gives a report of what it measured, marked incomplete.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::server::{Server, Window};
+use super::watch::Cut;
 use crate::config::RunConfig;
 use crate::device::{ComputeDevice, CpuDevice};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::config::limits::RunLimits;
 use crate::request::RequestMeta;
 use crate::results::{Environment, RunReport};
 
@@ -19,6 +26,8 @@ pub struct RunOptions<'a> {
     pub keep_trace: bool,
     /// Told each phase as it starts (for a CLI's status line).
     pub progress: Box<dyn FnMut(&str) + 'a>,
+    /// Wall-clock limit and stall timeout. Default: [`RunLimits::default`].
+    pub limits: RunLimits,
 }
 
 impl Default for RunOptions<'_> {
@@ -27,6 +36,7 @@ impl Default for RunOptions<'_> {
             device: Arc::new(CpuDevice),
             keep_trace: false,
             progress: Box::new(|_| {}),
+            limits: RunLimits::default(),
         }
     }
 }
@@ -38,11 +48,24 @@ pub struct RunOutcome {
     /// Each measured request's timestamps, in the order responses arrived
     /// (empty unless [`RunOptions::keep_trace`]).
     pub trace: Vec<RequestMeta>,
+    /// Why the window ended early; the report then covers what was measured and
+    /// says so in [`RunReport::incomplete`].
+    pub cut: Option<Cut>,
+}
+
+impl RunOutcome {
+    /// The report of a whole window; an error naming the cut otherwise.
+    pub fn into_complete(self) -> Result<RunReport> {
+        match self.cut {
+            None => Ok(self.report),
+            Some(cut) => Err(cut.into_error()),
+        }
+    }
 }
 
 /// Runs the pipeline once as `cfg` describes (batching included), on the CPU.
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
-    run_with(cfg, RunOptions::default()).map(|outcome| outcome.report)
+    run_with(cfg, RunOptions::default())?.into_complete()
 }
 
 /// Runs the pipeline once with explicit options.
@@ -51,9 +74,13 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         device,
         keep_trace,
         mut progress,
+        limits,
     } = options;
+    limits.check(cfg)?;
+    let run_end = Instant::now() + limits.max_duration;
     let progress = progress.as_mut();
-    let mut server = Server::start(cfg, Arc::clone(&device), progress)?;
+    let mut server =
+        Server::start_within(cfg, Arc::clone(&device), limits, Some(run_end), progress)?;
     // The bare loop is timed half before and half after the pipeline window, and the
     // two throughputs averaged, so that a machine drifting faster or slower during the
     // run moves both sides of the efficiency ratio alike.
@@ -64,10 +91,15 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
     } else {
         None
     };
+    if crate::pipeline::interrupt::requested() {
+        let _ = server.stop();
+        return Err(Error::Interrupted);
+    }
     progress("measuring");
-    let window = server.measure(cfg.load.num_iters as u64, keep_trace);
-    let bare = match (&window, bare_before) {
-        (Ok(_), Some(Ok(before))) => {
+    let window = server.measure_window(cfg.load.num_iters as u64, keep_trace);
+    let whole = matches!(&window, Ok(w) if w.cut.is_none());
+    let bare = match (whole, bare_before) {
+        (true, Some(Ok(before))) => {
             progress("timing the bare forward (2/2)");
             Some(
                 server
@@ -83,19 +115,45 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
     let Window {
         mut collector,
         utilization,
+        cut,
     } = window?;
-    stopped?;
-    let bare = bare.transpose()?;
-    let report = RunReport::new(
+    let Some(cut) = cut else {
+        stopped?;
+        let bare = bare.transpose()?;
+        let report = RunReport::new(
+            cfg.clone(),
+            facts,
+            collector.figures()?,
+            utilization,
+            bare,
+            Environment::detect(),
+        );
+        return Ok(RunOutcome {
+            report,
+            trace: collector.take_trace(),
+            cut: None,
+        });
+    };
+    // A window cut short reports what it measured; with nothing measured, the cut
+    // is the error. A stage left behind is part of the story, not a second error.
+    let Ok(figures) = collector.figures() else {
+        return Err(cut.into_error());
+    };
+    let mut report = RunReport::new(
         cfg.clone(),
         facts,
-        collector.figures()?,
+        figures,
         utilization,
-        bare,
+        bare.and_then(|b| b.ok()),
         Environment::detect(),
     );
+    report.incomplete = Some(match stopped {
+        Ok(()) => cut.to_string(),
+        Err(e) => format!("{cut}; {e}"),
+    });
     Ok(RunOutcome {
         report,
         trace: collector.take_trace(),
+        cut: Some(cut),
     })
 }

@@ -1,9 +1,13 @@
 //! A server that stays up between measurements: the model is loaded, compiled,
 //! spread over the workers and warmed up once ([`Server::start`]), then each
 //! criterion sample or run is one [`Server::measure`] window.
+//!
+//! Every wait for a response has a deadline (see [`super::watch`]): a run's ends by
+//! its wall-clock limit, and after the warm-up by a stall timeout derived from the
+//! slowest warm-up response, so that a stage that stops answering ends the window.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::unbounded;
 
@@ -15,9 +19,11 @@ use super::inputs::InputPool;
 use super::loadgen::{collect_closed_loop, collect_open_loop, Client};
 use super::stages::{ResponseResult, TensorRequest};
 use super::wait::WaitPolicy;
+use super::watch::{Cut, Watch};
 use crate::config::{Arrival, RunConfig};
 use crate::device::ComputeDevice;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::config::limits::RunLimits;
 use crate::metrics::utilization::{UtilizationSampler, DEFAULT_PERIOD};
 use crate::metrics::UtilizationSummary;
 use crate::model::{prepare, PreparedModel};
@@ -30,6 +36,8 @@ pub struct Window {
     pub collector: Collector,
     /// Utilisation over the window.
     pub utilization: UtilizationSummary,
+    /// Why the window ended before its last response; `None` for a whole window.
+    pub cut: Option<Cut>,
 }
 
 /// A started server: model loaded and compiled, backend threads running, warmed up.
@@ -42,6 +50,13 @@ pub struct Server {
     backend: Backend,
     intra_op_threads: u32,
     next_id: u64,
+    limits: RunLimits,
+    /// The run's wall-clock limit; `None` for a server that measures many windows.
+    run_end: Option<Instant>,
+    /// Set after the warm-up.
+    stall: Option<Duration>,
+    /// A window was cut short: the stages are cancelled on stop and not awaited long.
+    cut: bool,
     /// Latency of the cold-start request.
     pub warmup_ns: u64,
 }
@@ -49,9 +64,22 @@ pub struct Server {
 impl Server {
     /// Loads and compiles the model, starts the backend, sends the cold-start request
     /// alone and then the extra warm-up requests, awaiting each.
+    /// Without a wall-clock limit (a criterion suite measures many windows) but with
+    /// the stall timeout.
     pub fn start(
         cfg: &RunConfig,
         device: Arc<dyn ComputeDevice>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self> {
+        Self::start_within(cfg, device, RunLimits::default(), None, progress)
+    }
+
+    /// As [`Server::start`], every wait ending by `run_end` at the latest.
+    pub fn start_within(
+        cfg: &RunConfig,
+        device: Arc<dyn ComputeDevice>,
+        limits: RunLimits,
+        run_end: Option<Instant>,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Self> {
         cfg.validate()?;
@@ -97,6 +125,10 @@ impl Server {
             backend,
             intra_op_threads,
             next_id: 0,
+            limits,
+            run_end,
+            stall: None,
+            cut: false,
             warmup_ns: 0,
         };
         progress("warm-up");
@@ -110,18 +142,38 @@ impl Server {
 
     fn warm_up(&mut self, warmups: u64) -> Result<()> {
         let cold = self.send_next()?;
-        let meta = self.client.receive(0, 1)?;
+        let busy = || self.backend.busy_stages(self.client.clock.now());
+        let run_end = self
+            .run_end
+            .unwrap_or_else(|| Instant::now() + self.limits.max_duration);
+        let mut watch = Watch::new(run_end, self.limits.stall_timeout, &busy);
+        let meta = warm_response(self.client.receive(&mut watch, 0, warmups, None)?)?;
         debug_assert_eq!(meta.id, cold);
-        self.warmup_ns = meta
-            .stamps
-            .latency_ns()
-            .expect("received responses are fully stamped; this is a bug");
+        let latency = |m: &crate::request::RequestMeta| {
+            m.stamps
+                .latency_ns()
+                .expect("received responses are fully stamped; this is a bug")
+        };
+        self.warmup_ns = latency(&meta);
+        // The other warm-up requests go together; their deadline follows from the
+        // cold start, a generous bound on any later response.
+        let mut slowest = Duration::from_nanos(self.warmup_ns);
+        watch.stall = Some(self.limits.stall_timeout_after(slowest, &self.cfg));
         for _ in 1..warmups {
-            self.send_next()?;
+            let id = self.next_id;
+            self.client.send(id, self.inputs.get(id))?;
+            self.next_id += 1;
         }
+        let mut warm = 0;
         for k in 1..warmups {
-            self.client.receive(k, warmups)?;
+            let meta = warm_response(self.client.receive(&mut watch, k, warmups, None)?)?;
+            warm = warm.max(latency(&meta));
         }
+        // Later windows: from the warm (not the cold) responses when there were any.
+        if warm > 0 {
+            slowest = Duration::from_nanos(warm);
+        }
+        self.stall = Some(self.limits.stall_timeout_after(slowest, &self.cfg));
         Ok(())
     }
 
@@ -133,35 +185,45 @@ impl Server {
     }
 
     /// Sends `n` requests with the configured arrival process and collects them,
-    /// sampling utilisation over the window.
+    /// sampling utilisation over the window; an error if the window was cut short.
     pub fn measure(&mut self, n: u64, keep_trace: bool) -> Result<Window> {
+        let window = self.measure_window(n, keep_trace)?;
+        match window.cut {
+            Some(cut) => Err(cut.into_error()),
+            None => Ok(window),
+        }
+    }
+
+    /// As [`Server::measure`], but a window cut short (stall, time limit, Ctrl-C)
+    /// comes back with what it collected and [`Window::cut`] set.
+    pub fn measure_window(&mut self, n: u64, keep_trace: bool) -> Result<Window> {
         let first = self.next_id;
         let sampler = UtilizationSampler::start(DEFAULT_PERIOD);
         let collector = Collector::new(keep_trace);
+        let busy = || self.backend.busy_stages(self.client.clock.now());
+        let run_end = self
+            .run_end
+            .unwrap_or_else(|| Instant::now() + self.limits.max_duration);
+        let mut watch = Watch::new(run_end, self.stall, &busy);
+        let (client, inputs, span) = (&self.client, &self.inputs, (first, n));
         let collected = match self.cfg.load.arrival {
-            Arrival::Burst => {
-                collect_open_loop(&self.client, &self.inputs, first, n, None, collector)
-            }
+            Arrival::Burst => collect_open_loop(client, &mut watch, inputs, span, None, collector),
             Arrival::Poisson(rate) => {
                 let schedule = poisson_schedule(rate, n as usize, self.cfg.load.seed ^ first);
-                collect_open_loop(
-                    &self.client,
-                    &self.inputs,
-                    first,
-                    n,
-                    Some(schedule),
-                    collector,
-                )
+                collect_open_loop(client, &mut watch, inputs, span, Some(schedule), collector)
             }
             Arrival::Concurrency(c) => {
-                collect_closed_loop(&self.client, &self.inputs, first, n, c as u64, collector)
+                collect_closed_loop(client, &mut watch, inputs, span, c as u64, collector)
             }
         };
         let utilization = sampler.stop();
         self.next_id = first + n;
+        let (collector, cut) = collected?;
+        self.cut |= cut.is_some();
         Ok(Window {
-            collector: collected?,
+            collector,
             utilization,
+            cut,
         })
     }
 
@@ -188,9 +250,31 @@ impl Server {
         }
     }
 
-    /// Hangs up the request queue and waits for every stage to finish.
+    /// Hangs up the request queue and waits for every stage to finish: up to the
+    /// stall timeout after whole windows; after a window was cut short the stages
+    /// drop their queued work and a stage still busy a moment later is left behind.
     pub fn stop(self) -> Result<()> {
+        let grace = if self.cut {
+            self.backend.cancel();
+            CUT_GRACE
+        } else {
+            self.stall.unwrap_or(crate::config::limits::MIN_STALL_TIMEOUT)
+        };
         drop(self.client);
-        self.backend.join()
+        self.backend.join(grace)
     }
+}
+
+/// How long stopping waits for the stages after a window was cut short: enough for
+/// a stage between batches to see the cancel flag, not for a forward to finish.
+const CUT_GRACE: Duration = Duration::from_millis(200);
+
+/// A warm-up response, or the error a cut warm-up is: nothing was measured yet.
+fn warm_response(
+    received: std::result::Result<crate::request::RequestMeta, Cut>,
+) -> Result<crate::request::RequestMeta> {
+    received.map_err(|cut| match cut {
+        Cut::Interrupted(_) => Error::Interrupted,
+        other => Error::Pipeline(format!("during the warm-up, {other}")),
+    })
 }

@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvError, TryRecvError};
+use crossbeam_channel::{Receiver, RecvError, RecvTimeoutError, TryRecvError};
 
 /// Polls between yields while spinning: short enough to see an item within ~1 µs.
 const POLLS_PER_YIELD: u32 = 64;
@@ -46,6 +46,24 @@ impl WaitPolicy {
             None => rx.recv(),
             Some(spin) => spin_recv(rx, spin),
         }
+    }
+}
+
+impl WaitPolicy {
+    /// The next item, or an error at `deadline` or once every sender has hung up.
+    /// Spins as [`WaitPolicy::recv`] does (never past the deadline), then parks.
+    pub fn recv_deadline<T>(&self, rx: &Receiver<T>, deadline: Instant) -> Result<T, RecvTimeoutError> {
+        if let Some(spin) = self.spin {
+            let spin_end = (Instant::now() + spin).min(deadline);
+            while Instant::now() < spin_end {
+                match rx.try_recv() {
+                    Ok(item) => return Ok(item),
+                    Err(TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+                    Err(TryRecvError::Empty) => std::thread::yield_now(),
+                }
+            }
+        }
+        rx.recv_deadline(deadline)
     }
 }
 
@@ -92,6 +110,16 @@ mod tests {
         let policy = WaitPolicy::spin_then_park(Duration::from_millis(1));
         assert_eq!(policy.recv(&rx), Ok(7));
         sender.join().unwrap();
+    }
+
+    #[test]
+    fn a_receive_with_a_deadline_ends_at_it_spinning_or_not() {
+        let (_tx, rx) = unbounded::<u32>();
+        for policy in [WaitPolicy::park(), WaitPolicy::spin_then_park(Duration::from_secs(60))] {
+            let deadline = Instant::now() + Duration::from_millis(20);
+            assert_eq!(policy.recv_deadline(&rx, deadline), Err(RecvTimeoutError::Timeout));
+            assert!(Instant::now() >= deadline);
+        }
     }
 
     #[test]

@@ -39,6 +39,13 @@ pub fn config_line(r: &RunReport) -> String {
 pub fn render(r: &RunReport) -> String {
     let l = &r.latency_ms;
     let mut s = String::new();
+    if let Some(why) = &r.incomplete {
+        let _ = writeln!(
+            s,
+            "INCOMPLETE: {why}; the figures below cover only the {} responses that came",
+            r.requests
+        );
+    }
     let _ = writeln!(s, "{}", config_line(r));
     let _ = writeln!(
         s,

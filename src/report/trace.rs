@@ -59,12 +59,31 @@ fn stages_as_object<S: serde::Serializer>(
     serializer.collect_map(stages.iter().copied())
 }
 
-/// Fails now if `path` cannot be written, rather than after a long run.
+/// Fails now if `path` cannot be written, rather than after a long run. Creates
+/// nothing: an existing path is opened for writing without truncating it (so a link,
+/// a device or a pipe is checked as what it is), a new one is probed with a
+/// temporary file in its folder.
 pub fn check_writable(path: &Path) -> Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::File::create(&tmp)
-        .and_then(|_| std::fs::remove_file(&tmp))
-        .map_err(|e| Error::io("cannot write the trace to", path, e))
+    let unwritable = |e| Error::io("cannot write the trace to", path, e);
+    if std::fs::symlink_metadata(path).is_ok() {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Non-blocking, so that checking a pipe does not wait for its reader.
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map(drop)
+            .map_err(unwritable);
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".inferbench-check-")
+        .tempfile_in(folder)
+        .map(drop)
+        .map_err(unwritable)
 }
 
 /// Writes the trace of `metas` to `path` (replacing it).

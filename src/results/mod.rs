@@ -136,6 +136,11 @@ pub struct RunReport {
     pub pipeline_efficiency: Option<f64>,
     /// Where it ran.
     pub env: Environment,
+    /// Why the measured window ended before its last response (a stall, the time
+    /// limit, Ctrl-C); absent for a whole run. The figures then cover only the
+    /// responses that came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
 }
 
 impl RunReport {
@@ -167,6 +172,7 @@ impl RunReport {
             bare_forward_samples_per_s,
             pipeline_efficiency: bare_forward_samples_per_s.map(|bare| throughput / bare),
             env,
+            incomplete: None,
         }
     }
 }

@@ -2,6 +2,9 @@
 //! full [`crate::pipeline::run_with`] (a fresh server per repeat, as the seed's
 //! runner started a fresh process), and each finished configuration is written as
 //! one complete JSON line, so an interrupted sweep leaves every finished record.
+//! Ctrl-C stops a sweep between configurations (the one running is not recorded);
+//! a run cut short by a stall or the time limit is recorded as failed and the sweep
+//! goes on.
 
 use std::time::Instant;
 
@@ -29,6 +32,8 @@ pub struct SweepOutcome {
     pub ok: usize,
     /// Configurations with a failed repeat.
     pub failed: usize,
+    /// Ctrl-C stopped the sweep before its last configuration.
+    pub interrupted: bool,
 }
 
 /// Runs every configuration of `spec` (or, with `shard`, that shard's part of the
@@ -63,9 +68,17 @@ pub fn run_sweep(
     }
     sink.append(&Record::Probe(probe))?;
     let mut progress = Progress::start("sweep", chosen.len() * spec.repeats as usize);
-    let mut outcome = SweepOutcome { ok: 0, failed: 0 };
+    let mut outcome = SweepOutcome {
+        ok: 0,
+        failed: 0,
+        interrupted: false,
+    };
     for index in chosen {
-        let record = run_config(spec, index, &configs[index], &env, &mut progress, quiet)?;
+        let Some(record) = run_config(spec, index, &configs[index], &env, &mut progress, quiet)?
+        else {
+            outcome.interrupted = true;
+            break;
+        };
         match record.status {
             Status::Ok => outcome.ok += 1,
             Status::Failed => outcome.failed += 1,
@@ -78,6 +91,22 @@ pub fn run_sweep(
     Ok(outcome)
 }
 
+/// One run of a sweep: its report, the error that failed it, or `None` for Ctrl-C.
+fn sweep_run(cfg: &RunConfig) -> Option<std::result::Result<RunReport, String>> {
+    if crate::pipeline::interrupt::requested() {
+        return None;
+    }
+    match run_with(cfg, RunOptions::default()) {
+        Ok(outcome) => match outcome.cut {
+            None => Some(Ok(outcome.report)),
+            Some(cut) if cut.is_interrupt() => None,
+            Some(cut) => Some(Err(cut.to_string())),
+        },
+        Err(Error::Interrupted) => None,
+        Err(e) => Some(Err(e.to_string())),
+    }
+}
+
 fn run_config(
     spec: &SweepSpec,
     index: usize,
@@ -85,7 +114,7 @@ fn run_config(
     env: &SweepEnvironment,
     progress: &mut Progress,
     quiet: bool,
-) -> Result<ConfigRecord> {
+) -> Result<Option<ConfigRecord>> {
     let id = cfg.id();
     let mut reports = Vec::new();
     let mut error = None;
@@ -93,13 +122,14 @@ fn run_config(
         if !quiet {
             progress.show(&format!("{id} (rep {}/{})", rep + 1, spec.repeats));
         }
-        match run_with(cfg, RunOptions::default()) {
-            Ok(outcome) => reports.push(outcome.report),
-            Err(e) => {
+        match sweep_run(cfg) {
+            None => return Ok(None),
+            Some(Ok(report)) => reports.push(report),
+            Some(Err(e)) => {
                 if !quiet {
                     progress.note(&format!("[sweep] {id} failed: {e}; recorded, going on"));
                 }
-                error = Some(e.to_string());
+                error = Some(e);
                 // A configuration that failed once fails again (a bad combination, no
                 // memory): its remaining repeats are skipped, not retried.
                 for _ in rep..spec.repeats {
@@ -113,7 +143,7 @@ fn run_config(
     let gflop = Architecture::parse(&cfg.model.name)
         .ok()
         .and_then(|a| a.gflop_per_sample(cfg.model.image_size));
-    Ok(ConfigRecord {
+    Ok(Some(ConfigRecord {
         sweep: spec.name.clone(),
         index,
         id,
@@ -132,7 +162,7 @@ fn run_config(
         figures: aggregate(&reports),
         model_gflop_per_sample: gflop,
         env: env.clone(),
-    })
+    }))
 }
 
 /// Mean ± std of each figure over the repeats' reports; `None` without reports.
@@ -214,7 +244,7 @@ pub fn capacity_rps(cfg: &RunConfig) -> Result<f64> {
     let mut burst = cfg.clone();
     burst.load.arrival = Arrival::Burst;
     burst.measure_bare_forward = false;
-    let report = run_with(&burst, RunOptions::default())?.report;
+    let report = run_with(&burst, RunOptions::default())?.into_complete()?;
     Ok(report.throughput_samples_per_s / cfg.load.batch_size as f64)
 }
 
@@ -246,7 +276,7 @@ pub fn rate_point(
     let mut at_rate = cfg.clone();
     at_rate.load.arrival = Arrival::Poisson(rate);
     at_rate.measure_bare_forward = false;
-    let report = run_with(&at_rate, RunOptions::default())?.report;
+    let report = run_with(&at_rate, RunOptions::default())?.into_complete()?;
     Ok(RatePoint {
         sweep: sweep.to_string(),
         id: cfg.id(),

@@ -19,6 +19,9 @@ use inferbench::config::{
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Show errors whole, with libtorch's C++ frames.
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand)]
@@ -58,10 +61,12 @@ pub enum StreamsArg {
 /// What the server is: model, batch, compile, layout, batching. Shared by `run` and `curve`.
 #[derive(Args)]
 pub struct ServerArgs {
-    /// Model: resnet18, tiny-cnn, or spin:<duration> (a forward that busy-waits, e.g. spin:2ms).
-    #[arg(long, default_value = "resnet18")]
+    /// Model: resnet18, tiny-cnn, spin:<duration> (a forward that busy-waits, e.g.
+    /// spin:2ms), or fail:<model>@N[:error|:panic|:hang] (the N-th forward fails, e.g.
+    /// fail:spin:2ms@10:panic).
+    #[arg(long, default_value = "resnet18", conflicts_with = "model_dir")]
     pub model: String,
-    /// Checkpoint folder from `init-model`; its model.json names the architecture (overrides --model).
+    /// Checkpoint folder from `init-model`; its model.json names the architecture.
     #[arg(long)]
     pub model_dir: Option<PathBuf>,
     /// Samples per request.
@@ -126,6 +131,18 @@ pub struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Wall-clock limit of the run, e.g. 30s, 10m, 2h; a configuration that cannot
+    /// end within it is refused before it starts.
+    #[arg(long, default_value = "10m")]
+    pub max_duration: String,
+    /// Time without a response after which the pipeline counts as stalled, e.g. 5s
+    /// [default: 20 × the slowest warm-up response, at least 2s].
+    #[arg(long)]
+    pub stall_timeout: Option<String>,
+    /// Append a run cut short (Ctrl-C, a stall, the time limit) to the results file,
+    /// marked incomplete; without it only the summary is printed.
+    #[arg(long)]
+    pub keep_partial: bool,
 }
 
 #[derive(Args)]
@@ -226,6 +243,9 @@ pub struct InitArgs {
     /// Seed for the random weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Replace a checkpoint of another architecture or seed already in --out.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Args)]

@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use inferbench::compare::{self, render, CompareOptions};
+use inferbench::config::limits::RunLimits;
 use inferbench::config::{Arrival, RunConfig};
 use inferbench::model::{checkpoint, Architecture};
-use inferbench::pipeline::RunOptions;
+use inferbench::pipeline::{interrupt, RunOptions};
 use inferbench::report::sweep::{recommend, shards, write_report};
 use inferbench::report::{summary, trace};
 use inferbench::results::jsonl::JsonlSink;
@@ -27,7 +28,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
     let cfg = args.server.to_config(args.iters, arrival, !args.no_bare)?;
     cfg.validate()?;
-    // Open the results file first: an unwritable folder fails now, not after the run.
+    let limits = RunLimits::from_flags(&args.max_duration, args.stall_timeout.as_deref())?;
+    limits.check(&cfg)?;
+    // Check the results file first: an unwritable folder fails now, not after the run.
     let mut sink = JsonlSink::open(&args.out)?;
     if let Some(path) = &args.trace {
         trace::check_writable(path)?;
@@ -41,9 +44,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let options = RunOptions {
         progress: Box::new(progress),
         keep_trace: args.trace.is_some(),
+        limits,
         ..RunOptions::default()
     };
+    interrupt::install().context("cannot install the Ctrl-C handler")?;
     let outcome = inferbench::pipeline::run_with(&cfg, options)?;
+    if let Some(cut) = outcome.cut {
+        print!("{}", summary::render(&outcome.report));
+        if args.keep_partial {
+            sink.append(&outcome.report)?;
+            progress(&format!("appended, marked incomplete, to {}", sink.path().display()));
+        }
+        return Err(anyhow::Error::new(cut.into_error()).context("the run did not finish"));
+    }
     if let Some(path) = &args.trace {
         trace::write(path, &outcome.trace)?;
     }
@@ -59,7 +72,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 
 fn init_model(args: InitArgs) -> anyhow::Result<()> {
     let arch = Architecture::parse(&args.model)?;
-    let path = checkpoint::write_random(arch, args.seed, &args.out)?;
+    let path = checkpoint::write_random(arch, args.seed, &args.out, args.force)?;
     println!(
         "wrote {} ({}, seed {})",
         path.display(),
@@ -126,8 +139,15 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| default_results_path("sweeps", &spec.name)),
     };
     let mut sink = JsonlSink::open(&out)?;
+    interrupt::install().context("cannot install the Ctrl-C handler")?;
     let outcome = runner::run_sweep(&spec, part, &mut sink, args.quiet)?;
     let path = sink.path();
+    if outcome.interrupted {
+        let finished = outcome.ok + outcome.failed;
+        let path = path.display();
+        eprintln!("[sweep] interrupted (Ctrl-C) after {finished} configurations; every finished one is in {path}");
+        return Err(inferbench::Error::Interrupted.into());
+    }
     eprintln!(
         "[sweep] {} configurations ran, {} failed; results in {}",
         outcome.ok,
@@ -188,6 +208,7 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
         .out
         .unwrap_or_else(|| default_results_path("curves", &args.name));
     let mut sink = JsonlSink::open(&out)?;
+    interrupt::install().context("cannot install the Ctrl-C handler")?;
     let rates = runner::resolve_rates(&cfg, &rates, args.quiet)?;
     let budget = budget.map(|b| (percentile, b));
     let (points, found) =
@@ -246,7 +267,8 @@ fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    let result = match cli.command {
         Command::Run(args) => run(args),
         Command::InitModel(args) => init_model(args),
         Command::Compare(args) => return compare(args),
@@ -257,9 +279,25 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("inferbench: error: {e:#}");
-            ExitCode::FAILURE
-        }
+        Err(e) => failure(&e, cli.verbose),
+    }
+}
+
+/// Prints the error (libtorch's C++ frames only when verbose); exit 130 for Ctrl-C.
+fn failure(e: &anyhow::Error, verbose: bool) -> ExitCode {
+    let text = format!("{e:#}");
+    let text = if verbose {
+        text
+    } else {
+        inferbench::error::without_cpp_frames(&text)
+    };
+    eprintln!("inferbench: error: {text}");
+    let interrupted = e
+        .chain()
+        .any(|c| matches!(c.downcast_ref(), Some(inferbench::Error::Interrupted)));
+    if interrupted {
+        ExitCode::from(interrupt::EXIT_INTERRUPTED)
+    } else {
+        ExitCode::FAILURE
     }
 }

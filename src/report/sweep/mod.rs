@@ -96,13 +96,17 @@ impl SweepData {
 }
 
 /// Every record of one results file, in order.
+///
+/// A line cut short by an interrupted write is skipped with a warning on stderr
+/// naming the file and line ([`crate::results::jsonl::read_lines`]).
 pub fn read_records(path: &Path) -> Result<Vec<Record>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Error::io("cannot read results file", path, e))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| parse_line(path, n + 1, line))
+    let (lines, warnings) = crate::results::jsonl::read_lines(path)?;
+    for warning in warnings {
+        eprintln!("inferbench: warning: {warning}");
+    }
+    lines
+        .iter()
+        .map(|(n, line)| parse_line(path, *n, line))
         .collect()
 }
 
