@@ -8,7 +8,11 @@
 #
 # IAI_TOLERANCE_PCT (default 5) is the allowed instruction increase per bench, in percent;
 # IAI_MIN_DELTA (default 10) the instructions a bench must also grow by to fail (a
-# 31-instruction bench moves by 4 with an unrelated inlining change).
+# 31-instruction bench moves by 4 with an unrelated inlining change). A bench missing
+# from the run, or one the baseline does not list, fails the gate (IAI_ALLOW_NEW=1 lets
+# a new bench pass); an empty, cut-short, zeroed or schema-less baseline is refused (exit 2).
+# Why not iai-callgrind's own --baseline/--callgrind-limits: they compare with callgrind
+# files under target/iai, which a fresh CI checkout does not have (see scripts/iai_gate.py).
 # Counts depend on the compiler and valgrind versions: update the baseline when those change.
 set -euo pipefail
 cd "$(dirname "$0")/.."
