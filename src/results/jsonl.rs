@@ -7,9 +7,10 @@
 //! - each record is one `write` of a whole line; if that write fails part-way (a
 //!   full disk) the file is cut back to its previous length, so the next line is
 //!   never glued onto half a record;
-//! - a line left unterminated by a killed writer is ended before the next record
-//!   is appended, and readers ([`read_lines`]) skip a line that was cut short with
-//!   a warning naming it.
+//! - a writer killed in the middle of a line (SIGKILL can stop a write between two
+//!   pages) cannot roll back, so the next writer does: it cuts the unterminated
+//!   tail off before appending; readers ([`read_lines`]) skip a line that was cut
+//!   short all the same, with a warning naming it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -70,7 +71,8 @@ impl JsonlSink {
     }
 }
 
-/// Opens `path` for appending; ends a last line that a killed writer left unterminated.
+/// Opens `path` for appending; cuts off a last line that a killed writer left
+/// unterminated (the roll-back that writer could not do).
 fn open_for_append(path: &Path) -> Result<File> {
     let mut file = OpenOptions::new()
         .create(true)
@@ -78,20 +80,36 @@ fn open_for_append(path: &Path) -> Result<File> {
         .read(true)
         .open(path)
         .map_err(|e| Error::io("cannot write results to", path, e))?;
-    let ends_mid_line = (|| -> std::io::Result<bool> {
-        if !file.metadata()?.is_file() || file.metadata()?.len() == 0 {
-            return Ok(false);
-        }
-        let mut last = [0u8; 1];
-        file.seek(SeekFrom::End(-1))?;
-        file.read_exact(&mut last)?;
-        Ok(last[0] != b'\n')
-    })()
-    .map_err(|e| Error::io("cannot read results file", path, e))?;
-    if ends_mid_line {
-        append_whole(&mut file, b"\n").map_err(|e| Error::io("cannot write results to", path, e))?;
+    let whole = whole_lines_length(&mut file)
+        .map_err(|e| Error::io("cannot read results file", path, e))?;
+    if let Some(len) = whole {
+        file.set_len(len)
+            .map_err(|e| Error::io("cannot cut a half-written line off", path, e))?;
     }
     Ok(file)
+}
+
+/// The length up to the last newline, when a regular file does not end with one.
+fn whole_lines_length(file: &mut File) -> std::io::Result<Option<u64>> {
+    const CHUNK: u64 = 64 * 1024;
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(None);
+    }
+    let mut end = meta.len();
+    let mut buf = vec![0u8; CHUNK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(k) = chunk.iter().rposition(|&b| b == b'\n') {
+            let len = start + k as u64 + 1;
+            return Ok((len != meta.len()).then_some(len));
+        }
+        end = start;
+    }
+    Ok(Some(0))
 }
 
 /// A file a line can be appended to and, for a regular file, cut back.
@@ -221,18 +239,29 @@ mod tests {
     }
 
     #[test]
-    fn a_line_cut_short_is_ended_on_append_and_skipped_by_readers_with_its_number() {
+    fn a_line_cut_short_is_cut_off_before_the_next_append() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("runs.jsonl");
         std::fs::write(&path, "{\"n\":1}\n{\"n\":2,\"lat").unwrap();
         let mut sink = JsonlSink::open(&path).unwrap();
         sink.append(&serde_json::json!({"n": 3})).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":1}\n{\"n\":3}\n");
+        // A file that is one unterminated line is cut to nothing.
+        std::fs::write(&path, "{\"n\":1").unwrap();
+        JsonlSink::open(&path).unwrap().append(&serde_json::json!({"n": 4})).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":4}\n");
+    }
+
+    #[test]
+    fn readers_skip_a_line_cut_short_with_a_warning_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("runs.jsonl");
+        std::fs::write(&path, "{\"n\":1}\n{\"n\":2,\"lat\n{\"n\":3}\n{\"n\":4,").unwrap();
         let (lines, warnings) = read_lines(&path).unwrap();
         let numbers: Vec<usize> = lines.iter().map(|(n, _)| *n).collect();
         assert_eq!(numbers, [1, 3]);
-        assert_eq!(lines[1].1, "{\"n\":3}");
-        assert_eq!(warnings.len(), 1);
-        assert!(warnings[0].contains("runs.jsonl:2"), "{warnings:?}");
+        assert_eq!(warnings.len(), 2);
+        assert!(warnings[0].contains("runs.jsonl:2") && warnings[1].contains("runs.jsonl:4"), "{warnings:?}");
     }
 
     #[test]
