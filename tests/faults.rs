@@ -81,10 +81,24 @@ fn each_fault_ends_the_run_in_both_layouts_with_and_without_dynamic_batching() {
     for kind in ["error", "panic", "hang"] {
         let model = format!("fail:spin:1ms@10:{kind}");
         for streams in ["shared", "dedicated"] {
-            for batching in [&[][..], &["--max-batch-size", "4", "--batch-timeout", "1ms"]] {
+            for batching in [
+                &[][..],
+                &["--max-batch-size", "4", "--batch-timeout", "1ms"],
+            ] {
                 let mut args = vec![
-                    "run", "-q", "--model", &model, "--streams", streams, "--iters", "40",
-                    "--no-bare", "--stall-timeout", "1s", "--out", s(&out),
+                    "run",
+                    "-q",
+                    "--model",
+                    &model,
+                    "--streams",
+                    streams,
+                    "--iters",
+                    "40",
+                    "--no-bare",
+                    "--stall-timeout",
+                    "1s",
+                    "--out",
+                    s(&out),
                 ];
                 args.extend_from_slice(batching);
                 let result = inferbench(&args);
@@ -93,12 +107,18 @@ fn each_fault_ends_the_run_in_both_layouts_with_and_without_dynamic_batching() {
                 assert!(names_the_fault(kind, &err), "{args:?}:\n{err}");
                 if kind == "hang" {
                     let summary = String::from_utf8_lossy(&result.stdout);
-                    assert!(summary.starts_with("INCOMPLETE: the pipeline stalled"), "{summary}");
+                    assert!(
+                        summary.starts_with("INCOMPLETE: the pipeline stalled"),
+                        "{summary}"
+                    );
                 }
             }
         }
     }
-    assert!(!out.exists(), "no failed or incomplete run leaves a results file");
+    assert!(
+        !out.exists(),
+        "no failed or incomplete run leaves a results file"
+    );
 }
 
 #[test]
@@ -106,8 +126,18 @@ fn keep_partial_appends_a_stalled_run_marked_incomplete() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs.jsonl");
     let result = inferbench(&[
-        "run", "-q", "--model", "fail:spin:1ms@20:hang", "--iters", "40", "--no-bare",
-        "--stall-timeout", "1s", "--keep-partial", "--out", s(&out),
+        "run",
+        "-q",
+        "--model",
+        "fail:spin:1ms@20:hang",
+        "--iters",
+        "40",
+        "--no-bare",
+        "--stall-timeout",
+        "1s",
+        "--keep-partial",
+        "--out",
+        s(&out),
     ]);
     assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
     let records = lines(&out);
@@ -134,19 +164,31 @@ fn write_sweep(dir: &Path, model: &str) -> std::path::PathBuf {
 #[test]
 fn a_sweep_records_faulty_configurations_as_failed_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    for (kind, says) in [("panic", "panicked"), ("hang", "stalled"), ("error", "failed")] {
+    for (kind, says) in [
+        ("panic", "panicked"),
+        ("hang", "stalled"),
+        ("error", "failed"),
+    ] {
         let spec = write_sweep(dir.path(), &format!("fail:spin:1ms@24:{kind}"));
         let results = dir.path().join(format!("{kind}.jsonl"));
         let out = inferbench(&["sweep", "-q", "--config", s(&spec), "--out", s(&results)]);
         assert!(out.status.success(), "{kind}: {}", stderr(&out));
         let data = SweepData::load(std::slice::from_ref(&results)).unwrap();
-        assert_eq!(data.configs.len(), 4, "{kind}: every configuration is recorded");
+        assert_eq!(
+            data.configs.len(),
+            4,
+            "{kind}: every configuration is recorded"
+        );
         for c in &data.configs {
             let failed = c.error.as_deref();
             if c.config.backend.workers == 1 {
                 assert_eq!(failed, None, "{kind}: {}", c.id);
             } else {
-                assert!(failed.is_some_and(|e| e.contains(says)), "{kind}: {}: {failed:?}", c.id);
+                assert!(
+                    failed.is_some_and(|e| e.contains(says)),
+                    "{kind}: {}: {failed:?}",
+                    c.id
+                );
             }
         }
     }
@@ -159,12 +201,29 @@ fn a_curve_ends_with_the_fault_named() {
         let model = format!("fail:spin:1ms@10:{kind}");
         let results = dir.path().join(format!("{kind}.jsonl"));
         let out = inferbench(&[
-            "curve", "-q", "--model", &model, "--image-size", "8", "--iters", "30",
-            "--rates", "200", "--max-batch-size", "2", "--batch-timeout", "1ms",
-            "--out", s(&results),
+            "curve",
+            "-q",
+            "--model",
+            &model,
+            "--image-size",
+            "8",
+            "--iters",
+            "30",
+            "--rates",
+            "200",
+            "--max-batch-size",
+            "2",
+            "--batch-timeout",
+            "1ms",
+            "--out",
+            s(&results),
         ]);
         assert_eq!(out.status.code(), Some(1), "{kind}");
-        assert!(names_the_fault(kind, &stderr(&out)), "{kind}: {}", stderr(&out));
+        assert!(
+            names_the_fault(kind, &stderr(&out)),
+            "{kind}: {}",
+            stderr(&out)
+        );
     }
 }
 
@@ -173,28 +232,66 @@ fn absurd_values_are_refused_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs.jsonl");
     for (extra, cause) in [
-        (&["--model", "spin:1ms", "--arrival", "poisson:1e-9"][..], "requests/s"),
+        (
+            &["--model", "spin:1ms", "--arrival", "poisson:1e-9"][..],
+            "requests/s",
+        ),
         (&["--model", "spin:1000s"][..], "forwards of"),
-        (&["--model", "spin:1ms", "--max-batch-size", "8", "--batch-timeout", "1000000s"][..], "batch timeout"),
+        (
+            &[
+                "--model",
+                "spin:1ms",
+                "--max-batch-size",
+                "8",
+                "--batch-timeout",
+                "1000000s",
+            ][..],
+            "batch timeout",
+        ),
     ] {
         let mut args = vec!["run", "-q", "--out", s(&out)];
         args.extend_from_slice(extra);
         let result = inferbench(&args);
         let err = stderr(&result);
         assert_eq!(result.status.code(), Some(1), "{extra:?}");
-        assert!(err.contains("--max-duration") && err.contains(cause), "{extra:?}: {err}");
+        assert!(
+            err.contains("--max-duration") && err.contains(cause),
+            "{extra:?}: {err}"
+        );
     }
     // The bound is --max-duration's: what a 1 h limit runs, a 100 ms one refuses.
     let allowed = inferbench(&[
-        "run", "-q", "--model", "spin:20ms", "--iters", "10", "--no-bare", "--max-duration",
-        "1h", "--out", s(&out),
+        "run",
+        "-q",
+        "--model",
+        "spin:20ms",
+        "--iters",
+        "10",
+        "--no-bare",
+        "--max-duration",
+        "1h",
+        "--out",
+        s(&out),
     ]);
     assert!(allowed.status.success(), "{}", stderr(&allowed));
     let refused = inferbench(&[
-        "run", "-q", "--model", "spin:20ms", "--iters", "10", "--no-bare", "--max-duration",
-        "100ms", "--out", s(&out),
+        "run",
+        "-q",
+        "--model",
+        "spin:20ms",
+        "--iters",
+        "10",
+        "--no-bare",
+        "--max-duration",
+        "100ms",
+        "--out",
+        s(&out),
     ]);
-    assert!(stderr(&refused).contains("max-duration"), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("max-duration"),
+        "{}",
+        stderr(&refused)
+    );
     assert_eq!(lines(&out).len(), 1);
 }
 
@@ -212,7 +309,10 @@ fn interrupt_at(args: &[&str], cue: &str, times: usize) -> (Output, Vec<String>)
         }
         line.clear();
     }
-    assert!(seen.last().is_some_and(|l| l.contains(cue)), "no '{cue}' in {seen:?}");
+    assert!(
+        seen.last().is_some_and(|l| l.contains(cue)),
+        "no '{cue}' in {seen:?}"
+    );
     // Some responses come before the stop, so there is a partial run to show.
     std::thread::sleep(Duration::from_millis(300));
     for _ in 0..times {
@@ -237,7 +337,14 @@ fn ctrl_c_prints_the_partial_run_marked_incomplete_and_appends_only_when_asked()
     for keep in [false, true] {
         let out = dir.path().join(format!("keep-{keep}.jsonl"));
         let mut args = vec![
-            "run", "--model", "spin:2ms", "--iters", "100000", "--no-bare", "--out", s(&out),
+            "run",
+            "--model",
+            "spin:2ms",
+            "--iters",
+            "100000",
+            "--no-bare",
+            "--out",
+            s(&out),
         ];
         if keep {
             args.push("--keep-partial");
@@ -245,11 +352,17 @@ fn ctrl_c_prints_the_partial_run_marked_incomplete_and_appends_only_when_asked()
         let (result, _) = interrupt_at(&args, "measuring", 1);
         assert_eq!(result.status.code(), Some(130));
         let summary = String::from_utf8_lossy(&result.stdout);
-        assert!(summary.starts_with("INCOMPLETE: interrupted (Ctrl-C)"), "{summary}");
+        assert!(
+            summary.starts_with("INCOMPLETE: interrupted (Ctrl-C)"),
+            "{summary}"
+        );
         let records = lines(&out);
         if keep {
             assert_eq!(records.len(), 1);
-            assert!(records[0]["incomplete"].as_str().unwrap().contains("Ctrl-C"));
+            assert!(records[0]["incomplete"]
+                .as_str()
+                .unwrap()
+                .contains("Ctrl-C"));
         } else {
             assert!(!out.exists(), "nothing appended without --keep-partial");
         }
@@ -262,12 +375,24 @@ fn a_second_ctrl_c_exits_at_once() {
     let out = dir.path().join("runs.jsonl");
     // The bare-forward loop (ten 300 ms forwards) does not stop at the first Ctrl-C.
     let (result, rest) = interrupt_at(
-        &["run", "--model", "spin:300ms", "--iters", "20", "--out", s(&out)],
+        &[
+            "run",
+            "--model",
+            "spin:300ms",
+            "--iters",
+            "20",
+            "--out",
+            s(&out),
+        ],
         "bare forward (1/2)",
         2,
     );
     assert_eq!(result.status.code(), Some(130));
-    assert!(rest.iter().any(|l| l.contains("interrupted again; exiting at once")), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted again; exiting at once")),
+        "{rest:?}"
+    );
     assert!(!out.exists());
 }
 
@@ -287,9 +412,19 @@ fn ctrl_c_stops_a_sweep_between_configurations_keeping_every_finished_line() {
         1,
     );
     assert_eq!(result.status.code(), Some(130), "{rest:?}");
-    assert!(rest.iter().any(|l| l.contains("interrupted (Ctrl-C) after")), "{rest:?}");
+    assert!(
+        rest.iter()
+            .any(|l| l.contains("interrupted (Ctrl-C) after")),
+        "{rest:?}"
+    );
     let records = lines(&results);
     let configs = records.iter().filter(|r| r["kind"] == "config").count();
-    assert!(configs < 6, "the sweep stopped early ({configs} configurations)");
-    assert!(records.iter().all(|r| r["status"] != "failed"), "{records:?}");
+    assert!(
+        configs < 6,
+        "the sweep stopped early ({configs} configurations)"
+    );
+    assert!(
+        records.iter().all(|r| r["status"] != "failed"),
+        "{records:?}"
+    );
 }

@@ -23,7 +23,15 @@ fn stderr(out: &Output) -> String {
 
 fn spin_run(out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
-        "run", "-q", "--model", "spin:1ms", "--iters", "5", "--no-bare", "--out", s(out),
+        "run",
+        "-q",
+        "--model",
+        "spin:1ms",
+        "--iters",
+        "5",
+        "--no-bare",
+        "--out",
+        s(out),
     ];
     args.extend_from_slice(extra);
     inferbench(&args)
@@ -34,7 +42,10 @@ fn parsed_lines(path: &Path) -> usize {
     for line in text.lines() {
         serde_json::from_str::<serde_json::Value>(line).expect("every line parses");
     }
-    assert!(text.is_empty() || text.ends_with('\n'), "the file ends with a whole line");
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "the file ends with a whole line"
+    );
     text.lines().count()
 }
 
@@ -46,7 +57,14 @@ impl Tmpfs {
     fn mount(at: PathBuf, size: &str) -> Option<Self> {
         std::fs::create_dir_all(&at).unwrap();
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", s(&at)])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size}"),
+                "tmpfs",
+                s(&at),
+            ])
             .output()
             .is_ok_and(|o| o.status.success());
         ok.then_some(Self(at))
@@ -63,7 +81,9 @@ impl Drop for Tmpfs {
 fn a_full_disk_leaves_only_whole_lines_and_the_next_run_appends_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let Some(disk) = Tmpfs::mount(dir.path().join("disk"), "8k") else {
-        eprintln!("skipped: mounting a tmpfs is not permitted here (needs root outside a container)");
+        eprintln!(
+            "skipped: mounting a tmpfs is not permitted here (needs root outside a container)"
+        );
         return;
     };
     let out = disk.0.join("runs.jsonl");
@@ -77,8 +97,16 @@ fn a_full_disk_leaves_only_whole_lines_and_the_next_run_appends_cleanly() {
 
     let full = spin_run(&out, &[]);
     assert_eq!(full.status.code(), Some(1));
-    assert!(stderr(&full).contains("runs.jsonl") && stderr(&full).contains("No space"), "{}", stderr(&full));
-    assert_eq!(std::fs::read(&out).unwrap(), before, "the half-written line was cut off");
+    assert!(
+        stderr(&full).contains("runs.jsonl") && stderr(&full).contains("No space"),
+        "{}",
+        stderr(&full)
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "the half-written line was cut off"
+    );
 
     std::fs::remove_file(disk.0.join("filler")).unwrap();
     assert!(spin_run(&out, &[]).status.success());
@@ -90,10 +118,21 @@ fn a_run_that_fails_before_measuring_leaves_no_results_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs.jsonl");
     let failed = inferbench(&[
-        "run", "-q", "--model", "fail:spin:1ms@1", "--iters", "5", "--no-bare", "--out", s(&out),
+        "run",
+        "-q",
+        "--model",
+        "fail:spin:1ms@1",
+        "--iters",
+        "5",
+        "--no-bare",
+        "--out",
+        s(&out),
     ]);
     assert_eq!(failed.status.code(), Some(1));
-    assert!(stderr(&failed).contains("during the warm-up") || stderr(&failed).contains("injected fault"));
+    assert!(
+        stderr(&failed).contains("during the warm-up")
+            || stderr(&failed).contains("injected fault")
+    );
     assert!(!out.exists());
 }
 
@@ -106,41 +145,90 @@ fn the_trace_writes_through_a_link_and_into_a_device_without_replacing_them() {
     std::fs::write(&real, "").unwrap();
     std::os::unix::fs::symlink(&real, &link).unwrap();
     assert!(spin_run(&out, &["--trace", s(&link)]).status.success());
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
-    assert_eq!(parsed_lines(&real), 5, "one line per measured request, through the link");
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(
+        parsed_lines(&real),
+        5,
+        "one line per measured request, through the link"
+    );
 
     use std::os::unix::fs::FileTypeExt;
     let full = spin_run(&out, &["--trace", "/dev/full"]);
     assert_eq!(full.status.code(), Some(1));
     assert!(stderr(&full).contains("/dev/full"), "{}", stderr(&full));
     let dev = std::fs::symlink_metadata("/dev/full").unwrap();
-    assert!(dev.file_type().is_char_device(), "/dev/full is still a device");
+    assert!(
+        dev.file_type().is_char_device(),
+        "/dev/full is still a device"
+    );
     assert!(!Path::new("/dev/full.partial").exists());
-    assert_eq!(parsed_lines(&out), 1, "the failed trace run appended nothing");
+    assert_eq!(
+        parsed_lines(&out),
+        1,
+        "the failed trace run appended nothing"
+    );
 }
 
 #[test]
 fn clear_errors_for_small_images_conflicting_flags_and_libtorch_failures() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs.jsonl");
-    let tiny = inferbench(&["run", "-q", "--model", "resnet18", "--image-size", "1", "--out", s(&out)]);
+    let tiny = inferbench(&[
+        "run",
+        "-q",
+        "--model",
+        "resnet18",
+        "--image-size",
+        "1",
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(tiny.status.code(), Some(1));
-    assert!(stderr(&tiny).contains("image-size") && stderr(&tiny).contains("8 px"), "{}", stderr(&tiny));
+    assert!(
+        stderr(&tiny).contains("image-size") && stderr(&tiny).contains("8 px"),
+        "{}",
+        stderr(&tiny)
+    );
 
     let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/tiny-cnn");
-    let both = inferbench(&["run", "--model", "resnet18", "--model-dir", s(&fixture), "--out", s(&out)]);
+    let both = inferbench(&[
+        "run",
+        "--model",
+        "resnet18",
+        "--model-dir",
+        s(&fixture),
+        "--out",
+        s(&out),
+    ]);
     assert_eq!(both.status.code(), Some(2));
     assert!(stderr(&both).contains("--model-dir") && stderr(&both).contains("cannot be used with"));
 
     // 824 GB of input: libtorch's allocation error, with its C++ frames only under -v.
     let huge = [
-        "run", "-q", "--model", "tiny-cnn", "--batch-size", "4096", "--image-size", "4096",
-        "--iters", "1", "--no-bare", "--out", s(&out),
+        "run",
+        "-q",
+        "--model",
+        "tiny-cnn",
+        "--batch-size",
+        "4096",
+        "--image-size",
+        "4096",
+        "--iters",
+        "1",
+        "--no-bare",
+        "--out",
+        s(&out),
     ];
     let short = inferbench(&huge);
     assert_eq!(short.status.code(), Some(1));
     let text = stderr(&short);
-    assert!(text.contains("can't allocate memory") && !text.contains("frame #"), "{text}");
+    assert!(
+        text.contains("can't allocate memory") && !text.contains("frame #"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 1, "{text}");
     let verbose = inferbench(&[&["-v"][..], &huge[..]].concat());
     assert!(stderr(&verbose).contains("frame #"));
@@ -152,10 +240,19 @@ fn init_model_refuses_to_replace_another_checkpoint_unless_forced() {
     let dir = tempfile::tempdir().unwrap();
     let ckpt = dir.path().join("ckpt");
     let init = |model: &str, extra: &[&str]| {
-        inferbench(&[&["init-model", "--model", model, "--out", s(&ckpt)][..], extra].concat())
+        inferbench(
+            &[
+                &["init-model", "--model", model, "--out", s(&ckpt)][..],
+                extra,
+            ]
+            .concat(),
+        )
     };
     assert!(init("tiny-cnn", &[]).status.success());
-    assert!(init("tiny-cnn", &[]).status.success(), "the same checkpoint again is fine");
+    assert!(
+        init("tiny-cnn", &[]).status.success(),
+        "the same checkpoint again is fine"
+    );
     let refused = init("resnet18", &[]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(stderr(&refused).contains("tiny-cnn") && stderr(&refused).contains("--force"));
@@ -184,20 +281,37 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[test]
 fn compare_fails_with_exit_2_on_a_missing_baseline_or_nothing_shared() {
-    let typo = inferbench(&["compare", "--criterion-dir", s(&criterion_fixture()), "--baseline", "comitted"]);
+    let typo = inferbench(&[
+        "compare",
+        "--criterion-dir",
+        s(&criterion_fixture()),
+        "--baseline",
+        "comitted",
+    ]);
     assert_eq!(typo.status.code(), Some(2));
     let err = stderr(&typo);
-    assert!(err.contains("'comitted'") && err.contains("saved baselines there: committed"), "{err}");
+    assert!(
+        err.contains("'comitted'") && err.contains("saved baselines there: committed"),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&criterion_fixture(), dir.path());
     for bench in ["cpu-util", "p99", "time"] {
-        let new = dir.path().join("resnet18-32px_bs1_eager_w1_shared").join(bench).join("new");
+        let new = dir
+            .path()
+            .join("resnet18-32px_bs1_eager_w1_shared")
+            .join(bench)
+            .join("new");
         std::fs::remove_dir_all(new).unwrap();
     }
     let unshared = inferbench(&["compare", "--criterion-dir", s(dir.path())]);
     assert_eq!(unshared.status.code(), Some(2));
-    assert!(stderr(&unshared).contains("shares no benchmark"), "{}", stderr(&unshared));
+    assert!(
+        stderr(&unshared).contains("shares no benchmark"),
+        "{}",
+        stderr(&unshared)
+    );
 }
 
 #[test]
@@ -209,11 +323,23 @@ fn merge_baselines_checks_every_input_before_writing_and_never_into_a_source() {
         copy_tree(&p99.join("committed"), &p99.join(run));
     }
     let merge = |into: &str| {
-        inferbench(&["merge-baselines", "--criterion-dir", s(dir.path()), "--runs", "run1,run2,run3", "--into", into])
+        inferbench(&[
+            "merge-baselines",
+            "--criterion-dir",
+            s(dir.path()),
+            "--runs",
+            "run1,run2,run3",
+            "--into",
+            into,
+        ])
     };
     let into_source = merge("run2");
     assert_eq!(into_source.status.code(), Some(1));
-    assert!(stderr(&into_source).contains("one of the runs"), "{}", stderr(&into_source));
+    assert!(
+        stderr(&into_source).contains("one of the runs"),
+        "{}",
+        stderr(&into_source)
+    );
 
     let committed = std::fs::read(p99.join("committed/estimates.json")).unwrap();
     for run in ["run1", "run2", "run3"] {
@@ -221,7 +347,13 @@ fn merge_baselines_checks_every_input_before_writing_and_never_into_a_source() {
     }
     let corrupt = merge("committed");
     assert_eq!(corrupt.status.code(), Some(1));
-    assert!(stderr(&corrupt).contains("sample.json") && stderr(&corrupt).contains("nothing was written"));
-    assert_eq!(std::fs::read(p99.join("committed/estimates.json")).unwrap(), committed);
+    assert!(
+        stderr(&corrupt).contains("sample.json")
+            && stderr(&corrupt).contains("nothing was written")
+    );
+    assert_eq!(
+        std::fs::read(p99.join("committed/estimates.json")).unwrap(),
+        committed
+    );
     assert!(!p99.join("committed/spread.json").exists());
 }

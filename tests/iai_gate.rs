@@ -51,13 +51,19 @@ fn a_baseline_that_says_nothing_is_refused_with_one_line() {
         ("{\"counts\": {}}", "no 'benches' table"),
         ("[1, 2]", "no 'benches' table"),
         ("{\"benches\": {}}", "lists no benches"),
-        ("{\"benches\": {\"request_hop.x64\": 0}}", "zero or non-integer"),
+        (
+            "{\"benches\": {\"request_hop.x64\": 0}}",
+            "zero or non-integer",
+        ),
     ] {
         std::fs::write(&baseline, content).unwrap();
         let out = gate(&summaries, &baseline, &[]);
         let all = text(&out);
         assert_eq!(out.status.code(), Some(2), "{content:?}: {all}");
-        assert!(all.contains(says) && !all.contains("Traceback"), "{content:?}: {all}");
+        assert!(
+            all.contains(says) && !all.contains("Traceback"),
+            "{content:?}: {all}"
+        );
         assert_eq!(all.trim().lines().count(), 1, "{content:?}: {all}");
     }
 }
@@ -85,7 +91,10 @@ fn the_run_and_the_baseline_must_list_the_same_benches() {
     let new = gate(&summaries, &baseline, &[]);
     assert_eq!(new.status.code(), Some(1), "{}", text(&new));
     assert!(text(&new).contains("NEW: not in baseline"));
-    assert_eq!(gate(&summaries, &baseline, &["--allow-new"]).status.code(), Some(0));
+    assert_eq!(
+        gate(&summaries, &baseline, &["--allow-new"]).status.code(),
+        Some(0)
+    );
 
     // And a real regression still fails: +10 % and +5100 instructions.
     write_summary(&summaries, "request_hop", "x64", 56_100);

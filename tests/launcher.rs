@@ -6,9 +6,15 @@ use std::process::Command;
 
 /// The binary's RUNPATH, from `readelf -d`.
 fn runpath(binary: &Path) -> Option<String> {
-    let out = Command::new("readelf").arg("-d").arg(binary).output().ok()?;
+    let out = Command::new("readelf")
+        .arg("-d")
+        .arg(binary)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let line = text.lines().find(|l| l.contains("(RUNPATH)") || l.contains("(RPATH)"))?;
+    let line = text
+        .lines()
+        .find(|l| l.contains("(RUNPATH)") || l.contains("(RPATH)"))?;
     Some(line.split('[').nth(1)?.trim_end_matches(']').to_string())
 }
 
@@ -56,12 +62,19 @@ fn a_binary_without_its_libtorch_is_explained_by_the_launcher() {
         .unwrap();
     let err = String::from_utf8_lossy(&explained.stderr);
     assert_eq!(explained.status.code(), Some(127), "{err}");
-    assert!(err.contains("scripts/setup.sh") && err.contains("libtorch"), "{err}");
+    assert!(
+        err.contains("scripts/setup.sh") && err.contains("libtorch"),
+        "{err}"
+    );
 
     let working = Command::new(&launcher)
         .arg("--version")
         .env("INFERBENCH_BIN", env!("CARGO_BIN_EXE_inferbench"))
         .output()
         .unwrap();
-    assert!(working.status.success(), "{}", String::from_utf8_lossy(&working.stderr));
+    assert!(
+        working.status.success(),
+        "{}",
+        String::from_utf8_lossy(&working.stderr)
+    );
 }

@@ -79,8 +79,8 @@ fn check_run_files(run_dir: &Path) -> Result<()> {
         if !path.is_file() {
             continue;
         }
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| Error::io("cannot read criterion file", &path, e))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Error::io("cannot read criterion file", &path, e))?;
         serde_json::from_str::<serde::de::IgnoredAny>(&text).map_err(|e| {
             Error::Baseline(format!(
                 "{} is not criterion output ({e}); nothing was written. Save that run again",

@@ -46,12 +46,17 @@ impl RunLimits {
     pub fn from_flags(max_duration: &str, stall_timeout: Option<&str>) -> Result<Self> {
         let parse = |field: &'static str, text: &str| {
             parse_limit(text).ok_or_else(|| {
-                Error::config(field, format!("'{text}': expected a duration such as 30s, 10m or 2h"))
+                Error::config(
+                    field,
+                    format!("'{text}': expected a duration such as 30s, 10m or 2h"),
+                )
             })
         };
         Ok(Self {
             max_duration: parse("max-duration", max_duration)?,
-            stall_timeout: stall_timeout.map(|t| parse("stall-timeout", t)).transpose()?,
+            stall_timeout: stall_timeout
+                .map(|t| parse("stall-timeout", t))
+                .transpose()?,
         })
     }
 
@@ -114,7 +119,10 @@ pub fn min_duration(cfg: &RunConfig) -> (Duration, String) {
         if cfg.measure_bare_forward {
             rounds += iters.div_ceil(cfg.backend.workers.max(1) as u64);
         }
-        parts.push((saturating_mul(spin, rounds), format!("{rounds} forwards of {}", human(spin))));
+        parts.push((
+            saturating_mul(spin, rounds),
+            format!("{rounds} forwards of {}", human(spin)),
+        ));
     }
     if let Arrival::Poisson(rate) = cfg.load.arrival {
         if rate.is_finite() && rate > 0.0 {
@@ -169,9 +177,11 @@ pub fn parse_limit(text: &str) -> Option<Duration> {
     let t = text.trim();
     if let Some(m) = t.strip_suffix("min").or_else(|| t.strip_suffix('m')) {
         if !m.ends_with(['m', 'u', 'n']) {
-            return m.trim().parse::<f64>().ok().and_then(|v| {
-                Duration::try_from_secs_f64(v * 60.0).ok()
-            });
+            return m
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .and_then(|v| Duration::try_from_secs_f64(v * 60.0).ok());
         }
     }
     if let Some(h) = t.strip_suffix('h') {
@@ -213,7 +223,10 @@ mod tests {
             ),
             cfg("fail:spin:1000s@3:hang", Arrival::Burst, BatchPolicy::None),
         ];
-        for (c, cause) in cases.iter().zip(["requests/s", "forwards", "batch timeout", "forwards"]) {
+        for (c, cause) in cases
+            .iter()
+            .zip(["requests/s", "forwards", "batch timeout", "forwards"])
+        {
             let err = limits.check(c).unwrap_err().to_string();
             assert!(err.contains("max-duration") && err.contains(cause), "{err}");
         }
@@ -247,7 +260,10 @@ mod tests {
     fn the_stall_timeout_grows_with_the_warm_up_and_the_batching_timeout() {
         let limits = RunLimits::default();
         let plain = cfg("spin:1ms", Arrival::Burst, BatchPolicy::None);
-        assert_eq!(limits.stall_timeout_after(Duration::from_millis(1), &plain), MIN_STALL_TIMEOUT);
+        assert_eq!(
+            limits.stall_timeout_after(Duration::from_millis(1), &plain),
+            MIN_STALL_TIMEOUT
+        );
         assert_eq!(
             limits.stall_timeout_after(Duration::from_millis(500), &plain),
             Duration::from_secs(10)
@@ -268,7 +284,10 @@ mod tests {
             stall_timeout: Some(Duration::from_millis(300)),
             ..limits
         };
-        assert_eq!(given.stall_timeout_after(Duration::from_secs(9), &batched), Duration::from_millis(300));
+        assert_eq!(
+            given.stall_timeout_after(Duration::from_secs(9), &batched),
+            Duration::from_millis(300)
+        );
     }
 
     #[test]
@@ -276,8 +295,13 @@ mod tests {
         let limits = RunLimits::from_flags("2h", Some("5s")).unwrap();
         assert_eq!(limits.max_duration, Duration::from_secs(7200));
         assert_eq!(limits.stall_timeout, Some(Duration::from_secs(5)));
-        let err = RunLimits::from_flags("10m", Some("soon")).unwrap_err().to_string();
-        assert!(err.contains("stall-timeout") && err.contains("soon"), "{err}");
+        let err = RunLimits::from_flags("10m", Some("soon"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stall-timeout") && err.contains("soon"),
+            "{err}"
+        );
     }
 
     #[test]

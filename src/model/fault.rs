@@ -159,13 +159,22 @@ mod tests {
         );
         assert_eq!(spec.name(), "fail:spin:2ms@10:error");
         let hang = FaultSpec::parse("fail:tiny-cnn@3:hang").unwrap().unwrap();
-        assert_eq!((hang.inner.as_str(), hang.at, hang.kind), ("tiny-cnn", 3, FaultKind::Hang));
+        assert_eq!(
+            (hang.inner.as_str(), hang.at, hang.kind),
+            ("tiny-cnn", 3, FaultKind::Hang)
+        );
         assert_eq!(FaultSpec::parse("spin:2ms").unwrap(), None);
     }
 
     #[test]
     fn malformed_names_say_what_is_expected() {
-        for bad in ["fail:spin:2ms", "fail:spin:2ms@0", "fail:spin:2ms@x", "fail:@3", "fail:spin:1ms@3:explode"] {
+        for bad in [
+            "fail:spin:2ms",
+            "fail:spin:2ms@0",
+            "fail:spin:2ms@x",
+            "fail:@3",
+            "fail:spin:1ms@3:explode",
+        ] {
             let err = FaultSpec::parse(bad).unwrap_err().to_string();
             assert!(err.contains("fail:<model>@N"), "{bad}: {err}");
         }

@@ -59,7 +59,11 @@ impl Forward for EagerModel {
         // fallible `forward_t`): a failure there (an allocation, a shape) becomes an
         // error here instead of unwinding through the worker.
         catch_unwind(AssertUnwindSafe(|| infer(&self.net, input))).map_err(|panic| {
-            Error::Pipeline(format!("the forward failed: {}", first_line(&panic)))
+            let message = crate::error::panic_message(panic.as_ref());
+            Error::Pipeline(format!(
+                "the forward failed: {}",
+                crate::error::without_cpp_frames(message)
+            ))
         })
     }
 }

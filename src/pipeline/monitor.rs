@@ -133,7 +133,10 @@ mod tests {
         c.idle();
         let text = monitor.describe(clock.now()).unwrap();
         assert!(text.starts_with("worker-0 (busy"), "{text}");
-        assert!(text.contains("request 7") && text.contains("copy-in"), "{text}");
+        assert!(
+            text.contains("request 7") && text.contains("copy-in"),
+            "{text}"
+        );
         assert!(!text.contains("worker-1"), "{text}");
         assert!(!a.cancelled());
         monitor.cancel();

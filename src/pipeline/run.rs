@@ -11,10 +11,10 @@ use std::time::Instant;
 
 use super::server::{Server, Window};
 use super::watch::Cut;
+use crate::config::limits::RunLimits;
 use crate::config::RunConfig;
 use crate::device::{ComputeDevice, CpuDevice};
 use crate::error::{Error, Result};
-use crate::config::limits::RunLimits;
 use crate::request::RequestMeta;
 use crate::results::{Environment, RunReport};
 

@@ -20,10 +20,10 @@ use super::loadgen::{collect_closed_loop, collect_open_loop, Client};
 use super::stages::{ResponseResult, TensorRequest};
 use super::wait::WaitPolicy;
 use super::watch::{Cut, Watch};
+use crate::config::limits::RunLimits;
 use crate::config::{Arrival, RunConfig};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
-use crate::config::limits::RunLimits;
 use crate::metrics::utilization::{UtilizationSampler, DEFAULT_PERIOD};
 use crate::metrics::UtilizationSummary;
 use crate::model::{prepare, PreparedModel};
@@ -258,7 +258,8 @@ impl Server {
             self.backend.cancel();
             CUT_GRACE
         } else {
-            self.stall.unwrap_or(crate::config::limits::MIN_STALL_TIMEOUT)
+            self.stall
+                .unwrap_or(crate::config::limits::MIN_STALL_TIMEOUT)
         };
         drop(self.client);
         self.backend.join(grace)

@@ -52,7 +52,11 @@ impl WaitPolicy {
 impl WaitPolicy {
     /// The next item, or an error at `deadline` or once every sender has hung up.
     /// Spins as [`WaitPolicy::recv`] does (never past the deadline), then parks.
-    pub fn recv_deadline<T>(&self, rx: &Receiver<T>, deadline: Instant) -> Result<T, RecvTimeoutError> {
+    pub fn recv_deadline<T>(
+        &self,
+        rx: &Receiver<T>,
+        deadline: Instant,
+    ) -> Result<T, RecvTimeoutError> {
         if let Some(spin) = self.spin {
             let spin_end = (Instant::now() + spin).min(deadline);
             while Instant::now() < spin_end {
@@ -115,9 +119,15 @@ mod tests {
     #[test]
     fn a_receive_with_a_deadline_ends_at_it_spinning_or_not() {
         let (_tx, rx) = unbounded::<u32>();
-        for policy in [WaitPolicy::park(), WaitPolicy::spin_then_park(Duration::from_secs(60))] {
+        for policy in [
+            WaitPolicy::park(),
+            WaitPolicy::spin_then_park(Duration::from_secs(60)),
+        ] {
             let deadline = Instant::now() + Duration::from_millis(20);
-            assert_eq!(policy.recv_deadline(&rx, deadline), Err(RecvTimeoutError::Timeout));
+            assert_eq!(
+                policy.recv_deadline(&rx, deadline),
+                Err(RecvTimeoutError::Timeout)
+            );
             assert!(Instant::now() >= deadline);
         }
     }

@@ -7,8 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::error::Error;
 use crate::config::limits::human;
+use crate::error::Error;
 
 /// Why a measured window ended before its last response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,7 +140,10 @@ mod tests {
         let watch = Watch::new(end, Some(Duration::from_secs(2)), &busy);
         let cut = watch.timed_out(4, 10);
         assert!(matches!(cut, Cut::Stalled(_)));
-        assert!(cut.to_string().contains("worker-0") && cut.to_string().contains("4 of 10"), "{cut}");
+        assert!(
+            cut.to_string().contains("worker-0") && cut.to_string().contains("4 of 10"),
+            "{cut}"
+        );
         let over = Watch::new(Instant::now(), Some(Duration::from_secs(2)), &busy);
         assert!(over.timed_out(4, 10).to_string().contains("--max-duration"));
     }

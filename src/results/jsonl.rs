@@ -157,8 +157,8 @@ pub fn append_whole(file: &mut impl LineFile, line: &[u8]) -> std::io::Result<()
 /// each line that was cut short (a writer killed mid-line, a full disk) and skipped.
 /// A line that is whole JSON is returned as it is, for the caller to interpret.
 pub fn read_lines(path: &Path) -> Result<(Vec<(usize, String)>, Vec<String>)> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Error::io("cannot read results file", path, e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::io("cannot read results file", path, e))?;
     let mut lines = Vec::new();
     let mut warnings = Vec::new();
     for (n, line) in text.lines().enumerate() {
@@ -224,7 +224,10 @@ mod tests {
         let path = dir.path().join("sub/runs.jsonl");
         let mut sink = JsonlSink::open(&path).unwrap();
         assert!(!path.exists(), "opening alone leaves no empty results file");
-        assert_eq!(std::fs::read_dir(path.parent().unwrap()).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            0
+        );
         sink.append(&serde_json::json!({"n": 1})).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":1}\n");
     }
@@ -245,10 +248,16 @@ mod tests {
         std::fs::write(&path, "{\"n\":1}\n{\"n\":2,\"lat").unwrap();
         let mut sink = JsonlSink::open(&path).unwrap();
         sink.append(&serde_json::json!({"n": 3})).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":1}\n{\"n\":3}\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"n\":1}\n{\"n\":3}\n"
+        );
         // A file that is one unterminated line is cut to nothing.
         std::fs::write(&path, "{\"n\":1").unwrap();
-        JsonlSink::open(&path).unwrap().append(&serde_json::json!({"n": 4})).unwrap();
+        JsonlSink::open(&path)
+            .unwrap()
+            .append(&serde_json::json!({"n": 4}))
+            .unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":4}\n");
     }
 
@@ -261,7 +270,10 @@ mod tests {
         let numbers: Vec<usize> = lines.iter().map(|(n, _)| *n).collect();
         assert_eq!(numbers, [1, 3]);
         assert_eq!(warnings.len(), 2);
-        assert!(warnings[0].contains("runs.jsonl:2") && warnings[1].contains("runs.jsonl:4"), "{warnings:?}");
+        assert!(
+            warnings[0].contains("runs.jsonl:2") && warnings[1].contains("runs.jsonl:4"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

@@ -53,7 +53,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         print!("{}", summary::render(&outcome.report));
         if args.keep_partial {
             sink.append(&outcome.report)?;
-            progress(&format!("appended, marked incomplete, to {}", sink.path().display()));
+            progress(&format!(
+                "appended, marked incomplete, to {}",
+                sink.path().display()
+            ));
         }
         return Err(anyhow::Error::new(cut.into_error()).context("the run did not finish"));
     }
