@@ -69,7 +69,7 @@ impl StageMonitor {
                 (since != IDLE).then(|| (now.saturating_sub(since), s.as_ref()))
             })
             .collect();
-        busy.sort_by(|a, b| b.0.cmp(&a.0));
+        busy.sort_by_key(|(ns, _)| std::cmp::Reverse(*ns));
         (!busy.is_empty()).then(|| {
             busy.iter()
                 .map(|(ns, s)| {

@@ -125,7 +125,7 @@ pub trait LineFile {
 impl LineFile for File {
     fn length(&mut self) -> std::io::Result<Option<u64>> {
         let meta = self.metadata()?;
-        Ok(meta.is_file().then(|| meta.len()))
+        Ok(meta.is_file().then_some(meta.len()))
     }
     fn write_end(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         self.write_all(bytes)
@@ -153,10 +153,13 @@ pub fn append_whole(file: &mut impl LineFile, line: &[u8]) -> std::io::Result<()
     Err(e)
 }
 
+/// A line of a file with its number, counting from 1.
+pub type NumberedLine = (usize, String);
+
 /// The lines of a results file that hold JSON, numbered from 1, and a warning for
 /// each line that was cut short (a writer killed mid-line, a full disk) and skipped.
 /// A line that is whole JSON is returned as it is, for the caller to interpret.
-pub fn read_lines(path: &Path) -> Result<(Vec<(usize, String)>, Vec<String>)> {
+pub fn read_lines(path: &Path) -> Result<(Vec<NumberedLine>, Vec<String>)> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::io("cannot read results file", path, e))?;
     let mut lines = Vec::new();
