@@ -148,7 +148,7 @@ pub fn min_duration(cfg: &RunConfig) -> (Duration, String) {
 /// The busy-wait of a spin model, also inside a fault-injecting one (`fail:spin:2ms@10`).
 fn spin_time(model: &str) -> Option<Duration> {
     let spin = &model[model.find("spin:")? + "spin:".len()..];
-    parse_duration(spin.split('@').next().unwrap_or(spin))
+    parse_duration("model", spin.split('@').next().unwrap_or(spin)).ok()
 }
 
 fn saturating_mul(d: Duration, n: u64) -> Duration {
@@ -172,26 +172,9 @@ pub fn human(d: Duration) -> String {
     }
 }
 
-/// Parses a duration flag that also takes minutes and hours: `30s`, `10m`, `2h`, `500ms`.
+/// Parses a limit flag: `30s`, `10m`, `2h`, `500ms` (the crate's one duration syntax).
 pub fn parse_limit(text: &str) -> Option<Duration> {
-    let t = text.trim();
-    if let Some(m) = t.strip_suffix("min").or_else(|| t.strip_suffix('m')) {
-        if !m.ends_with(['m', 'u', 'n']) {
-            return m
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .and_then(|v| Duration::try_from_secs_f64(v * 60.0).ok());
-        }
-    }
-    if let Some(h) = t.strip_suffix('h') {
-        return h
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .and_then(|v| Duration::try_from_secs_f64(v * 3600.0).ok());
-    }
-    parse_duration(t)
+    parse_duration("max-duration", text).ok()
 }
 
 #[cfg(test)]
