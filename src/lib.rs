@@ -12,7 +12,8 @@
 //! Bottom layer first; a module uses only its own layer or those below
 //! (`tests/layers.rs` checks it).
 //!
-//! - Plain types and pure functions: [`config`] (what a run is, with `validate`),
+//! - Plain types and pure functions: [`config`] (what a run is, with `validate`, and
+//!   where it runs: `--device`, `--precision`),
 //!   [`request`] (request identity, timestamps, stages, the run clock), [`metrics`]
 //!   (latency histograms, stage breakdown, utilisation sampling), [`percentile`]
 //!   (the latency statistic, mean or p50 … p99.9, and its one parser), [`results`]

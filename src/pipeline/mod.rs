@@ -22,6 +22,7 @@ pub mod inputs;
 pub mod intake;
 #[cfg(feature = "torch")]
 mod loadgen;
+pub mod ordering;
 #[cfg(feature = "torch")]
 mod run;
 #[cfg(feature = "torch")]

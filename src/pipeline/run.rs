@@ -6,15 +6,16 @@ use std::sync::Arc;
 
 use super::server::{Server, Window};
 use crate::config::RunConfig;
-use crate::device::{ComputeDevice, CpuDevice};
+use crate::device::{self, ComputeDevice};
 use crate::error::Result;
+use crate::metrics::Limits;
 use crate::request::RequestMeta;
 use crate::results::{Environment, RunReport};
 
 /// How to run, beyond what the configuration says.
 pub struct RunOptions<'a> {
-    /// Device. Default: the CPU.
-    pub device: Arc<dyn ComputeDevice>,
+    /// An already opened device. Default: the one the configuration names, opened here.
+    pub device: Option<Arc<dyn ComputeDevice>>,
     /// Keep every measured request's timestamps in [`RunOutcome::trace`]. Default false.
     pub keep_trace: bool,
     /// Told each phase as it starts (for a CLI's status line).
@@ -24,7 +25,7 @@ pub struct RunOptions<'a> {
 impl Default for RunOptions<'_> {
     fn default() -> Self {
         Self {
-            device: Arc::new(CpuDevice),
+            device: None,
             keep_trace: false,
             progress: Box::new(|_| {}),
         }
@@ -40,7 +41,7 @@ pub struct RunOutcome {
     pub trace: Vec<RequestMeta>,
 }
 
-/// Runs the pipeline once as `cfg` describes (batching included), on the CPU.
+/// Runs the pipeline once as `cfg` describes (batching and device included).
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     run_with(cfg, RunOptions::default()).map(|outcome| outcome.report)
 }
@@ -53,6 +54,11 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         mut progress,
     } = options;
     let progress = progress.as_mut();
+    cfg.validate()?;
+    let device = match device {
+        Some(device) => device,
+        None => device::open(cfg.backend.device)?,
+    };
     let mut server = Server::start(cfg, Arc::clone(&device), progress)?;
     // The bare loop is timed half before and half after the pipeline window, and the
     // two throughputs averaged, so that a machine drifting faster or slower during the
@@ -78,15 +84,25 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         (_, Some(Err(e))) => Some(Err(e)),
         _ => None,
     };
+    let h2d = match (&window, &bare) {
+        (Ok(_), Some(Ok(_))) => {
+            progress("probing host-to-device bandwidth");
+            Some(server.h2d_bandwidth())
+        }
+        _ => None,
+    };
+    let bytes_per_sample = server.input_bytes_per_sample();
     let facts = server.facts();
     let stopped = server.stop();
     let Window {
         mut collector,
         utilization,
+        device_stages,
     } = window?;
     stopped?;
     let bare = bare.transpose()?;
-    let report = RunReport::new(
+    let h2d = h2d.transpose()?.flatten();
+    let mut report = RunReport::new(
         cfg.clone(),
         facts,
         collector.figures()?,
@@ -94,6 +110,17 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         bare,
         Environment::detect(),
     );
+    report.device_stages_ms = device_stages;
+    report.limits = match (bare, h2d) {
+        (Some(compute), Some(bandwidth)) => Limits::assess(
+            compute,
+            bandwidth,
+            bytes_per_sample,
+            cfg.load.batch_size,
+            report.throughput_samples_per_s,
+        ),
+        _ => None,
+    };
     Ok(RunOutcome {
         report,
         trace: collector.take_trace(),

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use inferbench::config::{
-    parse_spin_wait, Arrival, BackendConfig, BatchPolicy, CompileMode, LoadConfig, ModelConfig,
-    RunConfig, StreamLayout,
+    parse_spin_wait, Arrival, BackendConfig, BatchPolicy, CompileMode, DeviceSpec, LoadConfig,
+    ModelConfig, Precision, RunConfig, StreamLayout,
 };
 
 #[derive(Parser)]
@@ -79,6 +79,13 @@ pub struct ServerArgs {
     /// Input image side in pixels (3 channels).
     #[arg(long, default_value_t = 64)]
     pub image_size: u32,
+    /// Where weights, buffers and the forward live: cpu, cuda or cuda:N (needs a
+    /// build with --features cuda and an NVIDIA GPU).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Number format of weights and inputs, cast once before timing: fp32, fp16, bf16.
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
     /// libtorch intra-op threads per worker [default: cores / workers].
     #[arg(long)]
     pub intra_op_threads: Option<u32>,
@@ -281,6 +288,7 @@ impl ServerArgs {
                     CompileArg::Eager => CompileMode::Eager,
                     CompileArg::Torchscript => CompileMode::Torchscript,
                 },
+                precision: Precision::parse(&self.precision)?,
             },
             load: LoadConfig {
                 batch_size: self.batch_size,
@@ -299,6 +307,7 @@ impl ServerArgs {
                 spin_wait_us: parse_spin_wait(&self.spin_wait)?,
                 batching: BatchPolicy::from_limits(self.max_batch_size, &self.batch_timeout)
                     .context("--max-batch-size / --batch-timeout")?,
+                device: DeviceSpec::parse(&self.device)?,
             },
             measure_bare_forward: bare,
         })

@@ -27,7 +27,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
     let cfg = args.server.to_config(args.iters, arrival, !args.no_bare)?;
     cfg.validate()?;
-    // Open the results file first: an unwritable folder fails now, not after the run.
+    // A device that cannot be opened fails before anything is written.
+    let device = inferbench::device::open(cfg.backend.device)?;
+    // Open the results file next: an unwritable folder fails now, not after the run.
     let mut sink = JsonlSink::open(&args.out)?;
     if let Some(path) = &args.trace {
         trace::check_writable(path)?;
@@ -39,9 +41,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let options = RunOptions {
+        device: Some(device),
         progress: Box::new(progress),
         keep_trace: args.trace.is_some(),
-        ..RunOptions::default()
     };
     let outcome = inferbench::pipeline::run_with(&cfg, options)?;
     if let Some(path) = &args.trace {
@@ -114,6 +116,8 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         print_plan(&spec, &configs, &chosen, part);
         return Ok(());
     }
+    // A device that cannot be opened fails before anything is written.
+    inferbench::device::check_available(&configs)?;
     let out = match part {
         Some(p) => {
             let default_dir = std::path::Path::new("results/sweeps");
@@ -187,6 +191,7 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| default_results_path("curves", &args.name));
+    inferbench::device::check_available(std::slice::from_ref(&cfg))?;
     let mut sink = JsonlSink::open(&out)?;
     let rates = runner::resolve_rates(&cfg, &rates, args.quiet)?;
     let budget = budget.map(|b| (percentile, b));
