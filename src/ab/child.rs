@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::procedure::Measure;
-use super::{Measurement, Side};
+use super::procedure::{run_ab, Job, Measure};
+use super::{AbOptions, AbReport, Measurement, Side};
 use crate::error::{Error, Result};
 
 /// Flags the child gets from this module; a configuration may not set them.
@@ -24,6 +24,18 @@ pub struct Program {
 }
 
 impl Program {
+    /// A side from the command line: a path (default: this executable) and its
+    /// extra flags as one string.
+    pub fn new(path: Option<PathBuf>, extra_args: &str) -> Result<Self> {
+        Ok(Self {
+            path: match path {
+                Some(p) => p,
+                None => this_program()?,
+            },
+            extra_args: split_args(extra_args)?,
+        })
+    }
+
     /// How the report names it: the path, and the extra flags if any.
     pub fn describe(&self) -> String {
         let mut s = self.path.display().to_string();
@@ -79,7 +91,8 @@ pub struct ChildRuns {
     base: Program,
     head: Program,
     configs: Vec<Vec<String>>,
-    scratch: ScratchDir,
+    /// Private folder for the children's results files, removed on drop.
+    scratch: tempfile::TempDir,
 }
 
 impl ChildRuns {
@@ -105,7 +118,10 @@ impl ChildRuns {
             base,
             head,
             configs,
-            scratch: ScratchDir::create()?,
+            scratch: tempfile::Builder::new()
+                .prefix("inferbench-ab-")
+                .tempdir()
+                .map_err(|e| Error::io("cannot create a folder in", std::env::temp_dir(), e))?,
         })
     }
 
@@ -116,7 +132,7 @@ impl ChildRuns {
         };
         let mut cmd = Command::new(&program.path);
         cmd.args(["run", "--json", "--quiet", "--no-bare", "--out"])
-            .arg(self.scratch.path.join("runs.jsonl"))
+            .arg(self.scratch.path().join("runs.jsonl"))
             .args(&self.configs[config])
             .args(&program.extra_args);
         cmd
@@ -152,24 +168,33 @@ impl Measure for ChildRuns {
     }
 }
 
-/// A private temporary folder for the children's results files, removed on drop.
-struct ScratchDir {
-    path: PathBuf,
-}
-
-impl ScratchDir {
-    fn create() -> Result<Self> {
-        let path = std::env::temp_dir().join(format!("inferbench-ab-{}", std::process::id()));
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Error::io("cannot create the temporary folder", &path, e))?;
-        Ok(Self { path })
+/// Compares `head` with `base` on each configuration (`run` flags as one string
+/// each; none given means one configuration with `run`'s defaults), as child processes.
+pub fn compare_programs(
+    base: Program,
+    head: Program,
+    runs: &[String],
+    options: &AbOptions,
+    progress: &mut dyn FnMut(&str),
+) -> Result<AbReport> {
+    options.validate()?;
+    if runs.is_empty() {
+        return Err(Error::config(
+            "run",
+            "no configuration; give at least one --run",
+        ));
     }
-}
-
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
+    let configs = runs
+        .iter()
+        .map(|r| split_args(r))
+        .collect::<Result<Vec<_>>>()?;
+    let job = Job {
+        run_args: runs,
+        base: base.describe(),
+        head: head.describe(),
+    };
+    let mut children = ChildRuns::new(base, head, configs)?;
+    run_ab(&job, &mut children, options, progress)
 }
 
 /// The path of this executable, the default for both sides.

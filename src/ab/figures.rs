@@ -6,19 +6,23 @@
 
 use serde::Serialize;
 
-/// One figure of a run.
+/// One figure of a run; serialised as its [`Figure::name`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
 pub enum Figure {
     /// Samples per second over the measured window.
+    #[serde(rename = "throughput")]
     Throughput,
     /// Mean end-to-end latency, ms.
+    #[serde(rename = "mean")]
     MeanLatency,
     /// 99th-percentile end-to-end latency, ms.
+    #[serde(rename = "p99")]
     P99Latency,
     /// Process CPU utilisation, % of all cores.
+    #[serde(rename = "cpu-util")]
     CpuUtil,
     /// GPU utilisation, %; absent where no GPU is visible.
+    #[serde(rename = "gpu-util")]
     GpuUtil,
 }
 
@@ -57,6 +61,21 @@ impl Figure {
     /// waiting on the harness), so that both tools read a change the same way.
     pub fn smaller_is_better(self) -> bool {
         matches!(self, Figure::MeanLatency | Figure::P99Latency)
+    }
+
+    /// The figure a name (as [`Figure::name`]) stands for.
+    pub fn parse(name: &str) -> crate::error::Result<Self> {
+        Figure::ALL
+            .into_iter()
+            .find(|f| f.name() == name.trim())
+            .ok_or_else(|| {
+                crate::error::Error::config(
+                    "figures",
+                    format!(
+                        "'{name}' is not a figure; expected some of throughput, mean, p99, cpu-util, gpu-util"
+                    ),
+                )
+            })
     }
 
     fn pointer(self) -> &'static str {
@@ -129,6 +148,16 @@ mod tests {
         assert_eq!(m.get(Figure::CpuUtil), Some(49.0));
         assert_eq!(m.get(Figure::GpuUtil), None);
         assert_eq!(m.config_id, None);
+    }
+
+    #[test]
+    fn figures_parse_by_name() {
+        for f in Figure::ALL {
+            assert_eq!(Figure::parse(f.name()).unwrap(), f);
+            assert_eq!(serde_json::to_value(f).unwrap(), f.name());
+        }
+        let err = Figure::parse("p95").unwrap_err().to_string();
+        assert!(err.contains("'p95'") && err.contains("throughput"), "{err}");
     }
 
     #[test]

@@ -54,8 +54,10 @@ pub struct AbOptions {
     pub min_blocks: u32,
     /// Most blocks per configuration.
     pub max_blocks: u32,
-    /// Wall time after which no new pair starts.
+    /// Wall time after which no new block starts.
     pub max_time: Duration,
+    /// The figures judged (and that gate the exit status and the early stop).
+    pub figures: Vec<Figure>,
 }
 
 impl Default for AbOptions {
@@ -66,11 +68,48 @@ impl Default for AbOptions {
             min_blocks: 6,
             max_blocks: 50,
             max_time: Duration::from_secs(300),
+            figures: Figure::ALL.to_vec(),
         }
     }
 }
 
 impl AbOptions {
+    /// Options from command-line values: percentages, a duration such as `180s`,
+    /// figure names (none = all); validated.
+    pub fn from_flags(
+        threshold_pct: f64,
+        confidence_pct: f64,
+        min_blocks: u32,
+        max_blocks: u32,
+        max_time: &str,
+        figures: &[String],
+    ) -> Result<Self> {
+        let max_time = crate::config::parse_duration(max_time).ok_or_else(|| {
+            Error::config(
+                "max-time",
+                format!("'{max_time}': expected a duration such as 180s"),
+            )
+        })?;
+        let figures = if figures.is_empty() {
+            Figure::ALL.to_vec()
+        } else {
+            figures
+                .iter()
+                .map(|f| Figure::parse(f))
+                .collect::<Result<_>>()?
+        };
+        let options = Self {
+            threshold: threshold_pct / 100.0,
+            confidence: confidence_pct / 100.0,
+            min_blocks,
+            max_blocks,
+            max_time,
+            figures,
+        };
+        options.validate()?;
+        Ok(options)
+    }
+
     /// Checks ranges, and that `min_blocks` is enough for an interval at `confidence`.
     pub fn validate(&self) -> Result<()> {
         if !(self.threshold.is_finite() && self.threshold >= 0.0 && self.threshold < 1.0) {
@@ -111,6 +150,12 @@ impl AbOptions {
                     "{} is below --min-blocks {}",
                     self.max_blocks, self.min_blocks
                 ),
+            ));
+        }
+        if self.figures.is_empty() {
+            return Err(Error::config(
+                "figures",
+                "none; give at least one, e.g. throughput,mean",
             ));
         }
         if self.max_time.is_zero() {
@@ -157,7 +202,7 @@ pub struct ConfigResult {
     pub run_args: String,
     /// Completed pairs (twice the blocks).
     pub pairs: u32,
-    /// Every figure, in [`Figure::ALL`] order; ones neither side measured are left out.
+    /// The judged figures, in [`Figure::ALL`] order; ones neither side measured are left out.
     pub figures: Vec<FigureResult>,
 }
 

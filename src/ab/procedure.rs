@@ -102,6 +102,7 @@ pub fn judge(id: &str, run_args: &str, pairs: &[Pair], options: &AbOptions) -> C
         pairs: pairs.len() as u32,
         figures: Figure::ALL
             .iter()
+            .filter(|f| options.figures.contains(f))
             .filter_map(|&f| judge_figure(f, pairs, options))
             .collect(),
     }
@@ -175,7 +176,13 @@ pub fn run_ab(
             last_block: None,
         })
         .collect();
-    let id = |c: &Config, k: usize| c.id.clone().unwrap_or_else(|| job.run_args[k].clone());
+    let id = |c: &Config, k: usize| {
+        c.id.clone()
+            .unwrap_or_else(|| match job.run_args[k].trim() {
+                "" => "run-defaults".into(),
+                flags => flags.to_string(),
+            })
+    };
     let done = |c: &Config, k: usize| {
         let blocks = c.pairs.len() / 2;
         blocks >= options.max_blocks as usize

@@ -138,3 +138,13 @@ pub fn github_action_benchmark(report: &AbReport) -> (Vec<BenchmarkEntry>, Vec<B
     }
     (smaller, bigger)
 }
+
+/// Writes `smaller_is_better.json` and `bigger_is_better.json` into `dir` (created
+/// if needed), as `compare` does.
+pub fn write_github_action_benchmark(
+    report: &AbReport,
+    dir: &std::path::Path,
+) -> crate::error::Result<()> {
+    let (smaller, bigger) = github_action_benchmark(report);
+    crate::compare::render::write_entries(dir, smaller, bigger)
+}

@@ -2,7 +2,8 @@
 //! interval for the median log ratio head/base, with the Hodges–Lehmann estimate.
 //!
 //! Why a rank interval rather than a bootstrap over pairs:
-//! - An A/B job stops as soon as it can, so it decides with few pairs (6 to 20).
+//! - An A/B job stops as soon as it can, so it decides with few observations (6 to
+//!   20 A B B A blocks).
 //!   The percentile bootstrap under-covers at such sizes (its interval is too
 //!   narrow, which means false alarms); the signed-rank interval has exact coverage
 //!   for any sample size, computed from the exact null distribution.
@@ -11,11 +12,10 @@
 //! - It is deterministic: the same measurements give the same verdict, so a test
 //!   with synthetic data has one answer, and a CI log can be re-derived.
 //!
-//! What it assumes: pairs are independent and the distribution of the log ratio is
-//! symmetric about its median. The A B B A schedule makes an order effect (the
-//! second run of a pair being faster) cancel *symmetrically*: half the pairs are
-//! shifted by +δ, half by −δ, which keeps the mixture symmetric about the true ratio.
-//! Log ratios make "+10 %" and "−9.1 %" (its inverse) mirror images.
+//! What it assumes: blocks are independent and the distribution of a block's log
+//! ratio is symmetric about its median. Within a block the order effect and a
+//! steady drift cancel (see [`super::procedure`]), so what is left is the machine's
+//! noise; log ratios make "+10 %" and "−9.1 %" (its inverse) mirror images.
 
 /// A change as a fraction (0.03 = head is 3 % above base): point and interval.
 pub use crate::compare::Estimate;

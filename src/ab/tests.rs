@@ -60,7 +60,7 @@ impl Synthetic {
 }
 
 impl Measure for Synthetic {
-    fn measure(&mut self, _config: usize, side: Side) -> crate::Result<Measurement> {
+    fn measure(&mut self, _config: usize, side: Side) -> crate::error::Result<Measurement> {
         self.runs += 1;
         let mut latency = 5.0 * (self.noise * self.rng.normal()).exp();
         latency *= 1.0 + self.drift * self.runs as f64;
@@ -246,7 +246,7 @@ fn configurations_with_the_same_id_get_numbered_and_all_are_rendered() {
     let configs = ["--iters 10".to_string(), "--iters 20".to_string()];
     struct Named(Synthetic);
     impl Measure for Named {
-        fn measure(&mut self, config: usize, side: Side) -> crate::Result<Measurement> {
+        fn measure(&mut self, config: usize, side: Side) -> crate::error::Result<Measurement> {
             let mut m = self.0.measure(config, side)?;
             m.config_id = Some("spin".into());
             Ok(m)
@@ -291,6 +291,26 @@ fn progress_shows_each_figures_interval() {
         "{last}"
     );
     assert!(last.contains("4/4 settled"), "{last}");
+}
+
+#[test]
+fn only_the_chosen_figures_are_judged_and_hold_up_the_stop() {
+    // Only throughput and mean appear in the result; with little noise both settle
+    // at the minimum number of blocks.
+    let mut m = Synthetic::new(21, 1.0, 0.002);
+    let options = AbOptions {
+        figures: vec![Figure::Throughput, Figure::MeanLatency],
+        ..options()
+    };
+    let report = simulate(&mut m, &options);
+    let judged: Vec<Figure> = report.configurations[0]
+        .figures
+        .iter()
+        .map(|f| f.figure)
+        .collect();
+    assert_eq!(judged, [Figure::Throughput, Figure::MeanLatency]);
+    assert_eq!(report.stopped, Stop::Settled);
+    assert_eq!(report.configurations[0].pairs, 12, "6 blocks");
 }
 
 #[test]
