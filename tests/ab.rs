@@ -215,7 +215,7 @@ fn bad_input_is_refused_by_name_with_exit_2() {
         (&["--figures", "p95"], "'p95'"),
         (&["--min-blocks", "3"], "min-blocks"),
         (
-            &["--head-args", "--model nonsense", "--run", "--iters 1"],
+            &["--base-args", "--model nonsense", "--run", "--iters 1"],
             "nonsense",
         ),
     ];
