@@ -1,7 +1,7 @@
 //! The figures an A/B compares, and how each is read from a run's JSON report.
 //!
 //! They are read by JSON pointer from `inferbench run --json`, not by
-//! deserialising [`crate::report::RunReport`]: the base binary is another revision,
+//! deserialising [`crate::results::RunReport`]: the base binary is another revision,
 //! whose report may have gained or lost fields; only these few paths must agree.
 
 use serde::Serialize;
