@@ -87,7 +87,7 @@ fn summary(report: &AbReport) -> String {
     let unsettled = figures.iter().filter(|f| !f.settled).count();
     let stopped = match report.stopped {
         Stop::Settled => "every verdict settled",
-        Stop::MaxBlocks => "the pair limit was reached",
+        Stop::MaxBlocks => "the block limit was reached",
         Stop::TimeCap => "the time cap was reached",
     };
     format!(

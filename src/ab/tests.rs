@@ -203,7 +203,7 @@ fn one_slowed_down_round_in_ten_raises_no_alarm() {
 }
 
 #[test]
-fn noise_too_large_for_the_threshold_stops_at_the_pair_limit_unsettled() {
+fn noise_too_large_for_the_threshold_stops_at_the_block_limit_unsettled() {
     let mut m = Synthetic::new(7, 1.0, 0.3);
     let report = simulate(
         &mut m,
