@@ -23,7 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 
-usage() { sed -n '2,22p' "$0" >&2; exit 2; }
+usage() { sed -n '2,21p' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 BASE_REV=$1; shift
 HEAD_REV=""
@@ -36,6 +36,11 @@ fi
 
 say() { printf '[ab.sh] %s\n' "$*" >&2; }
 fail() { say "error: $*"; exit 2; }
+
+# Bad revisions fail now, before any build.
+for rev in "$BASE_REV" ${HEAD_REV:+"$HEAD_REV"}; do
+  git rev-parse --verify --quiet "$rev^{commit}" >/dev/null || fail "'$rev' is not a revision"
+done
 
 scripts/setup.sh || fail "setup failed"
 # The worktrees have no .venv of their own: point them at this checkout's libtorch.
