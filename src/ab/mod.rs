@@ -74,7 +74,7 @@ impl Default for AbOptions {
 }
 
 impl AbOptions {
-    /// Options from command-line values: percentages, a duration such as `180s`,
+    /// Options from command-line values: percentages, a duration such as `180s` or `3min`,
     /// figure names (none = all); validated.
     pub fn from_flags(
         threshold_pct: f64,
@@ -84,12 +84,7 @@ impl AbOptions {
         max_time: &str,
         figures: &[String],
     ) -> Result<Self> {
-        let max_time = crate::config::parse_duration(max_time).ok_or_else(|| {
-            Error::config(
-                "max-time",
-                format!("'{max_time}': expected a duration such as 180s"),
-            )
-        })?;
+        let max_time = crate::config::parse_duration("max-time", max_time)?;
         let figures = if figures.is_empty() {
             Figure::ALL.to_vec()
         } else {

@@ -286,7 +286,7 @@ pub struct AbArgs {
     /// Most A B B A blocks per configuration.
     #[arg(long, default_value_t = 50)]
     pub max_blocks: u32,
-    /// No block starts after this much wall time, e.g. 180s.
+    /// No block starts after this much wall time, e.g. 180s or 3min.
     #[arg(long, default_value = "300s")]
     pub max_time: String,
     /// The figures judged, comma-separated: throughput, mean, p99, cpu-util, gpu-util
