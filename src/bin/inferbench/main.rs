@@ -20,7 +20,8 @@ use inferbench::sweep::shard::{self, Shard};
 use inferbench::sweep::{runner, spec::SweepSpec};
 
 use args::{
-    Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs, SweepArgs,
+    AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs,
+    SweepArgs,
 };
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -250,11 +251,60 @@ fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exit 0 when nothing regressed, 1 when something did, 2 when the A/B could not be made.
+fn ab(args: AbArgs) -> ExitCode {
+    match ab_results(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("inferbench: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
+    use inferbench::ab::{child, render as ab_render, AbOptions};
+    let options = AbOptions::from_flags(
+        args.threshold,
+        args.confidence,
+        args.min_blocks,
+        args.max_blocks,
+        &args.max_time,
+        &args.figures,
+    )?;
+    let base = child::Program::new(args.base, &args.base_args)?;
+    let head = child::Program::new(args.head, &args.head_args)?;
+    let quiet = args.quiet;
+    let mut progress = |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let report = child::compare_programs(base, head, &args.runs, &options, &mut progress)?;
+    if let Some(dir) = &args.json_dir {
+        ab_render::write_github_action_benchmark(&report, dir)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", ab_render::table(&report));
+    }
+    if !report.passed() {
+        eprintln!(
+            "inferbench: ab: the head regressed against the base (threshold ±{}%)",
+            args.threshold
+        );
+    }
+    Ok(report.passed())
+}
+
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Run(args) => run(args),
         Command::InitModel(args) => init_model(args),
         Command::Compare(args) => return compare(args),
+        Command::Ab(args) => return ab(args),
         Command::MergeBaselines(args) => merge_baselines(args),
         Command::Sweep(args) => sweep(args),
         Command::Curve(args) => curve(args),
