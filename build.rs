@@ -110,10 +110,47 @@ fn main() {
         return;
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    #[cfg(feature = "cuda")]
+    build_stream_shim(&lib);
     if lib.join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-search=native={}", lib.display());
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg=-ltorch_cuda");
         println!("cargo:rustc-link-arg=-Wl,--as-needed");
     }
+}
+
+/// Compiles the C++ stream shim (src/device/shim/streams.cpp) against the headers of
+/// the libtorch being linked: the shim calls C++ methods, so headers and libraries
+/// must be the same version. The ABI flag matches PyPI's and the cxx11 libtorch builds.
+#[cfg(feature = "cuda")]
+fn build_stream_shim(lib: &std::path::Path) {
+    let source = "src/device/shim/streams.cpp";
+    println!("cargo:rerun-if-changed={source}");
+    let root = lib.parent().expect("lib dir has a parent; this is a bug");
+    let include = root.join("include");
+    if !include.join("c10/core/Event.h").exists() {
+        panic!(
+            "feature cuda: libtorch headers not found under {} (LIBTORCH must point at a libtorch \
+             or torch package folder with its include/ directory)",
+            include.display()
+        );
+    }
+    cc::Build::new()
+        .cpp(true)
+        .std("c++17")
+        .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        // -isystem: the headers' own warnings are not this crate's to fix.
+        .flag(format!("-isystem{}", include.display()))
+        .flag(format!(
+            "-isystem{}",
+            include.join("torch/csrc/api/include").display()
+        ))
+        .warnings(true)
+        .extra_warnings(true)
+        .file(source)
+        .compile("inferbench_streams");
+    println!("cargo:rustc-link-search=native={}", lib.display());
+    println!("cargo:rustc-link-lib=dylib=c10");
+    println!("cargo:rustc-link-lib=dylib=torch_cpu");
 }

@@ -8,8 +8,9 @@ scripts/setup.sh
 echo "== cargo test (release profile, shared with cargo bench)"
 cargo test --release --locked
 
-echo "== the CUDA device code compiles (no GPU needed)"
-cargo check --release --locked --features cuda --lib --quiet
+echo "== feature cuda: the C++ stream shim builds and links; without a GPU every CUDA call is a clean error"
+cargo test --release --locked --features cuda --lib device::
+cargo test --release --locked --features cuda --test device_cli
 
 echo "== criterion suite, fast mode: every measurement of one small configuration runs once"
 INFERBENCH_PROFILE=ci cargo bench --locked --bench pipeline -- --test

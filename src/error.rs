@@ -71,6 +71,10 @@ pub enum Error {
     /// Criterion's output or a saved baseline is missing or unreadable.
     #[error("{0}")]
     Baseline(String),
+
+    /// A run of an A/B comparison could not be started, failed, or printed no report.
+    #[error("a/b: {0}")]
+    Ab(String),
 }
 
 /// The crate's result type.

@@ -12,7 +12,8 @@
 //! Bottom layer first; a module uses only its own layer or those below
 //! (`tests/layers.rs` checks it).
 //!
-//! - Plain types and pure functions: [`config`] (what a run is, with `validate`),
+//! - Plain types and pure functions: [`config`] (what a run is, with `validate`, and
+//!   where it runs: `--device`, `--precision`),
 //!   [`request`] (request identity, timestamps, stages, the run clock), [`metrics`]
 //!   (latency histograms, stage breakdown, utilisation sampling), [`percentile`]
 //!   (the latency statistic, mean or p50 … p99.9, and its one parser), [`results`]
@@ -24,7 +25,8 @@
 //!   collector, the bare-forward baseline, a long-lived server and one run end to end.
 //! - Measurement glue: `measure` (criterion suites, which are sweep files, and the
 //!   measurements), [`sweep`] (grids, repeats, the curve and rate search, the GEMM
-//!   probe), [`compare`] (criterion results against a saved baseline).
+//!   probe), [`compare`] (criterion results against a saved baseline), [`ab`] (paired
+//!   A/B runs of two builds in one job, for CI on shared machines).
 //! - [`report`]: what people read: the text summary, the per-request trace, the
 //!   sweep report (markdown, SVG plots, recommendation).
 //!
@@ -34,6 +36,7 @@
 
 #![warn(missing_docs)]
 
+pub mod ab;
 pub mod compare;
 pub mod config;
 #[cfg(feature = "torch")]

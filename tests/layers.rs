@@ -25,7 +25,7 @@ const LAYERS: &[&[&str]] = &[
     // the server: load generator, batcher, stages, threads
     &["pipeline"],
     // measurement glue, grids, baselines
-    &["measure", "sweep", "compare"],
+    &["measure", "sweep", "compare", "ab"],
     // what people read
     &["report"],
 ];

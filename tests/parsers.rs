@@ -167,7 +167,19 @@ fn every_built_in_profile_parses_and_has_its_size() {
         .iter()
         .map(|(name, _)| (*name, Suite::profile(name).unwrap().configs.len()))
         .collect();
-    assert_eq!(sizes, [("default", 16), ("full", 80), ("ci", 1)]);
+    assert_eq!(
+        sizes,
+        [
+            ("default", 16),
+            ("full", 80),
+            ("ci", 1),
+            ("gpu", 32),
+            ("gpu-full", 160)
+        ]
+    );
+    let gpu = Suite::profile("gpu").unwrap().configs;
+    assert!(gpu.iter().all(|c| c.backend.device.is_cuda()));
+    assert!(gpu.iter().any(|c| c.id().ends_with("/fp16/cuda:0")));
     // The files in benches/suites are what is compiled in.
     for (name, text) in PROFILES {
         let path = format!("{}/benches/suites/{name}.toml", env!("CARGO_MANIFEST_DIR"));

@@ -189,8 +189,18 @@ pub fn write_github_action_benchmark(
     dir: &std::path::Path,
     comparisons: &[Comparison],
 ) -> crate::error::Result<()> {
-    use crate::error::Error;
     let (smaller, bigger) = github_action_benchmark(comparisons);
+    write_entries(dir, smaller, bigger)
+}
+
+/// Writes github-action-benchmark entries as `smaller_is_better.json` and
+/// `bigger_is_better.json` into `dir`, created if needed, each file written whole.
+pub fn write_entries(
+    dir: &std::path::Path,
+    smaller: Vec<BenchmarkEntry>,
+    bigger: Vec<BenchmarkEntry>,
+) -> crate::error::Result<()> {
+    use crate::error::Error;
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create --json-dir", dir, e))?;
     for (name, entries) in [
         ("smaller_is_better.json", smaller),

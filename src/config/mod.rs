@@ -10,8 +10,10 @@ use crate::error::{Error, Result};
 
 mod durations;
 pub mod limits;
+mod placement;
 mod policies;
 pub use durations::{parse_duration, parse_duration_us};
+pub use placement::{DeviceSpec, Precision};
 pub use policies::{parse_spin_wait, BatchPolicy};
 
 /// How the model's forward is prepared before serving.
@@ -64,6 +66,9 @@ pub struct ModelConfig {
     pub image_size: u32,
     /// How the forward is prepared. Default eager.
     pub compile: CompileMode,
+    /// Number format of weights and inputs, cast once before timing. Default fp32.
+    #[serde(default)]
+    pub precision: Precision,
 }
 
 /// What the load generator sends.
@@ -98,6 +103,9 @@ pub struct BackendConfig {
     /// How requests are grouped into forwards. Default none: each request its own forward.
     #[serde(default)]
     pub batching: BatchPolicy,
+    /// Where weights, buffers and the forward live. Default the CPU.
+    #[serde(default)]
+    pub device: DeviceSpec,
 }
 
 /// One pipeline run.
@@ -163,6 +171,7 @@ impl Default for ModelConfig {
             dir: None,
             image_size: 64,
             compile: CompileMode::Eager,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -187,6 +196,7 @@ impl Default for BackendConfig {
             intra_op_threads: None,
             spin_wait_us: 0,
             batching: BatchPolicy::None,
+            device: DeviceSpec::Cpu,
         }
     }
 }
@@ -269,8 +279,10 @@ impl RunConfig {
     }
 
     /// The configuration as a benchmark id: `resnet18-32px/bs4/torchscript/w2/dedicated`,
-    /// with `/dyn8@5000us` when dynamic batching is on and the arrival when it is not a
-    /// burst. Criterion group names, sweep records and report lines all use it.
+    /// with `/dyn8@5000us` when dynamic batching is on, the arrival when it is not a
+    /// burst, and the precision and device when they are not fp32 on the CPU (so CPU
+    /// fp32 ids, and the baselines saved under them, stay as they were). Criterion group
+    /// names, sweep records and report lines all use it.
     pub fn id(&self) -> String {
         let mut id = format!(
             "{}-{}px/bs{}/{}/w{}/{}",
@@ -292,6 +304,12 @@ impl RunConfig {
             Arrival::Burst => {}
             Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
             Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
+        }
+        if self.model.precision != Precision::Fp32 {
+            id.push_str(&format!("/{}", self.model.precision.name()));
+        }
+        if self.backend.device != DeviceSpec::Cpu {
+            id.push_str(&format!("/{}", self.backend.device));
         }
         id
     }
@@ -359,5 +377,8 @@ mod tests {
             c.id(),
             "resnet18-64px/bs1/eager/w1/shared/dyn8@5000us/concurrency:2"
         );
+        c.model.precision = Precision::Fp16;
+        c.backend.device = DeviceSpec::Cuda(1);
+        assert!(c.id().ends_with("/concurrency:2/fp16/cuda:1"), "{}", c.id());
     }
 }

@@ -89,8 +89,8 @@ impl ComputeDevice for CpuDevice {
         Ok(Box::new(CpuStream))
     }
 
-    fn alloc_buffer(&self, shape: &[i64]) -> Result<Tensor> {
-        Ok(Tensor::f_zeros(shape, (Kind::Float, tch::Device::Cpu))?)
+    fn alloc_buffer(&self, shape: &[i64], kind: Kind) -> Result<Tensor> {
+        Ok(Tensor::f_zeros(shape, (kind, tch::Device::Cpu))?)
     }
 }
 
@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn copy_in_writes_exactly_the_given_rows() {
-        let buffer = CpuDevice.alloc_buffer(&[4, 3, 2, 2]).unwrap();
+        let buffer = CpuDevice.alloc_buffer(&[4, 3, 2, 2], Kind::Float).unwrap();
         let mut stream = CpuStream;
         stream.copy_in(&ramp(2, 100.0), &buffer, 1).unwrap();
         assert_eq!(
@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn copy_in_of_a_non_contiguous_input_takes_libtorchs_path() {
-        let buffer = CpuDevice.alloc_buffer(&[2, 3, 2, 2]).unwrap();
+        let buffer = CpuDevice.alloc_buffer(&[2, 3, 2, 2], Kind::Float).unwrap();
         let transposed = ramp(2, 0.0).transpose(2, 3);
         assert!(!transposed.is_contiguous());
         CpuStream.copy_in(&transposed, &buffer, 0).unwrap();
@@ -130,7 +130,7 @@ mod tests {
 
     #[test]
     fn copy_in_refuses_what_does_not_fit() {
-        let buffer = CpuDevice.alloc_buffer(&[2, 3, 2, 2]).unwrap();
+        let buffer = CpuDevice.alloc_buffer(&[2, 3, 2, 2], Kind::Float).unwrap();
         let err = CpuStream.copy_in(&ramp(2, 0.0), &buffer, 1).unwrap_err();
         assert!(err.to_string().contains("does not fit"), "{err}");
         let wrong = Tensor::zeros([1, 3, 4, 4], (Kind::Float, tch::Device::Cpu));

@@ -1,28 +1,24 @@
 //! The CUDA device (feature `cuda`).
 //!
-//! cudarc checks for the driver without panicking, names the GPU, and owns one
-//! stream per [`DeviceStream`]; tensors and the forward go through libtorch on the
-//! same device.
-//!
-//! Limitation, stated so nobody reads more into the figures: libtorch launches
-//! kernels on its *current* stream, and tch has no call to make a cudarc stream
-//! current (that takes a small C++ shim over `at::cuda::setCurrentCUDAStream`).
-//! Until that shim exists, copies and forwards run on libtorch's stream and
-//! `synchronize` waits for the whole device, so the dedicated layout separates the
-//! copy *threads* but not yet the copy *streams*.
+//! cudarc checks for the driver without panicking and names the GPU; streams,
+//! events, non-blocking copies and pinned memory go through the C++ shim
+//! ([`super::shim`]) over libtorch's own stream pool, so the streams here are the
+//! ones libtorch launches a thread's forward on once [`DeviceStream::make_current`]
+//! has run on that thread.
 
 use std::sync::Arc;
 
-use cudarc::driver::{CudaContext, CudaStream};
+use cudarc::driver::CudaContext;
 use tch::{Kind, Tensor};
 
-use super::{ComputeDevice, DeviceStream};
+use super::shim::{self, Event, Stream};
+use super::{ComputeDevice, DeviceEvent, DeviceStream};
 use crate::error::{Error, Result};
 
 /// One CUDA GPU.
 pub struct CudaDevice {
     ordinal: usize,
-    context: Arc<CudaContext>,
+    _context: Arc<CudaContext>,
     name: String,
 }
 
@@ -31,47 +27,82 @@ impl CudaDevice {
     pub fn open(ordinal: usize) -> Result<Self> {
         // SAFETY: only probes whether the driver library can be loaded.
         if !unsafe { cudarc::driver::sys::is_culib_present() } {
-            return Err(Error::Device(
-                "no CUDA driver (libcuda.so) found on this machine".into(),
-            ));
+            return Err(Error::Device(format!(
+                "cuda:{ordinal}: no CUDA driver (libcuda.so) found on this machine; run on a machine with an NVIDIA GPU and driver, or use --device cpu"
+            )));
         }
-        let context =
-            CudaContext::new(ordinal).map_err(|e| Error::Device(format!("cuda:{ordinal}: {e}")))?;
-        if !tch::Cuda::is_available() {
-            return Err(Error::Device(
-                "the driver works but libtorch sees no CUDA: libtorch_cuda.so was not linked (see build.rs)".into(),
-            ));
+        let context = CudaContext::new(ordinal).map_err(|e| {
+            Error::Device(format!(
+                "cuda:{ordinal}: the CUDA driver cannot open it ({e})"
+            ))
+        })?;
+        let seen = shim::device_count().map_err(|e| {
+            Error::Device(format!(
+                "cuda:{ordinal}: the driver works but libtorch cannot use it: {e} (is libtorch_cuda.so linked? see build.rs)"
+            ))
+        })?;
+        if ordinal as i32 >= seen {
+            return Err(Error::Device(format!(
+                "cuda:{ordinal}: libtorch sees {seen} CUDA device(s)"
+            )));
         }
         let name = context.name().unwrap_or_else(|_| "unknown GPU".into());
         Ok(Self {
             ordinal,
-            context,
+            _context: context,
             name,
         })
     }
 }
 
+/// A pool stream; every event it records has timing on, for per-stage device times.
 struct CudaWorkStream {
-    stream: Arc<CudaStream>,
-    ordinal: usize,
+    stream: Stream,
 }
 
 impl DeviceStream for CudaWorkStream {
+    fn make_current(&mut self) -> Result<()> {
+        self.stream.make_current().map(drop)
+    }
+
     fn copy_in(&mut self, host: &Tensor, buffer: &Tensor, row: i64) -> Result<()> {
         let rows = host.size().first().copied().unwrap_or(0);
-        Ok(buffer.f_narrow(0, row, rows)?.f_copy_(host)?)
+        let mut rows_view = buffer.f_narrow(0, row, rows)?;
+        with_current(self.stream, || shim::copy_nonblocking(&mut rows_view, host))
     }
 
     fn copy_out(&mut self, device: &Tensor) -> Result<Tensor> {
-        Ok(device.f_to_device(tch::Device::Cpu)?)
+        let mut host = shim::empty_pinned(&device.size(), device.kind())?;
+        with_current(self.stream, || shim::copy_nonblocking(&mut host, device))?;
+        Ok(host)
+    }
+
+    fn record(&mut self) -> Result<DeviceEvent> {
+        let mut event = Event::new(true)?;
+        event.record(self.stream)?;
+        Ok(DeviceEvent::Cuda(event))
+    }
+
+    fn wait_for(&mut self, event: &DeviceEvent) -> Result<()> {
+        match event {
+            DeviceEvent::Cuda(e) => e.block(self.stream),
+            DeviceEvent::Reached => Ok(()),
+        }
     }
 
     fn synchronize(&mut self) -> Result<()> {
-        tch::Cuda::synchronize(self.ordinal as i64);
-        self.stream
-            .synchronize()
-            .map_err(|e| Error::Device(format!("stream synchronize: {e}")))
+        self.stream.synchronize()
     }
+}
+
+/// Runs `f` with `stream` current on this thread (libtorch queues copies on the
+/// current stream), then restores the previous one. Copy stages call it around each
+/// copy so that they never depend on what else the thread made current.
+fn with_current<T>(stream: Stream, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let previous = stream.make_current()?;
+    let result = f();
+    previous.make_current()?;
+    result
 }
 
 impl ComputeDevice for CudaDevice {
@@ -84,18 +115,43 @@ impl ComputeDevice for CudaDevice {
     }
 
     fn new_stream(&self) -> Result<Box<dyn DeviceStream>> {
-        let stream = self
-            .context
-            .new_stream()
-            .map_err(|e| Error::Device(format!("new stream: {e}")))?;
         Ok(Box::new(CudaWorkStream {
-            stream,
-            ordinal: self.ordinal,
+            stream: Stream::from_pool(self.ordinal, false)?,
         }))
     }
 
-    fn alloc_buffer(&self, shape: &[i64]) -> Result<Tensor> {
-        Ok(Tensor::f_zeros(shape, (Kind::Float, self.torch_device()))?)
+    /// Uninitialised: a fill would run on the legacy default stream, which the pool
+    /// streams do not wait for; every row the forward reads is copied in first.
+    fn alloc_buffer(&self, shape: &[i64], kind: Kind) -> Result<Tensor> {
+        Ok(Tensor::f_empty(shape, (kind, self.torch_device()))?)
+    }
+
+    fn alloc_host(&self, shape: &[i64], kind: Kind) -> Result<Tensor> {
+        shim::empty_pinned(shape, kind)
+    }
+
+    fn synchronize(&self) -> Result<()> {
+        tch::Cuda::synchronize(self.ordinal as i64);
+        Ok(())
+    }
+
+    fn h2d_bandwidth(&self, bytes: usize, repeats: u32) -> Result<Option<f64>> {
+        let shape = [bytes as i64];
+        let host = shim::empty_pinned(&shape, Kind::Uint8)?;
+        let mut device = Tensor::f_empty(shape, (Kind::Uint8, self.torch_device()))?;
+        let stream = Stream::from_pool(self.ordinal, false)?;
+        let ms = with_current(stream, || {
+            shim::copy_nonblocking(&mut device, &host)?; // first copy: out of the timing
+            let (mut start, mut end) = (Event::new(true)?, Event::new(true)?);
+            start.record(stream)?;
+            for _ in 0..repeats {
+                shim::copy_nonblocking(&mut device, &host)?;
+            }
+            end.record(stream)?;
+            end.synchronize()?;
+            start.elapsed_ms(&end)
+        })?;
+        Ok((ms > 0.0).then(|| bytes as f64 * repeats as f64 / (ms * 1e-3)))
     }
 }
 
@@ -104,12 +160,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn no_driver_is_an_error_not_a_panic() {
-        // SAFETY: probe only.
-        let driver = unsafe { cudarc::driver::sys::is_culib_present() };
+    fn no_gpu_is_an_error_naming_the_cause_not_a_panic() {
         match CudaDevice::open(0) {
-            Ok(device) => assert!(driver && device.describe().starts_with("cuda:0")),
-            Err(e) => assert!(driver || e.to_string().contains("no CUDA driver"), "{e}"),
+            Ok(device) => assert!(device.describe().starts_with("cuda:0")),
+            Err(e) => {
+                let text = e.to_string();
+                assert!(text.starts_with("device unavailable: cuda:0: "), "{text}");
+                assert!(
+                    text.contains("driver") || text.contains("libtorch"),
+                    "names the cause: {text}"
+                );
+            }
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The loop that turns each configuration of a suite into a criterion group, and
 //! the three measurements a suite runs.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::measurement::{Measurement, WallTime};
@@ -9,9 +8,8 @@ use criterion::{Criterion, SamplingMode, Throughput};
 
 use super::suite::Suite;
 use super::units::{TailLatency, Utilization};
-use crate::device::CpuDevice;
+use crate::device;
 use crate::pipeline::{Server, Window};
-
 /// Criterion settings for pipeline benchmarks: the server is warmed up before
 /// criterion sees it, so criterion's own warm-up only has to be non-zero.
 pub fn criterion_config<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
@@ -126,7 +124,9 @@ pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: 
             measurement.name(),
             suite.spec.name
         );
-        let mut server = match Server::start(cfg, Arc::new(CpuDevice), &mut |_| {}) {
+        let started = device::open(cfg.backend.device)
+            .and_then(|device| Server::start(cfg, device, &mut |_| {}));
+        let mut server = match started {
             Ok(server) => server,
             Err(e) => {
                 eprintln!("[inferbench] skipping {id}: {e}");

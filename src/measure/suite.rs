@@ -26,10 +26,15 @@ pub const PROFILE_VAR: &str = "INFERBENCH_PROFILE";
 pub const PERCENTILE_VAR: &str = "INFERBENCH_PERCENTILE";
 
 /// The built-in profiles: name and TOML text (the files in `benches/suites/`).
-pub const PROFILES: [(&str, &str); 3] = [
+pub const PROFILES: [(&str, &str); 5] = [
     ("default", include_str!("../../benches/suites/default.toml")),
     ("full", include_str!("../../benches/suites/full.toml")),
     ("ci", include_str!("../../benches/suites/ci.toml")),
+    ("gpu", include_str!("../../benches/suites/gpu.toml")),
+    (
+        "gpu-full",
+        include_str!("../../benches/suites/gpu-full.toml"),
+    ),
 ];
 
 /// A suite ready to run: every configuration validated before the first is measured.

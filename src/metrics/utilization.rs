@@ -3,7 +3,8 @@
 //! - Process CPU: a cumulative counter (`CLOCK_PROCESS_CPUTIME_ID`, ns resolution),
 //!   so the time-weighted mean over the window is Δcpu / (Δwall × cores).
 //! - GPU: NVML's utilisation gauge (percent of the last sampling period a kernel
-//!   ran), averaged with each reading weighted by the interval it covers.
+//!   ran), SM clock and power draw, each averaged with every reading weighted by the
+//!   interval it covers; memory used as its peak over the window.
 //!
 //! Where a figure cannot be measured (no NVIDIA driver, a failing probe) it is
 //! `None` and reports print it as absent; it is never 0 and never estimated.
@@ -22,8 +23,17 @@ pub const DEFAULT_PERIOD: Duration = Duration::from_millis(100);
 pub struct UtilizationSummary {
     /// Process CPU time / (wall time × cores), percent (100 = every core busy).
     pub cpu_pct: Option<f64>,
-    /// GPU 0 busy percent, time-weighted; `None` where no NVIDIA GPU is visible.
+    /// GPU busy percent, time-weighted; `None` where no NVIDIA GPU is visible.
     pub gpu_pct: Option<f64>,
+    /// Peak GPU memory used (all processes), MiB.
+    #[serde(default)]
+    pub gpu_memory_used_mib: Option<f64>,
+    /// SM clock, MHz, time-weighted.
+    #[serde(default)]
+    pub gpu_sm_clock_mhz: Option<f64>,
+    /// Board power draw, W, time-weighted.
+    #[serde(default)]
+    pub gpu_power_w: Option<f64>,
     /// Why the GPU figure is absent, when it is.
     pub gpu_absent_reason: Option<String>,
     /// Samples taken (including the ones at the window's start and end).
@@ -61,22 +71,45 @@ pub fn gauge_time_weighted_mean(samples: &[(f64, f64)]) -> Option<f64> {
     (total > 0.0).then(|| weighted / total)
 }
 
+/// One NVML reading; a field NVML would not give is `None`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct GpuReading {
+    /// Busy percent over NVML's last sampling period.
+    pub util_pct: Option<f64>,
+    /// Memory used, MiB.
+    pub memory_used_mib: Option<f64>,
+    /// SM clock, MHz.
+    pub sm_clock_mhz: Option<f64>,
+    /// Power draw, W.
+    pub power_w: Option<f64>,
+}
+
 struct GpuProbe {
     nvml: nvml_wrapper::Nvml,
+    index: u32,
 }
 
 impl GpuProbe {
-    fn open() -> Result<Self, String> {
+    fn open(index: u32) -> Result<Self, String> {
         let nvml =
             nvml_wrapper::Nvml::init().map_err(|e| format!("no NVIDIA GPU visible (NVML: {e})"))?;
-        nvml.device_by_index(0)
-            .map_err(|e| format!("NVML sees no device 0 ({e})"))?;
-        Ok(Self { nvml })
+        nvml.device_by_index(index)
+            .map_err(|e| format!("NVML sees no device {index} ({e})"))?;
+        Ok(Self { nvml, index })
     }
 
-    fn read(&self) -> Option<f64> {
-        let device = self.nvml.device_by_index(0).ok()?;
-        device.utilization_rates().ok().map(|u| u.gpu as f64)
+    fn read(&self) -> Option<GpuReading> {
+        use nvml_wrapper::enum_wrappers::device::Clock;
+        let device = self.nvml.device_by_index(self.index).ok()?;
+        Some(GpuReading {
+            util_pct: device.utilization_rates().ok().map(|u| u.gpu as f64),
+            memory_used_mib: device
+                .memory_info()
+                .ok()
+                .map(|m| m.used as f64 / (1024.0 * 1024.0)),
+            sm_clock_mhz: device.clock_info(Clock::SM).ok().map(f64::from),
+            power_w: device.power_usage().ok().map(|mw| mw as f64 / 1000.0),
+        })
     }
 }
 
@@ -87,13 +120,18 @@ pub struct UtilizationSampler {
 }
 
 impl UtilizationSampler {
-    /// Starts sampling now, every `period`.
+    /// Starts sampling now, every `period` (GPU figures from GPU 0).
     pub fn start(period: Duration) -> Self {
+        Self::start_on(period, 0)
+    }
+
+    /// Starts sampling now, every `period`, GPU figures from GPU `gpu` (NVML's index).
+    pub fn start_on(period: Duration, gpu: u32) -> Self {
         let (stop, stopped) = bounded::<()>(1);
         let handle = std::thread::Builder::new()
             .name("utilization".into())
             .spawn(move || {
-                let gpu = GpuProbe::open();
+                let gpu = GpuProbe::open(gpu);
                 let started = Instant::now();
                 let mut cpu = Vec::new();
                 let mut gpu_samples = Vec::new();
@@ -137,14 +175,21 @@ fn window_s(samples: &[(f64, f64)]) -> f64 {
         .map_or(0.0, |(l, f)| l.0 - f.0)
 }
 
+/// The samples of one field of the readings that have it.
+fn series(gpu: &[(f64, GpuReading)], field: fn(&GpuReading) -> Option<f64>) -> Vec<(f64, f64)> {
+    gpu.iter()
+        .filter_map(|(t, r)| field(r).map(|v| (*t, v)))
+        .collect()
+}
+
 fn summarise(
     cpu: &[(f64, f64)],
-    gpu: &[(f64, f64)],
+    gpu: &[(f64, GpuReading)],
     gpu_error: Option<String>,
     period: Duration,
 ) -> UtilizationSummary {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let gpu_pct = gauge_time_weighted_mean(gpu);
+    let gpu_pct = gauge_time_weighted_mean(&series(gpu, |r| r.util_pct));
     let gpu_absent_reason = match (&gpu_pct, gpu_error) {
         (Some(_), _) => None,
         (None, Some(e)) => Some(e),
@@ -157,6 +202,12 @@ fn summarise(
             .filter(|_| window_s(cpu) >= period.as_secs_f64())
             .map(|rate| 100.0 * rate / cores),
         gpu_pct,
+        gpu_memory_used_mib: series(gpu, |r| r.memory_used_mib)
+            .iter()
+            .map(|s| s.1)
+            .reduce(f64::max),
+        gpu_sm_clock_mhz: gauge_time_weighted_mean(&series(gpu, |r| r.sm_clock_mhz)),
+        gpu_power_w: gauge_time_weighted_mean(&series(gpu, |r| r.power_w)),
         gpu_absent_reason,
         samples: cpu.len().max(gpu.len()),
     }
@@ -189,6 +240,43 @@ mod tests {
         assert!(fast.cpu_pct.is_some());
         let slow = summarise(&cpu, &[], None, DEFAULT_PERIOD);
         assert_eq!(slow.cpu_pct, None);
+    }
+
+    #[test]
+    fn gpu_figures_are_time_weighted_with_peak_memory_and_absent_when_unread() {
+        let r = |util, mem, clock, power| GpuReading {
+            util_pct: Some(util),
+            memory_used_mib: Some(mem),
+            sm_clock_mhz: clock,
+            power_w: Some(power),
+        };
+        let gpu = [
+            (0.0, r(0.0, 100.0, None, 50.0)),
+            (0.1, r(100.0, 900.0, None, 300.0)),
+            (0.4, r(60.0, 500.0, None, 200.0)),
+        ];
+        let u = summarise(&[], &gpu, None, DEFAULT_PERIOD);
+        // 100 % over 0.1 s, 60 % over 0.3 s.
+        assert!((u.gpu_pct.unwrap() - 70.0).abs() < 1e-9);
+        assert!((u.gpu_power_w.unwrap() - 225.0).abs() < 1e-9);
+        assert_eq!(u.gpu_memory_used_mib, Some(900.0));
+        assert_eq!(u.gpu_sm_clock_mhz, None, "never read: absent, not 0");
+        assert_eq!(u.gpu_absent_reason, None);
+
+        let none = summarise(
+            &[],
+            &[],
+            Some("no NVIDIA GPU visible".into()),
+            DEFAULT_PERIOD,
+        );
+        assert_eq!(
+            (none.gpu_pct, none.gpu_power_w, none.gpu_memory_used_mib),
+            (None, None, None)
+        );
+        assert_eq!(
+            none.gpu_absent_reason.as_deref(),
+            Some("no NVIDIA GPU visible")
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::checkpoint;
 use super::fault::{FaultPlan, FaultSpec};
 use super::spin::SpinModel;
 use super::zoo::{infer, Architecture};
-use crate::config::{CompileMode, ModelConfig};
+use crate::config::{CompileMode, ModelConfig, Precision};
 use crate::error::{Error, Result};
 use crate::results::ModelInfo;
 
@@ -31,6 +31,7 @@ enum Prepared {
     Eager {
         master: VarStore,
         arch: Architecture,
+        precision: Precision,
     },
     Torchscript(Arc<CModule>),
     Spin(SpinModel),
@@ -89,18 +90,23 @@ impl PreparedModel {
     /// A fresh instance without an injected fault, for the bare-forward loop.
     pub fn bare_instance(&self) -> Result<Box<dyn Forward>> {
         Ok(match &self.prepared {
-            Prepared::Eager { master, arch } => Box::new(eager_copy(master, *arch)?),
+            Prepared::Eager {
+                master,
+                arch,
+                precision,
+            } => Box::new(eager_copy(master, *arch, *precision)?),
             Prepared::Torchscript(module) => Box::new(TracedModel(Arc::clone(module))),
             Prepared::Spin(spin) => Box::new(*spin),
         })
     }
 }
 
-fn eager_copy(master: &VarStore, arch: Architecture) -> Result<EagerModel> {
+fn eager_copy(master: &VarStore, arch: Architecture, precision: Precision) -> Result<EagerModel> {
     let mut vs = VarStore::new(master.device());
     let net = arch
         .build(&vs.root())
         .expect("eager models have weights; this is a bug");
+    cast(&mut vs, precision); // before the copy, which would otherwise cast back to fp32
     vs.copy(master)?;
     vs.freeze();
     Ok(EagerModel { _vs: vs, net })
@@ -114,23 +120,45 @@ fn resolve_arch(cfg: &ModelConfig) -> Result<(Architecture, Option<std::path::Pa
     }
 }
 
-/// Loads and compiles the model described by `cfg`. `example_batch` is the batch
-/// size traced with; `seed` draws generated weights.
-pub fn prepare(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<PreparedModel> {
+/// Casts a var store's float weights (and batch-norm statistics) to `precision`.
+fn cast(vs: &mut VarStore, precision: Precision) {
+    match precision {
+        Precision::Fp32 => {}
+        Precision::Fp16 => vs.half(),
+        Precision::Bf16 => vs.bfloat16(),
+    }
+}
+
+/// Loads and compiles the model described by `cfg` onto `device`, in the config's
+/// precision. `example_batch` is the batch size traced with; `seed` draws generated
+/// weights. A precision the device's libtorch cannot run is refused here, by trying it
+/// once, with an error that says so (never a silent fp32). A `fail:` model is the
+/// inner model with a fault plan attached.
+pub fn prepare(
+    cfg: &ModelConfig,
+    example_batch: u32,
+    seed: u64,
+    device: tch::Device,
+) -> Result<PreparedModel> {
     let Some(fault) = FaultSpec::parse(&cfg.name)? else {
-        return prepare_plain(cfg, example_batch, seed);
+        return prepare_plain(cfg, example_batch, seed, device);
     };
     let inner = ModelConfig {
         name: fault.inner.clone(),
         ..cfg.clone()
     };
-    let mut model = prepare_plain(&inner, example_batch, seed)?;
+    let mut model = prepare_plain(&inner, example_batch, seed, device)?;
     model.info.arch = fault.name();
     model.fault = Some(FaultPlan::new(fault));
     Ok(model)
 }
 
-fn prepare_plain(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<PreparedModel> {
+fn prepare_plain(
+    cfg: &ModelConfig,
+    example_batch: u32,
+    seed: u64,
+    device: tch::Device,
+) -> Result<PreparedModel> {
     let (arch, dir) = resolve_arch(cfg)?;
     let mut info = ModelInfo {
         arch: arch.name(),
@@ -170,6 +198,8 @@ fn prepare_plain(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<Pre
         checkpoint::load_weights(&mut master, dir)?;
     }
     master.freeze(); // inference only; tracing also refuses weights that require grad
+    cast(&mut master, cfg.precision);
+    master.set_device(device);
     let load_time = started.elapsed();
     info.weights = if dir.is_some() {
         "checkpoint"
@@ -183,11 +213,20 @@ fn prepare_plain(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<Pre
         .map(|t| t.numel() as u64)
         .sum();
 
+    check_precision(&net, cfg, device)?;
     let (prepared, compile_time) = match cfg.compile {
-        CompileMode::Eager => (Prepared::Eager { master, arch }, None),
+        CompileMode::Eager => (
+            Prepared::Eager {
+                master,
+                arch,
+                precision: cfg.precision,
+            },
+            None,
+        ),
         CompileMode::Torchscript => {
             let started = Instant::now();
-            let module = trace(&net, example_batch, cfg.image_size)?;
+            let example = example_input(example_batch, cfg, device)?;
+            let module = trace(&net, example)?;
             (
                 Prepared::Torchscript(Arc::new(module)),
                 Some(started.elapsed()),
@@ -203,11 +242,48 @@ fn prepare_plain(cfg: &ModelConfig, example_batch: u32, seed: u64) -> Result<Pre
     })
 }
 
-fn trace(net: &FuncT<'static>, batch: u32, image: u32) -> Result<CModule> {
-    let example = Tensor::f_zeros(
-        [batch as i64, 3, image as i64, image as i64],
-        (Kind::Float, tch::Device::Cpu),
-    )?;
+fn example_input(batch: u32, cfg: &ModelConfig, device: tch::Device) -> Result<Tensor> {
+    let side = cfg.image_size as i64;
+    Ok(Tensor::f_zeros(
+        [batch as i64, 3, side, side],
+        (cfg.precision.kind(), device),
+    )?)
+}
+
+/// One forward of a single sample in the configured precision: libtorch kernels that
+/// lack a type fail here, before anything is timed, with the reason.
+fn check_precision(net: &FuncT<'static>, cfg: &ModelConfig, device: tch::Device) -> Result<()> {
+    if cfg.precision == Precision::Fp32 {
+        return Ok(());
+    }
+    let example = example_input(1, cfg, device)?;
+    let tried = catch_unwind(AssertUnwindSafe(|| {
+        infer(net, &example).f_to_kind(Kind::Float).map(drop)
+    }));
+    let why = match tried {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => first_line_of(&e.to_string()),
+        Err(panic) => first_line_of(crate::error::panic_message(panic.as_ref())),
+    };
+    Err(Error::config(
+        "precision",
+        format!(
+            "{} is not supported by this libtorch on {device:?}: {why}; use --precision fp32{}",
+            cfg.precision.name(),
+            if device == tch::Device::Cpu {
+                " (or a GPU)"
+            } else {
+                ""
+            }
+        ),
+    ))
+}
+
+fn first_line_of(text: &str) -> String {
+    text.lines().next().unwrap_or_default().to_string()
+}
+
+fn trace(net: &FuncT<'static>, example: Tensor) -> Result<CModule> {
     // Eager tch calls panic on libtorch errors; report them as errors with their first line.
     let traced = catch_unwind(AssertUnwindSafe(|| {
         CModule::create_by_tracing("inferbench", "forward", &[example], &mut |xs| {
@@ -226,4 +302,63 @@ fn trace(net: &FuncT<'static>, batch: u32, image: u32) -> Result<CModule> {
     let mut module = traced?;
     module.set_eval();
     Ok(module)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(precision: Precision, compile: CompileMode) -> ModelConfig {
+        ModelConfig {
+            name: "tiny-cnn".into(),
+            image_size: 16,
+            compile,
+            precision,
+            ..ModelConfig::default()
+        }
+    }
+
+    #[test]
+    fn weights_and_outputs_are_in_the_configured_precision() {
+        for precision in [Precision::Fp16, Precision::Bf16] {
+            for compile in [CompileMode::Eager, CompileMode::Torchscript] {
+                let cfg = tiny(precision, compile);
+                let model = prepare(&cfg, 2, 0, tch::Device::Cpu).unwrap();
+                let input = example_input(2, &cfg, tch::Device::Cpu).unwrap();
+                let output = model.instance().unwrap().forward(&input).unwrap();
+                assert_eq!(output.kind(), precision.kind(), "{precision:?} {compile:?}");
+                assert_eq!(output.size()[0], 2);
+            }
+        }
+    }
+
+    #[test]
+    fn a_precision_the_kernels_lack_is_an_error_naming_it() {
+        let refusing = tch::nn::func_t(|x, _| {
+            if x.kind() == Kind::Half {
+                panic!("\"slow_conv2d_cpu\" not implemented for 'Half'\nbacktrace");
+            }
+            x.shallow_clone()
+        });
+        let err = check_precision(
+            &refusing,
+            &tiny(Precision::Fp16, CompileMode::Eager),
+            tch::Device::Cpu,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("precision")
+                && err.contains("fp16 is not supported")
+                && err.contains("not implemented for 'Half'")
+                && !err.contains("backtrace"),
+            "{err}"
+        );
+        check_precision(
+            &refusing,
+            &tiny(Precision::Bf16, CompileMode::Eager),
+            tch::Device::Cpu,
+        )
+        .unwrap();
+    }
 }

@@ -6,6 +6,8 @@
 //! dedicated:  intake ─▶ copy-in ─▶ worker×N (forward) ─▶ copy-out ─▶ responses
 //!                       └─ device buffers return to copy-in through a free list ─┘
 //! ```
+//! What each thread does with a batch, and which events order the streams, is
+//! [`super::ordering`]'s step list for its role; this module only wires threads.
 //! With a dynamic batching policy a batcher thread sits in front of the intake.
 //! Every thread ends when its input channel hangs up, so dropping the request
 //! sender shuts the whole backend down in order. A stage that fails sends its error
@@ -19,18 +21,20 @@ use std::thread::{Builder, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use super::batcher::BatcherState;
 use super::monitor::{StageBeat, StageMonitor};
+use super::ordering::{self, Role};
 use super::stages::{
-    compute, copy_in, copy_out_and_respond, Intake, ResponseResult, TensorBatch, TensorRequest,
+    run_steps, InFlight, Intake, Loan, ResponseResult, StageKit, TensorBatch, TensorRequest,
 };
 use super::wait::WaitPolicy;
 use crate::config::BatchPolicy;
 use crate::config::StreamLayout;
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
+use crate::metrics::DeviceStageTimes;
 use crate::model::PreparedModel;
 use crate::request::RunClock;
 
@@ -50,6 +54,10 @@ pub struct BackendPlan<'a> {
     pub batching: BatchPolicy,
     /// Shape of one worker's input buffer: `[max batch samples, 3, h, w]`.
     pub buffer_shape: [i64; 4],
+    /// Element type of the buffers (the run's precision).
+    pub kind: Kind,
+    /// Where the stage that waits on the host adds each batch's device stage times.
+    pub device_times: Arc<DeviceStageTimes>,
     /// The run's clock.
     pub clock: RunClock,
     /// How every stage waits for its next item.
@@ -201,30 +209,39 @@ fn spawn_shared(
     monitor: &Arc<StageMonitor>,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> Result<()> {
+    let steps = ordering::steps(StreamLayout::Shared, Role::Worker);
     for w in 0..plan.workers {
         let model = plan.model.instance()?;
-        let buffer = plan.device.alloc_buffer(&plan.buffer_shape)?;
+        let buffer = plan.device.alloc_buffer(&plan.buffer_shape, plan.kind)?;
         let mut stream = plan.device.new_stream()?;
-        let (intake, tx, clock, intra, wait) = (
+        let (intake, tx, clock, intra, wait, times) = (
             intake.clone(),
             responses.clone(),
             plan.clock,
             plan.intra_op_threads,
             plan.wait,
+            Arc::clone(&plan.device_times),
         );
         threads.push(spawn_stage(
             monitor.register(&format!("worker-{w}")),
             responses.clone(),
             move |beat| {
                 let _guard = init_compute_thread(intra);
-                while let Some(mut batch) = intake.next(&clock, wait) {
+                stream.make_current()?;
+                let mut kit = StageKit {
+                    stream: stream.as_mut(),
+                    clock: &clock,
+                    model: Some(model.as_ref()),
+                    buffer: Some(&buffer),
+                    free_list: None,
+                    responses: Some(&tx),
+                    device_times: Some(&times),
+                };
+                while let Some(batch) = intake.next(&clock, wait) {
                     if !take(beat, &clock, &batch) {
                         break;
                     }
-                    let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
-                    let output =
-                        compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
-                    if !copy_out_and_respond(batch, &output, stream.as_mut(), &clock, &tx)? {
+                    if !run_steps(steps, &mut kit, &mut InFlight::new(batch))? {
                         break;
                     }
                     beat.idle();
@@ -236,9 +253,6 @@ fn spawn_shared(
     Ok(())
 }
 
-/// A device buffer on loan from the copy-in stage's free list.
-type Loaned = (Tensor, Tensor, TensorBatch);
-
 fn spawn_dedicated(
     plan: &BackendPlan<'_>,
     intake: Intake,
@@ -246,31 +260,40 @@ fn spawn_dedicated(
     monitor: &Arc<StageMonitor>,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> Result<()> {
+    let steps = |role| ordering::steps(StreamLayout::Dedicated, role);
     // One buffer more than workers, so copy-in can fill the next while all compute.
     let buffers = plan.workers as usize + 1;
-    let (free_tx, free_rx) = bounded::<Tensor>(buffers);
+    let (free_tx, free_rx) = bounded::<Loan>(buffers);
     for _ in 0..buffers {
+        let buffer = plan.device.alloc_buffer(&plan.buffer_shape, plan.kind)?;
         free_tx
-            .send(plan.device.alloc_buffer(&plan.buffer_shape)?)
+            .send(Loan {
+                buffer,
+                free_after: None,
+            })
             .expect("free list has room; this is a bug");
     }
-    let (compute_tx, compute_rx) = unbounded::<Loaned>();
-    let (out_tx, out_rx) = unbounded::<(Tensor, TensorBatch)>();
+    let (compute_tx, compute_rx) = unbounded::<InFlight>();
+    let (out_tx, out_rx) = unbounded::<InFlight>();
     let (clock, wait) = (plan.clock, plan.wait);
 
     let mut stream = plan.device.new_stream()?;
     let beat = monitor.register("copy-in");
     threads.push(spawn_stage(beat, responses.clone(), move |beat| {
         let _guard = init_copy_thread();
-        while let Some(mut batch) = intake.next(&clock, wait) {
+        stream.make_current()?;
+        let mut kit = StageKit::bare(stream.as_mut(), &clock);
+        while let Some(batch) = intake.next(&clock, wait) {
             if !take(beat, &clock, &batch) {
                 break;
             }
-            let Ok(buffer) = wait.recv(&free_rx) else {
+            let Ok(loan) = wait.recv(&free_rx) else {
                 break;
             };
-            let input = copy_in(&mut batch, &buffer, stream.as_mut(), &clock)?;
-            if compute_tx.send((buffer, input, batch)).is_err() {
+            let mut item = InFlight::new(batch);
+            item.loan = Some(loan);
+            run_steps(steps(Role::CopyIn), &mut kit, &mut item)?;
+            if compute_tx.send(item).is_err() {
                 break;
             }
             beat.idle();
@@ -292,15 +315,18 @@ fn spawn_dedicated(
             responses.clone(),
             move |beat| {
                 let _guard = init_compute_thread(intra);
-                while let Ok((buffer, input, mut batch)) = wait.recv(&rx) {
-                    if !take(beat, &clock, &batch) {
+                stream.make_current()?;
+                let mut kit = StageKit {
+                    model: Some(model.as_ref()),
+                    free_list: Some(&free),
+                    ..StageKit::bare(stream.as_mut(), &clock)
+                };
+                while let Ok(mut item) = wait.recv(&rx) {
+                    if !take(beat, &clock, &item.batch) {
                         break;
                     }
-                    let output =
-                        compute(&mut batch, model.as_ref(), &input, stream.as_mut(), &clock)?;
-                    drop(input);
-                    let _ = free.send(buffer);
-                    if out.send((output, batch)).is_err() {
+                    run_steps(steps(Role::Worker), &mut kit, &mut item)?;
+                    if out.send(item).is_err() {
                         break;
                     }
                     beat.idle();
@@ -313,14 +339,21 @@ fn spawn_dedicated(
 
     let mut stream = plan.device.new_stream()?;
     let tx = responses.clone();
+    let times = Arc::clone(&plan.device_times);
     let beat = monitor.register("copy-out");
     threads.push(spawn_stage(beat, responses, move |beat| {
         let _guard = init_copy_thread();
-        while let Ok((output, batch)) = wait.recv(&out_rx) {
-            if !take(beat, &clock, &batch) {
+        stream.make_current()?;
+        let mut kit = StageKit {
+            responses: Some(&tx),
+            device_times: Some(&times),
+            ..StageKit::bare(stream.as_mut(), &clock)
+        };
+        while let Ok(mut item) = wait.recv(&out_rx) {
+            if !take(beat, &clock, &item.batch) {
                 break;
             }
-            if !copy_out_and_respond(batch, &output, stream.as_mut(), &clock, &tx)? {
+            if !run_steps(steps(Role::CopyOut), &mut kit, &mut item)? {
                 break;
             }
             beat.idle();

@@ -9,14 +9,20 @@ use std::time::Instant;
 use tch::Tensor;
 
 use super::inputs::InputPool;
+use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::model::PreparedModel;
 
 /// Samples per second of `workers` threads each calling the model in a loop on the
 /// pool's inputs, `iters` forwards in all (as evenly split as possible).
+///
+/// The inputs are moved to `device` before timing (device-resident, as the limit the
+/// pipeline is compared with should be), each thread runs on its own stream, and
+/// waits for that stream before its end time is taken (a GPU forward returns once queued).
 pub fn bare_forward_throughput(
     model: &PreparedModel,
     inputs: &InputPool,
+    device: &dyn ComputeDevice,
     workers: u32,
     intra_op_threads: u32,
     iters: u32,
@@ -26,19 +32,23 @@ pub fn bare_forward_throughput(
     let mut samples = 0u64;
     for w in 0..workers {
         let instance = model.bare_instance()?;
+        let mut stream = device.new_stream()?;
         let mine: Vec<Tensor> = (w..iters)
             .step_by(workers as usize)
-            .map(|id| inputs.get(id as u64))
-            .collect();
+            .map(|id| inputs.get(id as u64).f_to_device(device.torch_device()))
+            .collect::<Result<_, _>>()?;
         samples += mine.iter().map(|t| t.size()[0] as u64).sum::<u64>();
         let barrier = Arc::clone(&barrier);
         handles.push(std::thread::spawn(move || -> Result<Instant> {
             tch::set_num_threads(intra_op_threads as i32);
             let _guard = tch::no_grad_guard();
+            let current = stream.make_current();
             // This thread's first call stays out of the timing. Every thread reaches the
             // barrier, even one whose forward failed or panicked, so none waits forever.
             let warm = catch_unwind(AssertUnwindSafe(|| {
-                mine.first().map(|t| instance.forward(t)).transpose()
+                current?;
+                mine.first().map(|t| instance.forward(t)).transpose()?;
+                stream.synchronize()
             }));
             barrier.wait();
             match warm {
@@ -52,6 +62,7 @@ pub fn bare_forward_throughput(
             for input in &mine {
                 let _output = instance.forward(input)?;
             }
+            stream.synchronize()?;
             Ok(Instant::now())
         }));
     }

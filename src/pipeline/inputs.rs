@@ -3,6 +3,7 @@
 
 use tch::{Kind, Tensor};
 
+use crate::device::ComputeDevice;
 use crate::error::Result;
 
 /// Memory the pre-built inputs may take; past it, requests reuse inputs in turn.
@@ -17,13 +18,39 @@ impl InputPool {
     /// `count` distinct `[batch, 3, image, image]` inputs drawn from `seed`, capped so the
     /// pool stays within [`INPUT_POOL_BYTES`] (at least one input).
     pub fn generate(count: u32, batch: u32, image: u32, seed: u64) -> Result<Self> {
+        Self::generate_for(
+            count,
+            batch,
+            image,
+            seed,
+            Kind::Float,
+            &crate::device::CpuDevice,
+        )
+    }
+
+    /// As [`InputPool::generate`], in element type `kind` (the run's precision, cast
+    /// here, before any timing) and in the host memory `device` sends from (pinned for a
+    /// GPU). The values are the same fp32 draws whatever the kind.
+    pub fn generate_for(
+        count: u32,
+        batch: u32,
+        image: u32,
+        seed: u64,
+        kind: Kind,
+        device: &dyn ComputeDevice,
+    ) -> Result<Self> {
         let shape = [batch as i64, 3, image as i64, image as i64];
-        let bytes = shape.iter().product::<i64>() as usize * 4;
+        let bytes = shape.iter().product::<i64>() as usize * kind.elt_size_in_bytes();
         let count = (count as usize).min(INPUT_POOL_BYTES / bytes.max(1)).max(1);
         tch::manual_seed(seed as i64);
         let inputs = (0..count)
-            .map(|_| Tensor::f_randn(shape, (Kind::Float, tch::Device::Cpu)))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|_| {
+                let drawn = Tensor::f_randn(shape, (Kind::Float, tch::Device::Cpu))?;
+                let mut host = device.alloc_host(&shape, kind)?;
+                host.f_copy_(&drawn)?;
+                Ok(host)
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(Self { inputs })
     }
 
@@ -40,5 +67,21 @@ impl InputPool {
     /// Whether the pool is empty (never, by construction).
     pub fn is_empty(&self) -> bool {
         self.inputs.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_are_cast_once_to_the_runs_precision_with_the_same_draws() {
+        let fp32 = InputPool::generate(2, 1, 4, 7).unwrap();
+        let fp16 =
+            InputPool::generate_for(2, 1, 4, 7, Kind::Half, &crate::device::CpuDevice).unwrap();
+        assert_eq!(fp16.get(1).kind(), Kind::Half);
+        let back = fp16.get(1).to_kind(Kind::Float);
+        let diff = (back - fp32.get(1)).abs().max().double_value(&[]);
+        assert!(diff < 1e-2, "fp16 rounding only, got {diff}");
     }
 }

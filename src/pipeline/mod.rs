@@ -25,6 +25,7 @@ pub mod interrupt;
 mod loadgen;
 #[cfg(feature = "torch")]
 pub mod monitor;
+pub mod ordering;
 #[cfg(feature = "torch")]
 mod run;
 #[cfg(feature = "torch")]

@@ -13,15 +13,16 @@ use super::server::{Server, Window};
 use super::watch::Cut;
 use crate::config::limits::RunLimits;
 use crate::config::RunConfig;
-use crate::device::{ComputeDevice, CpuDevice};
+use crate::device::{self, ComputeDevice};
 use crate::error::{Error, Result};
+use crate::metrics::Limits;
 use crate::request::RequestMeta;
 use crate::results::{Environment, RunReport};
 
 /// How to run, beyond what the configuration says.
 pub struct RunOptions<'a> {
-    /// Device. Default: the CPU.
-    pub device: Arc<dyn ComputeDevice>,
+    /// An already opened device. Default: the one the configuration names, opened here.
+    pub device: Option<Arc<dyn ComputeDevice>>,
     /// Keep every measured request's timestamps in [`RunOutcome::trace`]. Default false.
     pub keep_trace: bool,
     /// Told each phase as it starts (for a CLI's status line).
@@ -33,7 +34,7 @@ pub struct RunOptions<'a> {
 impl Default for RunOptions<'_> {
     fn default() -> Self {
         Self {
-            device: Arc::new(CpuDevice),
+            device: None,
             keep_trace: false,
             progress: Box::new(|_| {}),
             limits: RunLimits::default(),
@@ -63,7 +64,7 @@ impl RunOutcome {
     }
 }
 
-/// Runs the pipeline once as `cfg` describes (batching included), on the CPU.
+/// Runs the pipeline once as `cfg` describes (batching and device included).
 pub fn run(cfg: &RunConfig) -> Result<RunReport> {
     run_with(cfg, RunOptions::default())?.into_complete()
 }
@@ -79,6 +80,11 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
     limits.check(cfg)?;
     let run_end = Instant::now() + limits.max_duration;
     let progress = progress.as_mut();
+    cfg.validate()?;
+    let device = match device {
+        Some(device) => device,
+        None => device::open(cfg.backend.device)?,
+    };
     let mut server =
         Server::start_within(cfg, Arc::clone(&device), limits, Some(run_end), progress)?;
     // The bare loop is timed half before and half after the pipeline window, and the
@@ -110,17 +116,27 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         (_, Some(Err(e))) => Some(Err(e)),
         _ => None,
     };
+    let h2d = match (whole, &bare) {
+        (true, Some(Ok(_))) => {
+            progress("probing host-to-device bandwidth");
+            Some(server.h2d_bandwidth())
+        }
+        _ => None,
+    };
+    let bytes_per_sample = server.input_bytes_per_sample();
     let facts = server.facts();
     let stopped = server.stop();
     let Window {
         mut collector,
         utilization,
+        device_stages,
         cut,
     } = window?;
     let Some(cut) = cut else {
         stopped?;
         let bare = bare.transpose()?;
-        let report = RunReport::new(
+        let h2d = h2d.transpose()?.flatten();
+        let mut report = RunReport::new(
             cfg.clone(),
             facts,
             collector.figures()?,
@@ -128,6 +144,17 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
             bare,
             Environment::detect(),
         );
+        report.device_stages_ms = device_stages;
+        report.limits = match (bare, h2d) {
+            (Some(compute), Some(bandwidth)) => Limits::assess(
+                compute,
+                bandwidth,
+                bytes_per_sample,
+                cfg.load.batch_size,
+                report.throughput_samples_per_s,
+            ),
+            _ => None,
+        };
         return Ok(RunOutcome {
             report,
             trace: collector.take_trace(),
@@ -147,6 +174,7 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         bare.and_then(|b| b.ok()),
         Environment::detect(),
     );
+    report.device_stages_ms = device_stages;
     report.incomplete = Some(match stopped {
         Ok(()) => cut.to_string(),
         Err(e) => format!("{cut}; {e}"),

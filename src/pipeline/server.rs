@@ -22,10 +22,10 @@ use super::wait::WaitPolicy;
 use super::watch::{Cut, Watch};
 use crate::config::limits::RunLimits;
 use crate::config::{Arrival, RunConfig};
-use crate::device::ComputeDevice;
+use crate::device::{self, ComputeDevice};
 use crate::error::{Error, Result};
 use crate::metrics::utilization::{UtilizationSampler, DEFAULT_PERIOD};
-use crate::metrics::UtilizationSummary;
+use crate::metrics::{DeviceStageSummary, DeviceStageTimes, UtilizationSummary};
 use crate::model::{prepare, PreparedModel};
 use crate::request::RunClock;
 use crate::results::ServerFacts;
@@ -38,6 +38,8 @@ pub struct Window {
     pub utilization: UtilizationSummary,
     /// Why the window ended before its last response; `None` for a whole window.
     pub cut: Option<Cut>,
+    /// Mean device time per batch of each stage; `None` without timing events (the CPU).
+    pub device_stages: Option<DeviceStageSummary>,
 }
 
 /// A started server: model loaded and compiled, backend threads running, warmed up.
@@ -49,6 +51,7 @@ pub struct Server {
     client: Client,
     backend: Backend,
     intra_op_threads: u32,
+    device_times: Arc<DeviceStageTimes>,
     next_id: u64,
     limits: RunLimits,
     /// The run's wall-clock limit; `None` for a server that measures many windows.
@@ -87,11 +90,24 @@ impl Server {
         let intra_op_threads = cfg.intra_op_threads();
         tch::set_num_threads(intra_op_threads as i32);
         progress("loading model");
-        let model = prepare(&cfg.model, cfg.load.batch_size, cfg.load.seed)?;
+        let model = prepare(
+            &cfg.model,
+            cfg.load.batch_size,
+            cfg.load.seed,
+            device.torch_device(),
+        )?;
         let warmups = 1 + cfg.extra_warmup();
         let (batch, image) = (cfg.load.batch_size, cfg.model.image_size);
-        let inputs =
-            InputPool::generate(warmups + cfg.load.num_iters, batch, image, cfg.load.seed)?;
+        let kind = cfg.model.precision.kind();
+        let inputs = InputPool::generate_for(
+            warmups + cfg.load.num_iters,
+            batch,
+            image,
+            cfg.load.seed,
+            kind,
+            device.as_ref(),
+        )?;
+        let device_times = Arc::new(DeviceStageTimes::default());
 
         let clock = RunClock::start();
         let wait = WaitPolicy::spin_then_park(Duration::from_micros(cfg.backend.spin_wait_us));
@@ -105,10 +121,15 @@ impl Server {
             intra_op_threads,
             batching,
             buffer_shape: buffer_shape(&batching, batch, image),
+            kind,
+            device_times: Arc::clone(&device_times),
             clock,
             wait,
         };
         let backend = Backend::spawn(plan, request_rx, response_tx)?;
+        // Weights were copied on the default stream, which the workers' streams do not
+        // wait for: finish them before the first request.
+        device.synchronize()?;
         let client = Client {
             tx: request_tx,
             rx: response_rx,
@@ -124,6 +145,7 @@ impl Server {
             client,
             backend,
             intra_op_threads,
+            device_times,
             next_id: 0,
             limits,
             run_end,
@@ -198,7 +220,12 @@ impl Server {
     /// comes back with what it collected and [`Window::cut`] set.
     pub fn measure_window(&mut self, n: u64, keep_trace: bool) -> Result<Window> {
         let first = self.next_id;
-        let sampler = UtilizationSampler::start(DEFAULT_PERIOD);
+        self.device_times.take(); // what the warm-up or an earlier window left
+        let gpu = match self.cfg.backend.device {
+            crate::config::DeviceSpec::Cuda(n) => n,
+            crate::config::DeviceSpec::Cpu => 0,
+        };
+        let sampler = UtilizationSampler::start_on(DEFAULT_PERIOD, gpu);
         let collector = Collector::new(keep_trace);
         let busy = || self.backend.busy_stages(self.client.clock.now());
         let run_end = self
@@ -224,6 +251,7 @@ impl Server {
             collector,
             utilization,
             cut,
+            device_stages: self.device_times.take(),
         })
     }
 
@@ -232,6 +260,7 @@ impl Server {
         bare::bare_forward_throughput(
             &self.model,
             &self.inputs,
+            self.device.as_ref(),
             self.cfg.backend.workers,
             self.intra_op_threads,
             iters,
@@ -248,6 +277,20 @@ impl Server {
             compile_time_s: self.model.compile_time.map(|d| d.as_secs_f64()),
             warmup_latency_ms: crate::metrics::ms(self.warmup_ns as f64),
         }
+    }
+
+    /// Pinned host-to-device bandwidth for copies of one request's input, bytes/s;
+    /// `None` on a device without such copies (the CPU).
+    pub fn h2d_bandwidth(&self) -> Result<Option<f64>> {
+        let bytes = self.input_bytes_per_sample() as usize * self.cfg.load.batch_size as usize;
+        self.device
+            .h2d_bandwidth(bytes, device::probe_repeats(bytes))
+    }
+
+    /// Input bytes of one sample at the run's precision.
+    pub fn input_bytes_per_sample(&self) -> u64 {
+        let side = self.cfg.model.image_size as u64;
+        3 * side * side * self.cfg.model.precision.bytes() as u64
     }
 
     /// Hangs up the request queue and waits for every stage to finish: up to the

@@ -113,5 +113,47 @@ pub fn render(r: &RunReport) -> String {
         ),
         or_absent(r.pipeline_efficiency, |v| format!("{v:.4}"), "n/a"),
     );
+    gpu_lines(&mut s, r);
     s
+}
+
+/// GPU memory, clock and power, device stage times and limits: only what was measured.
+fn gpu_lines(s: &mut String, r: &RunReport) {
+    let u = &r.utilization;
+    let mut gpu = Vec::new();
+    if let Some(v) = u.gpu_memory_used_mib {
+        gpu.push(format!("memory used peak {v:.0} MiB"));
+    }
+    if let Some(v) = u.gpu_sm_clock_mhz {
+        gpu.push(format!("SM clock {v:.0} MHz"));
+    }
+    if let Some(v) = u.gpu_power_w {
+        gpu.push(format!("power {v:.1} W"));
+    }
+    if !gpu.is_empty() {
+        let _ = writeln!(s, "GPU (mean over the window): {}", gpu.join(" | "));
+    }
+    if let Some(d) = &r.device_stages_ms {
+        let _ = writeln!(
+            s,
+            "Device time per batch (ms, timing events, {} batches): copy_in {:.4} | forward {:.4} | copy_out {:.4}",
+            d.batches, d.copy_in, d.forward, d.copy_out
+        );
+    }
+    if let Some(l) = &r.limits {
+        let _ = writeln!(
+            s,
+            "Limits: compute {:.1} samples/s | H2D {:.2} GB/s = {:.1} samples/s ({} B a sample) | {}-bound | efficiency against it {:.4} | copy-in per batch at that bandwidth {:.4} ms",
+            l.compute_samples_per_s,
+            l.h2d_gb_per_s,
+            l.copy_samples_per_s,
+            l.input_bytes_per_sample,
+            match l.bound {
+                crate::metrics::Bound::Compute => "compute",
+                crate::metrics::Bound::Copy => "copy",
+            },
+            l.efficiency,
+            l.expected_copy_in_ms
+        );
+    }
 }

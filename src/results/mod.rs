@@ -13,7 +13,9 @@ pub mod jsonl;
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
-use crate::metrics::{LatencySummary, StageSummary, UtilizationSummary};
+use crate::metrics::{
+    DeviceStageSummary, LatencySummary, Limits, StageSummary, UtilizationSummary,
+};
 
 /// What a report says about the model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +122,10 @@ pub struct RunReport {
     pub latency_ms: LatencySummary,
     /// Mean time per stage of the measured requests.
     pub stages_ms: StageSummary,
+    /// Mean device time per batch of each stage, from timing events; `None` where the
+    /// device has none (the CPU, whose stage times are the host stamps above).
+    #[serde(default)]
+    pub device_stages_ms: Option<DeviceStageSummary>,
     /// Samples / (last response − first measured request).
     pub throughput_samples_per_s: f64,
     /// Measured requests.
@@ -134,6 +140,10 @@ pub struct RunReport {
     pub bare_forward_samples_per_s: Option<f64>,
     /// Pipeline throughput / bare-forward throughput.
     pub pipeline_efficiency: Option<f64>,
+    /// GPU runs: the compute and host-to-device copy limits, which one binds, and the
+    /// efficiency against it; `None` on the CPU or without the bare forward.
+    #[serde(default)]
+    pub limits: Option<Limits>,
     /// Where it ran.
     pub env: Environment,
     /// Why the measured window ended before its last response (a stall, the time
@@ -164,6 +174,7 @@ impl RunReport {
             warmup_latency_ms: server.warmup_latency_ms,
             latency_ms: window.latency_ms,
             stages_ms: window.stages_ms,
+            device_stages_ms: None,
             throughput_samples_per_s: throughput,
             requests: window.requests,
             samples: window.samples,
@@ -171,6 +182,7 @@ impl RunReport {
             utilization,
             bare_forward_samples_per_s,
             pipeline_efficiency: bare_forward_samples_per_s.map(|bare| throughput / bare),
+            limits: None,
             env,
             incomplete: None,
         }

@@ -104,6 +104,19 @@ pub struct ConfigFigures {
     pub gpu_util_pct: Option<Stat>,
     /// Pipeline throughput over bare-forward throughput; absent unless measured.
     pub pipeline_efficiency: Option<Stat>,
+    /// Peak GPU memory used, MiB; absent without NVML.
+    #[serde(default)]
+    pub gpu_memory_used_mib: Option<Stat>,
+    /// Mean SM clock, MHz; absent without NVML.
+    #[serde(default)]
+    pub gpu_sm_clock_mhz: Option<Stat>,
+    /// Mean power draw, W; absent without NVML.
+    #[serde(default)]
+    pub gpu_power_w: Option<Stat>,
+    /// Throughput over the lower of the compute and copy limits (GPU runs with the
+    /// bare forward); absent elsewhere.
+    #[serde(default)]
+    pub limit_efficiency: Option<Stat>,
 }
 
 /// Whether a configuration ran.

@@ -174,6 +174,7 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
         Stat::of(reports.iter().map(f).collect()).expect("reports is not empty; this is a bug")
     };
     let latency = |p: Percentile| stat(&|r: &RunReport| p.of_summary(&r.latency_ms));
+    let all = |f: &dyn Fn(&RunReport) -> Option<f64>| Stat::of_all(reports.iter().map(f).collect());
     let stages_ms = reports[0]
         .stages_ms
         .named()
@@ -201,6 +202,10 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
         cpu_util_pct: Stat::of_all(reports.iter().map(|r| r.utilization.cpu_pct).collect()),
         gpu_util_pct: Stat::of_all(reports.iter().map(|r| r.utilization.gpu_pct).collect()),
         pipeline_efficiency: Stat::of_all(reports.iter().map(|r| r.pipeline_efficiency).collect()),
+        gpu_memory_used_mib: all(&|r| r.utilization.gpu_memory_used_mib),
+        gpu_sm_clock_mhz: all(&|r| r.utilization.gpu_sm_clock_mhz),
+        gpu_power_w: all(&|r| r.utilization.gpu_power_w),
+        limit_efficiency: all(&|r| r.limits.map(|l| l.efficiency)),
     })
 }
 

@@ -8,7 +8,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::criterion_settings::CriterionSettings;
-use crate::config::{Arrival, BatchPolicy, CompileMode, RunConfig, StreamLayout};
+use crate::config::{
+    Arrival, BatchPolicy, CompileMode, DeviceSpec, Precision, RunConfig, StreamLayout,
+};
 use crate::error::{Error, Result};
 
 /// A sweep: one model, the axes to cross, and how much to measure each point.
@@ -32,6 +34,8 @@ use crate::error::{Error, Result};
 /// [criterion]                 # read by `cargo bench` only (see CriterionSettings)
 /// samples = 10
 /// requests_per_sample = 16
+/// devices = ["cpu"]           # or cuda, cuda:N
+/// precisions = ["fp32"]       # fp32, fp16, bf16
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -70,6 +74,10 @@ pub struct SweepSpec {
     pub seed: u64,
     /// How `cargo bench` measures each configuration; `inferbench sweep` ignores it.
     pub criterion: CriterionSettings,
+    /// Devices, as `--device`. Default [cpu].
+    pub devices: Vec<DeviceSpec>,
+    /// Precisions, as `--precision`. Default [fp32].
+    pub precisions: Vec<Precision>,
 }
 
 impl Default for SweepSpec {
@@ -102,6 +110,8 @@ impl SweepSpec {
             bare: false,
             seed: 0,
             criterion: CriterionSettings::default(),
+            devices: vec![DeviceSpec::Cpu],
+            precisions: vec![Precision::Fp32],
         }
     }
 
@@ -180,15 +190,27 @@ impl SweepSpec {
                             for &batching in &policies {
                                 let cfg =
                                     self.point(batch, compile, workers, streams, arrival, batching);
-                                cfg.validate()?;
-                                out.push(cfg);
+                                out.extend(self.placements(&cfg));
                             }
                         }
                     }
                 }
             }
         }
+        out.iter().try_for_each(RunConfig::validate)?;
         Ok(out)
+    }
+
+    /// `cfg` on every device × precision of the sweep (innermost axes).
+    fn placements<'a>(&'a self, cfg: &'a RunConfig) -> impl Iterator<Item = RunConfig> + 'a {
+        self.devices.iter().flat_map(move |&device| {
+            self.precisions.iter().map(move |&precision| {
+                let mut c = cfg.clone();
+                c.backend.device = device;
+                c.model.precision = precision;
+                c
+            })
+        })
     }
 
     fn check_axes(&self) -> Result<()> {
@@ -199,6 +221,8 @@ impl SweepSpec {
             ("streams", self.streams.is_empty()),
             ("arrivals", self.arrivals.is_empty()),
             ("max_batch_size", self.max_batch_size.is_empty()),
+            ("devices", self.devices.is_empty()),
+            ("precisions", self.precisions.is_empty()),
         ];
         if let Some((axis, _)) = empty.iter().find(|(_, e)| *e) {
             return Err(Error::config(
@@ -278,6 +302,34 @@ mod tests {
         );
         assert_eq!(configs[3].backend.workers, 3);
         assert_eq!(spec.repeats, 2);
+    }
+
+    #[test]
+    fn devices_and_precisions_are_axes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gpu.toml");
+        std::fs::write(
+            &path,
+            "batch_sizes = [1]\ncompile = [\"eager\"]\nworkers = [1]\ndevices = [\"cpu\", \"cuda:1\"]\nprecisions = [\"fp32\", \"fp16\"]\n",
+        )
+        .unwrap();
+        let configs = SweepSpec::from_toml_file(&path).unwrap().expand().unwrap();
+        let points: Vec<_> = configs
+            .iter()
+            .map(|c| (c.backend.device, c.model.precision))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                (DeviceSpec::Cpu, Precision::Fp32),
+                (DeviceSpec::Cpu, Precision::Fp16),
+                (DeviceSpec::Cuda(1), Precision::Fp32),
+                (DeviceSpec::Cuda(1), Precision::Fp16),
+            ]
+        );
+        std::fs::write(&path, "devices = [\"gpu0\"]\n").unwrap();
+        let err = SweepSpec::from_toml_file(&path).unwrap_err().to_string();
+        assert!(err.contains("gpu0") && err.contains("cuda:N"), "{err}");
     }
 
     #[test]

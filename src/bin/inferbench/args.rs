@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use inferbench::config::{
-    parse_spin_wait, Arrival, BackendConfig, BatchPolicy, CompileMode, LoadConfig, ModelConfig,
-    RunConfig, StreamLayout,
+    parse_spin_wait, Arrival, BackendConfig, BatchPolicy, CompileMode, DeviceSpec, LoadConfig,
+    ModelConfig, Precision, RunConfig, StreamLayout,
 };
 
 #[derive(Parser)]
@@ -44,6 +44,10 @@ pub enum Command {
     /// Make one baseline from several saved runs: per benchmark the run with the median
     /// mean, plus a record of the run-to-run spread that widens `compare`'s noise band.
     MergeBaselines(MergeArgs),
+    /// Paired A/B: run the same configurations with a base and a head binary
+    /// alternately (A B B A …) and judge the ratio head/base per figure; exit 1 on
+    /// a regression beyond the threshold, 2 when the comparison could not be made.
+    Ab(AbArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -84,6 +88,13 @@ pub struct ServerArgs {
     /// Input image side in pixels (3 channels).
     #[arg(long, default_value_t = 64)]
     pub image_size: u32,
+    /// Where weights, buffers and the forward live: cpu, cuda or cuda:N (needs a
+    /// build with --features cuda and an NVIDIA GPU).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Number format of weights and inputs, cast once before timing: fp32, fp16, bf16.
+    #[arg(long, default_value = "fp32")]
+    pub precision: String,
     /// libtorch intra-op threads per worker [default: cores / workers].
     #[arg(long)]
     pub intra_op_threads: Option<u32>,
@@ -272,6 +283,55 @@ pub struct CompareArgs {
 }
 
 #[derive(Args)]
+pub struct AbArgs {
+    /// The base (A) inferbench binary [default: this one].
+    #[arg(long)]
+    pub base: Option<PathBuf>,
+    /// The head (B) inferbench binary [default: this one].
+    #[arg(long)]
+    pub head: Option<PathBuf>,
+    /// Flags added to every run of the base only, e.g. "--model spin:20ms" (they
+    /// must not repeat a flag of --run).
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub base_args: String,
+    /// Flags added to every run of the head only.
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
+    pub head_args: String,
+    /// A configuration as `run` flags, e.g. "--model resnet18 --image-size 32 --iters 100"
+    /// (repeat for several) [default: one, with run's defaults].
+    #[arg(long = "run", allow_hyphen_values = true)]
+    pub runs: Vec<String>,
+    /// Threshold in percent: a change counts only if its whole interval is beyond it.
+    #[arg(long, default_value_t = 2.0)]
+    pub threshold: f64,
+    /// Confidence of the intervals, percent.
+    #[arg(long, default_value_t = 95.0)]
+    pub confidence: f64,
+    /// A B B A blocks before a verdict may settle (at least 6 at 95 %).
+    #[arg(long, default_value_t = 6)]
+    pub min_blocks: u32,
+    /// Most A B B A blocks per configuration.
+    #[arg(long, default_value_t = 50)]
+    pub max_blocks: u32,
+    /// No block starts after this much wall time, e.g. 180s or 3min.
+    #[arg(long, default_value = "300s")]
+    pub max_time: String,
+    /// The figures judged, comma-separated: throughput, mean, p99, cpu-util, gpu-util
+    /// [default: all]; only these gate the exit status and the early stop.
+    #[arg(long, value_delimiter = ',')]
+    pub figures: Vec<String>,
+    /// Print the report as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Write github-action-benchmark files smaller_is_better.json and bigger_is_better.json here.
+    #[arg(long)]
+    pub json_dir: Option<PathBuf>,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Args)]
 pub struct MergeArgs {
     /// Criterion's output folder (CRITERION_HOME if set).
     #[arg(long, default_value = "target/criterion")]
@@ -301,6 +361,7 @@ impl ServerArgs {
                     CompileArg::Eager => CompileMode::Eager,
                     CompileArg::Torchscript => CompileMode::Torchscript,
                 },
+                precision: Precision::parse(&self.precision)?,
             },
             load: LoadConfig {
                 batch_size: self.batch_size,
@@ -319,6 +380,7 @@ impl ServerArgs {
                 spin_wait_us: parse_spin_wait(&self.spin_wait)?,
                 batching: BatchPolicy::from_limits(self.max_batch_size, &self.batch_timeout)
                     .context("--max-batch-size / --batch-timeout")?,
+                device: DeviceSpec::parse(&self.device)?,
             },
             measure_bare_forward: bare,
         })

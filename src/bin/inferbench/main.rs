@@ -21,7 +21,8 @@ use inferbench::sweep::shard::{self, Shard};
 use inferbench::sweep::{runner, spec::SweepSpec};
 
 use args::{
-    Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs, SweepArgs,
+    AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs,
+    SweepArgs,
 };
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -30,7 +31,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.validate()?;
     let limits = RunLimits::from_flags(&args.max_duration, args.stall_timeout.as_deref())?;
     limits.check(&cfg)?;
-    // Check the results file first: an unwritable folder fails now, not after the run.
+    // A device that cannot be opened fails before anything is written.
+    let device = inferbench::device::open(cfg.backend.device)?;
+    // Check the results file next: an unwritable folder fails now, not after the run.
     let mut sink = JsonlSink::open(&args.out)?;
     if let Some(path) = &args.trace {
         trace::check_writable(path)?;
@@ -42,10 +45,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         }
     };
     let options = RunOptions {
+        device: Some(device),
         progress: Box::new(progress),
         keep_trace: args.trace.is_some(),
         limits,
-        ..RunOptions::default()
     };
     interrupt::install().context("cannot install the Ctrl-C handler")?;
     let outcome = inferbench::pipeline::run_with(&cfg, options)?;
@@ -130,6 +133,8 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         print_plan(&spec, &configs, &chosen, part);
         return Ok(());
     }
+    // A device that cannot be opened fails before anything is written.
+    inferbench::device::check_available(&configs)?;
     let out = match part {
         Some(p) => {
             let default_dir = std::path::Path::new("results/sweeps");
@@ -210,6 +215,7 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| default_results_path("curves", &args.name));
+    inferbench::device::check_available(std::slice::from_ref(&cfg))?;
     let mut sink = JsonlSink::open(&out)?;
     interrupt::install().context("cannot install the Ctrl-C handler")?;
     let rates = runner::resolve_rates(&cfg, &rates, args.quiet)?;
@@ -269,12 +275,61 @@ fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Exit 0 when nothing regressed, 1 when something did, 2 when the A/B could not be made.
+fn ab(args: AbArgs) -> ExitCode {
+    match ab_results(args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("inferbench: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
+    use inferbench::ab::{child, render as ab_render, AbOptions};
+    let options = AbOptions::from_flags(
+        args.threshold,
+        args.confidence,
+        args.min_blocks,
+        args.max_blocks,
+        &args.max_time,
+        &args.figures,
+    )?;
+    let base = child::Program::new(args.base, &args.base_args)?;
+    let head = child::Program::new(args.head, &args.head_args)?;
+    let quiet = args.quiet;
+    let mut progress = |line: &str| {
+        if !quiet {
+            eprintln!("{line}");
+        }
+    };
+    let report = child::compare_programs(base, head, &args.runs, &options, &mut progress)?;
+    if let Some(dir) = &args.json_dir {
+        ab_render::write_github_action_benchmark(&report, dir)?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", ab_render::table(&report));
+    }
+    if !report.passed() {
+        eprintln!(
+            "inferbench: ab: the head regressed against the base (threshold ±{}%)",
+            args.threshold
+        );
+    }
+    Ok(report.passed())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::InitModel(args) => init_model(args),
         Command::Compare(args) => return compare(args),
+        Command::Ab(args) => return ab(args),
         Command::MergeBaselines(args) => merge_baselines(args),
         Command::Sweep(args) => sweep(args),
         Command::Curve(args) => curve(args),

@@ -1,0 +1,221 @@
+//! `inferbench ab` end to end on the spin model, whose forward busy-waits a known
+//! time, so the true ratio of two spins is known.
+//!
+//! The spins are 20 ms rather than 5 ms: on a loaded machine a busy-wait ends late
+//! when its thread is off the CPU at the deadline, a delay of a scheduler slice
+//! whatever the spin's length; against 20 ms that overshoot blurs the known ratio
+//! four times less than against 5 ms. The tests run one at a time (a lock), since
+//! two A/B jobs side by side would each be the other's load.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn inferbench() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_inferbench"))
+}
+
+fn ab(program: &Path, args: &[&str]) -> Output {
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    Command::new(program)
+        .arg("ab")
+        .args(args)
+        .output()
+        .expect("run the inferbench binary")
+}
+
+/// An A/B of two spin times on one binary, judged on throughput and mean latency;
+/// returns the exit code and the JSON report.
+fn spin_ab(base: &str, head: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let base_args = format!("--model spin:{base}");
+    let head_args = format!("--model spin:{head}");
+    let mut args = vec![
+        "--run",
+        "--iters 30",
+        "--base-args",
+        &base_args,
+        "--head-args",
+        &head_args,
+        "--figures",
+        "throughput,mean",
+        "--json",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let out = ab(&inferbench(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let report = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}); stderr:\n{stderr}"));
+    (out.status.code().expect("exited"), report)
+}
+
+/// The change (fraction) of one figure: point, lower, upper, and its verdict.
+fn figure(report: &serde_json::Value, name: &str) -> (f64, f64, f64, String) {
+    let f = report["configurations"][0]["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["figure"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {report}"));
+    let c = &f["change"];
+    let num = |k: &str| c[k].as_f64().unwrap_or_else(|| panic!("no interval: {f}"));
+    (
+        num("point"),
+        num("lower"),
+        num("upper"),
+        f["verdict"].as_str().unwrap().to_string(),
+    )
+}
+
+/// The known answer of a spin change, as the range of the true relative change of a
+/// figure. On a quiet machine it is the spin's ratio. On a loaded one a busy-wait
+/// ends late when its thread is off the CPU at the deadline, and a forward that was
+/// preempted past its deadline absorbs part or all of a longer spin: the load dilutes
+/// the change (it was measured at half its size under a load average of 17), so the
+/// true change lies between none and the spin's ratio.
+fn truth(base_ms: f64, head_ms: f64, name: &str) -> (f64, f64) {
+    let exact = head_ms / base_ms;
+    match name {
+        // Time per request goes up by the ratio; throughput by its inverse.
+        "throughput" => (1.0 / exact - 1.0, 0.0),
+        _ => (0.0, exact - 1.0),
+    }
+}
+
+/// Asserts the interval of `name` reaches the range of true changes.
+fn assert_holds_truth(report: &serde_json::Value, base_ms: f64, head_ms: f64, name: &str) {
+    let (point, lower, upper, _) = figure(report, name);
+    let (lo, hi) = truth(base_ms, head_ms, name);
+    assert!(
+        lower <= hi && lo <= upper,
+        "{name}: {point:+.4} [{lower:+.4}, {upper:+.4}] misses the true change [{lo:+.4}, {hi:+.4}]"
+    );
+}
+
+#[test]
+fn the_same_spin_on_both_sides_is_within_noise() {
+    // A 5 % threshold: the machine's load, not the tool, decides how small a
+    // threshold an A/A run on it can hold (the statistics' false-alarm rate is
+    // tested on synthetic data in the library).
+    let (code, report) = spin_ab("20ms", "20ms", &["--threshold", "5", "--max-blocks", "6"]);
+    for name in ["throughput", "mean"] {
+        let (point, lower, upper, verdict) = figure(&report, name);
+        assert_eq!(verdict, "within_noise", "{name}: {report}");
+        assert!(
+            lower <= 0.0 && 0.0 <= upper,
+            "{name}: {point} [{lower}, {upper}]"
+        );
+    }
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn a_ten_percent_slower_spin_is_a_regression_of_that_size() {
+    let (code, report) = spin_ab("20ms", "22ms", &["--max-time", "120s"]);
+    assert_eq!(code, 1, "a regression exits 1: {report}");
+    for name in ["throughput", "mean"] {
+        let (point, lower, upper, verdict) = figure(&report, name);
+        assert_eq!(verdict, "regressed", "{name}: {point} [{lower}, {upper}]");
+        assert_holds_truth(&report, 20.0, 22.0, name);
+    }
+}
+
+/// On a quiet machine this settles as a regression within a minute. On a loaded one
+/// (each run's overshoot varying by several %) 90 s may not suffice to call 3 %; the
+/// run must then still not call it an improvement, and its interval must hold the
+/// truth, which says it could not have called it reliably (a change of threshold +
+/// twice the half-width is the one it would catch nearly always).
+#[test]
+fn a_three_percent_slower_spin_is_a_regression_or_an_interval_that_holds_it() {
+    let (code, report) = spin_ab("20ms", "20.6ms", &["--threshold", "1", "--max-time", "90s"]);
+    for name in ["throughput", "mean"] {
+        let (point, lower, upper, verdict) = figure(&report, name);
+        assert_ne!(verdict, "improved", "{name}: {point} [{lower}, {upper}]");
+        assert_holds_truth(&report, 20.0, 20.6, name);
+    }
+    let regressed = report.to_string().contains("\"regressed\"");
+    assert_eq!(code, if regressed { 1 } else { 0 }, "{report}");
+}
+
+#[test]
+fn two_copies_of_one_binary_compare_as_base_and_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, head) = (dir.path().join("base"), dir.path().join("head"));
+    std::fs::copy(inferbench(), &base).unwrap();
+    std::fs::copy(inferbench(), &head).unwrap();
+    let json_dir = dir.path().join("gab");
+    let out = ab(
+        &head,
+        &[
+            "--base",
+            base.to_str().unwrap(),
+            "--head",
+            head.to_str().unwrap(),
+            "--run",
+            "--model spin:20ms --iters 20",
+            "--threshold",
+            "5",
+            "--max-blocks",
+            "6",
+            "--json-dir",
+            json_dir.to_str().unwrap(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("spin:20ms-64px/bs1/eager/w1/shared/throughput"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("block 6:"),
+        "progress per block on stderr: {stderr}"
+    );
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(json_dir.join(name)).unwrap()).unwrap()
+    };
+    let smaller = read("smaller_is_better.json");
+    let names: Vec<&str> = smaller
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert!(names.iter().any(|n| n.ends_with("/mean")), "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with("/p99")), "{names:?}");
+    let bigger = read("bigger_is_better.json");
+    assert!(
+        bigger[0]["extra"].as_str().unwrap().contains("vs base"),
+        "{bigger}"
+    );
+}
+
+/// Bad input exits 2 (could not compare), naming the problem, before or at the first run.
+#[test]
+fn bad_input_is_refused_by_name_with_exit_2() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--run", "--iters 5 --out x.jsonl"], "--out"),
+        (
+            &["--base", "/nonexistent/inferbench"],
+            "/nonexistent/inferbench",
+        ),
+        (&["--figures", "p95"], "'p95'"),
+        (&["--min-blocks", "3"], "min-blocks"),
+        (
+            &["--base-args", "--model nonsense", "--run", "--iters 1"],
+            "nonsense",
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = ab(&inferbench(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(needle),
+            "{args:?} should name {needle}: {stderr}"
+        );
+    }
+}
