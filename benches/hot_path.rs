@@ -191,9 +191,12 @@ fn report() -> (RunReport, JsonlSink) {
             gpu_pct: None,
             gpu_absent_reason: Some("no GPU".into()),
             samples: 55,
+            ..UtilizationSummary::default()
         },
         bare_forward_samples_per_s: Some(181.0),
         pipeline_efficiency: Some(0.995),
+        device_stages_ms: None,
+        limits: None,
         env: Environment {
             inferbench_version: "0.1.0".into(),
             cpu_model: Some("cpu".into()),
