@@ -20,10 +20,11 @@ use std::sync::Arc;
 use std::thread::{Builder, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, unbounded, Receiver, RecvTimeoutError, Sender};
-use tch::{Kind, Tensor};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use tch::Kind;
 
 use super::batcher::BatcherState;
+use super::batcher_loop::batcher_loop;
 use super::monitor::{StageBeat, StageMonitor};
 use super::ordering::{self, Role};
 use super::stages::{
@@ -361,41 +362,6 @@ fn spawn_dedicated(
         Ok(())
     })?);
     Ok(())
-}
-
-/// The batcher thread: feeds [`BatcherState`] from the request queue and sends each
-/// batch it releases; flushes what is left when the queue hangs up.
-fn batcher_loop(
-    mut state: BatcherState<Tensor>,
-    requests: &Receiver<TensorRequest>,
-    batches: &Sender<TensorBatch>,
-    clock: &RunClock,
-) -> Result<()> {
-    loop {
-        let received = match state.deadline() {
-            None => requests.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            Some(deadline) => requests.recv_deadline(clock.instant_at(deadline)),
-        };
-        let done = match received {
-            Ok(request) => {
-                state.push(request, clock.now());
-                while let Ok(request) = requests.try_recv() {
-                    state.push(request, clock.now());
-                }
-                false
-            }
-            Err(RecvTimeoutError::Timeout) => false,
-            Err(RecvTimeoutError::Disconnected) => true,
-        };
-        while let Some(batch) = state.next_batch(clock.now(), done) {
-            if batches.send(batch).is_err() {
-                return Ok(());
-            }
-        }
-        if done {
-            return Ok(());
-        }
-    }
 }
 
 /// The batch each worker instance handles at most, and so its buffer's first dimension.

@@ -16,6 +16,8 @@ pub mod backend;
 #[cfg(feature = "torch")]
 pub mod bare;
 pub mod batcher;
+#[cfg(feature = "torch")]
+mod batcher_loop;
 pub mod collector;
 #[cfg(feature = "torch")]
 pub mod inputs;
