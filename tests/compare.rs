@@ -2,9 +2,12 @@
 //! (`fixtures/criterion/README.md`): one improved, one regressed, one within noise,
 //! one missing, one new.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::copy_tree;
 use inferbench::compare::{criterion_dir, merge, passed, render, CompareOptions, Verdict};
 
 fn fixture() -> PathBuf {
@@ -130,19 +133,6 @@ fn inferbench_compare(dir: &Path, extra: &[&str]) -> std::process::Output {
         .env_remove("CRITERION_HOME")
         .output()
         .unwrap()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_tree(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 #[test]

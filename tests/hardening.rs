@@ -2,8 +2,12 @@
 //! and bad input gets a clear error: the CLI on each case the hardening issue found.
 
 use std::io::Write;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+use common::copy_tree;
 
 fn inferbench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_inferbench"))
@@ -264,19 +268,6 @@ fn init_model_refuses_to_replace_another_checkpoint_unless_forced() {
 
 fn criterion_fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/criterion")
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_tree(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
 }
 
 #[test]

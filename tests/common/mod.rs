@@ -48,3 +48,17 @@ pub fn lines(path: &Path) -> usize {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("test paths are UTF-8")
 }
+
+/// Copies a folder tree (a fixture the test then changes).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_tree(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
