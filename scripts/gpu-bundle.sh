@@ -13,9 +13,10 @@
 #   2. copies the project into target/gpu-bundle/src-TORCH_VERSION with the tch pin
 #      changed, and builds the CLI, the test executables and the criterion bench with
 #      --features cuda (incremental on a second call);
-#   3. strips them into OUT_DIR/bin, adds run-gpu-checks.sh, and checks the folder
-#      is under 64 MiB.
-# On the GPU machine:  LD_LIBRARY_PATH=<its torch>/lib OUT_DIR/run-gpu-checks.sh
+#   3. strips them into OUT_DIR/bin, adds run-gpu-checks.sh with its PyTorch
+#      reference (pytorch_reference.py) and summary (summarize.py), and checks the
+#      folder is under 64 MiB.
+# On the GPU machine:  OUT_DIR/run-gpu-checks.sh   (its header lists the options)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -111,7 +112,7 @@ for name, exe in sorted(names.items()):
     print(name)
 PY
 strip "$out"/bin/*
-cp scripts/gpu/run-gpu-checks.sh "$out/run-gpu-checks.sh"
+cp scripts/gpu/run-gpu-checks.sh scripts/gpu/pytorch_reference.py scripts/gpu/summarize.py "$out/"
 chmod +x "$out/run-gpu-checks.sh"
 cat > "$out/BUILD-INFO" <<INFO
 inferbench $(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo "+uncommitted")

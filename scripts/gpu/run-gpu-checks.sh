@@ -1,75 +1,116 @@
 #!/usr/bin/env bash
 # inferbench's GPU checks, from the bundle scripts/gpu-bundle.sh builds. Run on the
-# GPU machine with LD_LIBRARY_PATH at that machine's torch libraries:
+# GPU machine, whose python3 holds PyTorch:
 #
-#   LD_LIBRARY_PATH=$(python -c 'import torch, os; print(os.path.dirname(torch.__file__))')/lib \
-#     ./run-gpu-checks.sh
+#   ./run-gpu-checks.sh
 #
-# Writes everything into $OUT (or ./gpu-results next to this script): checks.log,
-# the library check, test output, one JSON report per run, runs.jsonl, and the
-# criterion output of the `gpu` profile. Stops at the first failed check; the whole
-# script keeps within BUDGET_S seconds (default 570, for a 10-minute slot).
+# LD_LIBRARY_PATH: if unset, it is taken from python3's torch (torch/lib and the
+# nvidia/*/lib folders beside it). Set it yourself to use another libtorch.
+#
+# Environment:
+#   RESULTS_DIR  where everything goes (default ./gpu-results beside this script):
+#                checks.log, the library check, test output, one JSON report per run,
+#                runs.jsonl, the PyTorch reference, figures.md, and criterion's output
+#                (the `gpu` profile, saved as baseline BASELINE, default h200).
+#   ARCHIVE      if set, RESULTS_DIR is also packed into this .tar.gz at the end, even
+#                when a check failed or time ran out.
+#   BUDGET_S     the whole script keeps within this many seconds (default 570).
+#
+# A failed check is logged and the next one still runs (a GPU lent for ten minutes is
+# not to be wasted on the first error); the exit status is that of the first failure.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 bin=$here/bin
-out=${OUT:-$here/gpu-results}
+results=${RESULTS_DIR:-$here/gpu-results}
 budget=${BUDGET_S:-570}
+baseline=${BASELINE:-h200}
 started=$(date +%s)
-mkdir -p "$out"
-log() { printf '[gpu-checks %3ds] %s\n' "$(( $(date +%s) - started ))" "$*" | tee -a "$out/checks.log" >&2; }
-fail() { log "FAILED: $1"; exit "${2:-1}"; }
+status=0
+mkdir -p "$results"
+log() { printf '[gpu-checks %3ds] %s\n' "$(( $(date +%s) - started ))" "$*" | tee -a "$results/checks.log" >&2; }
+failed() { log "FAILED: $1"; [ "$status" -ne 0 ] || status=${2:-1}; }
 left() { echo $(( budget - ($(date +%s) - started) )); }
-# Runs a step with the time left (at most $1 s), its output in $out/$2.
+# Runs a step with the time left (at most $1 s), its output in $results/$2.{out,err}.
 step() {
   local cap=$1 name=$2; shift 2
   local t; t=$(left); [ "$t" -gt "$cap" ] && t=$cap
-  [ "$t" -gt 5 ] || fail "out of time before $name"
+  if [ "$t" -le 5 ]; then log "skipped $name: out of time"; return 124; fi
   log "$name (up to ${t}s)"
-  timeout "$t" "$@" > "$out/$name.out" 2> "$out/$name.err"
+  timeout "$t" "$@" > "$results/$name.out" 2> "$results/$name.err"
 }
+finish() {
+  if [ -s "$results/runs.jsonl" ]; then
+    python3 "$here/summarize.py" "$results" > "$results/figures.md" 2> "$results/summarize.err" \
+      || log "summarize failed: $(tail -n1 "$results/summarize.err")"
+  fi
+  log "done in $(( $(date +%s) - started )) s, status $status; results in $results"
+  if [ -n "${ARCHIVE:-}" ]; then
+    tar -czf "$ARCHIVE" -C "$(dirname "$results")" "$(basename "$results")"
+  fi
+  exit "$status"
+}
+trap finish EXIT
 
 log "bundle: $(tr '\n' ' ' < "$here/BUILD-INFO")"
-[ -n "${LD_LIBRARY_PATH:-}" ] || fail "LD_LIBRARY_PATH is not set: point it at the target's torch/lib (see the top of this script)"
+if [ -z "${LD_LIBRARY_PATH:-}" ]; then
+  torch_dir=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null) \
+    || { failed "LD_LIBRARY_PATH is unset and python3 has no torch: point LD_LIBRARY_PATH at the target's torch/lib" 2; exit; }
+  LD_LIBRARY_PATH=$torch_dir/lib
+  for d in "$torch_dir"/../nvidia/*/lib "$torch_dir"/../nvidia/*/*/lib; do
+    [ -d "$d" ] && LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$(cd "$d" && pwd)
+  done
+  # NVIDIA's container images keep the driver's libraries (NVML among them) here.
+  [ -d /usr/local/nvidia/lib64 ] && LD_LIBRARY_PATH=$LD_LIBRARY_PATH:/usr/local/nvidia/lib64
+  export LD_LIBRARY_PATH
+  log "LD_LIBRARY_PATH from python3's torch ($torch_dir)"
+fi
 
 # 1. Every executable resolves every library, libtorch_cuda.so included (without it
 #    libtorch never sees the GPU).
-: > "$out/ldd.txt"
 for exe in "$bin"/*; do
-  ldd "$exe" > "$out/ldd-$(basename "$exe").txt" 2>&1
-  if grep -q "not found" "$out/ldd-$(basename "$exe").txt"; then
-    grep "not found" "$out/ldd-$(basename "$exe").txt" | tee -a "$out/ldd.txt" >&2
-    fail "$(basename "$exe"): libraries not found (is LD_LIBRARY_PATH the target's torch/lib?)"
+  name=$(basename "$exe")
+  ldd "$exe" > "$results/ldd-$name.txt" 2>&1
+  if grep -q "not found" "$results/ldd-$name.txt"; then
+    grep "not found" "$results/ldd-$name.txt" >&2
+    failed "$name: libraries not found (is LD_LIBRARY_PATH the target's torch/lib?)" 2
+    exit
   fi
-  grep -q "libtorch_cuda.so" "$out/ldd-$(basename "$exe").txt" \
-    || fail "$(basename "$exe") does not link libtorch_cuda.so"
+  grep -q "libtorch_cuda.so" "$results/ldd-$name.txt" \
+    || { failed "$name does not link libtorch_cuda.so" 2; exit; }
 done
 log "libraries: every executable resolves ($(ls "$bin" | wc -l) executables)"
-command -v nvidia-smi >/dev/null && nvidia-smi > "$out/nvidia-smi.txt" 2>&1
+command -v nvidia-smi >/dev/null && nvidia-smi > "$results/nvidia-smi.txt" 2>&1
 
 # 2. Is there a GPU? The CLI's own refusal says why not.
 if ! "$bin/inferbench" run -q --json --device cuda --model spin:1ms --iters 3 --no-bare \
-      --out "$out/probe.jsonl" > "$out/probe.out" 2> "$out/probe.err"; then
-  rm -f "$out/probe.jsonl"
-  fail "no GPU: $(tail -n1 "$out/probe.err")" 3
+      --out "$results/probe.jsonl" > "$results/probe.out" 2> "$results/probe.err"; then
+  failed "no GPU: $(tail -n1 "$results/probe.err")" 3
+  exit
 fi
-rm -f "$out/probe.jsonl"
-log "GPU: $(grep -o '"device": *"[^"]*"' "$out/probe.out" | head -1)"
+rm -f "$results/probe.jsonl"
+log "GPU: $(grep -o '"device": *"[^"]*"' "$results/probe.out" | head -1)"
 
-# 3. The CUDA tests: the shim, the device, the stage ordering, the CLI.
+# 3. The reference: PyTorch's own eager forward and host-to-device bandwidth.
+step 90 pytorch-reference python3 "$here/pytorch_reference.py" --out "$results/pytorch-reference.json" \
+  || failed "PyTorch reference (see pytorch-reference.err)"
+
+# 4. The CUDA tests: the shim, the device, the stage ordering, the CLI.
 export INFERBENCH_BIN=$bin/inferbench
-step 120 test-lib "$bin/test-lib" device:: pipeline::ordering placement model::prepare \
-  || fail "unit tests (see test-lib.out)"
-step 120 test-device_cli "$bin/test-device_cli" || fail "CLI device tests (see test-device_cli.out)"
-log "tests passed"
+step 90 test-lib "$bin/test-lib" device:: pipeline::ordering placement model::prepare \
+  || failed "unit tests (see test-lib.out)"
+step 90 test-device_cli "$bin/test-device_cli" || failed "CLI device tests (see test-device_cli.out)"
 
-# 4. One run per layout and precision (ResNet-18, 224 px), each with its bare-forward
-#    limit; bs 256 with 2 and 4 workers for the utilisation figures.
+# 5. One run per layout and precision (ResNet-18, 224 px), each with its bare-forward
+#    and copy limits; bs 256 with 2 and 4 workers for the utilisation figures; one
+#    worker for the comparison of the bare forward with PyTorch's.
 run() {
   local name=$1; shift
-  step 90 "run-$name" "$bin/inferbench" run -q --json --device cuda --model resnet18 \
-    --image-size 224 --out "$out/runs.jsonl" "$@" \
-    && cp "$out/run-$name.out" "$out/run-$name.json" \
-    || log "run $name failed: $(tail -n1 "$out/run-$name.err")"
+  if step 60 "run-$name" "$bin/inferbench" run -q --json --device cuda --model resnet18 \
+      --image-size 224 --out "$results/runs.jsonl" "$@"; then
+    mv "$results/run-$name.out" "$results/run-$name.json"
+  else
+    failed "run $name: $(tail -n1 "$results/run-$name.err")"
+  fi
 }
 for bs in 1 32 256; do
   for layout in shared dedicated; do
@@ -83,9 +124,13 @@ for layout in shared dedicated; do
   run "bs256-$layout-fp32-w4" --batch-size 256 --workers 4 --streams "$layout" --iters 100
 done
 run "bs32-shared-bf16-w2" --batch-size 32 --workers 2 --precision bf16 --iters 100
+for bs in 1 32 256; do
+  for precision in fp32 fp16; do
+    run "bs$bs-shared-$precision-w1" --batch-size "$bs" --workers 1 --precision "$precision" --iters 200
+  done
+done
 
-# 5. The criterion `gpu` profile with whatever time is left (partial results stay).
-export CRITERION_HOME=$out/criterion INFERBENCH_PROFILE=gpu
-step 600 criterion-gpu "$bin/bench-pipeline" --bench \
-  || log "criterion stopped early (time or error): see criterion-gpu.err"
-log "done in $(( $(date +%s) - started )) s; results in $out"
+# 6. The criterion `gpu` profile with whatever time is left (finished groups stay).
+export CRITERION_HOME=$results/criterion INFERBENCH_PROFILE=gpu
+step 600 criterion-gpu "$bin/bench-pipeline" --bench --save-baseline "$baseline" \
+  || failed "criterion stopped early (time or error): see criterion-gpu.err"

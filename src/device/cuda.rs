@@ -14,12 +14,16 @@ use tch::{Kind, Tensor};
 use super::shim::{self, Event, Stream};
 use super::{ComputeDevice, DeviceEvent, DeviceStream};
 use crate::error::{Error, Result};
+use crate::metrics::utilization::GpuId;
 
 /// One CUDA GPU.
 pub struct CudaDevice {
     ordinal: usize,
     _context: Arc<CudaContext>,
     name: String,
+    /// `domain:bus:device.0` in hex, how NVML finds this GPU; `None` if the driver
+    /// would not say (NVML then samples its device `ordinal`).
+    pci_bus_id: Option<String>,
 }
 
 impl CudaDevice {
@@ -47,12 +51,34 @@ impl CudaDevice {
             )));
         }
         let name = context.name().unwrap_or_else(|_| "unknown GPU".into());
+        let pci_bus_id = pci_bus_id(&context);
         Ok(Self {
             ordinal,
             _context: context,
             name,
+            pci_bus_id,
         })
     }
+}
+
+/// The GPU's PCI address from the driver, in the form NVML looks devices up by.
+fn pci_bus_id(context: &CudaContext) -> Option<String> {
+    use cudarc::driver::sys::CUdevice_attribute as A;
+    let read = |a| {
+        context
+            .attribute(a)
+            .ok()
+            .and_then(|v| u32::try_from(v).ok())
+    };
+    let domain = read(A::CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID)?;
+    let bus = read(A::CU_DEVICE_ATTRIBUTE_PCI_BUS_ID)?;
+    let device = read(A::CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID)?;
+    Some(format_pci_bus_id(domain, bus, device))
+}
+
+/// `domain:bus:device.function` in hex, function 0 (a GPU is function 0 of its slot).
+fn format_pci_bus_id(domain: u32, bus: u32, device: u32) -> String {
+    format!("{domain:04x}:{bus:02x}:{device:02x}.0")
 }
 
 /// A pool stream; every event it records has timing on, for per-stage device times.
@@ -153,6 +179,13 @@ impl ComputeDevice for CudaDevice {
         })?;
         Ok((ms > 0.0).then(|| bytes as f64 * repeats as f64 / (ms * 1e-3)))
     }
+
+    fn nvml_id(&self) -> Option<GpuId> {
+        Some(match &self.pci_bus_id {
+            Some(id) => GpuId::PciBusId(id.clone()),
+            None => GpuId::Index(self.ordinal as u32),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -160,9 +193,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn pci_bus_ids_are_written_as_nvml_reads_them() {
+        assert_eq!(format_pci_bus_id(0, 0x17, 0), "0000:17:00.0");
+        assert_eq!(format_pci_bus_id(1, 0xb3, 0x1f), "0001:b3:1f.0");
+    }
+
+    #[test]
     fn no_gpu_is_an_error_naming_the_cause_not_a_panic() {
         match CudaDevice::open(0) {
-            Ok(device) => assert!(device.describe().starts_with("cuda:0")),
+            Ok(device) => {
+                assert!(device.describe().starts_with("cuda:0"));
+                // NVML finds the same GPU by its PCI bus id, and samples it.
+                let id = device.nvml_id().expect("a GPU has an NVML id");
+                assert!(matches!(id, GpuId::PciBusId(_)), "{id}");
+                let sampler = crate::metrics::utilization::UtilizationSampler::start_on(
+                    std::time::Duration::from_millis(20),
+                    id,
+                );
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                let summary = sampler.stop();
+                assert_eq!(summary.gpu_absent_reason, None);
+                assert!(summary.gpu_pct.is_some());
+            }
             Err(e) => {
                 let text = e.to_string();
                 assert!(text.starts_with("device unavailable: cuda:0: "), "{text}");

@@ -24,6 +24,7 @@ use crate::config::DeviceSpec;
 #[cfg(not(feature = "cuda"))]
 use crate::error::Error;
 use crate::error::Result;
+use crate::metrics::utilization::GpuId;
 
 /// A point in a stream's work that other streams and the host can wait for.
 #[derive(Debug)]
@@ -109,6 +110,11 @@ pub trait ComputeDevice: Send + Sync {
     /// to a device (the CPU).
     fn h2d_bandwidth(&self, _bytes: usize, _repeats: u32) -> Result<Option<f64>> {
         Ok(None)
+    }
+    /// The GPU NVML should sample for this device's utilisation; `None` where there is
+    /// no GPU (the CPU).
+    fn nvml_id(&self) -> Option<GpuId> {
+        None
     }
 }
 

@@ -8,6 +8,7 @@ use criterion::{Criterion, SamplingMode, Throughput};
 
 use super::suite::Suite;
 use super::units::{TailLatency, Utilization};
+use crate::config::RunConfig;
 use crate::device;
 use crate::pipeline::{Server, Window};
 /// Criterion settings for pipeline benchmarks: the server is warmed up before
@@ -32,6 +33,11 @@ pub trait PipelineMeasurement: Measurement + Sized {
     /// Whether criterion should also print samples/s.
     fn with_throughput(&self) -> bool {
         false
+    }
+    /// Whether this measurement has a figure for `cfg` at all (GPU utilisation has none
+    /// for a CPU configuration); one that has not is skipped without starting a server.
+    fn applies_to(&self, _cfg: &RunConfig) -> bool {
+        true
     }
 }
 
@@ -91,6 +97,9 @@ impl PipelineMeasurement for Utilization {
         let pct = pct.expect("the utilisation source was detected as present; this is a bug");
         pct.max(1e-9) * iters as f64
     }
+    fn applies_to(&self, cfg: &RunConfig) -> bool {
+        Utilization::applies_to(self, cfg)
+    }
 }
 
 /// Runs the suite: wall time, the tail-latency statistic and utilisation, each
@@ -105,7 +114,7 @@ pub fn run_suite(suite: &Suite) {
     let mut tail =
         criterion_config(Criterion::default().with_measurement(latency)).configure_from_args();
     bench_configs(&mut tail, &latency, suite);
-    let utilization = Utilization::detect();
+    let utilization = Utilization::for_suite(&suite.configs);
     let mut util =
         criterion_config(Criterion::default().with_measurement(utilization)).configure_from_args();
     bench_configs(&mut util, &utilization, suite);
@@ -118,6 +127,14 @@ pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: 
     let settings = &suite.spec.criterion;
     for (k, cfg) in suite.configs.iter().enumerate() {
         let id = cfg.id();
+        if !measurement.applies_to(cfg) {
+            eprintln!(
+                "[inferbench] {}/{total} {id}: no {} on this device, skipped",
+                k + 1,
+                measurement.name()
+            );
+            continue;
+        }
         eprintln!(
             "[inferbench] {}/{total} {id} ({}, suite {})",
             k + 1,

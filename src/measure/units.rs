@@ -4,6 +4,7 @@
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::Throughput;
 
+use crate::config::{DeviceSpec, RunConfig};
 use crate::percentile::Percentile;
 
 /// A latency statistic (a percentile or the mean) of each sample's window, in
@@ -38,17 +39,36 @@ pub struct Utilization {
 }
 
 impl Utilization {
-    /// GPU where NVML sees one, else CPU.
-    pub fn detect() -> Self {
-        let gpu = nvml_wrapper::Nvml::init()
-            .ok()
-            .is_some_and(|n| n.device_count().is_ok_and(|c| c > 0));
-        Self {
-            source: if gpu {
-                UtilizationSource::Gpu
-            } else {
-                UtilizationSource::Cpu
-            },
+    /// GPU utilisation for a suite that runs on a GPU, where NVML sees one; else the
+    /// process's CPU. A CPU-only suite on a machine that happens to have a GPU gets
+    /// CPU figures: an idle GPU's 0 % says nothing about a CPU run.
+    pub fn for_suite(configs: &[RunConfig]) -> Self {
+        let on_gpu = configs
+            .iter()
+            .any(|c| matches!(c.backend.device, DeviceSpec::Cuda(_)));
+        let nvml = || {
+            nvml_wrapper::Nvml::init()
+                .ok()
+                .is_some_and(|n| n.device_count().is_ok_and(|c| c > 0))
+        };
+        Self::choose(on_gpu, nvml)
+    }
+
+    fn choose(on_gpu: bool, nvml_sees_a_gpu: impl FnOnce() -> bool) -> Self {
+        let source = if on_gpu && nvml_sees_a_gpu() {
+            UtilizationSource::Gpu
+        } else {
+            UtilizationSource::Cpu
+        };
+        Self { source }
+    }
+
+    /// Whether this measurement applies to `cfg`: GPU utilisation only to GPU
+    /// configurations (a mixed suite's CPU points get none), CPU to every one.
+    pub fn applies_to(&self, cfg: &RunConfig) -> bool {
+        match self.source {
+            UtilizationSource::Gpu => matches!(cfg.backend.device, DeviceSpec::Cuda(_)),
+            UtilizationSource::Cpu => true,
         }
     }
 
@@ -61,8 +81,13 @@ impl Utilization {
     }
 }
 
+/// The criterion [`Measurement`] and [`ValueFormatter`] of a measurement whose values
+/// are `f64`s read off a pipeline window by `iter_custom`: `$scale` is the type's
+/// method that scales values to a display unit, `$machine` the unit of the raw
+/// values in machine-readable output, and `$no_throughput` what criterion prints where
+/// it would print a throughput.
 macro_rules! f64_measurement {
-    ($ty:ty) => {
+    ($ty:ty, scale: $scale:ident, machine_unit: $machine:expr, no_throughput: $no_throughput:expr) => {
         impl Measurement for $ty {
             type Intermediate = ();
             type Value = f64;
@@ -84,61 +109,55 @@ macro_rules! f64_measurement {
                 self
             }
         }
+
+        impl ValueFormatter for $ty {
+            fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
+                self.$scale(typical, values)
+            }
+            fn scale_throughputs(
+                &self,
+                _typical: f64,
+                _t: &Throughput,
+                _values: &mut [f64],
+            ) -> &'static str {
+                $no_throughput
+            }
+            fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+                $machine
+            }
+        }
     };
 }
 
-f64_measurement!(TailLatency);
-f64_measurement!(Utilization);
+f64_measurement!(TailLatency, scale: scale_ns, machine_unit: "ns",
+    no_throughput: "(no throughput for a percentile)");
+f64_measurement!(Utilization, scale: unit, machine_unit: "%",
+    no_throughput: "(no throughput for utilisation)");
 
-/// Scales nanoseconds to the unit that suits `typical`.
-fn scale_ns(typical: f64, values: &mut [f64]) -> &'static str {
-    let (factor, unit) = if typical < 1e3 {
-        (1.0, "ns")
-    } else if typical < 1e6 {
-        (1e-3, "µs")
-    } else if typical < 1e9 {
-        (1e-6, "ms")
-    } else {
-        (1e-9, "s")
-    };
-    values.iter_mut().for_each(|v| *v *= factor);
-    unit
-}
-
-impl ValueFormatter for TailLatency {
-    fn scale_values(&self, typical: f64, values: &mut [f64]) -> &'static str {
-        scale_ns(typical, values)
-    }
-    fn scale_throughputs(
-        &self,
-        _typical: f64,
-        _t: &Throughput,
-        _values: &mut [f64],
-    ) -> &'static str {
-        "(no throughput for a percentile)"
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "ns"
+impl TailLatency {
+    /// Scales nanoseconds to the unit that suits `typical`.
+    fn scale_ns(&self, typical: f64, values: &mut [f64]) -> &'static str {
+        let (factor, unit) = if typical < 1e3 {
+            (1.0, "ns")
+        } else if typical < 1e6 {
+            (1e-3, "µs")
+        } else if typical < 1e9 {
+            (1e-6, "ms")
+        } else {
+            (1e-9, "s")
+        };
+        values.iter_mut().for_each(|v| *v *= factor);
+        unit
     }
 }
 
-impl ValueFormatter for Utilization {
-    fn scale_values(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
+impl Utilization {
+    /// Percent stays percent; the unit says whose.
+    fn unit(&self, _typical: f64, _values: &mut [f64]) -> &'static str {
         match self.source {
             UtilizationSource::Gpu => "% GPU",
             UtilizationSource::Cpu => "% CPU",
         }
-    }
-    fn scale_throughputs(
-        &self,
-        _typical: f64,
-        _t: &Throughput,
-        _values: &mut [f64],
-    ) -> &'static str {
-        "(no throughput for utilisation)"
-    }
-    fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
-        "%"
     }
 }
 
@@ -160,6 +179,29 @@ mod tests {
         assert_eq!(name(Percentile::P999), "p99.9");
         assert_eq!(name(Percentile::P50), "p50");
         assert_eq!(name(Percentile::Mean), "mean");
+    }
+
+    #[test]
+    fn gpu_utilisation_only_for_gpu_suites_where_nvml_sees_a_gpu() {
+        let cpu_cfg = RunConfig::default();
+        let mut gpu_cfg = RunConfig::default();
+        gpu_cfg.backend.device = DeviceSpec::Cuda(0);
+        let cpu_suite = Utilization::choose(false, || panic!("a CPU suite never asks NVML"));
+        assert_eq!(cpu_suite.source, UtilizationSource::Cpu);
+        let no_nvml = Utilization::choose(true, || false);
+        assert_eq!(no_nvml.source, UtilizationSource::Cpu);
+        assert!(no_nvml.applies_to(&gpu_cfg) && no_nvml.applies_to(&cpu_cfg));
+        let gpu = Utilization::choose(true, || true);
+        assert_eq!(gpu.source, UtilizationSource::Gpu);
+        assert!(gpu.applies_to(&gpu_cfg));
+        assert!(
+            !gpu.applies_to(&cpu_cfg),
+            "an idle GPU's figure for a CPU run"
+        );
+        assert_eq!(
+            Utilization::for_suite(&[cpu_cfg]).source,
+            UtilizationSource::Cpu
+        );
     }
 
     #[test]

@@ -84,23 +84,53 @@ pub struct GpuReading {
     pub power_w: Option<f64>,
 }
 
+/// Which GPU NVML reads. NVML numbers GPUs in PCI order and ignores
+/// `CUDA_VISIBLE_DEVICES`, while CUDA's ordinals follow that variable (and by default
+/// put the fastest GPU first), so `cuda:1` need not be NVML's device 1: the PCI bus id
+/// names the same GPU to both.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GpuId {
+    /// NVML's own index (right only where NVML and CUDA agree, e.g. on one GPU).
+    Index(u32),
+    /// The PCI bus id, `domain:bus:device.function` in hex (`0000:17:00.0`).
+    PciBusId(String),
+}
+
+impl std::fmt::Display for GpuId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GpuId::Index(i) => write!(f, "index {i}"),
+            GpuId::PciBusId(id) => write!(f, "PCI bus id {id}"),
+        }
+    }
+}
+
 struct GpuProbe {
     nvml: nvml_wrapper::Nvml,
-    index: u32,
+    id: GpuId,
 }
 
 impl GpuProbe {
-    fn open(index: u32) -> Result<Self, String> {
+    fn open(id: GpuId) -> Result<Self, String> {
         let nvml =
             nvml_wrapper::Nvml::init().map_err(|e| format!("no NVIDIA GPU visible (NVML: {e})"))?;
-        nvml.device_by_index(index)
-            .map_err(|e| format!("NVML sees no device {index} ({e})"))?;
-        Ok(Self { nvml, index })
+        let probe = Self { nvml, id };
+        probe
+            .device()
+            .map_err(|e| format!("NVML sees no device at {} ({e})", probe.id))?;
+        Ok(probe)
+    }
+
+    fn device(&self) -> Result<nvml_wrapper::Device<'_>, nvml_wrapper::error::NvmlError> {
+        match &self.id {
+            GpuId::Index(i) => self.nvml.device_by_index(*i),
+            GpuId::PciBusId(id) => self.nvml.device_by_pci_bus_id(id.as_str()),
+        }
     }
 
     fn read(&self) -> Option<GpuReading> {
         use nvml_wrapper::enum_wrappers::device::Clock;
-        let device = self.nvml.device_by_index(self.index).ok()?;
+        let device = self.device().ok()?;
         Some(GpuReading {
             util_pct: device.utilization_rates().ok().map(|u| u.gpu as f64),
             memory_used_mib: device
@@ -120,13 +150,13 @@ pub struct UtilizationSampler {
 }
 
 impl UtilizationSampler {
-    /// Starts sampling now, every `period` (GPU figures from GPU 0).
+    /// Starts sampling now, every `period` (GPU figures from NVML's GPU 0).
     pub fn start(period: Duration) -> Self {
-        Self::start_on(period, 0)
+        Self::start_on(period, GpuId::Index(0))
     }
 
-    /// Starts sampling now, every `period`, GPU figures from GPU `gpu` (NVML's index).
-    pub fn start_on(period: Duration, gpu: u32) -> Self {
+    /// Starts sampling now, every `period`, GPU figures from the GPU `gpu` names.
+    pub fn start_on(period: Duration, gpu: GpuId) -> Self {
         let (stop, stopped) = bounded::<()>(1);
         let handle = std::thread::Builder::new()
             .name("utilization".into())

@@ -24,7 +24,7 @@ use crate::config::limits::RunLimits;
 use crate::config::{Arrival, RunConfig};
 use crate::device::{self, ComputeDevice};
 use crate::error::{Error, Result};
-use crate::metrics::utilization::{UtilizationSampler, DEFAULT_PERIOD};
+use crate::metrics::utilization::{GpuId, UtilizationSampler, DEFAULT_PERIOD};
 use crate::metrics::{DeviceStageSummary, DeviceStageTimes, UtilizationSummary};
 use crate::model::{prepare, PreparedModel};
 use crate::request::RunClock;
@@ -221,10 +221,8 @@ impl Server {
     pub fn measure_window(&mut self, n: u64, keep_trace: bool) -> Result<Window> {
         let first = self.next_id;
         self.device_times.take(); // what the warm-up or an earlier window left
-        let gpu = match self.cfg.backend.device {
-            crate::config::DeviceSpec::Cuda(n) => n,
-            crate::config::DeviceSpec::Cpu => 0,
-        };
+                                  // No GPU (the CPU device): NVML's GPU 0, as the report's extra figures.
+        let gpu = self.device.nvml_id().unwrap_or(GpuId::Index(0));
         let sampler = UtilizationSampler::start_on(DEFAULT_PERIOD, gpu);
         let collector = Collector::new(keep_trace);
         let busy = || self.backend.busy_stages(self.client.clock.now());

@@ -220,6 +220,68 @@ pub fn results_path(out: Option<&Path>, default_dir: &Path, name: &str, shard: S
     }
 }
 
+/// Where a sweep writes its results: a shard's file ([`results_path`] under
+/// `results/sweeps`, an earlier run of the same shard removed, see [`start_fresh`]),
+/// or, unsharded, `out` or the `default` (a fresh timestamped file).
+pub fn sweep_output(
+    out: Option<PathBuf>,
+    name: &str,
+    part: Option<Shard>,
+    default: impl FnOnce() -> PathBuf,
+) -> Result<PathBuf> {
+    match part {
+        Some(p) => {
+            let path = results_path(out.as_deref(), Path::new("results/sweeps"), name, p);
+            start_fresh(&path)?;
+            Ok(path)
+        }
+        None => Ok(out.unwrap_or_else(default)),
+    }
+}
+
+/// What `inferbench report --input` reads after a sweep wrote `path`: a shard's file
+/// is one of several, so their folder; an unsharded sweep's file itself.
+pub fn report_input(path: &Path, part: Option<Shard>) -> PathBuf {
+    match part {
+        Some(_) => path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf(),
+        None => path.to_path_buf(),
+    }
+}
+
+/// The dry run's text: the configurations `chosen` to run, the run count, and a
+/// shard's share of the grid's estimated cost.
+pub fn render_plan(
+    spec: &SweepSpec,
+    configs: &[RunConfig],
+    chosen: &[usize],
+    part: Option<Shard>,
+) -> String {
+    let mut text: String = chosen.iter().map(|&i| configs[i].id() + "\n").collect();
+    let of = part.map_or_else(String::new, |p| {
+        format!(" (shard {p} of {})", configs.len())
+    });
+    text += &format!(
+        "{} configurations{of} × {} repeats = {} runs\n",
+        chosen.len(),
+        spec.repeats,
+        chosen.len() * spec.repeats as usize
+    );
+    if let Some(p) = part {
+        let shares = cost_shares(configs, spec.repeats, p.count);
+        text += &format!(
+            "estimated cost (batch × image² × requests × repeats): this shard {:.1} % of the grid, the largest of {} shards {:.1} %\n",
+            100.0 * shares[p.index as usize],
+            p.count,
+            100.0 * shares.iter().copied().fold(0.0, f64::max)
+        );
+    }
+    text
+}
+
 /// Removes an earlier run's file of this shard: a shard's file holds exactly one run
 /// of it, so a retried pod replaces its partial file instead of doubling records.
 pub fn start_fresh(path: &Path) -> Result<()> {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 use inferbench::compare::{self, render, CompareOptions};
 use inferbench::config::limits::RunLimits;
-use inferbench::config::{Arrival, RunConfig};
+use inferbench::config::Arrival;
 use inferbench::model::{checkpoint, Architecture};
 use inferbench::pipeline::{interrupt, RunOptions};
 use inferbench::report::sweep::{recommend, shards, write_report};
@@ -88,10 +88,10 @@ fn init_model(args: InitArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Exit 0 when nothing regressed, 1 when something did (or went missing), 2 when the
-/// comparison could not be made.
-fn compare(args: CompareArgs) -> ExitCode {
-    match compare_results(&args) {
+/// A gate's exit status (`compare`, `ab`): 0 when nothing regressed, 1 when something
+/// did (or went missing), 2 when the comparison could not be made.
+fn gate(result: anyhow::Result<bool>) -> ExitCode {
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -130,86 +130,37 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     let part = Shard::resolve(args.shard.as_deref(), args.shards, job_index.as_deref())?;
     let (configs, chosen) = shard::plan(&spec, part)?;
     if args.dry_run {
-        print_plan(&spec, &configs, &chosen, part);
+        print!("{}", shard::render_plan(&spec, &configs, &chosen, part));
         return Ok(());
     }
     // A device that cannot be opened fails before anything is written.
     inferbench::device::check_available(&configs)?;
-    let out = match part {
-        Some(p) => {
-            let default_dir = std::path::Path::new("results/sweeps");
-            let path = shard::results_path(args.out.as_deref(), default_dir, &spec.name, p);
-            shard::start_fresh(&path)?;
-            path
-        }
-        None => args
-            .out
-            .unwrap_or_else(|| default_results_path("sweeps", &spec.name)),
-    };
+    let out = shard::sweep_output(args.out, &spec.name, part, || {
+        default_results_path("sweeps", &spec.name)
+    })?;
     let mut sink = JsonlSink::open(&out)?;
     interrupt::install().context("cannot install the Ctrl-C handler")?;
     let outcome = runner::run_sweep(&spec, part, &mut sink, args.quiet)?;
-    let path = sink.path();
+    let path = sink.path().display();
     if outcome.interrupted {
         let finished = outcome.ok + outcome.failed;
-        let path = path.display();
         eprintln!("[sweep] interrupted (Ctrl-C) after {finished} configurations; every finished one is in {path}");
         return Err(inferbench::Error::Interrupted.into());
     }
-    eprintln!(
-        "[sweep] {} configurations ran, {} failed; results in {}",
-        outcome.ok,
-        outcome.failed,
-        path.display()
-    );
-    // A shard's file is one of several: the report reads their folder.
-    let merge_from = match part {
-        Some(_) => path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(".".as_ref()),
-        None => path,
-    };
+    let (ok, failed) = (outcome.ok, outcome.failed);
+    eprintln!("[sweep] {ok} configurations ran, {failed} failed; results in {path}");
+    let input = shard::report_input(sink.path(), part);
     eprintln!(
         "[sweep] next: inferbench report --input {}",
-        merge_from.display()
+        input.display()
     );
     Ok(())
-}
-
-/// The dry run: the configurations to run, the run count, and a shard's cost share.
-fn print_plan(spec: &SweepSpec, configs: &[RunConfig], chosen: &[usize], part: Option<Shard>) {
-    for &i in chosen {
-        println!("{}", configs[i].id());
-    }
-    let of = part.map_or_else(String::new, |p| {
-        format!(" (shard {p} of {})", configs.len())
-    });
-    println!(
-        "{} configurations{of} × {} repeats = {} runs",
-        chosen.len(),
-        spec.repeats,
-        chosen.len() * spec.repeats as usize
-    );
-    if let Some(p) = part {
-        let shares = shard::cost_shares(configs, spec.repeats, p.count);
-        println!(
-            "estimated cost (batch × image² × requests × repeats): this shard {:.1} % of the grid, the largest of {} shards {:.1} %",
-            100.0 * shares[p.index as usize],
-            p.count,
-            100.0 * shares.iter().copied().fold(0.0, f64::max)
-        );
-    }
-}
-
-fn parse_percentile(flag: &'static str, text: &str) -> anyhow::Result<Percentile> {
-    Ok(Percentile::parse_for(flag, text)?)
 }
 
 fn curve(args: CurveArgs) -> anyhow::Result<()> {
     let cfg = args.server.to_config(args.iters, Arrival::Burst, false)?;
     cfg.validate()?;
-    let percentile = parse_percentile("--percentile", &args.percentile)?;
+    let percentile = Percentile::parse_for("--percentile", &args.percentile)?;
     let budget = args.latency_budget_ms.map(check_budget_ms).transpose()?;
     let rates = Rates::parse(&args.rates)?;
     let out = args
@@ -249,7 +200,7 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
 fn report(args: ReportArgs) -> anyhow::Result<()> {
     let goal = recommend::Goal {
         constraint: recommend::Constraint::parse(&args.constraint)?,
-        percentile: parse_percentile("--latency-pct", &args.latency_pct)?,
+        percentile: Percentile::parse_for("--latency-pct", &args.latency_pct)?,
         budget_ms: args.latency_budget_ms,
     };
     goal.validate()?;
@@ -273,18 +224,6 @@ fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
         args.runs.join(", ")
     );
     Ok(())
-}
-
-/// Exit 0 when nothing regressed, 1 when something did, 2 when the A/B could not be made.
-fn ab(args: AbArgs) -> ExitCode {
-    match ab_results(args) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            eprintln!("inferbench: error: {e:#}");
-            ExitCode::from(2)
-        }
-    }
 }
 
 fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
@@ -328,8 +267,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::InitModel(args) => init_model(args),
-        Command::Compare(args) => return compare(args),
-        Command::Ab(args) => return ab(args),
+        Command::Compare(args) => return gate(compare_results(&args)),
+        Command::Ab(args) => return gate(ab_results(args)),
         Command::MergeBaselines(args) => merge_baselines(args),
         Command::Sweep(args) => sweep(args),
         Command::Curve(args) => curve(args),

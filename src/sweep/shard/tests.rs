@@ -217,3 +217,54 @@ fn shard_flags_and_the_job_index_resolve_or_are_refused_by_name() {
         default.join("seed-shard-1-of-4.jsonl")
     );
 }
+
+#[test]
+fn a_shard_writes_into_the_results_folder_and_the_report_reads_the_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = Some(Shard::new(1, 3).unwrap());
+    let stale = dir.path().join(Shard::new(1, 3).unwrap().file_name("grid"));
+    std::fs::write(&stale, "an earlier attempt\n").unwrap();
+    let path = sweep_output(Some(dir.path().to_path_buf()), "grid", part, || {
+        panic!("a shard never uses the unsharded default")
+    })
+    .unwrap();
+    assert_eq!(path, stale);
+    assert!(!stale.exists(), "a retried shard starts its file afresh");
+    assert_eq!(report_input(&path, part), dir.path());
+    // A bare file name: the report reads the current folder.
+    assert_eq!(report_input(Path::new("x.jsonl"), part), Path::new("."));
+}
+
+#[test]
+fn an_unsharded_sweep_writes_where_asked_or_to_the_default() {
+    let asked = sweep_output(Some("mine.jsonl".into()), "grid", None, || "d".into()).unwrap();
+    assert_eq!(asked, Path::new("mine.jsonl"));
+    let default = sweep_output(None, "grid", None, || "default.jsonl".into()).unwrap();
+    assert_eq!(default, Path::new("default.jsonl"));
+    assert_eq!(report_input(&asked, None), asked);
+}
+
+#[test]
+fn the_plan_lists_the_chosen_configurations_and_a_shards_cost_share() {
+    let spec = SweepSpec::quick();
+    let (configs, all) = plan(&spec, None).unwrap();
+    let text = render_plan(&spec, &configs, &all, None);
+    assert_eq!(text.lines().count(), configs.len() + 1, "{text}");
+    assert!(text.contains(&format!(
+        "{} configurations × {} repeats = {} runs",
+        configs.len(),
+        spec.repeats,
+        configs.len() * spec.repeats as usize
+    )));
+    assert!(!text.contains("estimated cost"));
+    let part = Shard::new(0, 2).unwrap();
+    let (configs, chosen) = plan(&spec, Some(part)).unwrap();
+    let text = render_plan(&spec, &configs, &chosen, Some(part));
+    assert!(chosen.len() < configs.len());
+    assert!(text.contains(&configs[chosen[0]].id()));
+    assert!(text.contains("estimated cost"), "{text}");
+    assert!(
+        text.contains(&format!("(shard {part} of {})", configs.len())),
+        "{text}"
+    );
+}
