@@ -4,8 +4,9 @@
 #
 #   ./run-gpu-checks.sh
 #
-# LD_LIBRARY_PATH: if unset, it is taken from python3's torch (torch/lib and the
-# nvidia/*/lib folders beside it). Set it yourself to use another libtorch.
+# libtorch: where LD_LIBRARY_PATH does not lead to it, python3's torch is put ahead
+# of it (torch/lib and the nvidia/*/lib folders beside it). Set LD_LIBRARY_PATH
+# yourself to use another libtorch.
 #
 # Environment:
 #   RESULTS_DIR  where everything goes (default ./gpu-results beside this script):
@@ -15,6 +16,9 @@
 #   ARCHIVE      if set, RESULTS_DIR is also packed into this .tar.gz at the end, even
 #                when a check failed or time ran out.
 #   BUDGET_S     the whole script keeps within this many seconds (default 570).
+#   STEPS        which steps run (default "reference tests runs criterion").
+#   BATCH_SIZES  the batch sizes of the runs (default "1 32 256"); each run's request
+#                count gives a window of about a second or more on an H100-class GPU.
 #
 # A failed check is logged and the next one still runs (a GPU lent for ten minutes is
 # not to be wasted on the first error); the exit status is that of the first failure.
@@ -24,6 +28,8 @@ bin=$here/bin
 results=${RESULTS_DIR:-$here/gpu-results}
 budget=${BUDGET_S:-570}
 baseline=${BASELINE:-h200}
+steps=" ${STEPS:-reference tests runs criterion} "
+batch_sizes=${BATCH_SIZES:-1 32 256}
 started=$(date +%s)
 status=0
 mkdir -p "$results"
@@ -52,17 +58,17 @@ finish() {
 trap finish EXIT
 
 log "bundle: $(tr '\n' ' ' < "$here/BUILD-INFO")"
-if [ -z "${LD_LIBRARY_PATH:-}" ]; then
+if ldd "$bin/inferbench" | grep -q "not found"; then
   torch_dir=$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))' 2>/dev/null) \
-    || { failed "LD_LIBRARY_PATH is unset and python3 has no torch: point LD_LIBRARY_PATH at the target's torch/lib" 2; exit; }
-  LD_LIBRARY_PATH=$torch_dir/lib
+    || { failed "libtorch is not on LD_LIBRARY_PATH and python3 has no torch: point LD_LIBRARY_PATH at the target's torch/lib" 2; exit; }
+  libs=$torch_dir/lib
   for d in "$torch_dir"/../nvidia/*/lib "$torch_dir"/../nvidia/*/*/lib; do
-    [ -d "$d" ] && LD_LIBRARY_PATH=$LD_LIBRARY_PATH:$(cd "$d" && pwd)
+    [ -d "$d" ] && libs=$libs:$(cd "$d" && pwd)
   done
   # NVIDIA's container images keep the driver's libraries (NVML among them) here.
-  [ -d /usr/local/nvidia/lib64 ] && LD_LIBRARY_PATH=$LD_LIBRARY_PATH:/usr/local/nvidia/lib64
-  export LD_LIBRARY_PATH
-  log "LD_LIBRARY_PATH from python3's torch ($torch_dir)"
+  [ -d /usr/local/nvidia/lib64 ] && libs=$libs:/usr/local/nvidia/lib64
+  export LD_LIBRARY_PATH=$libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  log "libtorch from python3's torch ($torch_dir), ahead of LD_LIBRARY_PATH"
 fi
 
 # 1. Every executable resolves every library, libtorch_cuda.so included (without it
@@ -90,15 +96,21 @@ fi
 rm -f "$results/probe.jsonl"
 log "GPU: $(grep -o '"device": *"[^"]*"' "$results/probe.out" | head -1)"
 
+wants() { [[ "$steps" == *" $1 "* ]]; }
+
 # 3. The reference: PyTorch's own eager forward and host-to-device bandwidth.
-step 90 pytorch-reference python3 "$here/pytorch_reference.py" --out "$results/pytorch-reference.json" \
-  || failed "PyTorch reference (see pytorch-reference.err)"
+if wants reference; then
+  step 90 pytorch-reference python3 "$here/pytorch_reference.py" --out "$results/pytorch-reference.json" \
+    || failed "PyTorch reference (see pytorch-reference.err)"
+fi
 
 # 4. The CUDA tests: the shim, the device, the stage ordering, the CLI.
 export INFERBENCH_BIN=$bin/inferbench
-step 90 test-lib "$bin/test-lib" device:: pipeline::ordering placement model::prepare \
-  || failed "unit tests (see test-lib.out)"
-step 90 test-device_cli "$bin/test-device_cli" || failed "CLI device tests (see test-device_cli.out)"
+if wants tests; then
+  step 90 test-lib "$bin/test-lib" device:: pipeline::ordering placement model::prepare \
+    || failed "unit tests (see test-lib.out)"
+  step 90 test-device_cli "$bin/test-device_cli" || failed "CLI device tests (see test-device_cli.out)"
+fi
 
 # 5. One run per layout and precision (ResNet-18, 224 px), each with its bare-forward
 #    and copy limits; bs 256 with 2 and 4 workers for the utilisation figures; one
@@ -112,25 +124,35 @@ run() {
     failed "run $name: $(tail -n1 "$results/run-$name.err")"
   fi
 }
-for bs in 1 32 256; do
-  for layout in shared dedicated; do
+# Requests per run: a window of a second or more (a 0.1 s window at bs 1 makes the
+# efficiency a ratio of two noisy figures).
+iters_for() { case $1 in 1) echo 2000 ;; 32) echo 1000 ;; *) echo 100 ;; esac; }
+if wants runs; then
+  for bs in $batch_sizes; do
+    for layout in shared dedicated; do
+      for precision in fp32 fp16; do
+        run "bs$bs-$layout-$precision-w2" --batch-size "$bs" --workers 2 --streams "$layout" \
+          --precision "$precision" --iters "$(iters_for "$bs")"
+      done
+    done
+    if [ "$bs" = 256 ]; then
+      for layout in shared dedicated; do
+        run "bs256-$layout-fp32-w4" --batch-size 256 --workers 4 --streams "$layout" --iters 100
+      done
+    fi
+    if [ "$bs" = 32 ]; then
+      run "bs32-shared-bf16-w2" --batch-size 32 --workers 2 --precision bf16 --iters 1000
+    fi
     for precision in fp32 fp16; do
-      run "bs$bs-$layout-$precision-w2" --batch-size "$bs" --workers 2 --streams "$layout" \
-        --precision "$precision" --iters 100
+      run "bs$bs-shared-$precision-w1" --batch-size "$bs" --workers 1 --precision "$precision" \
+        --iters "$(( 2 * $(iters_for "$bs") ))"
     done
   done
-done
-for layout in shared dedicated; do
-  run "bs256-$layout-fp32-w4" --batch-size 256 --workers 4 --streams "$layout" --iters 100
-done
-run "bs32-shared-bf16-w2" --batch-size 32 --workers 2 --precision bf16 --iters 100
-for bs in 1 32 256; do
-  for precision in fp32 fp16; do
-    run "bs$bs-shared-$precision-w1" --batch-size "$bs" --workers 1 --precision "$precision" --iters 200
-  done
-done
+fi
 
 # 6. The criterion `gpu` profile with whatever time is left (finished groups stay).
 export CRITERION_HOME=$results/criterion INFERBENCH_PROFILE=gpu
-step 600 criterion-gpu "$bin/bench-pipeline" --bench --save-baseline "$baseline" \
-  || failed "criterion stopped early (time or error): see criterion-gpu.err"
+if wants criterion; then
+  step 600 criterion-gpu "$bin/bench-pipeline" --bench --save-baseline "$baseline" \
+    || failed "criterion stopped early (time or error): see criterion-gpu.err"
+fi
