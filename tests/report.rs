@@ -206,3 +206,59 @@ fn a_run_results_file_is_refused_with_a_hint() {
     let err = SweepData::load(&[empty]).unwrap_err().to_string();
     assert!(err.contains("inferbench sweep"), "{err}");
 }
+
+#[test]
+fn nvml_figures_get_a_plot_with_only_the_configurations_and_panels_that_have_them() {
+    use inferbench::report::sweep::plots::variant;
+    use inferbench::sweep::record::Stat;
+    let stat = |mean: f64| Stat {
+        mean,
+        std: 1.0,
+        values: vec![mean - 1.0, mean + 1.0],
+    };
+    let mut d = data();
+    let measured: Vec<String> = d
+        .configs
+        .iter()
+        .filter(|c| c.figures.is_some())
+        .map(variant)
+        .collect();
+    let on_gpu = measured[0].clone();
+    let others: Vec<&String> = measured.iter().filter(|v| **v != on_gpu).collect();
+    assert!(!others.is_empty(), "the fixture has several variants");
+    for c in d.configs.iter_mut().filter(|c| variant(c) == on_gpu) {
+        if let Some(f) = c.figures.as_mut() {
+            f.gpu_util_pct = Some(stat(90.0));
+            f.gpu_power_w = Some(stat(500.0));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_report(&d, &goal(Constraint::Balanced, None), dir.path()).unwrap();
+    let plot = files
+        .plots
+        .iter()
+        .find(|p| p.path.ends_with("gpu_vs_batch.svg"))
+        .expect("a GPU plot where NVML figures exist");
+    let text = std::fs::read_to_string(&plot.path).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let texts: String = doc.descendants().filter_map(|n| n.text()).collect();
+    assert!(texts.contains("GPU utilisation (NVML)") && texts.contains("GPU power draw"));
+    assert!(
+        !texts.contains("SM clock") && !texts.contains("Peak GPU memory"),
+        "a panel no configuration has is not drawn"
+    );
+    assert!(texts.contains(&on_gpu), "{on_gpu} missing from the legend");
+    for other in others {
+        assert!(
+            !texts.contains(other.as_str()),
+            "{other} has no GPU figure: not drawn"
+        );
+    }
+    // Without any NVML figure (the fixture as it is) there is no GPU plot.
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_report(&data(), &goal(Constraint::Balanced, None), dir.path()).unwrap();
+    assert!(files
+        .plots
+        .iter()
+        .all(|p| !p.path.ends_with("gpu_vs_batch.svg")));
+}

@@ -1,6 +1,7 @@
 //! The report's SVG plots (plotters): throughput and latency against batch size, one
 //! line per compile × workers × streams (the seed's two plots, with ± std bars from
-//! the repeats), the latency–throughput curve, and the stage breakdown as stacked bars.
+//! the repeats), the latency–throughput curve, the stage breakdown as stacked bars, and
+//! on a GPU the NVML figures ([`super::gpu_plots`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
+use super::gpu_plots;
 use super::recommend::Goal;
 use super::SweepData;
 use crate::error::{Error, Result};
@@ -22,7 +24,7 @@ pub struct Plot {
     pub path: PathBuf,
 }
 
-type DrawResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+pub(super) type DrawResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
     Error::Pipeline(format!("cannot draw {}: {e}", path.display()))
@@ -63,6 +65,13 @@ pub fn write_all(data: &SweepData, goal: &Goal, dir: &Path) -> Result<Vec<Plot>>
             "Where the time goes: mean time per stage",
             &|p| stage_bars(&configs, p),
         )?;
+        if gpu_plots::has_gpu_figures(&configs) {
+            draw(
+                "gpu_vs_batch.svg",
+                "GPU utilisation, power, SM clock and memory against batch size (NVML)",
+                &|p| gpu_plots::gpu_vs_batch(&configs, p),
+            )?;
+        }
     }
     if !data.rates.is_empty() {
         draw(
@@ -132,7 +141,7 @@ fn category_label(names: &[String]) -> impl Fn(&f64) -> String + '_ {
 }
 
 /// Distinct batch sizes, ascending: the x axis is categorical over them.
-fn batch_sizes(configs: &[&ConfigRecord]) -> Vec<u32> {
+pub(super) fn batch_sizes(configs: &[&ConfigRecord]) -> Vec<u32> {
     let mut sizes: Vec<u32> = configs.iter().map(|c| c.config.load.batch_size).collect();
     sizes.sort_unstable();
     sizes.dedup();
@@ -176,7 +185,7 @@ fn latency_vs_batch(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()> {
 }
 
 /// A line chart over categorical batch sizes with ± std bars, one line per variant.
-fn stat_chart(
+pub(super) fn stat_chart(
     area: &DrawingArea<SVGBackend, Shift>,
     title: &str,
     unit: &str,
