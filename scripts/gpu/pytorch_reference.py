@@ -31,6 +31,8 @@ def parse_args():
                    help="forwards per timed loop (fewer for large batches: see below)")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--device", default="cuda:0")
+    p.add_argument("--threads", default="",
+                   help="intra-op thread counts to measure in turn, e.g. 1,2 (default: torch's own)")
     return p.parse_args()
 
 
@@ -102,6 +104,7 @@ def main():
         "forward": [],
     }
     side = args.image_size
+    thread_counts = [int(t) for t in args.threads.split(",") if t] or [None]
     for precision in args.precisions.split(","):
         dtype = dtypes[precision]
         model = torchvision.models.resnet18(weights=None).eval().to(device=device, dtype=dtype)
@@ -109,12 +112,17 @@ def main():
             x = torch.rand(bs, 3, side, side, device=device, dtype=dtype)
             # About the same work per loop at every batch size, at least 20 forwards.
             iters = max(20, args.iters * 8 // max(bs, 8))
-            rate, rates = forward_rate(torch, model, x, iters, args.repeats)
-            out["forward"].append({
-                "batch_size": bs, "precision": precision, "iters": iters,
-                "samples_per_s": rate, "samples_per_s_each": rates,
-            })
-            print(f"pytorch eager resnet18 bs{bs} {precision}: {rate:,.0f} samples/s", flush=True)
+            for threads in thread_counts:
+                if threads is not None:
+                    torch.set_num_threads(threads)
+                rate, rates = forward_rate(torch, model, x, iters, args.repeats)
+                out["forward"].append({
+                    "batch_size": bs, "precision": precision, "iters": iters,
+                    "threads": torch.get_num_threads(),
+                    "samples_per_s": rate, "samples_per_s_each": rates,
+                })
+                print(f"pytorch eager resnet18 bs{bs} {precision} {torch.get_num_threads()} thread(s): "
+                      f"{rate:,.0f} samples/s", flush=True)
     out["h2d"] = h2d_figures(torch, 256 * 3 * side * side * 4, device) if on_gpu else None
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)

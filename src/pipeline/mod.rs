@@ -18,6 +18,8 @@ pub mod bare;
 pub mod batcher;
 #[cfg(feature = "torch")]
 mod batcher_loop;
+#[cfg(feature = "torch")]
+pub mod calibrate;
 pub mod collector;
 #[cfg(feature = "torch")]
 pub mod inputs;

@@ -2,6 +2,8 @@
 //! per-request trace file ([`trace`]), and the sweep report ([`sweep`]: markdown,
 //! plots, recommendation). The figures themselves are [`crate::results`].
 
+#[cfg(feature = "torch")]
+pub mod calibration;
 pub mod summary;
 pub mod sweep;
 pub mod trace;

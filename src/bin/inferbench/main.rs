@@ -21,8 +21,8 @@ use inferbench::sweep::shard::{self, Shard};
 use inferbench::sweep::{runner, spec::SweepSpec};
 
 use args::{
-    AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs,
-    SweepArgs,
+    AbArgs, CalibrateArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs,
+    RunArgs, SweepArgs,
 };
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -262,6 +262,31 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
     Ok(report.passed())
 }
 
+fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
+    use inferbench::pipeline::calibrate;
+    let cfg = args.to_config()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let threads = match args.threads.is_empty() {
+        true => calibrate::up_to(cores),
+        false => args.threads.clone(),
+    };
+    let quiet = args.quiet;
+    let mut progress = |phase: &str| {
+        if !quiet {
+            eprintln!("[calibrate] {phase}");
+        }
+    };
+    let points = calibrate::thread_scaling(&cfg, &threads, args.iters, args.turns, &mut progress)?;
+    match args.json {
+        true => println!("{}", serde_json::to_string_pretty(&points)?),
+        false => print!(
+            "{}",
+            inferbench::report::calibration::render(&cfg, &points, cores)
+        ),
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -273,6 +298,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(args),
         Command::Curve(args) => curve(args),
         Command::Report(args) => report(args),
+        Command::Calibrate(args) => calibrate(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
