@@ -262,3 +262,37 @@ fn nvml_figures_get_a_plot_with_only_the_configurations_and_panels_that_have_the
         .iter()
         .all(|p| !p.path.ends_with("gpu_vs_batch.svg")));
 }
+
+#[test]
+fn the_curve_table_has_a_line_per_rate_and_the_searchs_answer() {
+    use inferbench::report::curve::render;
+    let d = data();
+    assert!(
+        !d.rates.is_empty() && !d.max_rates.is_empty(),
+        "the fixture has a curve"
+    );
+    let found = &d.max_rates[0];
+    let text = render(&d.rates, Some(found), found.percentile);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + d.rates.len() + 1, "{text}");
+    assert!(lines[0].starts_with("offered req/s"));
+    let first = &d.rates[0];
+    assert!(
+        lines[1].contains(&format!("{:.1}", first.offered_rps)),
+        "{text}"
+    );
+    assert!(
+        lines[1].contains(&format!("{:.2}", first.latency_ms.p99)),
+        "{text}"
+    );
+    let last = lines.last().unwrap();
+    match found.max_rps {
+        Some(rate) => assert!(last.contains(&format!("{rate:.1} requests/s")), "{last}"),
+        None => assert!(last.starts_with("no probed rate"), "{last}"),
+    }
+    // Without a search, only the table.
+    assert_eq!(
+        render(&d.rates, None, found.percentile).lines().count(),
+        1 + d.rates.len()
+    );
+}

@@ -147,6 +147,19 @@ pub fn up_to(cores: u32) -> Vec<u32> {
     (1..=cores.max(1)).collect()
 }
 
+/// The counts asked for, or, with none, [`up_to`] `cores`.
+pub fn counts_or_up_to(requested: &[u32], cores: u32) -> Vec<u32> {
+    match requested.is_empty() {
+        true => up_to(cores),
+        false => requested.to_vec(),
+    }
+}
+
+/// CPUs this process may run on (1 if that cannot be read).
+pub fn cores() -> u32 {
+    std::thread::available_parallelism().map_or(1, |n| n.get() as u32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,6 +215,9 @@ mod tests {
         }
         assert_eq!(up_to(3), [1, 2, 3]);
         assert_eq!(up_to(0), [1]);
+        assert_eq!(counts_or_up_to(&[], 2), [1, 2]);
+        assert_eq!(counts_or_up_to(&[4], 2), [4]);
+        assert!(cores() >= 1);
         assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
     }

@@ -4,6 +4,7 @@
 
 #[cfg(feature = "torch")]
 pub mod calibration;
+pub mod curve;
 pub mod summary;
 pub mod sweep;
 pub mod trace;

@@ -12,7 +12,7 @@ use inferbench::config::Arrival;
 use inferbench::model::{checkpoint, Architecture};
 use inferbench::pipeline::{interrupt, RunOptions};
 use inferbench::report::sweep::{recommend, shards, write_report};
-use inferbench::report::{summary, trace};
+use inferbench::report::{curve as curve_table, summary, trace};
 use inferbench::results::jsonl::JsonlSink;
 use inferbench::sweep::curve::{check_budget_ms, Rates};
 use inferbench::sweep::environment::default_results_path;
@@ -38,12 +38,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.trace {
         trace::check_writable(path)?;
     }
-    let quiet = args.quiet;
-    let progress = move |phase: &str| {
-        if !quiet {
-            eprintln!("[inferbench] {phase}");
-        }
-    };
+    let progress = progress_lines("[inferbench] ", args.quiet);
     let options = RunOptions {
         device: Some(device),
         progress: Box::new(progress),
@@ -173,26 +168,10 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     let budget = budget.map(|b| (percentile, b));
     let (points, found) =
         runner::run_curve(&args.name, &cfg, &rates, budget, &mut sink, args.quiet)?;
-    println!("offered req/s  achieved req/s  p50 ms  p99 ms");
-    for p in &points {
-        println!(
-            "{:>13.1}  {:>14.1}  {:>6.2}  {:>6.2}",
-            p.offered_rps, p.achieved_rps, p.latency_ms.p50, p.latency_ms.p99
-        );
-    }
-    if let Some(m) = found {
-        let (name, runs) = (percentile.name(), m.probes);
-        match m.max_rps {
-            Some(rate) => println!(
-                "highest rate with {name} <= {} ms: {rate:.1} requests/s ({runs} runs)",
-                m.budget_ms
-            ),
-            None => println!(
-                "no probed rate kept {name} <= {} ms ({runs} runs)",
-                m.budget_ms
-            ),
-        }
-    }
+    print!(
+        "{}",
+        curve_table::render(&points, found.as_ref(), percentile)
+    );
     eprintln!("[curve] results in {}", sink.path().display());
     Ok(())
 }
@@ -238,12 +217,7 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
     )?;
     let base = child::Program::new(args.base, &args.base_args)?;
     let head = child::Program::new(args.head, &args.head_args)?;
-    let quiet = args.quiet;
-    let mut progress = |line: &str| {
-        if !quiet {
-            eprintln!("{line}");
-        }
-    };
+    let mut progress = progress_lines("", args.quiet);
     let report = child::compare_programs(base, head, &args.runs, &options, &mut progress)?;
     if let Some(dir) = &args.json_dir {
         ab_render::write_github_action_benchmark(&report, dir)?;
@@ -265,17 +239,9 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
 fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
     use inferbench::pipeline::calibrate;
     let cfg = args.to_config()?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-    let threads = match args.threads.is_empty() {
-        true => calibrate::up_to(cores),
-        false => args.threads.clone(),
-    };
-    let quiet = args.quiet;
-    let mut progress = |phase: &str| {
-        if !quiet {
-            eprintln!("[calibrate] {phase}");
-        }
-    };
+    let cores = calibrate::cores();
+    let threads = calibrate::counts_or_up_to(&args.threads, cores);
+    let mut progress = progress_lines("[calibrate] ", args.quiet);
     let points = calibrate::thread_scaling(&cfg, &threads, args.iters, args.turns, &mut progress)?;
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&points)?),
@@ -285,6 +251,15 @@ fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
         ),
     }
     Ok(())
+}
+
+/// Progress on stderr, each line after `prefix`; nothing when `quiet`.
+fn progress_lines(prefix: &'static str, quiet: bool) -> impl Fn(&str) + Copy {
+    move |line: &str| {
+        if !quiet {
+            eprintln!("{prefix}{line}");
+        }
+    }
 }
 
 fn main() -> ExitCode {
