@@ -51,7 +51,7 @@ pub enum Command {
     /// The bare forward at 1, 2, … N intra-op threads on this thread, nothing else
     /// running: how the model scales with threads here (compare PyTorch eager with
     /// scripts/gpu/pytorch_reference.py --device cpu --threads 1,2).
-    Calibrate(CalibrateArgs),
+    Calibrate(crate::calibrate::CalibrateArgs),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -388,64 +388,5 @@ impl ServerArgs {
             },
             measure_bare_forward: bare,
         })
-    }
-}
-
-#[derive(Args)]
-pub struct CalibrateArgs {
-    /// Model, as for run: resnet18, tiny-cnn, spin:<duration>.
-    #[arg(long, default_value = "resnet18")]
-    pub model: String,
-    /// Samples per forward.
-    #[arg(long, default_value_t = 1)]
-    pub batch_size: u32,
-    /// Input image side in pixels (3 channels).
-    #[arg(long, default_value_t = 64)]
-    pub image_size: u32,
-    /// How the forward is prepared.
-    #[arg(long, value_enum, default_value = "eager")]
-    pub compile: CompileArg,
-    /// cpu, cuda or cuda:N.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// fp32, fp16, bf16.
-    #[arg(long, default_value = "fp32")]
-    pub precision: String,
-    /// Thread counts, comma-separated [default: 1 to the cores available].
-    #[arg(long, value_delimiter = ',')]
-    pub threads: Vec<u32>,
-    /// Forwards per measurement.
-    #[arg(long, default_value_t = 200)]
-    pub iters: u32,
-    /// Measurements per thread count, in turns; each count's figure is their median.
-    #[arg(long, default_value_t = 3)]
-    pub turns: u32,
-    /// Seed for inputs and generated weights.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Print the points as JSON instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// No progress lines.
-    #[arg(long, short)]
-    pub quiet: bool,
-}
-
-impl CalibrateArgs {
-    /// The model, device and batch these flags describe (one worker; no load).
-    pub fn to_config(&self) -> anyhow::Result<RunConfig> {
-        let mut cfg = RunConfig::default();
-        cfg.model.name = self.model.clone();
-        cfg.model.image_size = self.image_size;
-        cfg.model.compile = match self.compile {
-            CompileArg::Eager => CompileMode::Eager,
-            CompileArg::Torchscript => CompileMode::Torchscript,
-        };
-        cfg.model.precision = Precision::parse(&self.precision)?;
-        cfg.load.batch_size = self.batch_size;
-        cfg.load.seed = self.seed;
-        cfg.backend.device = DeviceSpec::parse(&self.device)?;
-        cfg.validate()?;
-        Ok(cfg)
     }
 }

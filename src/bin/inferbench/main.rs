@@ -1,6 +1,7 @@
 //! The inferbench command line: parses flags ([`args`]), calls the library, prints.
 
 mod args;
+mod calibrate;
 
 use std::process::ExitCode;
 
@@ -21,8 +22,8 @@ use inferbench::sweep::shard::{self, Shard};
 use inferbench::sweep::{runner, spec::SweepSpec};
 
 use args::{
-    AbArgs, CalibrateArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs,
-    RunArgs, SweepArgs,
+    AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs,
+    SweepArgs,
 };
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -236,25 +237,8 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
     Ok(report.passed())
 }
 
-fn calibrate(args: CalibrateArgs) -> anyhow::Result<()> {
-    use inferbench::pipeline::calibrate;
-    let cfg = args.to_config()?;
-    let cores = calibrate::cores();
-    let threads = calibrate::counts_or_up_to(&args.threads, cores);
-    let mut progress = progress_lines("[calibrate] ", args.quiet);
-    let points = calibrate::thread_scaling(&cfg, &threads, args.iters, args.turns, &mut progress)?;
-    match args.json {
-        true => println!("{}", serde_json::to_string_pretty(&points)?),
-        false => print!(
-            "{}",
-            inferbench::report::calibration::render(&cfg, &points, cores)
-        ),
-    }
-    Ok(())
-}
-
 /// Progress on stderr, each line after `prefix`; nothing when `quiet`.
-fn progress_lines(prefix: &'static str, quiet: bool) -> impl Fn(&str) + Copy {
+pub(crate) fn progress_lines(prefix: &'static str, quiet: bool) -> impl Fn(&str) + Copy {
     move |line: &str| {
         if !quiet {
             eprintln!("{prefix}{line}");
@@ -273,7 +257,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(args),
         Command::Curve(args) => curve(args),
         Command::Report(args) => report(args),
-        Command::Calibrate(args) => calibrate(args),
+        Command::Calibrate(args) => calibrate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
