@@ -262,48 +262,33 @@ fn bad_poisson_rates_are_refused() {
     assert_refused(&["--arrival", "poisson:-5"], "poisson rate -5");
 }
 
+/// `inferbench calibrate -q` on the tiny CNN at 8 px, plus `extra`.
+fn calibrate_tiny(extra: &[&str]) -> Output {
+    let mut args = vec![
+        "calibrate",
+        "-q",
+        "--model",
+        "tiny-cnn",
+        "--image-size",
+        "8",
+    ];
+    args.extend_from_slice(extra);
+    inferbench_ok(&args)
+}
+
 #[test]
 fn calibrate_prints_one_line_per_thread_count_and_refuses_zero_threads() {
-    let out = inferbench_ok(&[
-        "calibrate",
-        "-q",
-        "--model",
-        "tiny-cnn",
-        "--image-size",
-        "8",
-        "--threads",
-        "1,2",
-        "--iters",
-        "3",
-        "--turns",
-        "2",
-    ]);
+    let out = calibrate_tiny(&["--threads", "1,2", "--iters", "3", "--turns", "2"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    let rows: Vec<&str> = text
-        .lines()
-        .filter(|l| {
-            l.split_whitespace()
-                .next()
-                .is_some_and(|w| w.parse::<u32>().is_ok())
-        })
-        .collect();
+    let first_word_is_a_count = |l: &&str| {
+        l.split_whitespace()
+            .next()
+            .is_some_and(|w| w.parse::<u32>().is_ok())
+    };
+    let rows: Vec<&str> = text.lines().filter(first_word_is_a_count).collect();
     assert_eq!(rows.len(), 2, "{text}");
     assert!(rows[0].trim_start().starts_with('1') && rows[1].trim_start().starts_with('2'));
-    let json = inferbench_ok(&[
-        "calibrate",
-        "-q",
-        "--model",
-        "tiny-cnn",
-        "--image-size",
-        "8",
-        "--threads",
-        "2",
-        "--iters",
-        "2",
-        "--turns",
-        "1",
-        "--json",
-    ]);
+    let json = calibrate_tiny(&["--threads", "2", "--iters", "2", "--turns", "1", "--json"]);
     let points: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(points[0]["threads"], 2);
     assert!(points[0]["samples_per_s"].as_f64().unwrap() > 0.0);
