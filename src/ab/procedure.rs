@@ -15,6 +15,7 @@ use super::stats::{detectable_change, ratio_change};
 use super::{AbOptions, AbReport, ConfigResult, Figure, FigureResult, Measurement, Side, Stop};
 use crate::compare::{verdict, Verdict};
 use crate::error::Result;
+use crate::metrics::median;
 
 /// Something that can run configuration `config` on one side and say what it measured.
 pub trait Measure {
@@ -34,19 +35,6 @@ pub fn order(index: usize) -> [Side; 2] {
 
 /// One pair: (base, head).
 pub type Pair = (Measurement, Measurement);
-
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len();
-    Some(if m % 2 == 1 {
-        v[m / 2]
-    } else {
-        (v[m / 2 - 1] + v[m / 2]) / 2.0
-    })
-}
 
 /// The log ratio head/base of one figure in each complete block (A B, B A) where
 /// all four runs measured it.
@@ -85,8 +73,8 @@ pub fn judge_figure(figure: Figure, pairs: &[Pair], options: &AbOptions) -> Opti
         figure,
         unit: figure.unit(),
         blocks: logs.len() as u32,
-        base: median(base),
-        head: median(head),
+        base: median(&base),
+        head: median(&head),
         detectable: change.as_ref().map(|c| detectable_change(c, t)),
         change,
         verdict,

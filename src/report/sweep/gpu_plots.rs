@@ -9,7 +9,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::plots::{batch_sizes, stat_chart, variant, DrawResult};
+use super::plots::{batch_sizes, lines, stat_chart, DrawResult};
 use crate::sweep::record::{ConfigFigures, ConfigRecord, Stat};
 
 /// One panel: its title, unit, and where its figure is in a configuration's figures.
@@ -42,23 +42,12 @@ const PANELS: [Panel; 4] = [
     },
 ];
 
-/// Lines by variant of the configurations that have the figure, sorted by batch size.
+/// Lines by variant of the configurations that have the figure.
 fn present_lines<'a>(
     configs: &[&'a ConfigRecord],
     figure: fn(&ConfigFigures) -> Option<&Stat>,
 ) -> BTreeMap<String, Vec<(u32, &'a Stat)>> {
-    let mut out: BTreeMap<String, Vec<(u32, &Stat)>> = BTreeMap::new();
-    for c in configs {
-        if let Some(stat) = c.figures.as_ref().and_then(figure) {
-            out.entry(variant(c))
-                .or_default()
-                .push((c.config.load.batch_size, stat));
-        }
-    }
-    for points in out.values_mut() {
-        points.sort_by_key(|p| p.0);
-    }
-    out
+    lines(configs, |c| c.figures.as_ref().and_then(figure))
 }
 
 /// Whether any configuration has any GPU figure (else there is nothing to draw).

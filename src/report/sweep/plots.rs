@@ -92,16 +92,19 @@ pub fn variant(c: &ConfigRecord) -> String {
     }
 }
 
-/// Lines by variant, each a list of (batch size, statistic), sorted by batch size.
-fn lines<'a>(
+/// Lines by variant, each a list of (batch size, statistic), sorted by batch size. A
+/// configuration without the statistic (`None`) is left out, never drawn as 0.
+pub(super) fn lines<'a>(
     configs: &[&'a ConfigRecord],
-    stat: impl Fn(&'a ConfigRecord) -> &'a Stat,
+    stat: impl Fn(&'a ConfigRecord) -> Option<&'a Stat>,
 ) -> BTreeMap<String, Vec<(u32, &'a Stat)>> {
     let mut out: BTreeMap<String, Vec<(u32, &Stat)>> = BTreeMap::new();
     for c in configs {
-        out.entry(variant(c))
-            .or_default()
-            .push((c.config.load.batch_size, stat(c)));
+        if let Some(s) = stat(c) {
+            out.entry(variant(c))
+                .or_default()
+                .push((c.config.load.batch_size, s));
+        }
     }
     for points in out.values_mut() {
         points.sort_by_key(|p| p.0);
@@ -152,10 +155,7 @@ fn throughput_vs_batch(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()>
     let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
     root.fill(&WHITE)?;
     let series = lines(configs, |c| {
-        &c.figures
-            .as_ref()
-            .expect("filtered")
-            .throughput_samples_per_s
+        c.figures.as_ref().map(|f| &f.throughput_samples_per_s)
     });
     stat_chart(
         &root,
@@ -174,9 +174,7 @@ fn latency_vs_batch(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()> {
     let panels = root.split_evenly((1, 2));
     let sizes = batch_sizes(configs);
     for (panel, p) in panels.iter().zip([Percentile::Mean, Percentile::P99]) {
-        let series = lines(configs, |c| {
-            c.figures.as_ref().expect("filtered").latency_ms.get(p)
-        });
+        let series = lines(configs, |c| c.figures.as_ref().map(|f| f.latency_ms.get(p)));
         let title = format!("{} latency vs batch size", p.name());
         stat_chart(panel, &title, "ms", &sizes, &series)?;
     }
