@@ -2,11 +2,22 @@
 # Installs what a fresh machine lacks to build and run inferbench:
 #   - a project-local Python venv (.venv) with torch==2.13.0, the libtorch that tch 0.26 expects;
 #   - .venv/torch, a stable link to the wheel's torch folder, which .cargo/config.toml names as LIBTORCH.
+#   - with --torchvision: torchvision (the version that goes with that torch), numpy and
+#     pillow in the same venv, for the scripts that set PyTorch's own figures beside
+#     inferbench's (scripts/forward-vs-pytorch.sh).
 # Idempotent: with everything in place it returns in well under a second.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TORCH_VERSION="2.13.0"
+TORCHVISION_VERSION="0.28.0"
+WITH_TORCHVISION=0
+for arg in "$@"; do
+  case "$arg" in
+    --torchvision) WITH_TORCHVISION=1 ;;
+    *) printf '[setup] error: unknown option %s (known: --torchvision)\n' "$arg" >&2; exit 2 ;;
+  esac
+done
 VENV=.venv
 PYTHON=${PYTHON:-python3}
 
@@ -40,3 +51,14 @@ if [ "$(readlink "$VENV/torch" 2>/dev/null || true)" != "${torch_dir#"$VENV"/}" 
 fi
 [ -f "$VENV/torch/lib/libtorch_cpu.so" ] || { say "error: $VENV/torch/lib/libtorch_cpu.so missing; delete $VENV and run again"; exit 1; }
 say "libtorch $TORCH_VERSION ready at $VENV/torch"
+
+if [ "$WITH_TORCHVISION" = 1 ]; then
+  tv=$(ls -d "$VENV"/lib/python3*/site-packages/torchvision-"$TORCHVISION_VERSION".dist-info 2>/dev/null | head -n1 || true)
+  if [ -z "$tv" ]; then
+    say "installing torchvision==$TORCHVISION_VERSION, numpy and pillow into $VENV"
+    # --no-deps: torchvision's own pin would otherwise be resolved against PyPI's torch again.
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      "torchvision==$TORCHVISION_VERSION" numpy pillow
+  fi
+  say "torchvision $TORCHVISION_VERSION ready in $VENV"
+fi

@@ -316,16 +316,20 @@ impl RunConfig {
 
     /// Intra-op threads per worker after applying the default.
     pub fn intra_op_threads(&self) -> u32 {
-        self.backend.intra_op_threads.unwrap_or_else(|| {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-            (cores / self.backend.workers).max(1)
-        })
+        self.backend
+            .intra_op_threads
+            .unwrap_or_else(|| (cores() as u32 / self.backend.workers).max(1))
     }
 
     /// Warm-up requests after the cold-start one, after applying the default.
     pub fn extra_warmup(&self) -> u32 {
         self.load.extra_warmup.unwrap_or(2 * self.backend.workers)
     }
+}
+
+/// The CPUs this process may run on (1 where that cannot be read).
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]

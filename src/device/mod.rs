@@ -11,6 +11,7 @@
 mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod openmp;
 #[cfg(feature = "cuda")]
 pub mod shim;
 

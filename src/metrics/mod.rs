@@ -1,11 +1,12 @@
 //! Turning timestamps into figures: latency distributions ([`latency`]), the
 //! per-stage breakdown ([`stages`]), device time per stage from timing events
-//! ([`device_stages`]), the compute and copy limits of a GPU run ([`limits`]) and utilisation sampled over the measured
-//! window ([`utilization`]).
+//! ([`device_stages`]), the compute and copy limits of a GPU run ([`limits`]), utilisation sampled over the measured
+//! window ([`utilization`]) and queueing theory's answers to check them against ([`queueing`]).
 
 pub mod device_stages;
 pub mod latency;
 pub mod limits;
+pub mod queueing;
 pub mod stages;
 pub mod utilization;
 

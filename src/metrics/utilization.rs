@@ -51,6 +51,17 @@ pub fn process_cpu_seconds() -> Option<f64> {
     (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
+/// CPU time the calling thread has consumed so far, in seconds.
+pub fn thread_cpu_seconds() -> Option<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
 /// Mean of a cumulative counter's rate over the samples: (last − first) / elapsed.
 /// Samples are `(seconds since start, counter)`.
 pub fn counter_mean_rate(samples: &[(f64, f64)]) -> Option<f64> {

@@ -44,9 +44,8 @@ pub fn write_random(arch: Architecture, seed: u64, dir: &Path, overwrite: bool) 
         refuse_to_replace(dir, arch, seed)?;
     }
     fs::create_dir_all(dir).map_err(|e| Error::io("cannot create model directory", dir, e))?;
-    tch::manual_seed(seed as i64);
     let vs = VarStore::new(tch::Device::Cpu);
-    let _net = arch.build(&vs.root());
+    let _net = super::seeded(seed, || arch.build(&vs.root()));
     let weights = dir.join(WEIGHTS_FILE);
     let tmp_weights = dir.join(format!(".{WEIGHTS_FILE}.tmp.safetensors"));
     vs.save(&tmp_weights)?;

@@ -12,3 +12,14 @@ pub mod zoo;
 
 pub use prepare::{prepare, Forward, PreparedModel};
 pub use zoo::Architecture;
+
+/// Runs `draw` right after seeding libtorch's random generator with `seed`, with no
+/// other seeded draw of this process in between. libtorch has one default generator
+/// per process: two threads that each seed and then draw (two runs in one process,
+/// parallel tests) would otherwise interleave and neither get its seed's numbers.
+pub fn seeded<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    tch::manual_seed(seed as i64);
+    draw()
+}

@@ -87,6 +87,15 @@ impl PreparedModel {
         })
     }
 
+    /// Threads one forward keeps busy with `intra_op_threads` set: those threads for
+    /// libtorch's models, one for the spin model (it busy-waits on the calling thread).
+    pub fn threads_per_forward(&self, intra_op_threads: u32) -> u32 {
+        match self.prepared {
+            Prepared::Spin(_) => 1,
+            _ => intra_op_threads,
+        }
+    }
+
     /// A fresh instance without an injected fault, for the bare-forward loop.
     pub fn bare_instance(&self) -> Result<Box<dyn Forward>> {
         Ok(match &self.prepared {
@@ -189,10 +198,8 @@ fn prepare_plain(
 
     let started = Instant::now();
     let _guard = tch::no_grad_guard();
-    tch::manual_seed(seed as i64);
     let mut master = VarStore::new(tch::Device::Cpu);
-    let net = arch
-        .build(&master.root())
+    let net = super::seeded(seed, || arch.build(&master.root()))
         .expect("checked has_weights; this is a bug");
     if let Some(dir) = &dir {
         checkpoint::load_weights(&mut master, dir)?;

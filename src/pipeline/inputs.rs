@@ -42,15 +42,16 @@ impl InputPool {
         let shape = [batch as i64, 3, image as i64, image as i64];
         let bytes = shape.iter().product::<i64>() as usize * kind.elt_size_in_bytes();
         let count = (count as usize).min(INPUT_POOL_BYTES / bytes.max(1)).max(1);
-        tch::manual_seed(seed as i64);
-        let inputs = (0..count)
-            .map(|_| {
-                let drawn = Tensor::f_randn(shape, (Kind::Float, tch::Device::Cpu))?;
-                let mut host = device.alloc_host(&shape, kind)?;
-                host.f_copy_(&drawn)?;
-                Ok(host)
-            })
-            .collect::<Result<Vec<_>>>()?;
+        let inputs = crate::model::seeded(seed, || {
+            (0..count)
+                .map(|_| {
+                    let drawn = Tensor::f_randn(shape, (Kind::Float, tch::Device::Cpu))?;
+                    let mut host = device.alloc_host(&shape, kind)?;
+                    host.f_copy_(&drawn)?;
+                    Ok(host)
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
         Ok(Self { inputs })
     }
 

@@ -1,11 +1,10 @@
 //! The load generator: the client's side of the request and response queues, and
-//! the three ways it sends a window of requests (a burst, Poisson arrivals at their
-//! intended times, or a closed loop with a fixed number in flight) while collecting
-//! the responses on the calling thread.
+//! two of the three ways it sends a window of requests (a burst, or a closed loop
+//! with a fixed number in flight) while collecting the responses on the calling
+//! thread; Poisson arrivals at their intended times are [`super::scheduled`]'s.
 //!
-//! Open-loop sending runs on its own thread so that no response waits for the
-//! sending to end; latency counts from each request's intended send time, so a
-//! sender that falls behind cannot hide queueing.
+//! A burst is sent from its own thread so that no response waits for the sending
+//! to end.
 //!
 //! Every wait for a response has a deadline ([`Watch`]) and notices Ctrl-C; a wait
 //! that ends without its response cuts the window short ([`Cut`]) and the responses
@@ -96,47 +95,24 @@ fn send_request(
         .map_err(|_| Error::Pipeline("the backend stopped taking requests".into()))
 }
 
-/// How far ahead of the first intended send a schedule starts, so that the sender
-/// thread is up before its first deadline.
-const SCHEDULE_LEAD_NS: u64 = 2_000_000;
-
-/// Open loop: a sender thread puts the requests on the queue, back to back (burst,
-/// `schedule` None) or each at its intended time, while this thread collects, so no
-/// response waits for the sending to end.
-pub(super) fn collect_open_loop(
+/// Burst: a sender thread puts the requests on the queue back to back while this
+/// thread collects, so no response waits for the sending to end.
+pub(super) fn collect_burst(
     client: &Client,
     watch: &mut Watch<'_>,
     inputs: &InputPool,
     (first, n): (u64, u64),
-    schedule: Option<Vec<u64>>,
     mut collector: Collector,
 ) -> Result<Collected> {
     let payloads: Vec<Tensor> = (first..first + n).map(|id| inputs.get(id)).collect();
     let (tx, clock, batch) = (client.tx.clone(), client.clock, client.batch);
-    let start = clock.now() + SCHEDULE_LEAD_NS;
-    // When each response can come at the earliest: its request's intended send time.
-    let intended: Vec<Instant> = schedule
-        .iter()
-        .flatten()
-        .map(|offset| clock.instant_at(start + offset))
-        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let stop_sending = Arc::clone(&stop);
     let sender = std::thread::Builder::new()
         .name("sender".into())
         .spawn(move || {
-            let mut offsets = schedule.into_iter().flatten();
             for (id, payload) in (first..).zip(payloads) {
-                let request = match offsets.next() {
-                    None => Request::sent_now(id, batch, payload, &clock),
-                    Some(offset) => {
-                        let intended = start + offset;
-                        if !sleep_until(&clock, intended, &stop_sending) {
-                            break;
-                        }
-                        Request::scheduled(id, batch, payload, intended, &clock)
-                    }
-                };
+                let request = Request::sent_now(id, batch, payload, &clock);
                 if stop_sending.load(Ordering::Relaxed) || tx.send(request).is_err() {
                     break;
                 }
@@ -146,7 +122,7 @@ pub(super) fn collect_open_loop(
     let mut cut = None;
     let mut result = Ok(());
     for k in 0..n {
-        match client.receive(watch, k, n, intended.get(k as usize).copied()) {
+        match client.receive(watch, k, n, None) {
             Ok(Ok(meta)) => {
                 if let Err(e) = record(&mut collector, meta) {
                     result = Err(e);
@@ -197,30 +173,7 @@ pub(super) fn collect_closed_loop(
     Ok((collector, None))
 }
 
-/// Sleeps until clock reading `at`: the OS sleep for all but the last 200 µs (its
-/// usual overshoot), then polling, so that sender lag stays in the µs on an idle core.
-/// Looks at `stop` at least every [`POLL`]; returns `false` if it was set.
-fn sleep_until(clock: &RunClock, at: u64, stop: &AtomicBool) -> bool {
-    const POLL_NS: u64 = 200_000;
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            return false;
-        }
-        let now = clock.now();
-        if now >= at {
-            return true;
-        }
-        let left = at - now;
-        if left > POLL_NS {
-            let nap = Duration::from_nanos(left - POLL_NS).min(POLL);
-            std::thread::sleep(nap);
-        } else {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-fn record(collector: &mut Collector, meta: RequestMeta) -> Result<()> {
+pub(super) fn record(collector: &mut Collector, meta: RequestMeta) -> Result<()> {
     if collector.record(&meta) {
         Ok(())
     } else {

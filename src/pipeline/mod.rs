@@ -1,6 +1,7 @@
 //! The inference-server pipeline: a load generator sends pre-built inputs through
 //! a request queue to the backend ([`backend`]); responses come back on a response
-//! queue to the collector ([`collector`]). The load generator is `loadgen`, a
+//! queue to the collector ([`collector`]). The load generator is `loadgen` (burst and
+//! closed loop) and `scheduled` (Poisson arrivals), a
 //! server that stays up between windows is [`Server`], and [`run_with`] wires one run
 //! end to end and returns its [`crate::results::RunReport`].
 //!
@@ -8,7 +9,7 @@
 //! backend, send the cold-start request alone and await it, send the extra warm-up
 //! requests and await them, then the measured requests with the utilisation
 //! sampler running. The bare-forward baseline on the same model and inputs is timed
-//! half just before the measured window and half just after.
+//! half before the backend starts and half after it has stopped.
 
 pub mod arrivals;
 #[cfg(feature = "torch")]
@@ -33,6 +34,8 @@ pub mod ordering;
 #[cfg(feature = "torch")]
 mod run;
 #[cfg(feature = "torch")]
+mod scheduled;
+#[cfg(feature = "torch")]
 mod server;
 #[cfg(feature = "torch")]
 pub mod stages;
@@ -42,5 +45,5 @@ pub mod watch;
 #[cfg(feature = "torch")]
 pub use run::{run, run_with, RunOptions, RunOutcome};
 #[cfg(feature = "torch")]
-pub use server::{Server, Window};
+pub use server::{Server, Window, Workload};
 pub use watch::Cut;

@@ -1,6 +1,6 @@
-//! One run end to end ([`run_with`]): start a [`Server`], time the bare forward
-//! half before and half after one measured window, stop, and assemble the
-//! [`RunReport`].
+//! One run end to end ([`run_with`]): load the [`Workload`], time the bare forward,
+//! serve it for one measured window, stop, time the bare forward again, and
+//! assemble the [`RunReport`].
 //!
 //! A run has a wall-clock limit ([`RunLimits`]); a configuration that could not end
 //! within it is refused before anything starts. A window cut short (stall, time
@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::server::{Server, Window};
+use super::server::{Server, Window, Workload};
 use super::watch::Cut;
 use crate::config::limits::RunLimits;
 use crate::config::RunConfig;
@@ -85,31 +85,33 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         Some(device) => device,
         None => device::open(cfg.backend.device)?,
     };
-    let mut server =
-        Server::start_within(cfg, Arc::clone(&device), limits, Some(run_end), progress)?;
+    let work = Workload::load(cfg, Arc::clone(&device), progress)?;
     // The bare loop is timed half before and half after the pipeline window, and the
     // two throughputs averaged, so that a machine drifting faster or slower during the
-    // run moves both sides of the efficiency ratio alike.
+    // run moves both sides of the efficiency ratio alike. Both halves run while no
+    // backend thread exists: an idle worker's OpenMP team would slow the bare loop's
+    // threads, and not the pipeline's (see `device::openmp`).
     let bare_iters = cfg.load.num_iters.div_ceil(2);
     let bare_before = if cfg.measure_bare_forward {
         progress("timing the bare forward (1/2)");
-        Some(server.bare_forward(bare_iters))
+        Some(work.bare_forward(bare_iters))
     } else {
         None
     };
     if crate::pipeline::interrupt::requested() {
-        let _ = server.stop();
         return Err(Error::Interrupted);
     }
+    let mut server = Server::serve(work, limits, Some(run_end), progress)?;
     progress("measuring");
     let window = server.measure_window(cfg.load.num_iters as u64, keep_trace);
-    let whole = matches!(&window, Ok(w) if w.cut.is_none());
+    let facts = server.facts();
+    let (work, stopped) = server.stop_keeping();
+    let whole = matches!(&window, Ok(w) if w.cut.is_none()) && stopped.is_ok();
     let bare = match (whole, bare_before) {
         (true, Some(Ok(before))) => {
             progress("timing the bare forward (2/2)");
             Some(
-                server
-                    .bare_forward(bare_iters)
+                work.bare_forward(bare_iters)
                     .map(|after| (before + after) / 2.0),
             )
         }
@@ -119,18 +121,17 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
     let h2d = match (whole, &bare) {
         (true, Some(Ok(_))) => {
             progress("probing host-to-device bandwidth");
-            Some(server.h2d_bandwidth())
+            Some(work.h2d_bandwidth())
         }
         _ => None,
     };
-    let bytes_per_sample = server.input_bytes_per_sample();
-    let facts = server.facts();
-    let stopped = server.stop();
+    let bytes_per_sample = work.input_bytes_per_sample();
     let Window {
         mut collector,
         utilization,
         device_stages,
         cut,
+        load_generator,
     } = window?;
     let Some(cut) = cut else {
         stopped?;
@@ -145,6 +146,7 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
             Environment::detect(),
         );
         report.device_stages_ms = device_stages;
+        report.load_generator = load_generator;
         report.limits = match (bare, h2d) {
             (Some(compute), Some(bandwidth)) => Limits::assess(
                 compute,
@@ -175,6 +177,7 @@ pub fn run_with(cfg: &RunConfig, options: RunOptions<'_>) -> Result<RunOutcome> 
         Environment::detect(),
     );
     report.device_stages_ms = device_stages;
+    report.load_generator = load_generator;
     report.incomplete = Some(match stopped {
         Ok(()) => cut.to_string(),
         Err(e) => format!("{cut}; {e}"),

@@ -16,19 +16,20 @@ use super::backend::{buffer_shape, Backend, BackendPlan};
 use super::bare;
 use super::collector::Collector;
 use super::inputs::InputPool;
-use super::loadgen::{collect_closed_loop, collect_open_loop, Client};
+use super::loadgen::{collect_burst, collect_closed_loop, Client};
+use super::scheduled::collect_on_schedule;
 use super::stages::{ResponseResult, TensorRequest};
 use super::wait::WaitPolicy;
 use super::watch::{Cut, Watch};
 use crate::config::limits::RunLimits;
 use crate::config::{Arrival, RunConfig};
-use crate::device::{self, ComputeDevice};
+use crate::device::{self, openmp, ComputeDevice};
 use crate::error::{Error, Result};
 use crate::metrics::utilization::{GpuId, UtilizationSampler, DEFAULT_PERIOD};
 use crate::metrics::{DeviceStageSummary, DeviceStageTimes, UtilizationSummary};
 use crate::model::{prepare, PreparedModel};
 use crate::request::RunClock;
-use crate::results::ServerFacts;
+use crate::results::{LoadGenerator, Pickup, ServerFacts};
 
 /// One measured window.
 pub struct Window {
@@ -40,17 +41,119 @@ pub struct Window {
     pub cut: Option<Cut>,
     /// Mean device time per batch of each stage; `None` without timing events (the CPU).
     pub device_stages: Option<DeviceStageSummary>,
+    /// Open loop on a schedule: how the client waited and its CPU; `None` otherwise.
+    pub load_generator: Option<LoadGenerator>,
 }
 
-/// A started server: model loaded and compiled, backend threads running, warmed up.
-pub struct Server {
+/// What a run measures, loaded and ready: the model prepared for the device, the
+/// inputs generated, no thread started. The bare-forward baseline is timed on it
+/// while no server runs ([`Workload::bare_forward`]); [`Server::serve`] builds the
+/// pipeline around it and [`Server::stop_keeping`] gives it back.
+pub struct Workload {
     cfg: RunConfig,
     model: PreparedModel,
     device: Arc<dyn ComputeDevice>,
     inputs: InputPool,
+    intra_op_threads: u32,
+}
+
+impl Workload {
+    /// Prepares `cfg`'s model on `device` and generates the warm-up's and one window's inputs.
+    pub fn load(
+        cfg: &RunConfig,
+        device: Arc<dyn ComputeDevice>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self> {
+        cfg.validate()?;
+        let intra_op_threads = cfg.intra_op_threads();
+        tch::set_num_threads(intra_op_threads as i32);
+        progress("loading model");
+        let model = prepare(
+            &cfg.model,
+            cfg.load.batch_size,
+            cfg.load.seed,
+            device.torch_device(),
+        )?;
+        let inputs = InputPool::generate_for(
+            1 + cfg.extra_warmup() + cfg.load.num_iters,
+            cfg.load.batch_size,
+            cfg.model.image_size,
+            cfg.load.seed,
+            cfg.model.precision.kind(),
+            device.as_ref(),
+        )?;
+        // This thread now only sends and waits: its OpenMP team would count against
+        // the workers' spinning (see `device::openmp`).
+        openmp::release_thread_team();
+        Ok(Self {
+            cfg: cfg.clone(),
+            model,
+            device,
+            inputs,
+            intra_op_threads,
+        })
+    }
+
+    /// Throughput of the bare forward loop on the same model, inputs and threads:
+    /// one thread per worker, each with its own instance and stream. Time it while
+    /// no server runs: another thread's OpenMP team would slow its threads down
+    /// and not the pipeline's (see `device::openmp`).
+    pub fn bare_forward(&self, iters: u32) -> Result<f64> {
+        bare::bare_forward_throughput(
+            &self.model,
+            &self.inputs,
+            self.device.as_ref(),
+            self.cfg.backend.workers,
+            self.intra_op_threads,
+            iters,
+        )
+    }
+
+    /// Pinned host-to-device bandwidth for copies of one request's input, bytes/s;
+    /// `None` on a device without such copies (the CPU).
+    pub fn h2d_bandwidth(&self) -> Result<Option<f64>> {
+        let bytes = self.input_bytes_per_sample() as usize * self.cfg.load.batch_size as usize;
+        self.device
+            .h2d_bandwidth(bytes, device::probe_repeats(bytes))
+    }
+
+    /// Threads the server keeps busy computing: each worker's forward threads on
+    /// the CPU; one host thread per worker on a GPU, which computes on its own.
+    pub fn server_threads(&self) -> usize {
+        let workers = self.cfg.backend.workers as usize;
+        match self.device.torch_device() {
+            tch::Device::Cpu => {
+                workers * self.model.threads_per_forward(self.intra_op_threads) as usize
+            }
+            _ => workers,
+        }
+    }
+
+    /// Input bytes of one sample at the run's precision.
+    pub fn input_bytes_per_sample(&self) -> u64 {
+        let side = self.cfg.model.image_size as u64;
+        3 * side * side * self.cfg.model.precision.bytes() as u64
+    }
+
+    /// What the workload knows about itself, for the report; `warmup_ns` is the
+    /// server's cold-start latency.
+    pub fn facts(&self, warmup_ns: u64) -> ServerFacts {
+        ServerFacts {
+            model: self.model.info.clone(),
+            device: self.device.describe(),
+            intra_op_threads: self.intra_op_threads,
+            load_time_s: self.model.load_time.map(|d| d.as_secs_f64()),
+            compile_time_s: self.model.compile_time.map(|d| d.as_secs_f64()),
+            warmup_latency_ms: crate::metrics::ms(warmup_ns as f64),
+        }
+    }
+}
+
+/// A started server: a [`Workload`] with the backend's threads running, warmed up.
+pub struct Server {
+    work: Workload,
     client: Client,
     backend: Backend,
-    intra_op_threads: u32,
     device_times: Arc<DeviceStageTimes>,
     next_id: u64,
     limits: RunLimits,
@@ -85,51 +188,45 @@ impl Server {
         run_end: Option<Instant>,
         progress: &mut dyn FnMut(&str),
     ) -> Result<Self> {
-        cfg.validate()?;
-        let batching = cfg.backend.batching;
-        let intra_op_threads = cfg.intra_op_threads();
-        tch::set_num_threads(intra_op_threads as i32);
-        progress("loading model");
-        let model = prepare(
-            &cfg.model,
-            cfg.load.batch_size,
-            cfg.load.seed,
-            device.torch_device(),
-        )?;
-        let warmups = 1 + cfg.extra_warmup();
-        let (batch, image) = (cfg.load.batch_size, cfg.model.image_size);
-        let kind = cfg.model.precision.kind();
-        let inputs = InputPool::generate_for(
-            warmups + cfg.load.num_iters,
-            batch,
-            image,
-            cfg.load.seed,
-            kind,
-            device.as_ref(),
-        )?;
-        let device_times = Arc::new(DeviceStageTimes::default());
+        let work = Workload::load(cfg, device, progress)?;
+        Self::serve(work, limits, run_end, progress)
+    }
 
+    /// Starts the backend around `work`, then warms it up as [`Server::start`] says.
+    pub fn serve(
+        work: Workload,
+        limits: RunLimits,
+        run_end: Option<Instant>,
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<Self> {
+        let cfg = &work.cfg;
+        let batching = cfg.backend.batching;
+        let (batch, image) = (cfg.load.batch_size, cfg.model.image_size);
+        let warmups = 1 + cfg.extra_warmup();
+        let device_times = Arc::new(DeviceStageTimes::default());
         let clock = RunClock::start();
         let wait = WaitPolicy::spin_then_park(Duration::from_micros(cfg.backend.spin_wait_us));
         let (request_tx, request_rx) = unbounded::<TensorRequest>();
         let (response_tx, response_rx) = unbounded::<ResponseResult>();
         let plan = BackendPlan {
-            model: &model,
-            device: Arc::clone(&device),
+            model: &work.model,
+            device: Arc::clone(&work.device),
             workers: cfg.backend.workers,
             streams: cfg.backend.streams,
-            intra_op_threads,
+            intra_op_threads: work.intra_op_threads,
             batching,
             buffer_shape: buffer_shape(&batching, batch, image),
-            kind,
+            kind: cfg.model.precision.kind(),
             device_times: Arc::clone(&device_times),
             clock,
             wait,
         };
         let backend = Backend::spawn(plan, request_rx, response_tx)?;
+        // The workers' instances were copied on this thread: release its team again.
+        openmp::release_thread_team();
         // Weights were copied on the default stream, which the workers' streams do not
         // wait for: finish them before the first request.
-        device.synchronize()?;
+        work.device.synchronize()?;
         let client = Client {
             tx: request_tx,
             rx: response_rx,
@@ -138,13 +235,9 @@ impl Server {
             wait,
         };
         let mut server = Self {
-            cfg: cfg.clone(),
-            model,
-            device: Arc::clone(&device),
-            inputs,
+            work,
             client,
             backend,
-            intra_op_threads,
             device_times,
             next_id: 0,
             limits,
@@ -180,10 +273,10 @@ impl Server {
         // The other warm-up requests go together; their deadline follows from the
         // cold start, a generous bound on any later response.
         let mut slowest = Duration::from_nanos(self.warmup_ns);
-        watch.stall = Some(self.limits.stall_timeout_after(slowest, &self.cfg));
+        watch.stall = Some(self.limits.stall_timeout_after(slowest, &self.work.cfg));
         for _ in 1..warmups {
             let id = self.next_id;
-            self.client.send(id, self.inputs.get(id))?;
+            self.client.send(id, self.work.inputs.get(id))?;
             self.next_id += 1;
         }
         let mut warm = 0;
@@ -195,13 +288,13 @@ impl Server {
         if warm > 0 {
             slowest = Duration::from_nanos(warm);
         }
-        self.stall = Some(self.limits.stall_timeout_after(slowest, &self.cfg));
+        self.stall = Some(self.limits.stall_timeout_after(slowest, &self.work.cfg));
         Ok(())
     }
 
     fn send_next(&mut self) -> Result<u64> {
         let id = self.next_id;
-        self.client.send(id, self.inputs.get(id))?;
+        self.client.send(id, self.work.inputs.get(id))?;
         self.next_id += 1;
         Ok(id)
     }
@@ -222,7 +315,7 @@ impl Server {
         let first = self.next_id;
         self.device_times.take(); // what the warm-up or an earlier window left
                                   // No GPU (the CPU device): NVML's GPU 0, as the report's extra figures.
-        let gpu = self.device.nvml_id().unwrap_or(GpuId::Index(0));
+        let gpu = self.work.device.nvml_id().unwrap_or(GpuId::Index(0));
         let sampler = UtilizationSampler::start_on(DEFAULT_PERIOD, gpu);
         let collector = Collector::new(keep_trace);
         let busy = || self.backend.busy_stages(self.client.clock.now());
@@ -230,12 +323,20 @@ impl Server {
             .run_end
             .unwrap_or_else(|| Instant::now() + self.limits.max_duration);
         let mut watch = Watch::new(run_end, self.stall, &busy);
-        let (client, inputs, span) = (&self.client, &self.inputs, (first, n));
-        let collected = match self.cfg.load.arrival {
-            Arrival::Burst => collect_open_loop(client, &mut watch, inputs, span, None, collector),
+        let (client, inputs, span) = (&self.client, &self.work.inputs, (first, n));
+        let mut load_generator = None;
+        let collected = match self.work.cfg.load.arrival {
+            Arrival::Burst => collect_burst(client, &mut watch, inputs, span, collector),
             Arrival::Poisson(rate) => {
-                let schedule = poisson_schedule(rate, n as usize, self.cfg.load.seed ^ first);
-                collect_open_loop(client, &mut watch, inputs, span, Some(schedule), collector)
+                let schedule = poisson_schedule(rate, n as usize, self.work.cfg.load.seed ^ first);
+                let pickup = Pickup::choose(crate::config::cores(), self.work.server_threads());
+                collect_on_schedule(
+                    client, &mut watch, inputs, span, &schedule, pickup, collector,
+                )
+                .map(|(collected, harness)| {
+                    load_generator = Some(harness);
+                    collected
+                })
             }
             Arrival::Concurrency(c) => {
                 collect_closed_loop(client, &mut watch, inputs, span, c as u64, collector)
@@ -250,51 +351,30 @@ impl Server {
             utilization,
             cut,
             device_stages: self.device_times.take(),
+            load_generator,
         })
-    }
-
-    /// Throughput of the bare forward loop on the same model, inputs and threads.
-    pub fn bare_forward(&self, iters: u32) -> Result<f64> {
-        bare::bare_forward_throughput(
-            &self.model,
-            &self.inputs,
-            self.device.as_ref(),
-            self.cfg.backend.workers,
-            self.intra_op_threads,
-            iters,
-        )
     }
 
     /// What the server knows about itself, for the report.
     pub fn facts(&self) -> ServerFacts {
-        ServerFacts {
-            model: self.model.info.clone(),
-            device: self.device.describe(),
-            intra_op_threads: self.intra_op_threads,
-            load_time_s: self.model.load_time.map(|d| d.as_secs_f64()),
-            compile_time_s: self.model.compile_time.map(|d| d.as_secs_f64()),
-            warmup_latency_ms: crate::metrics::ms(self.warmup_ns as f64),
-        }
+        self.work.facts(self.warmup_ns)
     }
 
-    /// Pinned host-to-device bandwidth for copies of one request's input, bytes/s;
-    /// `None` on a device without such copies (the CPU).
-    pub fn h2d_bandwidth(&self) -> Result<Option<f64>> {
-        let bytes = self.input_bytes_per_sample() as usize * self.cfg.load.batch_size as usize;
-        self.device
-            .h2d_bandwidth(bytes, device::probe_repeats(bytes))
-    }
-
-    /// Input bytes of one sample at the run's precision.
-    pub fn input_bytes_per_sample(&self) -> u64 {
-        let side = self.cfg.model.image_size as u64;
-        3 * side * side * self.cfg.model.precision.bytes() as u64
+    /// The workload being served.
+    pub fn workload(&self) -> &Workload {
+        &self.work
     }
 
     /// Hangs up the request queue and waits for every stage to finish: up to the
     /// stall timeout after whole windows; after a window was cut short the stages
     /// drop their queued work and a stage still busy a moment later is left behind.
     pub fn stop(self) -> Result<()> {
+        self.stop_keeping().1
+    }
+
+    /// As [`Server::stop`], giving the workload back (for a bare-forward timing
+    /// once the workers have exited).
+    pub fn stop_keeping(self) -> (Workload, Result<()>) {
         let grace = if self.cut {
             self.backend.cancel();
             CUT_GRACE
@@ -303,7 +383,8 @@ impl Server {
                 .unwrap_or(crate::config::limits::MIN_STALL_TIMEOUT)
         };
         drop(self.client);
-        self.backend.join(grace)
+        let joined = self.backend.join(grace);
+        (self.work, joined)
     }
 }
 

@@ -82,6 +82,9 @@ pub fn render(r: &RunReport) -> String {
         .map(|(n, v)| format!("{n} {v:.4}"))
         .collect();
     let _ = writeln!(s, "Stage breakdown (mean ms): {}", stages.join(" | "));
+    if let Some(line) = load_generator_line(r) {
+        let _ = writeln!(s, "{line}");
+    }
     let _ = writeln!(
         s,
         "Average CPU utilization: {}",
@@ -116,6 +119,37 @@ pub fn render(r: &RunReport) -> String {
     gpu_lines(&mut s, r);
     s
 }
+
+/// The load generator's own share of an open-loop run on a schedule: how late it
+/// sent, how long a response waited for it, how it waited and the CPU that cost.
+fn load_generator_line(r: &RunReport) -> Option<String> {
+    let g = r.load_generator.as_ref()?;
+    let st = &r.stages_ms;
+    let share =
+        100.0 * (st.sender_lag_mean + st.response) / r.latency_ms.mean.max(f64::MIN_POSITIVE);
+    let waiting = match g.pickup {
+        crate::results::Pickup::Spin => "spins while requests are in flight",
+        crate::results::Pickup::Park => "parks between responses",
+    };
+    let mut line = format!(
+        "Load generator: sender lag mean {:.1} µs, max {:.3} ms | response pickup mean {:.1} µs | {:.2} % of the mean latency | client {waiting} ({}), {}",
+        st.sender_lag_mean * 1e3,
+        st.sender_lag_max,
+        st.response * 1e3,
+        share,
+        g.why,
+        or_absent(g.client_cpu_cores, |v| format!("{:.0} % of a core", v * 100.0), "CPU n/a"),
+    );
+    if share > HARNESS_SHARE_WARN_PCT {
+        line.push_str(&format!(
+            "\nWARNING: the load generator's own delays are {share:.1} % of the mean latency: this machine has no core to spare for it, so the latencies above overstate the server's; fewer workers or intra-op threads leave it one"
+        ));
+    }
+    Some(line)
+}
+
+/// Above this share of the mean latency, the load generator's delays get a warning.
+const HARNESS_SHARE_WARN_PCT: f64 = 2.0;
 
 /// GPU memory, clock and power, device stage times and limits: only what was measured.
 fn gpu_lines(s: &mut String, r: &RunReport) {

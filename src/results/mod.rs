@@ -100,6 +100,31 @@ pub struct ServerFacts {
     pub warmup_latency_ms: f64,
 }
 
+/// How the load generator's client thread waited for responses while requests were
+/// in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Pickup {
+    /// Polled the response queue: no wake-up in the latency, a core's worth of CPU
+    /// while requests are in flight.
+    Spin,
+    /// Parked until a response came: each response's wake-up is in its latency.
+    Park,
+}
+
+/// What the load generator itself did in an open-loop window on a schedule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadGenerator {
+    /// How it waited for responses while requests were in flight.
+    pub pickup: Pickup,
+    /// Why that way (the cores it saw and the server's compute threads).
+    pub why: String,
+    /// The client thread's CPU time over the window, in cores (1.0 = one core all
+    /// the time); part of the process CPU utilisation. `None` where the thread's
+    /// CPU clock could not be read.
+    pub client_cpu_cores: Option<f64>,
+}
+
 /// Everything one run measured. Times in milliseconds unless the name says otherwise;
 /// `None` (JSON `null`) means "not measured here", never zero.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -144,6 +169,11 @@ pub struct RunReport {
     /// efficiency against it; `None` on the CPU or without the bare forward.
     #[serde(default)]
     pub limits: Option<Limits>,
+    /// Open loop on a schedule: how the load generator waited and what it cost; its
+    /// sender lag and response pickup are `stages_ms.sender_lag_*` and `stages_ms.response`.
+    /// `None` for a burst or a closed loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_generator: Option<LoadGenerator>,
     /// Where it ran.
     pub env: Environment,
     /// Why the measured window ended before its last response (a stall, the time
@@ -183,6 +213,7 @@ impl RunReport {
             bare_forward_samples_per_s,
             pipeline_efficiency: bare_forward_samples_per_s.map(|bare| throughput / bare),
             limits: None,
+            load_generator: None,
             env,
             incomplete: None,
         }

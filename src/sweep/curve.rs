@@ -139,11 +139,7 @@ pub fn search_max_rate<E>(
 /// Mean latency of an M/D/1 queue (Poisson arrivals, fixed service time), ms:
 /// service + ρ·service / (2(1 − ρ)). Infinite at or past saturation.
 pub fn md1_mean_latency_ms(rate_rps: f64, service_ms: f64) -> f64 {
-    let rho = rate_rps * service_ms / 1e3;
-    if rho >= 1.0 {
-        return f64::INFINITY;
-    }
-    service_ms + rho * service_ms / (2.0 * (1.0 - rho))
+    crate::metrics::queueing::md1_mean(rate_rps / 1e3, service_ms)
 }
 
 #[cfg(test)]
