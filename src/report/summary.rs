@@ -141,8 +141,12 @@ fn load_generator_line(r: &RunReport) -> Option<String> {
         or_absent(g.client_cpu_cores, |v| format!("{:.0} % of a core", v * 100.0), "CPU n/a"),
     );
     if share > HARNESS_SHARE_WARN_PCT {
+        let why = match g.pickup {
+            crate::results::Pickup::Park => "this machine has no core to spare for it; fewer workers or intra-op threads leave it one",
+            crate::results::Pickup::Spin => "its thread was kept from a core (other load on the machine?); measure again on a quieter one",
+        };
         line.push_str(&format!(
-            "\nWARNING: the load generator's own delays are {share:.1} % of the mean latency: this machine has no core to spare for it, so the latencies above overstate the server's; fewer workers or intra-op threads leave it one"
+            "\nWARNING: the load generator's own delays are {share:.1} % of the mean latency, so the latencies above overstate the server's: {why}"
         ));
     }
     Some(line)

@@ -43,7 +43,15 @@ pub struct Environment {
     pub cores: usize,
     /// Whether libtorch sees a CUDA device.
     pub cuda_available: bool,
+    /// The OpenMP runtime's settings from the environment that change how the
+    /// forward's threads wait between parallel regions, and so the latency at low
+    /// load and the CPU it costs: `OMP_WAIT_POLICY`, `GOMP_SPINCOUNT`, as set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub openmp_wait: Vec<(String, String)>,
 }
+
+/// The environment variables [`Environment::openmp_wait`] records.
+pub const OPENMP_WAIT_VARS: [&str; 2] = ["OMP_WAIT_POLICY", "GOMP_SPINCOUNT"];
 
 #[cfg(feature = "torch")]
 impl Environment {
@@ -62,6 +70,10 @@ impl Environment {
             cpu_model,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cuda_available: tch::Cuda::is_available(),
+            openmp_wait: OPENMP_WAIT_VARS
+                .iter()
+                .filter_map(|&name| Some((name.to_string(), std::env::var(name).ok()?)))
+                .collect(),
         }
     }
 }

@@ -20,6 +20,7 @@ pub const MIN_SAMPLES: usize = 10;
 /// samples = 10               # criterion samples per benchmark, at least 10
 /// requests_per_sample = 16   # requests in each sample's pipeline window
 /// percentile = "p99"         # the tail-latency benchmark: mean, p50, p90, p95, p99, p99.9
+/// tail_in_flight_per_worker = 2  # the tail-latency benchmark's steady load (closed loop)
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +34,12 @@ pub struct CriterionSettings {
     /// The statistic of each window that the tail-latency benchmark reports; the
     /// environment variable `INFERBENCH_PERCENTILE` overrides it. Default p99.
     pub percentile: Percentile,
+    /// The tail-latency benchmark's load: a closed loop with this many requests in
+    /// flight per worker, whatever the sweep's arrival process. Its windows have at
+    /// least 100 requests per 1 % of tail (100 for p99, 1,000 for p99.9), so that the
+    /// statistic is a percentile of a steady load, not the drain time of a short
+    /// burst. Default 2: each worker has its next request queued as it finishes one.
+    pub tail_in_flight_per_worker: u32,
 }
 
 impl Default for CriterionSettings {
@@ -41,6 +48,7 @@ impl Default for CriterionSettings {
             samples: MIN_SAMPLES,
             requests_per_sample: 16,
             percentile: Percentile::P99,
+            tail_in_flight_per_worker: 2,
         }
     }
 }
@@ -55,6 +63,12 @@ impl CriterionSettings {
                     "{} is below criterion's minimum; expected at least {MIN_SAMPLES}",
                     self.samples
                 ),
+            ));
+        }
+        if self.tail_in_flight_per_worker == 0 {
+            return Err(Error::config(
+                "criterion.tail_in_flight_per_worker",
+                "0; expected at least 1 request in flight per worker",
             ));
         }
         if self.requests_per_sample == 0 {
