@@ -41,6 +41,8 @@ mod server;
 pub mod stages;
 pub mod wait;
 pub mod watch;
+#[cfg(feature = "torch")]
+mod workload;
 
 #[cfg(feature = "torch")]
 pub use run::{run, run_with, RunOptions, RunOutcome};

@@ -13,9 +13,7 @@ use crossbeam_channel::unbounded;
 
 use super::arrivals::poisson_schedule;
 use super::backend::{buffer_shape, Backend, BackendPlan};
-use super::bare;
 use super::collector::Collector;
-use super::inputs::InputPool;
 use super::loadgen::{collect_burst, collect_closed_loop, Client};
 use super::scheduled::collect_on_schedule;
 use super::stages::{ResponseResult, TensorRequest};
@@ -23,13 +21,14 @@ use super::wait::WaitPolicy;
 use super::watch::{Cut, Watch};
 use crate::config::limits::RunLimits;
 use crate::config::{Arrival, RunConfig};
-use crate::device::{self, openmp, ComputeDevice};
+use crate::device::{openmp, ComputeDevice};
 use crate::error::{Error, Result};
 use crate::metrics::utilization::{GpuId, UtilizationSampler, DEFAULT_PERIOD};
 use crate::metrics::{DeviceStageSummary, DeviceStageTimes, UtilizationSummary};
-use crate::model::{prepare, PreparedModel};
 use crate::request::RunClock;
 use crate::results::{LoadGenerator, Pickup, ServerFacts};
+
+pub use super::workload::Workload;
 
 /// One measured window.
 pub struct Window {
@@ -43,110 +42,6 @@ pub struct Window {
     pub device_stages: Option<DeviceStageSummary>,
     /// Open loop on a schedule: how the client waited and its CPU; `None` otherwise.
     pub load_generator: Option<LoadGenerator>,
-}
-
-/// What a run measures, loaded and ready: the model prepared for the device, the
-/// inputs generated, no thread started. The bare-forward baseline is timed on it
-/// while no server runs ([`Workload::bare_forward`]); [`Server::serve`] builds the
-/// pipeline around it and [`Server::stop_keeping`] gives it back.
-pub struct Workload {
-    cfg: RunConfig,
-    model: PreparedModel,
-    device: Arc<dyn ComputeDevice>,
-    inputs: InputPool,
-    intra_op_threads: u32,
-}
-
-impl Workload {
-    /// Prepares `cfg`'s model on `device` and generates the warm-up's and one window's inputs.
-    pub fn load(
-        cfg: &RunConfig,
-        device: Arc<dyn ComputeDevice>,
-        progress: &mut dyn FnMut(&str),
-    ) -> Result<Self> {
-        cfg.validate()?;
-        let intra_op_threads = cfg.intra_op_threads();
-        tch::set_num_threads(intra_op_threads as i32);
-        progress("loading model");
-        let model = prepare(
-            &cfg.model,
-            cfg.load.batch_size,
-            cfg.load.seed,
-            device.torch_device(),
-        )?;
-        let inputs = InputPool::generate_for(
-            1 + cfg.extra_warmup() + cfg.load.num_iters,
-            cfg.load.batch_size,
-            cfg.model.image_size,
-            cfg.load.seed,
-            cfg.model.precision.kind(),
-            device.as_ref(),
-        )?;
-        // This thread now only sends and waits: its OpenMP team would count against
-        // the workers' spinning (see `device::openmp`).
-        openmp::release_thread_team();
-        Ok(Self {
-            cfg: cfg.clone(),
-            model,
-            device,
-            inputs,
-            intra_op_threads,
-        })
-    }
-
-    /// Throughput of the bare forward loop on the same model, inputs and threads:
-    /// one thread per worker, each with its own instance and stream. Time it while
-    /// no server runs: another thread's OpenMP team would slow its threads down
-    /// and not the pipeline's (see `device::openmp`).
-    pub fn bare_forward(&self, iters: u32) -> Result<f64> {
-        bare::bare_forward_throughput(
-            &self.model,
-            &self.inputs,
-            self.device.as_ref(),
-            self.cfg.backend.workers,
-            self.intra_op_threads,
-            iters,
-        )
-    }
-
-    /// Pinned host-to-device bandwidth for copies of one request's input, bytes/s;
-    /// `None` on a device without such copies (the CPU).
-    pub fn h2d_bandwidth(&self) -> Result<Option<f64>> {
-        let bytes = self.input_bytes_per_sample() as usize * self.cfg.load.batch_size as usize;
-        self.device
-            .h2d_bandwidth(bytes, device::probe_repeats(bytes))
-    }
-
-    /// Threads the server keeps busy computing: each worker's forward threads on
-    /// the CPU; one host thread per worker on a GPU, which computes on its own.
-    pub fn server_threads(&self) -> usize {
-        let workers = self.cfg.backend.workers as usize;
-        match self.device.torch_device() {
-            tch::Device::Cpu => {
-                workers * self.model.threads_per_forward(self.intra_op_threads) as usize
-            }
-            _ => workers,
-        }
-    }
-
-    /// Input bytes of one sample at the run's precision.
-    pub fn input_bytes_per_sample(&self) -> u64 {
-        let side = self.cfg.model.image_size as u64;
-        3 * side * side * self.cfg.model.precision.bytes() as u64
-    }
-
-    /// What the workload knows about itself, for the report; `warmup_ns` is the
-    /// server's cold-start latency.
-    pub fn facts(&self, warmup_ns: u64) -> ServerFacts {
-        ServerFacts {
-            model: self.model.info.clone(),
-            device: self.device.describe(),
-            intra_op_threads: self.intra_op_threads,
-            load_time_s: self.model.load_time.map(|d| d.as_secs_f64()),
-            compile_time_s: self.model.compile_time.map(|d| d.as_secs_f64()),
-            warmup_latency_ms: crate::metrics::ms(warmup_ns as f64),
-        }
-    }
 }
 
 /// A started server: a [`Workload`] with the backend's threads running, warmed up.
