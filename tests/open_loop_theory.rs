@@ -176,7 +176,6 @@ fn the_summary_names_the_load_generators_share_and_warns_when_it_is_large() {
         summary.contains("Load generator: sender lag mean"),
         "{summary}"
     );
-    assert!(!summary.contains("WARNING"), "{summary}");
     // A pickup of a tenth of the mean latency is the load generator's, and said so.
     report.stages_ms.response = report.latency_ms.mean / 10.0;
     let summary = inferbench::report::summary::render(&report);
