@@ -197,11 +197,13 @@ fn report() -> (RunReport, JsonlSink) {
         pipeline_efficiency: Some(0.995),
         device_stages_ms: None,
         limits: None,
+        load_generator: None,
         env: Environment {
             inferbench_version: "0.1.0".into(),
             cpu_model: Some("cpu".into()),
             cores: 2,
             cuda_available: false,
+            openmp_wait: Vec::new(),
         },
         incomplete: None,
     };
