@@ -73,25 +73,20 @@ fn figure(report: &serde_json::Value, name: &str) -> (f64, f64, f64, String) {
 /// figure. On a quiet machine it is the spin's ratio. On a loaded one a busy-wait
 /// ends late when its thread is off the CPU at the deadline, and a forward that was
 /// preempted past its deadline absorbs part or all of a longer spin: the load dilutes
-/// the change (it was measured at half its size under a load average of 17). A
-/// longer spin is also preempted a little more often, so its mean overshoot grows
-/// with it and the change can come out slightly above the ratio (+3.17 % for a 3 %
-/// spin once, interval [+3.02, +3.30]): the true change lies between none and the
-/// spin's ratio plus a tenth of it.
+/// the change (it was measured at half its size under a load average of 17), so the
+/// true change lies between none and the spin's ratio.
 fn truth(base_ms: f64, head_ms: f64, name: &str) -> (f64, f64) {
     let exact = head_ms / base_ms;
-    let margin = 1.0 + OVERSHOOT_GROWTH;
     match name {
         // Time per request goes up by the ratio; throughput by its inverse.
-        "throughput" => ((1.0 / exact - 1.0) * margin, 0.0),
-        _ => (0.0, (exact - 1.0) * margin),
+        "throughput" => (1.0 / exact - 1.0, 0.0),
+        _ => (0.0, exact - 1.0),
     }
 }
 
-/// How much more than the spin's ratio its overshoot may add (see [`truth`]).
-const OVERSHOOT_GROWTH: f64 = 0.1;
-
-/// Asserts the interval of `name` reaches the range of true changes.
+/// Asserts the interval of `name` reaches the range of true changes. A 95 % interval
+/// misses the truth one run in twenty by design (it did once in CI: +3.17 % [+3.02,
+/// +3.30] for a 3 % spin), so the tests that check coverage ask for 99 % intervals.
 fn assert_holds_truth(report: &serde_json::Value, base_ms: f64, head_ms: f64, name: &str) {
     let (point, lower, upper, _) = figure(report, name);
     let (lo, hi) = truth(base_ms, head_ms, name);
@@ -120,7 +115,18 @@ fn the_same_spin_on_both_sides_is_within_noise() {
 
 #[test]
 fn a_ten_percent_slower_spin_is_a_regression_of_that_size() {
-    let (code, report) = spin_ab("20ms", "22ms", &["--max-time", "120s"]);
+    let (code, report) = spin_ab(
+        "20ms",
+        "22ms",
+        &[
+            "--max-time",
+            "120s",
+            "--confidence",
+            "99",
+            "--min-blocks",
+            "8",
+        ],
+    );
     assert_eq!(code, 1, "a regression exits 1: {report}");
     for name in ["throughput", "mean"] {
         let (point, lower, upper, verdict) = figure(&report, name);
@@ -136,7 +142,20 @@ fn a_ten_percent_slower_spin_is_a_regression_of_that_size() {
 /// twice the half-width is the one it would catch nearly always).
 #[test]
 fn a_three_percent_slower_spin_is_a_regression_or_an_interval_that_holds_it() {
-    let (code, report) = spin_ab("20ms", "20.6ms", &["--threshold", "1", "--max-time", "90s"]);
+    let (code, report) = spin_ab(
+        "20ms",
+        "20.6ms",
+        &[
+            "--threshold",
+            "1",
+            "--max-time",
+            "90s",
+            "--confidence",
+            "99",
+            "--min-blocks",
+            "8",
+        ],
+    );
     for name in ["throughput", "mean"] {
         let (point, lower, upper, verdict) = figure(&report, name);
         assert_ne!(verdict, "improved", "{name}: {point} [{lower}, {upper}]");

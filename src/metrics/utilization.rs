@@ -42,23 +42,21 @@ pub struct UtilizationSummary {
 
 /// Process CPU time consumed so far, in seconds.
 pub fn process_cpu_seconds() -> Option<f64> {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+    cpu_clock_seconds(libc::CLOCK_PROCESS_CPUTIME_ID)
 }
 
 /// CPU time the calling thread has consumed so far, in seconds.
 pub fn thread_cpu_seconds() -> Option<f64> {
+    cpu_clock_seconds(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn cpu_clock_seconds(clock: libc::clockid_t) -> Option<f64> {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
     // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
     (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
 }
 
