@@ -30,13 +30,10 @@ pub trait PipelineMeasurement: Measurement + Sized {
     fn measured(&self, _window: &Window) -> bool {
         true
     }
-    /// The configuration a sample's windows run: the suite's, by default.
+    /// The configuration a sample's windows run (its `num_iters` is the requests in
+    /// a window): the suite's, by default.
     fn window_config(&self, cfg: &RunConfig) -> RunConfig {
         cfg.clone()
-    }
-    /// Requests in a sample's window, given the suite's `requests_per_sample`.
-    fn requests(&self, requests_per_sample: u64) -> u64 {
-        requests_per_sample
     }
     /// Whether criterion should also print samples/s.
     fn with_throughput(&self) -> bool {
@@ -87,9 +84,6 @@ impl PipelineMeasurement for TailLatency {
         cfg.load.arrival = self.arrival(cfg.backend.workers);
         cfg.load.num_iters = self.requests(u64::from(cfg.load.num_iters)) as u32;
         cfg
-    }
-    fn requests(&self, requests_per_sample: u64) -> u64 {
-        TailLatency::requests(self, requests_per_sample)
     }
 }
 
@@ -177,7 +171,8 @@ pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: 
         if measurement.with_throughput() {
             group.throughput(Throughput::Elements(cfg.load.batch_size as u64));
         }
-        let requests = measurement.requests(u64::from(settings.requests_per_sample));
+        // The suite's requests_per_sample, as the measurement's window_config left it.
+        let requests = u64::from(cfg.load.num_iters);
         group.bench_function(measurement.name(), |b| {
             b.iter_custom(|iters| {
                 // A window too short for this measurement is measured again with twice the

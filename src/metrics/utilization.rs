@@ -227,7 +227,7 @@ fn summarise(
     gpu_error: Option<String>,
     period: Duration,
 ) -> UtilizationSummary {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let cores = crate::config::cores() as f64;
     let gpu_pct = gauge_time_weighted_mean(&series(gpu, |r| r.util_pct));
     let gpu_absent_reason = match (&gpu_pct, gpu_error) {
         (Some(_), _) => None,
@@ -326,7 +326,7 @@ mod tests {
             std::hint::spin_loop();
         }
         let u = sampler.stop();
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+        let cores = crate::config::cores() as f64;
         let cpu = u.cpu_pct.expect("process CPU time is readable on Linux");
         // One busy thread out of `cores`: at least half of its share, however loaded the machine.
         assert!(cpu > 50.0 / cores && cpu <= 100.0 + 1e-6, "cpu {cpu}");

@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::request::{Request, RequestMeta, RunClock, Stamp};
 
 /// How often a wait looks at the Ctrl-C flag, and a schedule's sender at its stop flag.
-const POLL: Duration = Duration::from_millis(50);
+pub(super) const POLL: Duration = Duration::from_millis(50);
 
 /// A window's responses, and why it ended early if it did.
 pub(super) type Collected = (Collector, Option<Cut>);
@@ -73,9 +73,7 @@ impl Client {
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(Error::Pipeline(format!(
-                        "the backend stopped after {answered} of {expected} responses"
-                    )))
+                    return Err(backend_stopped(answered, expected))
                 }
             }
         }
@@ -171,6 +169,13 @@ pub(super) fn collect_closed_loop(
         record(&mut collector, meta)?;
     }
     Ok((collector, None))
+}
+
+/// The error of a response queue that hung up before the window's last response.
+pub(super) fn backend_stopped(answered: u64, expected: u64) -> Error {
+    Error::Pipeline(format!(
+        "the backend stopped after {answered} of {expected} responses"
+    ))
 }
 
 pub(super) fn record(collector: &mut Collector, meta: RequestMeta) -> Result<()> {

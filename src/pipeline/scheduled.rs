@@ -20,7 +20,7 @@ use tch::Tensor;
 
 use super::collector::Collector;
 use super::inputs::InputPool;
-use super::loadgen::{record, Client, Collected};
+use super::loadgen::{backend_stopped, record, Client, Collected, POLL};
 use super::watch::Watch;
 use crate::error::{Error, Result};
 use crate::metrics::utilization::thread_cpu_seconds;
@@ -30,9 +30,6 @@ use crate::results::{LoadGenerator, Pickup};
 /// How far ahead of its intended time the client stops parking and polls, so that
 /// the OS's wake-up overshoot does not delay the send.
 const SEND_LEAD: Duration = Duration::from_micros(200);
-
-/// How often a parked wait looks at the Ctrl-C flag.
-const POLL: Duration = Duration::from_millis(50);
 
 /// How far ahead of the first intended send the schedule starts.
 const SCHEDULE_LEAD_NS: u64 = 2_000_000;
@@ -119,7 +116,7 @@ pub(super) fn collect_on_schedule(
                     std::hint::spin_loop();
                     None
                 }
-                Err(TryRecvError::Disconnected) => return Err(stopped(received, n)),
+                Err(TryRecvError::Disconnected) => return Err(backend_stopped(received, n)),
             }
         } else {
             let until = park_until.min(Instant::now() + POLL);
@@ -127,7 +124,7 @@ pub(super) fn collect_on_schedule(
                 Ok(response) => Some(response),
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                    return Err(stopped(received, n))
+                    return Err(backend_stopped(received, n))
                 }
             }
         };
@@ -150,10 +147,4 @@ pub(super) fn collect_on_schedule(
         client_cpu_cores: cpu,
     };
     Ok(((collector, cut), harness))
-}
-
-fn stopped(received: u64, n: u64) -> Error {
-    Error::Pipeline(format!(
-        "the backend stopped after {received} of {n} responses"
-    ))
 }

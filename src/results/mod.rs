@@ -68,7 +68,7 @@ impl Environment {
         Self {
             inferbench_version: env!("CARGO_PKG_VERSION").into(),
             cpu_model,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: crate::config::cores(),
             cuda_available: tch::Cuda::is_available(),
             openmp_wait: OPENMP_WAIT_VARS
                 .iter()

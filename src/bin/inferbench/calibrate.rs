@@ -68,7 +68,7 @@ impl CalibrateArgs {
 /// Runs `inferbench calibrate` and prints its table or JSON.
 pub fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     let cfg = args.to_config()?;
-    let cores = calibrate::cores();
+    let cores = inferbench::config::cores() as u32;
     let threads = calibrate::counts_or_up_to(&args.threads, cores);
     let mut progress = crate::progress_lines("[calibrate] ", args.quiet);
     let points = calibrate::thread_scaling(&cfg, &threads, args.iters, args.turns, &mut progress)?;
