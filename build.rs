@@ -90,6 +90,7 @@ fn git_commit() -> Option<String> {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo::rustc-check-cfg=cfg(jit_shim)");
     if let Some(commit) = git_commit() {
         println!("cargo:rustc-env=INFERBENCH_GIT_COMMIT={commit}");
     }
@@ -110,6 +111,8 @@ fn main() {
         return;
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    build_jit_shim(&lib);
+    println!("cargo:rustc-cfg=jit_shim");
     #[cfg(feature = "cuda")]
     build_stream_shim(&lib);
     if lib.join("libtorch_cuda.so").exists() {
@@ -120,18 +123,29 @@ fn main() {
     }
 }
 
-/// Compiles the C++ stream shim (src/device/shim/streams.cpp) against the headers of
-/// the libtorch being linked: the shim calls C++ methods, so headers and libraries
-/// must be the same version. The ABI flag matches PyPI's and the cxx11 libtorch builds.
+/// Compiles the C++ stream shim (src/device/shim/streams.cpp): streams, events and
+/// pinned memory for the CUDA device.
 #[cfg(feature = "cuda")]
 fn build_stream_shim(lib: &std::path::Path) {
-    let source = "src/device/shim/streams.cpp";
+    compile_shim(lib, "src/device/shim/streams.cpp", "inferbench_streams");
+}
+
+/// Compiles the C++ TorchScript shim (src/model/shim/jit.cpp): freezing and
+/// optimizing a module for inference (`--compile frozen`).
+fn build_jit_shim(lib: &std::path::Path) {
+    compile_shim(lib, "src/model/shim/jit.cpp", "inferbench_jit");
+}
+
+/// Compiles a C++ shim against the headers of the libtorch being linked: the shims
+/// call C++ methods, so headers and libraries must be the same version. The ABI
+/// flag matches PyPI's and the cxx11 libtorch builds.
+fn compile_shim(lib: &std::path::Path, source: &str, name: &str) {
     println!("cargo:rerun-if-changed={source}");
     let root = lib.parent().expect("lib dir has a parent; this is a bug");
     let include = root.join("include");
     if !include.join("c10/core/Event.h").exists() {
         panic!(
-            "feature cuda: libtorch headers not found under {} (LIBTORCH must point at a libtorch \
+            "{source}: libtorch headers not found under {} (LIBTORCH must point at a libtorch \
              or torch package folder with its include/ directory)",
             include.display()
         );
@@ -149,7 +163,7 @@ fn build_stream_shim(lib: &std::path::Path) {
         .warnings(true)
         .extra_warnings(true)
         .file(source)
-        .compile("inferbench_streams");
+        .compile(name);
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=c10");
     println!("cargo:rustc-link-lib=dylib=torch_cpu");

@@ -174,6 +174,8 @@ fn report() -> (RunReport, JsonlSink) {
             parameters: 11_689_512,
             image_size: 64,
             num_classes: 1000,
+            inputs: Vec::new(),
+            output: None,
         },
         device: "cpu".into(),
         intra_op_threads: 2,

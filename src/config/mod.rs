@@ -2,30 +2,21 @@
 //! serde for sweep files and reports, and [`RunConfig::validate`] so that an
 //! impossible configuration is refused before any thread starts.
 
-use std::path::PathBuf;
-
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 mod durations;
+pub mod input_spec;
 pub mod limits;
+mod model;
 mod placement;
 mod policies;
 pub use durations::{parse_duration, parse_duration_us};
+pub use input_spec::{InputDtype, InputSpec, ValueRange};
+pub use model::{CompileMode, ModelConfig, MODEL_FILE_PREFIX};
 pub use placement::{DeviceSpec, Precision};
 pub use policies::{parse_spin_wait, BatchPolicy};
-
-/// How the model's forward is prepared before serving.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum CompileMode {
-    /// Plain eager forward of the tch module.
-    #[default]
-    Eager,
-    /// Traced once with `CModule::create_by_tracing`; workers share the traced module.
-    Torchscript,
-}
 
 /// Where the host-to-device and device-to-host copies run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -51,24 +42,6 @@ pub enum Arrival {
     /// Open loop: Poisson arrivals at this many requests per second (seed 003).
     /// Latency counts from each request's intended send time.
     Poisson(f64),
-}
-
-/// Which model to serve.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelConfig {
-    /// Model name: `resnet18`, `tiny-cnn` or `spin:<duration>`. Ignored when `dir` is set
-    /// (the checkpoint's metadata names the architecture). Default `resnet18`.
-    pub name: String,
-    /// Checkpoint folder written by `inferbench init-model`. Default none: weights are
-    /// generated in memory from `seed`.
-    pub dir: Option<PathBuf>,
-    /// Input images are `image_size` × `image_size` pixels, 3 channels. Default 64.
-    pub image_size: u32,
-    /// How the forward is prepared. Default eager.
-    pub compile: CompileMode,
-    /// Number format of weights and inputs, cast once before timing. Default fp32.
-    #[serde(default)]
-    pub precision: Precision,
 }
 
 /// What the load generator sends.
@@ -144,34 +117,12 @@ impl Arrival {
     }
 }
 
-impl CompileMode {
-    /// The name used in flags, benchmark ids and reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            CompileMode::Eager => "eager",
-            CompileMode::Torchscript => "torchscript",
-        }
-    }
-}
-
 impl StreamLayout {
     /// The name used in flags, benchmark ids and reports.
     pub fn name(self) -> &'static str {
         match self {
             StreamLayout::Shared => "shared",
             StreamLayout::Dedicated => "dedicated",
-        }
-    }
-}
-
-impl Default for ModelConfig {
-    fn default() -> Self {
-        Self {
-            name: "resnet18".into(),
-            dir: None,
-            image_size: 64,
-            compile: CompileMode::Eager,
-            precision: Precision::Fp32,
         }
     }
 }
@@ -221,14 +172,6 @@ const MAX_IMAGE: u32 = 4096;
 /// nothing left to work on.
 const MIN_CNN_IMAGE: u32 = 8;
 
-impl ModelConfig {
-    /// Whether the model is a CNN with weights (a checkpoint, or a built-in name that
-    /// is not a spin model, also inside a `fail:` model).
-    pub fn has_weights(&self) -> bool {
-        self.dir.is_some() || !self.name.contains("spin:")
-    }
-}
-
 impl RunConfig {
     /// Checks every field and combination; the error names the flag and the accepted range.
     pub fn validate(&self) -> Result<()> {
@@ -266,7 +209,8 @@ impl RunConfig {
         {
             return Err(Error::config("max-batch-size", "0; expected at least 1"));
         }
-        if self.model.image_size < MIN_CNN_IMAGE && self.model.has_weights() {
+        self.model.validate_inputs(self.load.batch_size)?;
+        if self.model.image_size < MIN_CNN_IMAGE && self.model.is_built_in_cnn() {
             return Err(Error::config(
                 "image-size",
                 format!(
@@ -279,15 +223,15 @@ impl RunConfig {
     }
 
     /// The configuration as a benchmark id: `resnet18-32px/bs4/torchscript/w2/dedicated`,
-    /// with `/dyn8@5000us` when dynamic batching is on, the arrival when it is not a
+    /// with `/dyn8@5000us` when dynamic batching is on, `/t2` when the intra-op
+    /// threads are set (not the default), the arrival when it is not a
     /// burst, and the precision and device when they are not fp32 on the CPU (so CPU
     /// fp32 ids, and the baselines saved under them, stay as they were). Criterion group
     /// names, sweep records and report lines all use it.
     pub fn id(&self) -> String {
         let mut id = format!(
-            "{}-{}px/bs{}/{}/w{}/{}",
-            self.model.name,
-            self.model.image_size,
+            "{}/bs{}/{}/w{}/{}",
+            self.model.label(),
             self.load.batch_size,
             self.model.compile.name(),
             self.backend.workers,
@@ -299,6 +243,9 @@ impl RunConfig {
         } = self.backend.batching
         {
             id.push_str(&format!("/dyn{max_batch_samples}@{timeout_us}us"));
+        }
+        if let Some(threads) = self.backend.intra_op_threads {
+            id.push_str(&format!("/t{threads}"));
         }
         match self.load.arrival {
             Arrival::Burst => {}

@@ -123,11 +123,11 @@ struct FaultyModel {
 }
 
 impl Forward for FaultyModel {
-    fn forward(&self, input: &Tensor) -> Result<Tensor> {
+    fn forward(&self, inputs: &[Tensor]) -> Result<Tensor> {
         let n = self.plan.forwards.fetch_add(1, Ordering::Relaxed) + 1;
         let spec = &self.plan.spec;
         if n != spec.at {
-            return self.inner.forward(input);
+            return self.inner.forward(inputs);
         }
         match spec.kind {
             FaultKind::Error => Err(Error::Pipeline(format!(
@@ -182,8 +182,8 @@ mod tests {
 
     struct Echo;
     impl Forward for Echo {
-        fn forward(&self, input: &Tensor) -> Result<Tensor> {
-            Ok(input.shallow_clone())
+        fn forward(&self, inputs: &[Tensor]) -> Result<Tensor> {
+            Ok(inputs[0].shallow_clone())
         }
     }
 
@@ -191,7 +191,7 @@ mod tests {
     fn only_the_nth_forward_over_all_instances_fails() {
         let plan = FaultPlan::new(FaultSpec::parse("fail:x@3").unwrap().unwrap());
         let (a, b) = (plan.wrap(Box::new(Echo)), plan.wrap(Box::new(Echo)));
-        let t = Tensor::from_slice(&[1.0f32]);
+        let t = [Tensor::from_slice(&[1.0f32])];
         assert!(a.forward(&t).is_ok());
         assert!(b.forward(&t).is_ok());
         let err = a.forward(&t).unwrap_err().to_string();
@@ -203,7 +203,7 @@ mod tests {
     fn the_panic_fault_panics() {
         let plan = FaultPlan::new(FaultSpec::parse("fail:x@1:panic").unwrap().unwrap());
         let model = plan.wrap(Box::new(Echo));
-        let t = Tensor::from_slice(&[1.0f32]);
+        let t = [Tensor::from_slice(&[1.0f32])];
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.forward(&t)));
         assert!(caught.is_err());
     }

@@ -1,12 +1,18 @@
 //! Models the server can run: which architectures exist ([`zoo`]), how weights are
-//! written and read ([`checkpoint`]), how the forward is prepared ([`prepare`]),
-//! the synthetic fixed-time model used to calibrate the harness ([`spin`]), and a
-//! wrapper that injects a fault into any of them ([`fault`]).
+//! written and read ([`checkpoint`]), how the forward is prepared ([`prepare`]; a
+//! user's TorchScript file in `file`, TorchScript modules in [`script`], freezing
+//! in `jit`), input values drawn per spec ([`draw`]), the synthetic fixed-time
+//! model used to calibrate the harness ([`spin`]), and a wrapper that injects a
+//! fault into any of them ([`fault`]).
 
 pub mod checkpoint;
+pub mod draw;
 pub mod fault;
+mod file;
 pub mod flops;
+mod jit;
 mod prepare;
+pub mod script;
 pub mod spin;
 pub mod zoo;
 

@@ -2,9 +2,9 @@
 //! (timed), compile once (timed), then hand each worker its own instance.
 //!
 //! Why per-worker instances: tch's eager `FuncT` is `Send` but not `Sync`, so each
-//! eager worker gets its own `VarStore` copied from the loaded one. A traced
-//! `CModule` is `Sync`, so TorchScript workers share one module, as the seed's
-//! threads share one `nn.Module`.
+//! eager worker gets its own `VarStore` copied from the loaded one. A TorchScript
+//! module is `Sync`, so its workers share one, as the seed's threads share one
+//! `nn.Module`. Model files are prepared in [`super::file`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -15,6 +15,8 @@ use tch::{CModule, Kind, Tensor};
 
 use super::checkpoint;
 use super::fault::{FaultPlan, FaultSpec};
+use super::jit::FrozenModule;
+use super::script::ScriptModule;
 use super::spin::SpinModel;
 use super::zoo::{infer, Architecture};
 use crate::config::{CompileMode, ModelConfig, Precision};
@@ -23,17 +25,19 @@ use crate::results::ModelInfo;
 
 /// One worker's callable model.
 pub trait Forward: Send {
-    /// Runs inference on a batch `[n, 3, h, w]` and returns `[n, classes]`.
-    fn forward(&self, input: &Tensor) -> Result<Tensor>;
+    /// Runs inference on a batch, one tensor `[n, ...]` per model input, and returns
+    /// the response `[n, ...]` (`[n, classes]` for the built-in models).
+    fn forward(&self, inputs: &[Tensor]) -> Result<Tensor>;
 }
 
-enum Prepared {
+pub(super) enum Prepared {
     Eager {
         master: VarStore,
         arch: Architecture,
         precision: Precision,
     },
-    Torchscript(Arc<CModule>),
+    Script(Arc<ScriptModule>),
+    Frozen(Arc<FrozenModule>),
     Spin(SpinModel),
 }
 
@@ -43,10 +47,11 @@ pub struct PreparedModel {
     pub info: ModelInfo,
     /// Time to load (or generate) the weights; `None` for a model without weights.
     pub load_time: Option<Duration>,
-    /// Time to trace the model; `None` in eager mode.
+    /// Time to trace (and freeze) the model; `None` when nothing was compiled (eager,
+    /// a TorchScript file run as saved).
     pub compile_time: Option<Duration>,
-    prepared: Prepared,
-    fault: Option<FaultPlan>,
+    pub(super) prepared: Prepared,
+    pub(super) fault: Option<FaultPlan>,
 }
 
 struct EagerModel {
@@ -55,7 +60,10 @@ struct EagerModel {
 }
 
 impl Forward for EagerModel {
-    fn forward(&self, input: &Tensor) -> Result<Tensor> {
+    fn forward(&self, inputs: &[Tensor]) -> Result<Tensor> {
+        let input = inputs
+            .first()
+            .ok_or_else(|| Error::Pipeline("the forward got no input".into()))?;
         // tch's nn modules call libtorch through its panicking wrappers (there is no
         // fallible `forward_t`): a failure there (an allocation, a shape) becomes an
         // error here instead of unwinding through the worker.
@@ -69,11 +77,19 @@ impl Forward for EagerModel {
     }
 }
 
-struct TracedModel(Arc<CModule>);
+struct SharedScript(Arc<ScriptModule>);
 
-impl Forward for TracedModel {
-    fn forward(&self, input: &Tensor) -> Result<Tensor> {
-        Ok(self.0.forward_ts(&[input])?)
+impl Forward for SharedScript {
+    fn forward(&self, inputs: &[Tensor]) -> Result<Tensor> {
+        self.0.forward(inputs)
+    }
+}
+
+struct SharedFrozen(Arc<FrozenModule>);
+
+impl Forward for SharedFrozen {
+    fn forward(&self, inputs: &[Tensor]) -> Result<Tensor> {
+        self.0.forward(inputs)
     }
 }
 
@@ -104,7 +120,8 @@ impl PreparedModel {
                 arch,
                 precision,
             } => Box::new(eager_copy(master, *arch, *precision)?),
-            Prepared::Torchscript(module) => Box::new(TracedModel(Arc::clone(module))),
+            Prepared::Script(module) => Box::new(SharedScript(Arc::clone(module))),
+            Prepared::Frozen(module) => Box::new(SharedFrozen(Arc::clone(module))),
             Prepared::Spin(spin) => Box::new(*spin),
         })
     }
@@ -168,6 +185,9 @@ fn prepare_plain(
     seed: u64,
     device: tch::Device,
 ) -> Result<PreparedModel> {
+    if cfg.is_file() {
+        return super::file::prepare_file(cfg, example_batch, seed, device);
+    }
     let (arch, dir) = resolve_arch(cfg)?;
     let mut info = ModelInfo {
         arch: arch.name(),
@@ -175,6 +195,8 @@ fn prepare_plain(
         parameters: 0,
         image_size: cfg.image_size,
         num_classes: arch.num_classes(),
+        inputs: Vec::new(),
+        output: None,
     };
     if let Some(per_batch) = arch.spin_time() {
         if cfg.compile != CompileMode::Eager {
@@ -230,14 +252,17 @@ fn prepare_plain(
             },
             None,
         ),
-        CompileMode::Torchscript => {
+        CompileMode::Torchscript | CompileMode::Frozen => {
             let started = Instant::now();
             let example = example_input(example_batch, cfg, device)?;
             let module = trace(&net, example)?;
-            (
-                Prepared::Torchscript(Arc::new(module)),
-                Some(started.elapsed()),
-            )
+            let prepared = match cfg.compile {
+                CompileMode::Frozen => {
+                    Prepared::Frozen(Arc::new(FrozenModule::freeze(&module, device)?))
+                }
+                _ => Prepared::Script(Arc::new(ScriptModule::new(module))),
+            };
+            (prepared, Some(started.elapsed()))
         }
     };
     Ok(PreparedModel {
@@ -312,60 +337,5 @@ fn trace(net: &FuncT<'static>, example: Tensor) -> Result<CModule> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tiny(precision: Precision, compile: CompileMode) -> ModelConfig {
-        ModelConfig {
-            name: "tiny-cnn".into(),
-            image_size: 16,
-            compile,
-            precision,
-            ..ModelConfig::default()
-        }
-    }
-
-    #[test]
-    fn weights_and_outputs_are_in_the_configured_precision() {
-        for precision in [Precision::Fp16, Precision::Bf16] {
-            for compile in [CompileMode::Eager, CompileMode::Torchscript] {
-                let cfg = tiny(precision, compile);
-                let model = prepare(&cfg, 2, 0, tch::Device::Cpu).unwrap();
-                let input = example_input(2, &cfg, tch::Device::Cpu).unwrap();
-                let output = model.instance().unwrap().forward(&input).unwrap();
-                assert_eq!(output.kind(), precision.kind(), "{precision:?} {compile:?}");
-                assert_eq!(output.size()[0], 2);
-            }
-        }
-    }
-
-    #[test]
-    fn a_precision_the_kernels_lack_is_an_error_naming_it() {
-        let refusing = tch::nn::func_t(|x, _| {
-            if x.kind() == Kind::Half {
-                panic!("\"slow_conv2d_cpu\" not implemented for 'Half'\nbacktrace");
-            }
-            x.shallow_clone()
-        });
-        let err = check_precision(
-            &refusing,
-            &tiny(Precision::Fp16, CompileMode::Eager),
-            tch::Device::Cpu,
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            err.contains("precision")
-                && err.contains("fp16 is not supported")
-                && err.contains("not implemented for 'Half'")
-                && !err.contains("backtrace"),
-            "{err}"
-        );
-        check_precision(
-            &refusing,
-            &tiny(Precision::Bf16, CompileMode::Eager),
-            tch::Device::Cpu,
-        )
-        .unwrap();
-    }
-}
+#[path = "prepare_tests.rs"]
+mod tests;

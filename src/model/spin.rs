@@ -30,12 +30,14 @@ pub fn spin_for(d: Duration) {
 }
 
 impl Forward for SpinModel {
-    fn forward(&self, input: &Tensor) -> Result<Tensor> {
+    fn forward(&self, inputs: &[Tensor]) -> Result<Tensor> {
         spin_for(self.per_batch);
-        let batch = input.size().first().copied().unwrap_or(1);
+        let first = inputs.first();
+        let batch = first.and_then(|t| t.size().first().copied()).unwrap_or(1);
+        let device = first.map_or(tch::Device::Cpu, |t| t.device());
         Ok(Tensor::f_zeros(
             [batch, self.classes],
-            (Kind::Float, input.device()),
+            (Kind::Float, device),
         )?)
     }
 }

@@ -31,8 +31,8 @@ use super::stages::{
     run_steps, InFlight, Intake, Loan, ResponseResult, StageKit, TensorBatch, TensorRequest,
 };
 use super::wait::WaitPolicy;
-use crate::config::BatchPolicy;
 use crate::config::StreamLayout;
+use crate::config::{BatchPolicy, InputSpec};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::metrics::DeviceStageTimes;
@@ -53,10 +53,9 @@ pub struct BackendPlan<'a> {
     pub intra_op_threads: u32,
     /// Batching policy.
     pub batching: BatchPolicy,
-    /// Shape of one worker's input buffer: `[max batch samples, 3, h, w]`.
-    pub buffer_shape: [i64; 4],
-    /// Element type of the buffers (the run's precision).
-    pub kind: Kind,
+    /// Shape and element type of one worker's input buffers, one per model input:
+    /// `[max batch samples, ...input shape]` ([`input_buffers`]).
+    pub buffers: Vec<(Vec<i64>, Kind)>,
     /// Where the stage that waits on the host adds each batch's device stage times.
     pub device_times: Arc<DeviceStageTimes>,
     /// The run's clock.
@@ -213,7 +212,7 @@ fn spawn_shared(
     let steps = ordering::steps(StreamLayout::Shared, Role::Worker);
     for w in 0..plan.workers {
         let model = plan.model.instance()?;
-        let buffer = plan.device.alloc_buffer(&plan.buffer_shape, plan.kind)?;
+        let buffer = alloc_buffers(plan)?;
         let mut stream = plan.device.new_stream()?;
         let (intake, tx, clock, intra, wait, times) = (
             intake.clone(),
@@ -233,7 +232,7 @@ fn spawn_shared(
                     stream: stream.as_mut(),
                     clock: &clock,
                     model: Some(model.as_ref()),
-                    buffer: Some(&buffer),
+                    buffer: Some(&buffer[..]),
                     free_list: None,
                     responses: Some(&tx),
                     device_times: Some(&times),
@@ -266,7 +265,7 @@ fn spawn_dedicated(
     let buffers = plan.workers as usize + 1;
     let (free_tx, free_rx) = bounded::<Loan>(buffers);
     for _ in 0..buffers {
-        let buffer = plan.device.alloc_buffer(&plan.buffer_shape, plan.kind)?;
+        let buffer = alloc_buffers(plan)?;
         free_tx
             .send(Loan {
                 buffer,
@@ -364,12 +363,23 @@ fn spawn_dedicated(
     Ok(())
 }
 
-/// The batch each worker instance handles at most, and so its buffer's first dimension.
-pub fn buffer_shape(batching: &BatchPolicy, request_samples: u32, image: u32) -> [i64; 4] {
-    [
-        batching.max_samples(request_samples) as i64,
-        3,
-        image as i64,
-        image as i64,
-    ]
+/// The input buffers of one worker: per model input, `[the most samples a forward
+/// takes, ...input shape]` in the input's element type.
+pub fn input_buffers(
+    batching: &BatchPolicy,
+    request_samples: u32,
+    specs: &[InputSpec],
+) -> Vec<(Vec<i64>, Kind)> {
+    let rows = batching.max_samples(request_samples);
+    specs
+        .iter()
+        .map(|spec| (spec.batched(rows), spec.dtype.kind()))
+        .collect()
+}
+
+fn alloc_buffers(plan: &BackendPlan<'_>) -> Result<Vec<tch::Tensor>> {
+    plan.buffers
+        .iter()
+        .map(|(shape, kind)| plan.device.alloc_buffer(shape, *kind))
+        .collect()
 }

@@ -33,13 +33,13 @@ pub fn bare_forward_throughput(
     for w in 0..workers {
         let instance = model.bare_instance()?;
         let mut stream = device.new_stream()?;
-        let mine: Vec<Tensor> = (w..iters)
+        let mine: Vec<Vec<Tensor>> = (w..iters)
             .step_by(workers as usize)
-            .map(|id| inputs.get(id as u64).f_to_device(device.torch_device()))
-            .collect::<Result<_, _>>()?;
-        samples += mine.iter().map(|t| t.size()[0] as u64).sum::<u64>();
+            .map(|id| to_device(inputs.get(id as u64), device))
+            .collect::<Result<_>>()?;
+        samples += mine.iter().map(|t| t[0].size()[0] as u64).sum::<u64>();
         let barrier = Arc::clone(&barrier);
-        handles.push(std::thread::spawn(move || -> Result<Instant> {
+        handles.push(std::thread::spawn(move || -> Result<(Instant, Instant)> {
             tch::set_num_threads(intra_op_threads as i32);
             let _guard = tch::no_grad_guard();
             let current = stream.make_current();
@@ -51,6 +51,9 @@ pub fn bare_forward_throughput(
                 stream.synchronize()
             }));
             barrier.wait();
+            // Each thread reads its own start: the spawning thread may be descheduled
+            // after the barrier until a fast model's loop is over.
+            let started = Instant::now();
             match warm {
                 Ok(result) => result?,
                 Err(_) => {
@@ -63,20 +66,33 @@ pub fn bare_forward_throughput(
                 let _output = instance.forward(input)?;
             }
             stream.synchronize()?;
-            Ok(Instant::now())
+            Ok((started, Instant::now()))
         }));
     }
     // The instances were copied on this thread, which now only waits.
     crate::device::openmp::release_thread_team();
     barrier.wait();
-    let started = Instant::now();
-    let mut finished = started;
+    let (mut first_start, mut last_end) = (None::<Instant>, None::<Instant>);
     for handle in handles {
-        let end = handle
+        let (start, end) = handle
             .join()
             .map_err(|_| Error::Pipeline("a bare-forward thread panicked".into()))??;
-        finished = finished.max(end);
+        first_start = Some(first_start.map_or(start, |s| s.min(start)));
+        last_end = Some(last_end.map_or(end, |e| e.max(end)));
     }
+    let (Some(started), Some(finished)) = (first_start, last_end) else {
+        return Err(Error::Pipeline(
+            "the bare-forward loop had no thread".into(),
+        ));
+    };
     let elapsed = finished.duration_since(started).as_secs_f64();
     Ok(samples as f64 / elapsed.max(f64::MIN_POSITIVE))
+}
+
+/// A request's inputs moved to `device`'s memory.
+pub(super) fn to_device(inputs: Vec<Tensor>, device: &dyn ComputeDevice) -> Result<Vec<Tensor>> {
+    inputs
+        .iter()
+        .map(|t| Ok(t.f_to_device(device.torch_device())?))
+        .collect()
 }

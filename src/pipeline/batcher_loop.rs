@@ -2,17 +2,16 @@
 //! apart from the state machine itself so that the latter stays libtorch-free.
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use tch::Tensor;
 
 use super::batcher::BatcherState;
-use super::stages::{TensorBatch, TensorRequest};
+use super::stages::{Inputs, TensorBatch, TensorRequest};
 use crate::error::Result;
 use crate::request::RunClock;
 
 /// The batcher thread: feeds [`BatcherState`] from the request queue and sends each
 /// batch it releases; flushes what is left when the queue hangs up.
 pub(super) fn batcher_loop(
-    mut state: BatcherState<Tensor>,
+    mut state: BatcherState<Inputs>,
     requests: &Receiver<TensorRequest>,
     batches: &Sender<TensorBatch>,
     clock: &RunClock,

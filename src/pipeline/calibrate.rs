@@ -47,15 +47,14 @@ pub fn thread_scaling(
 ) -> Result<Vec<ThreadPoint>> {
     check(threads, iters, turns)?;
     let device = device::open(cfg.backend.device)?;
-    let (batch, image) = (cfg.load.batch_size, cfg.model.image_size);
+    let batch = cfg.load.batch_size;
     progress("loading model");
     let model = prepare(&cfg.model, batch, cfg.load.seed, device.torch_device())?;
-    let inputs = InputPool::generate_for(
+    let inputs = InputPool::generate(
         iters,
         batch,
-        image,
+        &cfg.model.input_specs(),
         cfg.load.seed,
-        cfg.model.precision.kind(),
         device.as_ref(),
     )?;
     let instance = model.bare_instance()?;
@@ -117,9 +116,9 @@ fn forward_loop(
     let _guard = tch::no_grad_guard();
     let mut stream = device.new_stream()?;
     stream.make_current()?;
-    let on_device: Vec<tch::Tensor> = (0..inputs.len().min(iters as usize))
-        .map(|k| inputs.get(k as u64).f_to_device(device.torch_device()))
-        .collect::<std::result::Result<_, _>>()?;
+    let on_device: Vec<Vec<tch::Tensor>> = (0..inputs.len().min(iters as usize))
+        .map(|k| super::bare::to_device(inputs.get(k as u64), device))
+        .collect::<Result<_>>()?;
     let _warm = instance.forward(&on_device[0])?;
     stream.synchronize()?;
     let started = Instant::now();
@@ -127,7 +126,7 @@ fn forward_loop(
     for k in 0..iters as usize {
         let input = &on_device[k % on_device.len()];
         let _output = instance.forward(input)?;
-        samples += input.size()[0] as u64;
+        samples += input[0].size()[0] as u64;
     }
     stream.synchronize()?;
     Ok(samples as f64 / started.elapsed().as_secs_f64().max(f64::MIN_POSITIVE))

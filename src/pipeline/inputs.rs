@@ -1,66 +1,62 @@
 //! Request inputs, generated before any timing starts (seed 001, PR 116188: a
 //! `randn` between sends once made latencies scale with batch size).
 
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
+use super::stages::Inputs;
+use crate::config::InputSpec;
 use crate::device::ComputeDevice;
 use crate::error::Result;
 
 /// Memory the pre-built inputs may take; past it, requests reuse inputs in turn.
 pub const INPUT_POOL_BYTES: usize = 256 << 20;
 
-/// Pre-built input tensors, cycled through by request id.
+/// Pre-built request inputs (one tensor per model input), cycled through by request id.
 pub struct InputPool {
-    inputs: Vec<Tensor>,
+    inputs: Vec<Inputs>,
 }
 
 impl InputPool {
-    /// `count` distinct `[batch, 3, image, image]` inputs drawn from `seed`, capped so the
-    /// pool stays within [`INPUT_POOL_BYTES`] (at least one input).
-    pub fn generate(count: u32, batch: u32, image: u32, seed: u64) -> Result<Self> {
-        Self::generate_for(
-            count,
-            batch,
-            image,
-            seed,
-            Kind::Float,
-            &crate::device::CpuDevice,
-        )
-    }
-
-    /// As [`InputPool::generate`], in element type `kind` (the run's precision, cast
-    /// here, before any timing) and in the host memory `device` sends from (pinned for a
-    /// GPU). The values are the same fp32 draws whatever the kind.
-    pub fn generate_for(
+    /// `count` distinct requests of `batch` samples, each with one tensor per spec
+    /// drawn from `seed` ([`crate::model::draw`]), in the host memory `device` sends
+    /// from (pinned for a GPU); capped so the pool stays within [`INPUT_POOL_BYTES`]
+    /// (at least one request).
+    pub fn generate(
         count: u32,
         batch: u32,
-        image: u32,
+        specs: &[InputSpec],
         seed: u64,
-        kind: Kind,
         device: &dyn ComputeDevice,
     ) -> Result<Self> {
-        let shape = [batch as i64, 3, image as i64, image as i64];
-        let bytes = shape.iter().product::<i64>() as usize * kind.elt_size_in_bytes();
-        let count = (count as usize).min(INPUT_POOL_BYTES / bytes.max(1)).max(1);
+        let bytes: u64 = specs
+            .iter()
+            .map(|s| s.bytes_per_sample() * batch as u64)
+            .sum();
+        let count = (count as usize)
+            .min(INPUT_POOL_BYTES / (bytes as usize).max(1))
+            .max(1);
         let inputs = crate::model::seeded(seed, || {
             (0..count)
                 .map(|_| {
-                    let drawn = Tensor::f_randn(shape, (Kind::Float, tch::Device::Cpu))?;
-                    let mut host = device.alloc_host(&shape, kind)?;
-                    host.f_copy_(&drawn)?;
-                    Ok(host)
+                    specs
+                        .iter()
+                        .map(|spec| host_copy(spec, batch, device))
+                        .collect()
                 })
                 .collect::<Result<Vec<_>>>()
         })?;
         Ok(Self { inputs })
     }
 
-    /// The input for request `id` (a cheap handle to shared storage).
-    pub fn get(&self, id: u64) -> Tensor {
-        self.inputs[(id % self.inputs.len() as u64) as usize].shallow_clone()
+    /// The inputs for request `id` (cheap handles to shared storage).
+    pub fn get(&self, id: u64) -> Inputs {
+        self.inputs[(id % self.inputs.len() as u64) as usize]
+            .iter()
+            .map(Tensor::shallow_clone)
+            .collect()
     }
 
-    /// Distinct inputs held.
+    /// Distinct requests held.
     pub fn len(&self) -> usize {
         self.inputs.len()
     }
@@ -71,18 +67,41 @@ impl InputPool {
     }
 }
 
+/// One input drawn and copied into host memory of `device`'s kind.
+fn host_copy(spec: &InputSpec, batch: u32, device: &dyn ComputeDevice) -> Result<Tensor> {
+    let drawn = crate::model::draw::draw(spec, batch)?;
+    let mut host = device.alloc_host(&drawn.size(), drawn.kind())?;
+    host.f_copy_(&drawn)?;
+    Ok(host)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Precision;
+    use crate::device::CpuDevice;
 
     #[test]
     fn inputs_are_cast_once_to_the_runs_precision_with_the_same_draws() {
-        let fp32 = InputPool::generate(2, 1, 4, 7).unwrap();
-        let fp16 =
-            InputPool::generate_for(2, 1, 4, 7, Kind::Half, &crate::device::CpuDevice).unwrap();
-        assert_eq!(fp16.get(1).kind(), Kind::Half);
-        let back = fp16.get(1).to_kind(Kind::Float);
-        let diff = (back - fp32.get(1)).abs().max().double_value(&[]);
+        let image = |p| InputSpec::image(4, p);
+        let fp32 = InputPool::generate(2, 1, &[image(Precision::Fp32)], 7, &CpuDevice).unwrap();
+        let fp16 = InputPool::generate(2, 1, &[image(Precision::Fp16)], 7, &CpuDevice).unwrap();
+        assert_eq!(fp16.get(1)[0].kind(), tch::Kind::Half);
+        let back = fp16.get(1)[0].to_kind(tch::Kind::Float);
+        let diff = (back - &fp32.get(1)[0]).abs().max().double_value(&[]);
         assert!(diff < 1e-2, "fp16 rounding only, got {diff}");
+    }
+
+    #[test]
+    fn every_request_carries_one_tensor_per_spec() {
+        let specs: Vec<InputSpec> = ["16:i64:0..100", "16:i64:0..2"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        let pool = InputPool::generate(3, 4, &specs, 1, &CpuDevice).unwrap();
+        let request = pool.get(5);
+        assert_eq!(request.len(), 2);
+        assert!(request.iter().all(|t| t.size() == [4, 16]));
+        assert!(request[1].max().int64_value(&[]) <= 1);
     }
 }

@@ -15,11 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use tch::Tensor;
 
 use super::collector::Collector;
 use super::inputs::InputPool;
-use super::stages::{ResponseResult, TensorRequest};
+use super::stages::{Inputs, ResponseResult, TensorRequest};
 use super::wait::WaitPolicy;
 use super::watch::{Cut, Watch};
 use crate::error::{Error, Result};
@@ -41,7 +40,7 @@ pub(super) struct Client {
 }
 
 impl Client {
-    pub(super) fn send(&self, id: u64, payload: Tensor) -> Result<()> {
+    pub(super) fn send(&self, id: u64, payload: Inputs) -> Result<()> {
         send_request(&self.tx, &self.clock, id, self.batch, payload)
     }
 
@@ -87,7 +86,7 @@ fn send_request(
     clock: &RunClock,
     id: u64,
     samples: u32,
-    payload: Tensor,
+    payload: Inputs,
 ) -> Result<()> {
     tx.send(Request::sent_now(id, samples, payload, clock))
         .map_err(|_| Error::Pipeline("the backend stopped taking requests".into()))
@@ -102,7 +101,7 @@ pub(super) fn collect_burst(
     (first, n): (u64, u64),
     mut collector: Collector,
 ) -> Result<Collected> {
-    let payloads: Vec<Tensor> = (first..first + n).map(|id| inputs.get(id)).collect();
+    let payloads: Vec<Inputs> = (first..first + n).map(|id| inputs.get(id)).collect();
     let (tx, clock, batch) = (client.tx.clone(), client.clock, client.batch);
     let stop = Arc::new(AtomicBool::new(false));
     let stop_sending = Arc::clone(&stop);

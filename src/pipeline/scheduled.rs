@@ -16,11 +16,11 @@
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::TryRecvError;
-use tch::Tensor;
 
 use super::collector::Collector;
 use super::inputs::InputPool;
 use super::loadgen::{backend_stopped, record, Client, Collected, POLL};
+use super::stages::Inputs;
 use super::watch::Watch;
 use crate::error::{Error, Result};
 use crate::metrics::utilization::thread_cpu_seconds;
@@ -68,7 +68,7 @@ pub(super) fn collect_on_schedule(
     mut collector: Collector,
 ) -> Result<(Collected, LoadGenerator)> {
     let clock = client.clock;
-    let payloads: Vec<Tensor> = (first..first + n).map(|id| inputs.get(id)).collect();
+    let payloads: Vec<Inputs> = (first..first + n).map(|id| inputs.get(id)).collect();
     let start = clock.now() + SCHEDULE_LEAD_NS;
     let intended: Vec<u64> = schedule.iter().map(|offset| start + offset).collect();
     let (cpu_before, wall_before) = (thread_cpu_seconds(), Instant::now());

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::unbounded;
 
 use super::arrivals::poisson_schedule;
-use super::backend::{buffer_shape, Backend, BackendPlan};
+use super::backend::{input_buffers, Backend, BackendPlan};
 use super::collector::Collector;
 use super::loadgen::{collect_burst, collect_closed_loop, Client};
 use super::scheduled::collect_on_schedule;
@@ -96,7 +96,7 @@ impl Server {
     ) -> Result<Self> {
         let cfg = &work.cfg;
         let batching = cfg.backend.batching;
-        let (batch, image) = (cfg.load.batch_size, cfg.model.image_size);
+        let batch = cfg.load.batch_size;
         let warmups = 1 + cfg.extra_warmup();
         let device_times = Arc::new(DeviceStageTimes::default());
         let clock = RunClock::start();
@@ -110,8 +110,7 @@ impl Server {
             streams: cfg.backend.streams,
             intra_op_threads: work.intra_op_threads,
             batching,
-            buffer_shape: buffer_shape(&batching, batch, image),
-            kind: cfg.model.precision.kind(),
+            buffers: input_buffers(&batching, batch, &cfg.model.input_specs()),
             device_times: Arc::clone(&device_times),
             clock,
             wait,

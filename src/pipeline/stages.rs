@@ -17,21 +17,24 @@ use crate::metrics::DeviceStageTimes;
 use crate::model::Forward;
 use crate::request::{Batch, Request, Response, RunClock, Stamp};
 
-/// The backend's intake, carrying host tensors.
-pub type Intake = super::intake::Intake<Tensor>;
+/// One request's inputs: a host tensor `[samples, ...]` per model input.
+pub type Inputs = Vec<Tensor>;
 
-/// A request carrying a host tensor.
-pub type TensorRequest = Request<Tensor>;
-/// A batch of host tensors.
-pub type TensorBatch = Batch<Tensor>;
+/// The backend's intake, carrying host tensors.
+pub type Intake = super::intake::Intake<Inputs>;
+
+/// A request carrying its host tensors.
+pub type TensorRequest = Request<Inputs>;
+/// A batch of requests carrying host tensors.
+pub type TensorBatch = Batch<Inputs>;
 /// What a stage sends to the collector: a response, or the error that stopped it.
 pub type ResponseResult = Result<Response<Tensor>>;
 
-/// A device input buffer and the event after which it may be overwritten (the last
-/// forward that read it).
+/// A device input buffer per model input, and the event after which they may be
+/// overwritten (the last forward that read them).
 pub struct Loan {
-    /// The buffer, `[max batch samples, 3, h, w]`.
-    pub buffer: Tensor,
+    /// The buffers, each `[max batch samples, ...input shape]`.
+    pub buffer: Inputs,
     /// Recorded after the forward that last read the buffer; `None` when fresh.
     pub free_after: Option<DeviceEvent>,
 }
@@ -42,7 +45,7 @@ pub struct InFlight {
     pub batch: TensorBatch,
     /// Dedicated layout: the input buffer on loan from the copy-in stage's free list.
     pub loan: Option<Loan>,
-    input: Option<Tensor>,
+    input: Option<Inputs>,
     output: Option<Tensor>,
     host: Option<Tensor>,
     events: [Option<DeviceEvent>; Mark::COUNT],
@@ -70,8 +73,8 @@ pub struct StageKit<'a> {
     pub clock: &'a RunClock,
     /// The worker's model (roles that run the forward).
     pub model: Option<&'a dyn Forward>,
-    /// Shared layout: the worker's own input buffer.
-    pub buffer: Option<&'a Tensor>,
+    /// Shared layout: the worker's own input buffers.
+    pub buffer: Option<&'a [Tensor]>,
     /// Dedicated layout: where a worker returns input buffers.
     pub free_list: Option<&'a Sender<Loan>>,
     /// Where responses go (the role that responds).
@@ -162,12 +165,12 @@ impl StepExecutor for Executor<'_, '_, '_> {
 }
 
 impl Executor<'_, '_, '_> {
-    /// Copies the batch's inputs, back to back, into the front of the buffer.
-    /// Offsets come from the metas (already in hand), not from a libtorch call per
-    /// payload; a payload of another shape makes the copy fail, so a mismatch cannot
-    /// pass silently. Stamps [`Stamp::CopiedIn`].
+    /// Copies the batch's inputs, back to back, into the front of the buffers (one per
+    /// model input). Offsets come from the metas (already in hand), not from a
+    /// libtorch call per payload; a payload of another shape makes the copy fail, so
+    /// a mismatch cannot pass silently. Stamps [`Stamp::CopiedIn`].
     fn copy_in(&mut self) -> Result<()> {
-        let buffer = match (&self.item.loan, self.kit.buffer) {
+        let buffers: &[Tensor] = match (&self.item.loan, self.kit.buffer) {
             (Some(loan), _) => &loan.buffer,
             (None, Some(own)) => own,
             (None, None) => return Err(missing("buffer")),
@@ -175,10 +178,25 @@ impl Executor<'_, '_, '_> {
         let batch = &mut self.item.batch;
         let mut row = 0;
         for (meta, payload) in batch.metas.iter().zip(&batch.payloads) {
-            self.kit.stream.copy_in(payload, buffer, row)?;
+            if payload.len() != buffers.len() {
+                return Err(Error::Pipeline(format!(
+                    "a request carried {} inputs for a model of {}",
+                    payload.len(),
+                    buffers.len()
+                )));
+            }
+            for (input, buffer) in payload.iter().zip(buffers) {
+                self.kit.stream.copy_in(input, buffer, row)?;
+            }
             row += meta.samples as i64;
         }
-        self.item.input = Some(buffer.f_narrow(0, 0, batch.samples() as i64)?);
+        let samples = batch.samples() as i64;
+        self.item.input = Some(
+            buffers
+                .iter()
+                .map(|b| b.f_narrow(0, 0, samples))
+                .collect::<std::result::Result<_, _>>()?,
+        );
         batch.stamp_all(Stamp::CopiedIn, self.kit.clock.now());
         // On a GPU the copies may still read the payloads; the input pool keeps them alive.
         batch.payloads.clear();

@@ -41,12 +41,11 @@ impl Workload {
             cfg.load.seed,
             device.torch_device(),
         )?;
-        let inputs = InputPool::generate_for(
+        let inputs = InputPool::generate(
             1 + cfg.extra_warmup() + cfg.load.num_iters,
             cfg.load.batch_size,
-            cfg.model.image_size,
+            &cfg.model.input_specs(),
             cfg.load.seed,
-            cfg.model.precision.kind(),
             device.as_ref(),
         )?;
         // This thread now only sends and waits: its OpenMP team would count against
@@ -96,10 +95,14 @@ impl Workload {
         }
     }
 
-    /// Input bytes of one sample at the run's precision.
+    /// Input bytes of one sample, all of the model's inputs together.
     pub fn input_bytes_per_sample(&self) -> u64 {
-        let side = self.cfg.model.image_size as u64;
-        3 * side * side * self.cfg.model.precision.bytes() as u64
+        self.cfg
+            .model
+            .input_specs()
+            .iter()
+            .map(|s| s.bytes_per_sample())
+            .sum()
     }
 
     /// What the workload knows about itself, for the report; `warmup_ns` is the

@@ -21,13 +21,19 @@ pub fn config_line(r: &RunReport) -> String {
         Arrival::Concurrency(n) => format!("concurrency {n}"),
         Arrival::Poisson(rate) => format!("poisson {rate} req/s"),
     };
+    let input = if r.model.inputs.is_empty() {
+        format!("{0}x{0} px", r.model.image_size)
+    } else {
+        format!("input {}", r.model.inputs.join(" + "))
+    };
+    let params = match r.model.parameters {
+        p if p >= 10_000 => format!("{:.2} M params", p as f64 / 1e6),
+        p => format!("{p} params"),
+    };
     format!(
-        "{} ({} weights, {:.2} M params) {}x{} px, batch {}, {compile}, {} worker(s), {streams} streams, {arrival}, {} intra-op thread(s), {}",
+        "{} ({} weights, {params}) {input}, batch {}, {compile}, {} worker(s), {streams} streams, {arrival}, {} intra-op thread(s), {}",
         r.model.arch,
         r.model.weights,
-        r.model.parameters as f64 / 1e6,
-        r.model.image_size,
-        r.model.image_size,
         c.load.batch_size,
         c.backend.workers,
         r.intra_op_threads,
@@ -52,11 +58,18 @@ pub fn render(r: &RunReport) -> String {
         "torch load time: {}",
         or_absent(r.load_time_s, |v| format!("{v:.5} s"), "n/a (no weights)")
     );
+    let not_compiled = match r.model.weights.as_str() {
+        "file" => "n/a (the file as saved)",
+        _ => "n/a (eager)",
+    };
     let _ = writeln!(
         s,
         "compile time: {}",
-        or_absent(r.compile_time_s, |v| format!("{v:.5} s"), "n/a (eager)")
+        or_absent(r.compile_time_s, |v| format!("{v:.5} s"), not_compiled)
     );
+    if let Some(output) = &r.model.output {
+        let _ = writeln!(s, "Response: {output}");
+    }
     let _ = writeln!(s, "Warmup latency: {:.5} ms", r.warmup_latency_ms);
     let _ = writeln!(
         s,

@@ -28,8 +28,16 @@ pub struct ModelInfo {
     pub parameters: u64,
     /// Input image side, px.
     pub image_size: u32,
-    /// Output classes.
+    /// Output classes (a model file: elements of one sample's response).
     pub num_classes: i64,
+    /// A model file's inputs per sample, as `--input` writes them; empty for the
+    /// built-in models (one image of `image_size`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
+    /// What the response is when the model's output is not a plain tensor, e.g.
+    /// `the first tensor of a tuple of 2`; `None` for the built-in models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// Where and with what a run was measured.

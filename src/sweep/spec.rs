@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::criterion_settings::CriterionSettings;
 use crate::config::{
-    Arrival, BatchPolicy, CompileMode, DeviceSpec, Precision, RunConfig, StreamLayout,
+    Arrival, BatchPolicy, CompileMode, DeviceSpec, InputSpec, ModelConfig, Precision, RunConfig,
+    StreamLayout,
 };
 use crate::error::{Error, Result};
 
@@ -19,12 +20,14 @@ use crate::error::{Error, Result};
 ///
 /// ```toml
 /// name = "mine"
-/// model = "resnet18"          # or tiny-cnn, spin:2ms
+/// model = "resnet18"          # or tiny-cnn, spin:2ms, torchscript:PATH
 /// image_size = 64
 /// iters = 200                 # measured requests per run
 /// repeats = 3                 # runs per configuration (mean ± std)
 /// batch_sizes = [1, 8, 32]
-/// compile = ["eager", "torchscript"]
+/// compile = ["eager", "torchscript"]  # also frozen; a model file: torchscript, frozen
+/// inputs = ["128:i64:0..30522"]  # a model file's inputs (torchscript:PATH), as --input
+/// intra_op_threads = [1, 2]   # one value or a list (an axis)
 /// workers = [1, 2]
 /// streams = ["shared", "dedicated"]
 /// arrivals = ["burst"]        # as --arrival: burst, concurrency:N, poisson:RATE
@@ -52,11 +55,16 @@ pub struct SweepSpec {
     pub repeats: u32,
     /// Warm-up requests after the cold-start one. Default: 2 per worker.
     pub warmup: Option<u32>,
-    /// Intra-op threads per worker. Default: cores / workers.
-    pub intra_op_threads: Option<u32>,
+    /// Intra-op threads per worker: one value or a list, an axis. Default (empty):
+    /// cores / workers.
+    #[serde(deserialize_with = "one_or_many")]
+    pub intra_op_threads: Vec<u32>,
+    /// The model's inputs per sample, as `--input` (model files and spin models).
+    /// Default: one image of `image_size`.
+    pub inputs: Vec<InputSpec>,
     /// Samples per request. Default [1, 4, 16].
     pub batch_sizes: Vec<u32>,
-    /// Compile modes. Default both.
+    /// Compile modes. Default eager and torchscript; a model file: torchscript.
     pub compile: Vec<CompileMode>,
     /// Worker counts. Default [1, 2].
     pub workers: Vec<u32>,
@@ -99,7 +107,8 @@ impl SweepSpec {
             iters: 200,
             repeats: 3,
             warmup: None,
-            intra_op_threads: None,
+            intra_op_threads: Vec::new(),
+            inputs: Vec::new(),
             batch_sizes: vec![1, 4, 16],
             compile: vec![CompileMode::Eager, CompileMode::Torchscript],
             workers: vec![1, 2],
@@ -156,9 +165,18 @@ impl SweepSpec {
     /// `origin` names it in errors and `default_name` names the sweep when the
     /// text does not.
     pub fn from_toml(text: &str, origin: &str, default_name: Option<&str>) -> Result<Self> {
-        let mut spec: Self = toml::from_str(text).map_err(|e| {
+        let bad = |e: toml::de::Error| {
             Error::config("config", format!("{origin} is not a valid sweep file: {e}"))
-        })?;
+        };
+        let mut spec: Self = toml::from_str(text).map_err(bad)?;
+        let table: toml::Table = toml::from_str(text).map_err(bad)?;
+        if !table.contains_key("compile") {
+            // A file is already compiled: its default is the file as saved.
+            spec.compile = vec![ModelConfig::default_compile(&spec.model)];
+            if spec.compile == [CompileMode::Eager] {
+                spec.compile = Self::quick().compile;
+            }
+        }
         if spec.name == Self::quick().name {
             if let Some(name) = default_name {
                 spec.name = name.to_string();
@@ -188,9 +206,12 @@ impl SweepSpec {
                     for &streams in &self.streams {
                         for &arrival in &arrivals {
                             for &batching in &policies {
-                                let cfg =
-                                    self.point(batch, compile, workers, streams, arrival, batching);
-                                out.extend(self.placements(&cfg));
+                                for threads in self.thread_counts() {
+                                    let mut cfg = self
+                                        .point(batch, compile, workers, streams, arrival, batching);
+                                    cfg.backend.intra_op_threads = threads;
+                                    out.extend(self.placements(&cfg));
+                                }
                             }
                         }
                     }
@@ -236,6 +257,14 @@ impl SweepSpec {
         Ok(())
     }
 
+    /// The intra-op thread counts to cross: each given one, or the default.
+    fn thread_counts(&self) -> Vec<Option<u32>> {
+        match self.intra_op_threads.as_slice() {
+            [] => vec![None],
+            counts => counts.iter().map(|&t| Some(t)).collect(),
+        }
+    }
+
     fn policy(&self, max_batch_size: u32) -> Result<BatchPolicy> {
         BatchPolicy::from_limits(Some(max_batch_size), &self.batch_timeout)
     }
@@ -253,6 +282,7 @@ impl SweepSpec {
         cfg.model.name = self.model.clone();
         cfg.model.image_size = self.image_size;
         cfg.model.compile = compile;
+        cfg.model.inputs = self.inputs.clone();
         cfg.load.batch_size = batch;
         cfg.load.num_iters = self.iters;
         cfg.load.extra_warmup = self.warmup;
@@ -260,7 +290,6 @@ impl SweepSpec {
         cfg.load.seed = self.seed;
         cfg.backend.workers = workers;
         cfg.backend.streams = streams;
-        cfg.backend.intra_op_threads = self.intra_op_threads;
         cfg.backend.batching = batching;
         cfg.measure_bare_forward = self.bare;
         cfg
@@ -268,117 +297,19 @@ impl SweepSpec {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+#[path = "spec_tests.rs"]
+mod tests;
 
-    #[test]
-    fn the_seed_preset_is_the_runner_grid() {
-        let configs = SweepSpec::seed().expand().unwrap();
-        assert_eq!(configs.len(), 10);
-        let batches: Vec<u32> = configs.iter().map(|c| c.load.batch_size).collect();
-        assert_eq!(batches, [1, 1, 32, 32, 64, 64, 128, 128, 256, 256]);
-        assert!(configs.iter().all(|c| c.model.image_size == 224));
+/// A number or a list of numbers, as a list (`intra_op_threads = 2` or `[1, 2]`).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Vec<u32>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(u32),
+        Many(Vec<u32>),
     }
-
-    #[test]
-    fn a_toml_file_overrides_the_defaults_it_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("tiny.toml");
-        std::fs::write(
-            &path,
-            "model = \"spin:1ms\"\nbatch_sizes = [2]\ncompile = [\"eager\"]\nworkers = [1, 3]\nmax_batch_size = [0, 8]\nrepeats = 2\n",
-        )
-        .unwrap();
-        let spec = SweepSpec::from_toml_file(&path).unwrap();
-        assert_eq!(spec.name, "tiny");
-        let configs = spec.expand().unwrap();
-        assert_eq!(configs.len(), 4);
-        assert_eq!(
-            configs[1].backend.batching,
-            BatchPolicy::Dynamic {
-                max_batch_samples: 8,
-                timeout_us: 5000
-            }
-        );
-        assert_eq!(configs[3].backend.workers, 3);
-        assert_eq!(spec.repeats, 2);
-    }
-
-    #[test]
-    fn devices_and_precisions_are_axes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gpu.toml");
-        std::fs::write(
-            &path,
-            "batch_sizes = [1]\ncompile = [\"eager\"]\nworkers = [1]\ndevices = [\"cpu\", \"cuda:1\"]\nprecisions = [\"fp32\", \"fp16\"]\n",
-        )
-        .unwrap();
-        let configs = SweepSpec::from_toml_file(&path).unwrap().expand().unwrap();
-        let points: Vec<_> = configs
-            .iter()
-            .map(|c| (c.backend.device, c.model.precision))
-            .collect();
-        assert_eq!(
-            points,
-            [
-                (DeviceSpec::Cpu, Precision::Fp32),
-                (DeviceSpec::Cpu, Precision::Fp16),
-                (DeviceSpec::Cuda(1), Precision::Fp32),
-                (DeviceSpec::Cuda(1), Precision::Fp16),
-            ]
-        );
-        std::fs::write(&path, "devices = [\"gpu0\"]\n").unwrap();
-        let err = SweepSpec::from_toml_file(&path).unwrap_err().to_string();
-        assert!(err.contains("gpu0") && err.contains("cuda:N"), "{err}");
-    }
-
-    #[test]
-    fn bad_sweeps_are_refused_before_anything_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("bad.toml");
-        std::fs::write(&path, "batch_size = [1]\n").unwrap();
-        let err = SweepSpec::from_toml_file(&path).unwrap_err().to_string();
-        assert!(
-            err.contains("batch_size") && err.contains("bad.toml"),
-            "{err}"
-        );
-
-        let zero = SweepSpec {
-            batch_sizes: vec![4, 0],
-            ..SweepSpec::quick()
-        };
-        assert!(zero
-            .expand()
-            .unwrap_err()
-            .to_string()
-            .contains("batch-size"));
-        let empty = SweepSpec {
-            workers: vec![],
-            ..SweepSpec::quick()
-        };
-        assert!(empty.expand().unwrap_err().to_string().contains("workers"));
-        let arrival = SweepSpec {
-            arrivals: vec!["sometimes".into()],
-            ..SweepSpec::quick()
-        };
-        assert!(arrival
-            .expand()
-            .unwrap_err()
-            .to_string()
-            .contains("sometimes"));
-        let timeout = SweepSpec {
-            max_batch_size: vec![0],
-            batch_timeout: "soon".into(),
-            ..SweepSpec::quick()
-        };
-        let err = timeout.expand().unwrap_err().to_string();
-        assert!(
-            err.contains("batch-timeout") && err.contains("soon"),
-            "{err}"
-        );
-        assert!(SweepSpec::preset("huge")
-            .unwrap_err()
-            .to_string()
-            .contains("quick"));
-    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(n) => vec![n],
+        OneOrMany::Many(v) => v,
+    })
 }

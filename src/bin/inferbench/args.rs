@@ -1,14 +1,11 @@
-//! The command line's flags (clap definitions) and their translation into the
-//! library's configuration types. No logic beyond that lives here.
+//! The command line's flags (clap definitions); their translation into the
+//! library's configuration types is in `server_config`. No logic beyond that lives here.
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use inferbench::config::{
-    parse_spin_wait, Arrival, BackendConfig, BatchPolicy, CompileMode, DeviceSpec, LoadConfig,
-    ModelConfig, Precision, RunConfig, StreamLayout,
-};
+use clap::{Args, Parser, Subcommand};
+
+use crate::server_config::{CompileArg, StreamsArg};
 
 #[derive(Parser)]
 #[command(
@@ -54,22 +51,11 @@ pub enum Command {
     Calibrate(crate::calibrate::CalibrateArgs),
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum CompileArg {
-    Eager,
-    Torchscript,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum StreamsArg {
-    Shared,
-    Dedicated,
-}
-
 /// What the server is: model, batch, compile, layout, batching. Shared by `run` and `curve`.
 #[derive(Args)]
 pub struct ServerArgs {
-    /// Model: resnet18, tiny-cnn, spin:<duration> (a forward that busy-waits, e.g.
+    /// Model: resnet18, tiny-cnn, torchscript:PATH (a file saved by torch.jit.save;
+    /// give its inputs with --input), spin:<duration> (a forward that busy-waits, e.g.
     /// spin:2ms), or fail:<model>@N[:error|:panic|:hang] (the N-th forward fails, e.g.
     /// fail:spin:2ms@10:panic).
     #[arg(long, default_value = "resnet18", conflicts_with = "model_dir")]
@@ -80,9 +66,17 @@ pub struct ServerArgs {
     /// Samples per request.
     #[arg(long, default_value_t = 1)]
     pub batch_size: u32,
-    /// How the forward is prepared.
-    #[arg(long, value_enum, default_value = "eager")]
-    pub compile: CompileArg,
+    /// How the forward is prepared: eager, torchscript (a trace; a file as saved) or
+    /// frozen (torch.jit.freeze + optimize_for_inference) [default: eager; a file:
+    /// torchscript].
+    #[arg(long, value_enum)]
+    pub compile: Option<CompileArg>,
+    /// One input of the model per sample, without the batch dimension:
+    /// SHAPE:DTYPE[:LO..HI], e.g. 3x224x224:f32 or 128:i64:0..30522 (token ids).
+    /// Repeat it for a model with several inputs, in the order of its forward's
+    /// arguments [default: one 3 × image-size × image-size image].
+    #[arg(long = "input", value_name = "SPEC")]
+    pub inputs: Vec<String>,
     /// Compute threads, each with its own model instance and stream.
     #[arg(long, default_value_t = 1)]
     pub workers: u32,
@@ -346,47 +340,4 @@ pub struct MergeArgs {
     /// The baseline to write.
     #[arg(long, default_value = "committed")]
     pub into: String,
-}
-
-impl ServerArgs {
-    /// The configuration these flags describe, with the load's size and arrival.
-    /// With `--model-dir` the checkpoint's architecture names the model.
-    pub fn to_config(&self, iters: u32, arrival: Arrival, bare: bool) -> anyhow::Result<RunConfig> {
-        let name = match &self.model_dir {
-            Some(dir) => inferbench::model::checkpoint::read_meta(dir)?.arch.name(),
-            None => self.model.clone(),
-        };
-        Ok(RunConfig {
-            model: ModelConfig {
-                name,
-                dir: self.model_dir.clone(),
-                image_size: self.image_size,
-                compile: match self.compile {
-                    CompileArg::Eager => CompileMode::Eager,
-                    CompileArg::Torchscript => CompileMode::Torchscript,
-                },
-                precision: Precision::parse(&self.precision)?,
-            },
-            load: LoadConfig {
-                batch_size: self.batch_size,
-                num_iters: iters,
-                extra_warmup: self.warmup,
-                arrival,
-                seed: self.seed,
-            },
-            backend: BackendConfig {
-                workers: self.workers,
-                streams: match self.streams {
-                    StreamsArg::Shared => StreamLayout::Shared,
-                    StreamsArg::Dedicated => StreamLayout::Dedicated,
-                },
-                intra_op_threads: self.intra_op_threads,
-                spin_wait_us: parse_spin_wait(&self.spin_wait)?,
-                batching: BatchPolicy::from_limits(self.max_batch_size, &self.batch_timeout)
-                    .context("--max-batch-size / --batch-timeout")?,
-                device: DeviceSpec::parse(&self.device)?,
-            },
-            measure_bare_forward: bare,
-        })
-    }
 }

@@ -1,14 +1,14 @@
 //! `inferbench calibrate`: its flags and what it prints.
 
 use clap::Args;
-use inferbench::config::{CompileMode, DeviceSpec, Precision, RunConfig};
+use inferbench::config::{DeviceSpec, Precision, RunConfig};
 use inferbench::pipeline::calibrate;
 
-use crate::args::CompileArg;
+use crate::server_config::{parse_inputs, CompileArg};
 
 #[derive(Args)]
 pub struct CalibrateArgs {
-    /// Model, as for run: resnet18, tiny-cnn, spin:<duration>.
+    /// Model, as for run: resnet18, tiny-cnn, torchscript:PATH, spin:<duration>.
     #[arg(long, default_value = "resnet18")]
     pub model: String,
     /// Samples per forward.
@@ -17,9 +17,12 @@ pub struct CalibrateArgs {
     /// Input image side in pixels (3 channels).
     #[arg(long, default_value_t = 64)]
     pub image_size: u32,
-    /// How the forward is prepared.
-    #[arg(long, value_enum, default_value = "eager")]
-    pub compile: CompileArg,
+    /// How the forward is prepared, as for run [default: eager; a file: torchscript].
+    #[arg(long, value_enum)]
+    pub compile: Option<CompileArg>,
+    /// One input of the model per sample, as for run (repeatable).
+    #[arg(long = "input", value_name = "SPEC")]
+    pub inputs: Vec<String>,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -52,10 +55,8 @@ impl CalibrateArgs {
         let mut cfg = RunConfig::default();
         cfg.model.name = self.model.clone();
         cfg.model.image_size = self.image_size;
-        cfg.model.compile = match self.compile {
-            CompileArg::Eager => CompileMode::Eager,
-            CompileArg::Torchscript => CompileMode::Torchscript,
-        };
+        cfg.model.compile = CompileArg::mode_or_default(self.compile, &self.model);
+        cfg.model.inputs = parse_inputs(&self.inputs)?;
         cfg.model.precision = Precision::parse(&self.precision)?;
         cfg.load.batch_size = self.batch_size;
         cfg.load.seed = self.seed;

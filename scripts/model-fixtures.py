@@ -1,0 +1,72 @@
+"""Writes the TorchScript model files the tests run (fixtures/models/), with the
+venv's PyTorch: `.venv/bin/python scripts/model-fixtures.py [OUT_DIR]`.
+
+Each is small enough to commit (a few KB) and deterministic (seeded weights):
+- tiny_cnn.pt: a 3-channel image of any size -> 10 logits (one conv, pooling, a
+  linear layer), traced; the TorchScript twin of the built-in tiny-cnn's shape.
+- ids_mask_tuple.pt: (token ids [16] int64 in 0..100, mask [16] int64 in 0..2)
+  -> a tuple (logits [4], pooled [8]): two inputs, a container output.
+- dict_output.pt: an image -> {"logits": [10], "features": [8]}: a dict output.
+
+Saved with torch.jit.save, so any libtorch of the same or a newer version loads them.
+"""
+
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class TinyCnn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+class IdsMask(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(100, 8)
+        self.head = nn.Linear(8, 4)
+
+    def forward(self, ids, mask):
+        m = mask.unsqueeze(-1).to(torch.float32)
+        pooled = (self.embed(ids) * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return self.head(pooled), pooled
+
+
+class DictOutput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.cnn = TinyCnn()
+        self.proj = nn.Linear(10, 8)
+
+    def forward(self, x):
+        logits = self.cnn(x)
+        return {"logits": logits, "features": self.proj(logits)}
+
+
+def main():
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "fixtures/models")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        image = torch.randn(2, 3, 16, 16)
+        torch.jit.save(torch.jit.trace(TinyCnn().eval(), image), out / "tiny_cnn.pt")
+        ids = torch.randint(0, 100, (2, 16))
+        mask = torch.randint(0, 2, (2, 16))
+        torch.jit.save(torch.jit.trace(IdsMask().eval(), (ids, mask)), out / "ids_mask_tuple.pt")
+        traced = torch.jit.trace(DictOutput().eval(), image, strict=False)
+        torch.jit.save(traced, out / "dict_output.pt")
+    for f in sorted(out.glob("*.pt")):
+        print(f"{f}: {f.stat().st_size} bytes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+//! Which model to serve and how it is prepared: [`ModelConfig`] (a built-in
+//! architecture, a checkpoint, or a TorchScript file with its input specs) and
+//! [`CompileMode`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use super::{InputSpec, Precision};
+use crate::error::{Error, Result};
+
+/// Largest input of one request: beyond it the pre-built inputs alone exhaust memory.
+const MAX_REQUEST_BYTES: u64 = 1 << 30;
+
+/// How the model's forward is prepared before serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CompileMode {
+    /// Plain eager forward of the tch module.
+    #[default]
+    Eager,
+    /// Traced once with `CModule::create_by_tracing` (a TorchScript file: as saved);
+    /// workers share the module.
+    Torchscript,
+    /// The TorchScript module, then `torch::jit::freeze` (weights become constants)
+    /// and `torch::jit::optimize_for_inference` (conv-batch-norm folding and the like).
+    Frozen,
+}
+
+impl CompileMode {
+    /// The name used in flags, benchmark ids and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            CompileMode::Eager => "eager",
+            CompileMode::Torchscript => "torchscript",
+            CompileMode::Frozen => "frozen",
+        }
+    }
+
+    /// Parses a name as [`CompileMode::name`] writes it.
+    pub fn parse(text: &str) -> Result<Self> {
+        [Self::Eager, Self::Torchscript, Self::Frozen]
+            .into_iter()
+            .find(|m| m.name() == text.trim())
+            .ok_or_else(|| {
+                Error::config(
+                    "compile",
+                    format!("'{text}': expected eager, torchscript or frozen"),
+                )
+            })
+    }
+}
+
+/// Which model to serve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Model name: `resnet18`, `tiny-cnn` or `spin:<duration>`. Ignored when `dir` is set
+    /// (the checkpoint's metadata names the architecture). Default `resnet18`.
+    pub name: String,
+    /// Checkpoint folder written by `inferbench init-model`. Default none: weights are
+    /// generated in memory from `seed`.
+    pub dir: Option<PathBuf>,
+    /// Input images are `image_size` × `image_size` pixels, 3 channels. Default 64.
+    pub image_size: u32,
+    /// How the forward is prepared. Default eager.
+    pub compile: CompileMode,
+    /// Number format of weights and inputs, cast once before timing. Default fp32.
+    #[serde(default)]
+    pub precision: Precision,
+    /// The model's inputs per sample, in argument order (`--input`, repeatable), for
+    /// model files and the spin model. Default none: one `3 × image_size × image_size`
+    /// image in the run's precision ([`ModelConfig::input_specs`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputSpec>,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            name: "resnet18".into(),
+            dir: None,
+            image_size: 64,
+            compile: CompileMode::Eager,
+            precision: Precision::Fp32,
+            inputs: Vec::new(),
+        }
+    }
+}
+
+impl ModelConfig {
+    /// Whether the model is a CNN with weights (a checkpoint, or a built-in name that
+    /// is not a spin model, also inside a `fail:` model).
+    pub fn has_weights(&self) -> bool {
+        self.dir.is_some() || !self.name.contains("spin:")
+    }
+
+    /// Whether the model is one of the built-in image CNNs (from its name or a checkpoint).
+    pub fn is_built_in_cnn(&self) -> bool {
+        self.has_weights() && !self.is_file()
+    }
+
+    /// Whether the model is a file the user brought (`torchscript:PATH`), also inside
+    /// a `fail:` model.
+    pub fn is_file(&self) -> bool {
+        self.dir.is_none() && self.name.contains(MODEL_FILE_PREFIX)
+    }
+
+    /// The model and its input as ids write them: `resnet18-32px`; a file by its
+    /// name (ids must not hold a folder path) and inputs, `model.pt-128:i64:0..1000`
+    /// (several joined with `+`).
+    pub fn label(&self) -> String {
+        let name = match self.name.split_once(MODEL_FILE_PREFIX) {
+            Some((before, path)) => {
+                let file = std::path::Path::new(path)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| path.to_string());
+                format!("{before}{MODEL_FILE_PREFIX}{file}")
+            }
+            None => self.name.clone(),
+        };
+        if self.inputs.is_empty() {
+            format!("{name}-{}px", self.image_size)
+        } else {
+            let specs: Vec<String> = self.inputs.iter().map(|s| s.to_string()).collect();
+            format!("{name}-{}", specs.join("+"))
+        }
+    }
+
+    /// The inputs one sample has: the `inputs` given, or the built-in vision models'
+    /// image.
+    pub fn input_specs(&self) -> Vec<InputSpec> {
+        if self.inputs.is_empty() {
+            vec![InputSpec::image(self.image_size, self.precision)]
+        } else {
+            self.inputs.clone()
+        }
+    }
+
+    /// The compile mode a model takes when none is given: a TorchScript file is
+    /// already compiled, so `torchscript` (as saved); a built-in model `eager`.
+    pub fn default_compile(name: &str) -> CompileMode {
+        if name.contains(MODEL_FILE_PREFIX) {
+            CompileMode::Torchscript
+        } else {
+            CompileMode::Eager
+        }
+    }
+
+    /// Checks the inputs: specs belong to model files and the spin model (a built-in CNN takes
+    /// images: `--image-size`); one request's inputs must fit in memory; a file is
+    /// already compiled, so it has no eager mode.
+    pub(super) fn validate_inputs(&self, batch_size: u32) -> Result<()> {
+        let model = self;
+        if !model.inputs.is_empty() && model.is_built_in_cnn() {
+            return Err(Error::config(
+                "input",
+                format!(
+                    "{} takes 3 × image-size × image-size images; --input is for model files (torchscript:PATH) and spin models: use --image-size",
+                    model.name
+                ),
+            ));
+        }
+        let request_bytes: u64 = model
+            .input_specs()
+            .iter()
+            .map(|s| s.bytes_per_sample().saturating_mul(batch_size as u64))
+            .fold(0, u64::saturating_add);
+        if request_bytes > MAX_REQUEST_BYTES {
+            return Err(Error::config(
+                "input",
+                format!(
+                    "one request's inputs would take {:.1} GiB (batch size × inputs); at most {} GiB: use smaller inputs or batches",
+                    request_bytes as f64 / (1u64 << 30) as f64,
+                    MAX_REQUEST_BYTES >> 30
+                ),
+            ));
+        }
+        if model.is_file() && model.compile == CompileMode::Eager {
+            return Err(Error::config(
+                "compile",
+                "eager: a TorchScript file is already compiled and has no eager form; use torchscript (the file as saved) or frozen",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How a model name refers to a TorchScript file: `torchscript:PATH`.
+pub const MODEL_FILE_PREFIX: &str = "torchscript:";

@@ -1,0 +1,141 @@
+//! A model the user brought: `torchscript:PATH`, a module saved by `torch.jit.save`,
+//! fed the inputs of `--input` specs.
+//!
+//! Before anything is timed the file is loaded once to probe it: one forward of a
+//! batch drawn from the specs, so a spec the model refuses (a shape, a dtype, a
+//! token id out of its vocabulary) is an error naming the spec and the model's
+//! own message, and the report learns what the response is. The probed module is
+//! then dropped and the file loaded again for serving, so the module's first calls
+//! (TorchScript's profiling runs) still fall in the warm-up, as for the built-in
+//! models.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tch::{Device, Tensor};
+
+use super::jit::FrozenModule;
+use super::prepare::{Prepared, PreparedModel};
+use super::script::{describe_output, first_tensor, ScriptModule};
+use crate::config::{CompileMode, InputSpec, ModelConfig, MODEL_FILE_PREFIX};
+use crate::error::{Error, Result};
+use crate::results::ModelInfo;
+
+/// Loads, probes and (for `frozen`) compiles the file `cfg` names.
+pub(super) fn prepare_file(
+    cfg: &ModelConfig,
+    example_batch: u32,
+    seed: u64,
+    device: Device,
+) -> Result<PreparedModel> {
+    let path = Path::new(
+        cfg.name
+            .strip_prefix(MODEL_FILE_PREFIX)
+            .ok_or_else(|| Error::config("model", format!("{}: not a model file", cfg.name)))?,
+    );
+    let specs = cfg.input_specs();
+    let probe = probe(
+        &ScriptModule::load(path, device, cfg.precision)?,
+        &specs,
+        example_batch,
+        seed,
+        device,
+    )?;
+    let started = Instant::now();
+    let script = ScriptModule::load(path, device, cfg.precision)?;
+    let load_time = started.elapsed();
+    let parameters = script.parameters();
+    let (prepared, compile_time) = match cfg.compile {
+        CompileMode::Torchscript => (Prepared::Script(Arc::new(script)), None),
+        CompileMode::Frozen => {
+            let started = Instant::now();
+            let frozen = FrozenModule::freeze(script.module(), device)?;
+            (Prepared::Frozen(Arc::new(frozen)), Some(started.elapsed()))
+        }
+        CompileMode::Eager => {
+            return Err(Error::config(
+                "compile",
+                "eager: a TorchScript file is already compiled; use torchscript or frozen",
+            ))
+        }
+    };
+    Ok(PreparedModel {
+        info: ModelInfo {
+            arch: cfg.name.clone(),
+            weights: "file".into(),
+            parameters,
+            image_size: cfg.image_size,
+            num_classes: probe.elements_per_sample,
+            inputs: specs.iter().map(ToString::to_string).collect(),
+            output: Some(probe.output),
+        },
+        load_time: Some(load_time),
+        compile_time,
+        prepared,
+        fault: None,
+    })
+}
+
+/// What one forward of a drawn batch showed.
+struct Probe {
+    output: String,
+    elements_per_sample: i64,
+}
+
+/// One forward of `batch` samples drawn from `specs`: the model must take them and
+/// answer with one row per sample.
+fn probe(
+    script: &ScriptModule,
+    specs: &[InputSpec],
+    batch: u32,
+    seed: u64,
+    device: Device,
+) -> Result<Probe> {
+    let _guard = tch::no_grad_guard();
+    let inputs = super::seeded(seed, || super::draw::draw_all(specs, batch, device))?;
+    let refused = |why: String| {
+        let given: Vec<String> = specs.iter().map(|s| format!("--input {s}")).collect();
+        Error::config(
+            "input",
+            format!(
+                "the model refused {} (a batch of {batch}): {why}; give one --input per argument of its forward, in order, each SHAPE:DTYPE[:LO..HI] without the batch dimension",
+                given.join(" ")
+            ),
+        )
+    };
+    let output = script
+        .call(&inputs)
+        .map_err(|e| refused(first_message_line(&e.to_string())))?;
+    let description = describe_output(&output);
+    let response: Tensor = first_tensor(output)
+        .ok_or_else(|| refused(format!("its output ({description}) holds no tensor")))?;
+    let shape = response.size();
+    if shape.first() != Some(&(batch as i64)) {
+        return Err(refused(format!(
+            "its response ({description}) has shape {shape:?}, not one row per sample; the response must be [batch, ...]"
+        )));
+    }
+    Ok(Probe {
+        output: description,
+        elements_per_sample: shape[1..].iter().product(),
+    })
+}
+
+/// The line of a libtorch error that says what went wrong (TorchScript errors start
+/// with a traceback of the scripted code and end with the exception's message).
+fn first_message_line(text: &str) -> String {
+    let cleaned = crate::error::without_cpp_frames(text);
+    let lines: Vec<&str> = cleaned
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines
+        .iter()
+        .rev()
+        .find(|l| l.contains("Error:") || l.contains("error:"))
+        .or(lines.last())
+        .map(|l| l.to_string())
+        .unwrap_or_default()
+}

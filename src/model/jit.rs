@@ -1,0 +1,160 @@
+//! `--compile frozen`: a TorchScript module frozen (`torch::jit::freeze`: weights and
+//! attributes become constants the graph passes can fold) and optimized for
+//! inference (`torch::jit::optimize_for_inference`: conv–batch-norm folding, and on
+//! the CPU MKL-DNN weight layouts), as `torch.jit.freeze` and
+//! `torch.jit.optimize_for_inference` do in Python.
+//!
+//! Both passes are C++ only; the shim (`shim/jit.cpp`, built by build.rs) runs them
+//! and keeps the result: a CPU-optimized module holds MKL-DNN tensors TorchScript
+//! cannot save, so it cannot come back to tch as a file. The module goes in as a
+//! file (tch saves it into a temporary folder, deleted on return) and is held here
+//! as an opaque pointer with its own forward.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::path::Path;
+
+use tch::{CModule, Device, Tensor};
+
+use crate::error::{Error, Result};
+
+#[cfg(jit_shim)]
+extern "C" {
+    fn ib_jit_load_frozen(
+        path: *const c_char,
+        device: *const c_char,
+        optimize: i32,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
+    fn ib_jit_forward(
+        module: *mut c_void,
+        inputs: *const *mut c_void,
+        count: usize,
+        out: *mut *mut c_void,
+    ) -> *mut c_char;
+    fn ib_jit_free(module: *mut c_void);
+    fn ib_jit_free_error(message: *mut c_char);
+}
+
+/// A frozen, inference-optimized TorchScript module owned by the shim.
+pub struct FrozenModule {
+    module: *mut c_void,
+}
+
+// SAFETY: a torch::jit::Module's forward may run on several threads at once (tch
+// shares its CModule the same way), and the pointer is freed once, on drop.
+unsafe impl Send for FrozenModule {}
+unsafe impl Sync for FrozenModule {}
+
+impl FrozenModule {
+    /// `module` frozen and optimized for inference on `device`.
+    pub fn freeze(module: &CModule, device: Device) -> Result<Self> {
+        let dir = tempfile::tempdir().map_err(|e| {
+            Error::io(
+                "cannot create a folder for freezing in",
+                std::env::temp_dir(),
+                e,
+            )
+        })?;
+        let plain = dir.path().join("module.pt");
+        module.save(&plain)?;
+        Self::load(&plain, device)
+    }
+
+    /// The module saved at `path`, frozen and optimized for inference on `device`.
+    pub fn load(path: &Path, device: Device) -> Result<Self> {
+        let path = CString::new(path.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::Pipeline(format!("{}: a path with a NUL byte", path.display())))?;
+        let device = CString::new(device_name(device)).expect("device names have no NUL byte");
+        let mut module = std::ptr::null_mut();
+        // SAFETY: NUL-terminated strings that outlive the call; `module` is written
+        // only on success.
+        check("freezing the module", unsafe {
+            shim::load_frozen(path.as_ptr(), device.as_ptr(), 1, &mut module)
+        })?;
+        Ok(Self { module })
+    }
+
+    /// The response for `inputs`: the output's first tensor.
+    pub fn forward(&self, inputs: &[Tensor]) -> Result<Tensor> {
+        let pointers: Vec<*mut c_void> = inputs.iter().map(|t| t.as_ptr() as *mut c_void).collect();
+        let mut out = std::ptr::null_mut();
+        // SAFETY: the module is alive; the inputs are live at::Tensor pointers the
+        // shim only reads; `out` is a new at::Tensor we then own.
+        check("the forward", unsafe {
+            shim::forward(self.module, pointers.as_ptr(), pointers.len(), &mut out)
+        })?;
+        // SAFETY: `out` is a heap at::Tensor from the shim, handed over to tch.
+        Ok(unsafe { Tensor::from_ptr(out.cast()) })
+    }
+}
+
+impl Drop for FrozenModule {
+    fn drop(&mut self) {
+        // SAFETY: made by ib_jit_load_frozen, freed once.
+        unsafe { shim::free(self.module) }
+    }
+}
+
+/// libtorch's spelling of a device (`cpu`, `cuda:0`).
+fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        Device::Mps => "mps".into(),
+        Device::Vulkan => "vulkan".into(),
+        Device::Cpu => "cpu".into(),
+    }
+}
+
+/// Turns a shim return value into a result; `what` says which call failed.
+fn check(what: &str, message: *mut c_char) -> Result<()> {
+    if message.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null return is a NUL-terminated string from malloc, owned by us
+    // until freed below, once.
+    let text = unsafe { CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    unsafe { shim::free_error(message) };
+    Err(Error::Pipeline(format!(
+        "{what} failed: {}",
+        crate::error::without_cpp_frames(&text).trim()
+    )))
+}
+
+/// The shim's calls, or stand-ins that say it was not built.
+#[cfg(jit_shim)]
+mod shim {
+    pub(super) use super::{
+        ib_jit_forward as forward, ib_jit_free as free, ib_jit_free_error as free_error,
+        ib_jit_load_frozen as load_frozen,
+    };
+}
+
+#[cfg(not(jit_shim))]
+mod shim {
+    use std::ffi::{c_char, c_void, CString};
+
+    const NOT_BUILT: &str = "frozen needs the TorchScript shim, which is built only when LIBTORCH is set at build time (run scripts/setup.sh, then rebuild)";
+
+    pub(super) unsafe fn load_frozen(
+        _: *const c_char,
+        _: *const c_char,
+        _: i32,
+        _: *mut *mut c_void,
+    ) -> *mut c_char {
+        CString::new(NOT_BUILT).unwrap().into_raw()
+    }
+    pub(super) unsafe fn forward(
+        _: *mut c_void,
+        _: *const *mut c_void,
+        _: usize,
+        _: *mut *mut c_void,
+    ) -> *mut c_char {
+        CString::new(NOT_BUILT).unwrap().into_raw()
+    }
+    pub(super) unsafe fn free(_: *mut c_void) {}
+    pub(super) unsafe fn free_error(message: *mut c_char) {
+        drop(CString::from_raw(message));
+    }
+}
