@@ -113,39 +113,66 @@ fn main() {
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
     build_jit_shim(&lib);
     println!("cargo:rustc-cfg=jit_shim");
+    if let Some(python) = venv_python(&lib) {
+        println!(
+            "cargo:rustc-env=INFERBENCH_VENV_PYTHON={}",
+            python.display()
+        );
+    }
     #[cfg(feature = "cuda")]
     build_stream_shim(&lib);
-    if lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-search=native={}", lib.display());
-        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
-        println!("cargo:rustc-link-arg=-ltorch_cuda");
-        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    // Kept linked although nothing here calls them: libtorch_cuda.so registers the
+    // GPU; libtorch.so is what AOTInductor packages name as their dependency, and a
+    // package's .so is dlopen'ed without a path to find it unless it is loaded already.
+    for name in ["torch_cuda", "torch"] {
+        if lib.join(format!("lib{name}.so")).exists() {
+            println!("cargo:rustc-link-search=native={}", lib.display());
+            println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+            println!("cargo:rustc-link-arg=-l{name}");
+            println!("cargo:rustc-link-arg=-Wl,--as-needed");
+        }
     }
+}
+
+/// The Python of the torch package being linked (`.venv/lib/python3.X/site-packages/
+/// torch/lib` → `.venv/bin/python3`), which `--compile aot-inductor` exports with;
+/// `None` for a libtorch that is not a Python package.
+fn venv_python(lib: &std::path::Path) -> Option<PathBuf> {
+    let venv = lib.ancestors().nth(5)?;
+    let python = venv.join("bin/python3");
+    python.exists().then_some(python)
 }
 
 /// Compiles the C++ stream shim (src/device/shim/streams.cpp): streams, events and
 /// pinned memory for the CUDA device.
 #[cfg(feature = "cuda")]
 fn build_stream_shim(lib: &std::path::Path) {
-    compile_shim(lib, "src/device/shim/streams.cpp", "inferbench_streams");
+    compile_shim(lib, &["src/device/shim/streams.cpp"], "inferbench_streams");
 }
 
-/// Compiles the C++ TorchScript shim (src/model/shim/jit.cpp): freezing and
-/// optimizing a module for inference (`--compile frozen`).
+/// Compiles the C++ model shims (src/model/shim/): freezing and optimizing a
+/// TorchScript module for inference (`--compile frozen`), and loading and running
+/// and AOTInductor packages (`--compile aot-inductor`, `--model aoti:PATH`).
 fn build_jit_shim(lib: &std::path::Path) {
-    compile_shim(lib, "src/model/shim/jit.cpp", "inferbench_jit");
+    compile_shim(
+        lib,
+        &["src/model/shim/jit.cpp", "src/model/shim/aoti.cpp"],
+        "inferbench_jit",
+    );
 }
 
 /// Compiles a C++ shim against the headers of the libtorch being linked: the shims
 /// call C++ methods, so headers and libraries must be the same version. The ABI
 /// flag matches PyPI's and the cxx11 libtorch builds.
-fn compile_shim(lib: &std::path::Path, source: &str, name: &str) {
-    println!("cargo:rerun-if-changed={source}");
+fn compile_shim(lib: &std::path::Path, sources: &[&str], name: &str) {
+    for source in sources {
+        println!("cargo:rerun-if-changed={source}");
+    }
     let root = lib.parent().expect("lib dir has a parent; this is a bug");
     let include = root.join("include");
     if !include.join("c10/core/Event.h").exists() {
         panic!(
-            "{source}: libtorch headers not found under {} (LIBTORCH must point at a libtorch \
+            "{sources:?}: libtorch headers not found under {} (LIBTORCH must point at a libtorch \
              or torch package folder with its include/ directory)",
             include.display()
         );
@@ -162,7 +189,7 @@ fn compile_shim(lib: &std::path::Path, source: &str, name: &str) {
         ))
         .warnings(true)
         .extra_warnings(true)
-        .file(source)
+        .files(sources)
         .compile(name);
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=c10");

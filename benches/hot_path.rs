@@ -176,6 +176,7 @@ fn report() -> (RunReport, JsonlSink) {
             num_classes: 1000,
             inputs: Vec::new(),
             output: None,
+            compile_cache: None,
         },
         device: "cpu".into(),
         intra_op_threads: 2,

@@ -1,5 +1,9 @@
-"""Writes the TorchScript model files the tests run (fixtures/models/), with the
-venv's PyTorch: `.venv/bin/python scripts/model-fixtures.py [OUT_DIR]`.
+"""Writes the model files the tests run, with the venv's PyTorch:
+
+  .venv/bin/python scripts/model-fixtures.py [OUT_DIR]     TorchScript files (committed)
+  .venv/bin/python scripts/model-fixtures.py --aoti FILE   an AOTInductor package
+
+The TorchScript files go to fixtures/models/ by default.
 
 Each is small enough to commit (a few KB) and deterministic (seeded weights):
 - tiny_cnn.pt: a 3-channel image of any size -> 10 logits (one conv, pooling, a
@@ -9,6 +13,10 @@ Each is small enough to commit (a few KB) and deterministic (seeded weights):
 - dict_output.pt: an image -> {"logits": [10], "features": [8]}: a dict output.
 
 Saved with torch.jit.save, so any libtorch of the same or a newer version loads them.
+
+The AOTInductor package is ids_mask_tuple's model (two inputs, a tuple output), for
+the CPU, with a dynamic batch of 1..64. It is not committed: a package is compiled
+for the instruction sets of the machine that makes it, so tests make their own.
 """
 
 import sys
@@ -52,7 +60,29 @@ class DictOutput(nn.Module):
         return {"logits": logits, "features": self.proj(logits)}
 
 
+def aoti_package(out):
+    torch.manual_seed(0)
+    model = IdsMask().eval()
+    ids = torch.randint(0, 100, (2, 16))
+    mask = torch.randint(0, 2, (2, 16))
+    batch = torch.export.Dim("batch", min=1, max=64)
+    with torch.no_grad():
+        program = torch.export.export(
+            model, (ids, mask), dynamic_shapes={"ids": {0: batch}, "mask": {0: batch}}
+        )
+        torch._inductor.aoti_compile_and_package(
+            program,
+            package_path=str(out),
+            # batch 1 is in range; export traces at 2 only to avoid specializing 1
+            inductor_configs={"aot_inductor.check_lowerbound": False},
+        )
+    print(f"{out}: {Path(out).stat().st_size} bytes")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--aoti":
+        aoti_package(sys.argv[2])
+        return
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "fixtures/models")
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)

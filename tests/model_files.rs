@@ -15,7 +15,7 @@ use crossbeam_channel::unbounded;
 use inferbench::config::{BatchPolicy, CompileMode, InputSpec, ModelConfig, StreamLayout};
 use inferbench::device::{ComputeDevice, CpuDevice};
 use inferbench::metrics::DeviceStageTimes;
-use inferbench::model::{prepare, script::ScriptModule};
+use inferbench::model::{prepare, script::ScriptModule, Batches};
 use inferbench::pipeline::backend::{input_buffers, Backend, BackendPlan};
 use inferbench::pipeline::inputs::InputPool;
 use inferbench::pipeline::stages::{ResponseResult, TensorRequest};
@@ -52,7 +52,14 @@ fn largest_difference(
         ..ModelConfig::default()
     };
     let device: Arc<dyn ComputeDevice> = Arc::new(CpuDevice);
-    let model = prepare(&cfg, batch, 0, tch::Device::Cpu).unwrap();
+    let model = prepare(
+        &cfg,
+        Batches::fixed(batch),
+        0,
+        tch::Device::Cpu,
+        &mut |_| {},
+    )
+    .unwrap();
     let pool = InputPool::generate(requests, batch, inputs, 3, device.as_ref()).unwrap();
     let clock = RunClock::start();
     let plan = BackendPlan {
@@ -243,7 +250,7 @@ fn bad_files_and_specs_are_clear_errors_that_write_no_results() {
                 "--compile".into(),
                 "eager".into(),
             ],
-            "no eager form",
+            "already compiled and has no such form",
         ),
         (
             vec!["resnet18".into(), "--input".into(), "3x8x8:f32".into()],

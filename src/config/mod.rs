@@ -14,7 +14,7 @@ mod placement;
 mod policies;
 pub use durations::{parse_duration, parse_duration_us};
 pub use input_spec::{InputDtype, InputSpec, ValueRange};
-pub use model::{CompileMode, ModelConfig, MODEL_FILE_PREFIX};
+pub use model::{CompileMode, ModelConfig, ModelFile};
 pub use placement::{DeviceSpec, Precision};
 pub use policies::{parse_spin_wait, BatchPolicy};
 

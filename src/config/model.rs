@@ -1,5 +1,5 @@
 //! Which model to serve and how it is prepared: [`ModelConfig`] (a built-in
-//! architecture, a checkpoint, or a TorchScript file with its input specs) and
+//! architecture, a checkpoint, or a model file with its input specs) and
 //! [`CompileMode`].
 
 use std::path::PathBuf;
@@ -25,6 +25,11 @@ pub enum CompileMode {
     /// The TorchScript module, then `torch::jit::freeze` (weights become constants)
     /// and `torch::jit::optimize_for_inference` (conv-batch-norm folding and the like).
     Frozen,
+    /// Exported (`torch.export`) and compiled ahead of time by AOTInductor into a
+    /// `.pt2` package for the run's device, batch and precision, with the Python of
+    /// the linked torch, cached (an `aoti:` file: as saved).
+    #[serde(rename = "aot-inductor")]
+    AotInductor,
 }
 
 impl CompileMode {
@@ -34,20 +39,26 @@ impl CompileMode {
             CompileMode::Eager => "eager",
             CompileMode::Torchscript => "torchscript",
             CompileMode::Frozen => "frozen",
+            CompileMode::AotInductor => "aot-inductor",
         }
     }
 
     /// Parses a name as [`CompileMode::name`] writes it.
     pub fn parse(text: &str) -> Result<Self> {
-        [Self::Eager, Self::Torchscript, Self::Frozen]
-            .into_iter()
-            .find(|m| m.name() == text.trim())
-            .ok_or_else(|| {
-                Error::config(
-                    "compile",
-                    format!("'{text}': expected eager, torchscript or frozen"),
-                )
-            })
+        [
+            Self::Eager,
+            Self::Torchscript,
+            Self::Frozen,
+            Self::AotInductor,
+        ]
+        .into_iter()
+        .find(|m| m.name() == text.trim())
+        .ok_or_else(|| {
+            Error::config(
+                "compile",
+                format!("'{text}': expected eager, torchscript, frozen or aot-inductor"),
+            )
+        })
     }
 }
 
@@ -99,23 +110,23 @@ impl ModelConfig {
         self.has_weights() && !self.is_file()
     }
 
-    /// Whether the model is a file the user brought (`torchscript:PATH`), also inside
-    /// a `fail:` model.
+    /// Whether the model is a file the user brought (`torchscript:PATH`,
+    /// `aoti:PATH`), also inside a `fail:` model.
     pub fn is_file(&self) -> bool {
-        self.dir.is_none() && self.name.contains(MODEL_FILE_PREFIX)
+        self.dir.is_none() && ModelFile::find(&self.name).is_some()
     }
 
     /// The model and its input as ids write them: `resnet18-32px`; a file by its
     /// name (ids must not hold a folder path) and inputs, `model.pt-128:i64:0..1000`
     /// (several joined with `+`).
     pub fn label(&self) -> String {
-        let name = match self.name.split_once(MODEL_FILE_PREFIX) {
-            Some((before, path)) => {
+        let name = match ModelFile::find(&self.name) {
+            Some((kind, before, path)) => {
                 let file = std::path::Path::new(path)
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_else(|| path.to_string());
-                format!("{before}{MODEL_FILE_PREFIX}{file}")
+                format!("{before}{}{file}", kind.prefix())
             }
             None => self.name.clone(),
         };
@@ -137,13 +148,12 @@ impl ModelConfig {
         }
     }
 
-    /// The compile mode a model takes when none is given: a TorchScript file is
-    /// already compiled, so `torchscript` (as saved); a built-in model `eager`.
+    /// The compile mode a model takes when none is given: a file is already
+    /// compiled, so its own mode (as saved); a built-in model `eager`.
     pub fn default_compile(name: &str) -> CompileMode {
-        if name.contains(MODEL_FILE_PREFIX) {
-            CompileMode::Torchscript
-        } else {
-            CompileMode::Eager
+        match ModelFile::find(name) {
+            Some((kind, ..)) => kind.as_saved(),
+            None => CompileMode::Eager,
         }
     }
 
@@ -156,7 +166,7 @@ impl ModelConfig {
             return Err(Error::config(
                 "input",
                 format!(
-                    "{} takes 3 × image-size × image-size images; --input is for model files (torchscript:PATH) and spin models: use --image-size",
+                    "{} takes 3 × image-size × image-size images; --input is for model files (torchscript:PATH, aoti:PATH) and spin models: use --image-size",
                     model.name
                 ),
             ));
@@ -176,15 +186,70 @@ impl ModelConfig {
                 ),
             ));
         }
-        if model.is_file() && model.compile == CompileMode::Eager {
-            return Err(Error::config(
-                "compile",
-                "eager: a TorchScript file is already compiled and has no eager form; use torchscript (the file as saved) or frozen",
-            ));
+        if let Some((kind, ..)) = ModelFile::find(&model.name).filter(|_| model.dir.is_none()) {
+            if !kind.compiles().contains(&model.compile) {
+                let modes: Vec<&str> = kind.compiles().iter().map(|m| m.name()).collect();
+                return Err(Error::config(
+                    "compile",
+                    format!(
+                        "{}: a{} is already compiled and has no such form; use {}",
+                        model.compile.name(),
+                        kind.what(),
+                        modes.join(" or ")
+                    ),
+                ));
+            }
         }
         Ok(())
     }
 }
 
-/// How a model name refers to a TorchScript file: `torchscript:PATH`.
-pub const MODEL_FILE_PREFIX: &str = "torchscript:";
+/// The kinds of model file a model name can refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFile {
+    /// `torchscript:PATH`, saved by `torch.jit.save`.
+    Torchscript,
+    /// `aoti:PATH`, a package from `torch._inductor.aoti_compile_and_package`.
+    Aoti,
+}
+
+impl ModelFile {
+    /// How a model name starts for this kind.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            ModelFile::Torchscript => "torchscript:",
+            ModelFile::Aoti => "aoti:",
+        }
+    }
+
+    /// The kind, the text before the prefix (a `fail:` wrapper) and the path of a
+    /// model name that refers to a file.
+    pub fn find(name: &str) -> Option<(Self, &str, &str)> {
+        [ModelFile::Torchscript, ModelFile::Aoti]
+            .into_iter()
+            .find_map(|kind| {
+                name.split_once(kind.prefix())
+                    .map(|(before, path)| (kind, before, path))
+            })
+    }
+
+    /// The compile modes that make sense for this kind; the first is the file as saved.
+    pub fn compiles(self) -> &'static [CompileMode] {
+        match self {
+            ModelFile::Torchscript => &[CompileMode::Torchscript, CompileMode::Frozen],
+            ModelFile::Aoti => &[CompileMode::AotInductor],
+        }
+    }
+
+    /// The compile mode of the file as saved.
+    pub fn as_saved(self) -> CompileMode {
+        self.compiles()[0]
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            ModelFile::Torchscript => " TorchScript file",
+            ModelFile::Aoti => "n AOTInductor package",
+        }
+    }
+}

@@ -1,5 +1,5 @@
-//! A model the user brought: `torchscript:PATH`, a module saved by `torch.jit.save`,
-//! fed the inputs of `--input` specs.
+//! A model the user brought, fed the inputs of `--input` specs: `torchscript:PATH`,
+//! a module saved by `torch.jit.save`, or `aoti:PATH`, an AOTInductor package.
 //!
 //! Before anything is timed the file is loaded once to probe it: one forward of a
 //! batch drawn from the specs, so a spec the model refuses (a shape, a dtype, a
@@ -15,10 +15,11 @@ use std::time::Instant;
 
 use tch::{Device, Tensor};
 
+use super::aoti::AotiModule;
 use super::jit::FrozenModule;
 use super::prepare::{Prepared, PreparedModel};
 use super::script::{describe_output, first_tensor, ScriptModule};
-use crate::config::{CompileMode, InputSpec, ModelConfig, MODEL_FILE_PREFIX};
+use crate::config::{CompileMode, InputSpec, ModelConfig, ModelFile};
 use crate::error::{Error, Result};
 use crate::results::ModelInfo;
 
@@ -29,12 +30,19 @@ pub(super) fn prepare_file(
     seed: u64,
     device: Device,
 ) -> Result<PreparedModel> {
-    let path = Path::new(
-        cfg.name
-            .strip_prefix(MODEL_FILE_PREFIX)
-            .ok_or_else(|| Error::config("model", format!("{}: not a model file", cfg.name)))?,
-    );
+    let (kind, path) = match ModelFile::find(&cfg.name) {
+        Some((kind, "", path)) => (kind, Path::new(path)),
+        _ => {
+            return Err(Error::config(
+                "model",
+                format!("{}: not a model file", cfg.name),
+            ))
+        }
+    };
     let specs = cfg.input_specs();
+    if kind == ModelFile::Aoti {
+        return prepare_package(cfg, path, &specs, example_batch, seed, device);
+    }
     let probe = probe(
         &ScriptModule::load(path, device, cfg.precision)?,
         &specs,
@@ -53,10 +61,13 @@ pub(super) fn prepare_file(
             let frozen = FrozenModule::freeze(script.module(), device)?;
             (Prepared::Frozen(Arc::new(frozen)), Some(started.elapsed()))
         }
-        CompileMode::Eager => {
+        other => {
             return Err(Error::config(
                 "compile",
-                "eager: a TorchScript file is already compiled; use torchscript or frozen",
+                format!(
+                    "{}: a TorchScript file is already compiled; use torchscript or frozen",
+                    other.name()
+                ),
             ))
         }
     };
@@ -69,12 +80,85 @@ pub(super) fn prepare_file(
             num_classes: probe.elements_per_sample,
             inputs: specs.iter().map(ToString::to_string).collect(),
             output: Some(probe.output),
+            compile_cache: None,
         },
         load_time: Some(load_time),
         compile_time,
         prepared,
         fault: None,
     })
+}
+
+/// An AOTInductor package: loaded once to probe it (a runner per worker later).
+fn prepare_package(
+    cfg: &ModelConfig,
+    path: &Path,
+    specs: &[InputSpec],
+    batch: u32,
+    seed: u64,
+    device: Device,
+) -> Result<PreparedModel> {
+    let started = Instant::now();
+    let package = AotiModule::load(path, device)?;
+    let load_time = started.elapsed();
+    let _guard = tch::no_grad_guard();
+    let inputs = super::seeded(seed, || super::draw::draw_all(specs, batch, device))?;
+    let (response, outputs) = package.checked_forward(&inputs).map_err(|e| {
+        let why = match e {
+            Error::Pipeline(why) => why,
+            other => other.to_string(),
+        };
+        refused(specs, batch, first_message_line(&why))
+    })?;
+    let output = match outputs {
+        1 => "the output tensor".to_string(),
+        n => format!("the first of {n} output tensors"),
+    };
+    let elements_per_sample = check_rows(&response, batch, &output, specs)?;
+    Ok(PreparedModel {
+        info: ModelInfo {
+            arch: cfg.name.clone(),
+            weights: "file".into(),
+            parameters: 0,
+            image_size: cfg.image_size,
+            num_classes: elements_per_sample,
+            inputs: specs.iter().map(ToString::to_string).collect(),
+            output: Some(output),
+            compile_cache: None,
+        },
+        load_time: Some(load_time),
+        compile_time: None,
+        prepared: Prepared::Aoti {
+            path: path.to_path_buf(),
+            device,
+        },
+        fault: None,
+    })
+}
+
+/// The error of a spec the model refused: names the specs and the model's message.
+fn refused(specs: &[InputSpec], batch: u32, why: String) -> Error {
+    let given: Vec<String> = specs.iter().map(|s| format!("--input {s}")).collect();
+    Error::config(
+        "input",
+        format!(
+            "the model refused {} (a batch of {batch}): {why}; give one --input per argument of its forward, in order, each SHAPE:DTYPE[:LO..HI] without the batch dimension",
+            given.join(" ")
+        ),
+    )
+}
+
+/// The response must have one row per sample; returns the elements of one row.
+fn check_rows(response: &Tensor, batch: u32, what: &str, specs: &[InputSpec]) -> Result<i64> {
+    let shape = response.size();
+    if shape.first() != Some(&(batch as i64)) {
+        return Err(refused(
+            specs,
+            batch,
+            format!("its response ({what}) has shape {shape:?}, not one row per sample; the response must be [batch, ...]"),
+        ));
+    }
+    Ok(shape[1..].iter().product())
 }
 
 /// What one forward of a drawn batch showed.
@@ -94,31 +178,17 @@ fn probe(
 ) -> Result<Probe> {
     let _guard = tch::no_grad_guard();
     let inputs = super::seeded(seed, || super::draw::draw_all(specs, batch, device))?;
-    let refused = |why: String| {
-        let given: Vec<String> = specs.iter().map(|s| format!("--input {s}")).collect();
-        Error::config(
-            "input",
-            format!(
-                "the model refused {} (a batch of {batch}): {why}; give one --input per argument of its forward, in order, each SHAPE:DTYPE[:LO..HI] without the batch dimension",
-                given.join(" ")
-            ),
-        )
-    };
+    let refused = |why: String| refused(specs, batch, why);
     let output = script
         .call(&inputs)
         .map_err(|e| refused(first_message_line(&e.to_string())))?;
     let description = describe_output(&output);
     let response: Tensor = first_tensor(output)
         .ok_or_else(|| refused(format!("its output ({description}) holds no tensor")))?;
-    let shape = response.size();
-    if shape.first() != Some(&(batch as i64)) {
-        return Err(refused(format!(
-            "its response ({description}) has shape {shape:?}, not one row per sample; the response must be [batch, ...]"
-        )));
-    }
+    let elements_per_sample = check_rows(&response, batch, &description, specs)?;
     Ok(Probe {
         output: description,
-        elements_per_sample: shape[1..].iter().product(),
+        elements_per_sample,
     })
 }
 

@@ -1,10 +1,12 @@
 //! Models the server can run: which architectures exist ([`zoo`]), how weights are
 //! written and read ([`checkpoint`]), how the forward is prepared ([`prepare`]; a
 //! user's TorchScript file in `file`, TorchScript modules in [`script`], freezing
-//! in `jit`), input values drawn per spec ([`draw`]), the synthetic fixed-time
+//! in `jit`, AOTInductor packages in [`aoti`] and [`aoti_export`]), input values drawn per spec ([`draw`]), the synthetic fixed-time
 //! model used to calibrate the harness ([`spin`]), and a wrapper that injects a
 //! fault into any of them ([`fault`]).
 
+pub mod aoti;
+pub mod aoti_export;
 pub mod checkpoint;
 pub mod draw;
 pub mod fault;
@@ -14,9 +16,10 @@ mod jit;
 mod prepare;
 pub mod script;
 pub mod spin;
+mod trace;
 pub mod zoo;
 
-pub use prepare::{prepare, Forward, PreparedModel};
+pub use prepare::{prepare, Batches, Forward, PreparedModel};
 pub use zoo::Architecture;
 
 /// Runs `draw` right after seeding libtorch's random generator with `seed`, with no

@@ -11,17 +11,20 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tch::nn::{FuncT, VarStore};
-use tch::{CModule, Kind, Tensor};
+use tch::Tensor;
 
+use super::aoti::AotiModule;
+use super::aoti_export::{self, ExportShape};
 use super::checkpoint;
 use super::fault::{FaultPlan, FaultSpec};
 use super::jit::FrozenModule;
 use super::script::ScriptModule;
 use super::spin::SpinModel;
+use super::trace::{check_precision, example_input, trace};
 use super::zoo::{infer, Architecture};
 use crate::config::{CompileMode, ModelConfig, Precision};
 use crate::error::{Error, Result};
-use crate::results::ModelInfo;
+use crate::results::{CompileCache, ModelInfo};
 
 /// One worker's callable model.
 pub trait Forward: Send {
@@ -38,6 +41,11 @@ pub(super) enum Prepared {
     },
     Script(Arc<ScriptModule>),
     Frozen(Arc<FrozenModule>),
+    /// An AOTInductor package: each instance loads its own runner.
+    Aoti {
+        path: std::path::PathBuf,
+        device: tch::Device,
+    },
     Spin(SpinModel),
 }
 
@@ -85,6 +93,15 @@ impl Forward for SharedScript {
     }
 }
 
+impl Forward for AotiModule {
+    fn forward(&self, inputs: &[Tensor]) -> Result<Tensor> {
+        AotiModule::forward(self, inputs).map_err(|e| match e {
+            Error::Pipeline(why) => Error::Pipeline(format!("the forward failed: {why}")),
+            other => other,
+        })
+    }
+}
+
 struct SharedFrozen(Arc<FrozenModule>);
 
 impl Forward for SharedFrozen {
@@ -122,6 +139,7 @@ impl PreparedModel {
             } => Box::new(eager_copy(master, *arch, *precision)?),
             Prepared::Script(module) => Box::new(SharedScript(Arc::clone(module))),
             Prepared::Frozen(module) => Box::new(SharedFrozen(Arc::clone(module))),
+            Prepared::Aoti { path, device } => Box::new(AotiModule::load(path, *device)?),
             Prepared::Spin(spin) => Box::new(*spin),
         })
     }
@@ -155,25 +173,43 @@ fn cast(vs: &mut VarStore, precision: Precision) {
     }
 }
 
+/// The batch sizes the forward will see: every request's samples, up to the most
+/// one forward takes (above it: dynamic batching).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Batches {
+    /// Samples of every request: the batch traced, probed and exported with.
+    pub example: u32,
+    /// The most samples one forward takes.
+    pub max: u32,
+}
+
+impl Batches {
+    /// Every forward has `n` samples.
+    pub fn fixed(n: u32) -> Self {
+        Self { example: n, max: n }
+    }
+}
+
 /// Loads and compiles the model described by `cfg` onto `device`, in the config's
-/// precision. `example_batch` is the batch size traced with; `seed` draws generated
-/// weights. A precision the device's libtorch cannot run is refused here, by trying it
-/// once, with an error that says so (never a silent fp32). A `fail:` model is the
-/// inner model with a fault plan attached.
+/// precision, for forwards of `batches`; `seed` draws generated weights; `progress`
+/// hears of a long compile. A precision the device's libtorch cannot run is refused
+/// here, by trying it once, with an error that says so (never a silent fp32). A
+/// `fail:` model is the inner model with a fault plan attached.
 pub fn prepare(
     cfg: &ModelConfig,
-    example_batch: u32,
+    batches: Batches,
     seed: u64,
     device: tch::Device,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<PreparedModel> {
     let Some(fault) = FaultSpec::parse(&cfg.name)? else {
-        return prepare_plain(cfg, example_batch, seed, device);
+        return prepare_plain(cfg, batches, seed, device, progress);
     };
     let inner = ModelConfig {
         name: fault.inner.clone(),
         ..cfg.clone()
     };
-    let mut model = prepare_plain(&inner, example_batch, seed, device)?;
+    let mut model = prepare_plain(&inner, batches, seed, device, progress)?;
     model.info.arch = fault.name();
     model.fault = Some(FaultPlan::new(fault));
     Ok(model)
@@ -181,12 +217,13 @@ pub fn prepare(
 
 fn prepare_plain(
     cfg: &ModelConfig,
-    example_batch: u32,
+    batches: Batches,
     seed: u64,
     device: tch::Device,
+    progress: &mut dyn FnMut(&str),
 ) -> Result<PreparedModel> {
     if cfg.is_file() {
-        return super::file::prepare_file(cfg, example_batch, seed, device);
+        return super::file::prepare_file(cfg, batches.example, seed, device);
     }
     let (arch, dir) = resolve_arch(cfg)?;
     let mut info = ModelInfo {
@@ -197,6 +234,7 @@ fn prepare_plain(
         num_classes: arch.num_classes(),
         inputs: Vec::new(),
         output: None,
+        compile_cache: None,
     };
     if let Some(per_batch) = arch.spin_time() {
         if cfg.compile != CompileMode::Eager {
@@ -254,13 +292,34 @@ fn prepare_plain(
         ),
         CompileMode::Torchscript | CompileMode::Frozen => {
             let started = Instant::now();
-            let example = example_input(example_batch, cfg, device)?;
+            let example = example_input(batches.example, cfg, device)?;
             let module = trace(&net, example)?;
             let prepared = match cfg.compile {
                 CompileMode::Frozen => {
                     Prepared::Frozen(Arc::new(FrozenModule::freeze(&module, device)?))
                 }
                 _ => Prepared::Script(Arc::new(ScriptModule::new(module))),
+            };
+            (prepared, Some(started.elapsed()))
+        }
+        CompileMode::AotInductor => {
+            let started = Instant::now();
+            let shape = ExportShape {
+                image_size: cfg.image_size,
+                batch: batches.example,
+                max_batch: batches.max,
+                precision: cfg.precision,
+                device,
+            };
+            let package = aoti_export::package_for(arch, &master, shape, progress)?;
+            drop(AotiModule::load(&package.path, device)?); // loads here, or fails here
+            info.compile_cache = Some(CompileCache {
+                hit: package.cache_hit,
+                compiled_in_s: package.compiled_in_s,
+            });
+            let prepared = Prepared::Aoti {
+                path: package.path,
+                device,
             };
             (prepared, Some(started.elapsed()))
         }
@@ -272,68 +331,6 @@ fn prepare_plain(
         prepared,
         fault: None,
     })
-}
-
-fn example_input(batch: u32, cfg: &ModelConfig, device: tch::Device) -> Result<Tensor> {
-    let side = cfg.image_size as i64;
-    Ok(Tensor::f_zeros(
-        [batch as i64, 3, side, side],
-        (cfg.precision.kind(), device),
-    )?)
-}
-
-/// One forward of a single sample in the configured precision: libtorch kernels that
-/// lack a type fail here, before anything is timed, with the reason.
-fn check_precision(net: &FuncT<'static>, cfg: &ModelConfig, device: tch::Device) -> Result<()> {
-    if cfg.precision == Precision::Fp32 {
-        return Ok(());
-    }
-    let example = example_input(1, cfg, device)?;
-    let tried = catch_unwind(AssertUnwindSafe(|| {
-        infer(net, &example).f_to_kind(Kind::Float).map(drop)
-    }));
-    let why = match tried {
-        Ok(Ok(())) => return Ok(()),
-        Ok(Err(e)) => first_line_of(&e.to_string()),
-        Err(panic) => first_line_of(crate::error::panic_message(panic.as_ref())),
-    };
-    Err(Error::config(
-        "precision",
-        format!(
-            "{} is not supported by this libtorch on {device:?}: {why}; use --precision fp32{}",
-            cfg.precision.name(),
-            if device == tch::Device::Cpu {
-                " (or a GPU)"
-            } else {
-                ""
-            }
-        ),
-    ))
-}
-
-fn first_line_of(text: &str) -> String {
-    text.lines().next().unwrap_or_default().to_string()
-}
-
-fn trace(net: &FuncT<'static>, example: Tensor) -> Result<CModule> {
-    // Eager tch calls panic on libtorch errors; report them as errors with their first line.
-    let traced = catch_unwind(AssertUnwindSafe(|| {
-        CModule::create_by_tracing("inferbench", "forward", &[example], &mut |xs| {
-            vec![infer(net, &xs[0])]
-        })
-    }))
-    .map_err(|panic| {
-        Error::Pipeline(format!(
-            "tracing failed: {}",
-            crate::error::panic_message(panic.as_ref())
-                .lines()
-                .next()
-                .unwrap_or_default()
-        ))
-    })?;
-    let mut module = traced?;
-    module.set_eval();
-    Ok(module)
 }
 
 #[cfg(test)]

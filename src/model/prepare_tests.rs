@@ -1,6 +1,7 @@
 //! Tests of model preparation: precisions, compile modes and their errors.
 
 use super::*;
+use tch::Kind;
 
 fn tiny(precision: Precision, compile: CompileMode) -> ModelConfig {
     ModelConfig {
@@ -17,7 +18,7 @@ fn weights_and_outputs_are_in_the_configured_precision() {
     for precision in [Precision::Fp16, Precision::Bf16] {
         for compile in [CompileMode::Eager, CompileMode::Torchscript] {
             let cfg = tiny(precision, compile);
-            let model = prepare(&cfg, 2, 0, tch::Device::Cpu).unwrap();
+            let model = prepare(&cfg, Batches::fixed(2), 0, tch::Device::Cpu, &mut |_| {}).unwrap();
             let input = example_input(2, &cfg, tch::Device::Cpu).unwrap();
             let output = model.instance().unwrap().forward(&[input]).unwrap();
             assert_eq!(output.kind(), precision.kind(), "{precision:?} {compile:?}");
@@ -59,20 +60,11 @@ fn a_precision_the_kernels_lack_is_an_error_naming_it() {
 #[test]
 fn a_frozen_trace_answers_as_the_eager_model_does() {
     let _guard = tch::no_grad_guard();
-    let eager = prepare(
-        &tiny(Precision::Fp32, CompileMode::Eager),
-        3,
-        0,
-        tch::Device::Cpu,
-    )
-    .unwrap();
-    let frozen = prepare(
-        &tiny(Precision::Fp32, CompileMode::Frozen),
-        3,
-        0,
-        tch::Device::Cpu,
-    )
-    .unwrap();
+    let prepared = |compile| {
+        let cfg = tiny(Precision::Fp32, compile);
+        prepare(&cfg, Batches::fixed(3), 0, tch::Device::Cpu, &mut |_| {}).unwrap()
+    };
+    let (eager, frozen) = (prepared(CompileMode::Eager), prepared(CompileMode::Frozen));
     assert!(frozen.compile_time.is_some());
     let input = crate::model::seeded(5, || {
         Tensor::randn([3, 3, 16, 16], (Kind::Float, tch::Device::Cpu))

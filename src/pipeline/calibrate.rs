@@ -15,7 +15,7 @@ use crate::config::RunConfig;
 use crate::device::{self, ComputeDevice};
 use crate::error::{Error, Result};
 use crate::metrics::median;
-use crate::model::{prepare, Forward};
+use crate::model::{prepare, Batches, Forward};
 
 /// One thread count's measurements.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -49,7 +49,13 @@ pub fn thread_scaling(
     let device = device::open(cfg.backend.device)?;
     let batch = cfg.load.batch_size;
     progress("loading model");
-    let model = prepare(&cfg.model, batch, cfg.load.seed, device.torch_device())?;
+    let model = prepare(
+        &cfg.model,
+        Batches::fixed(batch),
+        cfg.load.seed,
+        device.torch_device(),
+        progress,
+    )?;
     let inputs = InputPool::generate(
         iters,
         batch,

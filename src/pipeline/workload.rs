@@ -9,7 +9,7 @@ use super::inputs::InputPool;
 use crate::config::RunConfig;
 use crate::device::{self, openmp, ComputeDevice};
 use crate::error::Result;
-use crate::model::{prepare, PreparedModel};
+use crate::model::{prepare, Batches, PreparedModel};
 use crate::results::ServerFacts;
 
 /// What a run measures, loaded and ready: the model prepared for the device, the
@@ -35,11 +35,16 @@ impl Workload {
         let intra_op_threads = cfg.intra_op_threads();
         tch::set_num_threads(intra_op_threads as i32);
         progress("loading model");
+        let batches = Batches {
+            example: cfg.load.batch_size,
+            max: cfg.backend.batching.max_samples(cfg.load.batch_size),
+        };
         let model = prepare(
             &cfg.model,
-            cfg.load.batch_size,
+            batches,
             cfg.load.seed,
             device.torch_device(),
+            progress,
         )?;
         let inputs = InputPool::generate(
             1 + cfg.extra_warmup() + cfg.load.num_iters,

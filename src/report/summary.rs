@@ -62,9 +62,20 @@ pub fn render(r: &RunReport) -> String {
         "file" => "n/a (the file as saved)",
         _ => "n/a (eager)",
     };
+    let cache = match &r.model.compile_cache {
+        Some(c) if c.hit => format!(
+            " (AOTInductor package from the cache; compiling it took {:.1} s)",
+            c.compiled_in_s
+        ),
+        Some(c) => format!(
+            " (AOTInductor: export and compile {:.1} s, now cached)",
+            c.compiled_in_s
+        ),
+        None => String::new(),
+    };
     let _ = writeln!(
         s,
-        "compile time: {}",
+        "compile time: {}{cache}",
         or_absent(r.compile_time_s, |v| format!("{v:.5} s"), not_compiled)
     );
     if let Some(output) = &r.model.output {

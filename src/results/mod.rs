@@ -38,6 +38,19 @@ pub struct ModelInfo {
     /// `the first tensor of a tuple of 2`; `None` for the built-in models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// An AOTInductor package's origin: the cache or a compile in this run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compile_cache: Option<CompileCache>,
+}
+
+/// Where a compiled package came from (`--compile aot-inductor`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CompileCache {
+    /// The package was in the cache (compiled by an earlier run); `compile_time_s`
+    /// is then only the lookup and load.
+    pub hit: bool,
+    /// How long the export and compile took when the package was made, s.
+    pub compiled_in_s: f64,
 }
 
 /// Where and with what a run was measured.

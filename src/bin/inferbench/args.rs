@@ -54,8 +54,9 @@ pub enum Command {
 /// What the server is: model, batch, compile, layout, batching. Shared by `run` and `curve`.
 #[derive(Args)]
 pub struct ServerArgs {
-    /// Model: resnet18, tiny-cnn, torchscript:PATH (a file saved by torch.jit.save;
-    /// give its inputs with --input), spin:<duration> (a forward that busy-waits, e.g.
+    /// Model: resnet18, tiny-cnn, torchscript:PATH (a file saved by torch.jit.save),
+    /// aoti:PATH (a .pt2 from torch._inductor.aoti_compile_and_package; give a file's
+    /// inputs with --input), spin:<duration> (a forward that busy-waits, e.g.
     /// spin:2ms), or fail:<model>@N[:error|:panic|:hang] (the N-th forward fails, e.g.
     /// fail:spin:2ms@10:panic).
     #[arg(long, default_value = "resnet18", conflicts_with = "model_dir")]
@@ -66,9 +67,10 @@ pub struct ServerArgs {
     /// Samples per request.
     #[arg(long, default_value_t = 1)]
     pub batch_size: u32,
-    /// How the forward is prepared: eager, torchscript (a trace; a file as saved) or
-    /// frozen (torch.jit.freeze + optimize_for_inference) [default: eager; a file:
-    /// torchscript].
+    /// How the forward is prepared: eager, torchscript (a trace; a file as saved),
+    /// frozen (torch.jit.freeze + optimize_for_inference) or aot-inductor (torch.export,
+    /// then AOTInductor, with the venv's Python, cached; an aoti: file as saved)
+    /// [default: eager; a file: as saved].
     #[arg(long, value_enum)]
     pub compile: Option<CompileArg>,
     /// One input of the model per sample, without the batch dimension:

@@ -15,6 +15,7 @@ pub enum CompileArg {
     Eager,
     Torchscript,
     Frozen,
+    AotInductor,
 }
 
 impl CompileArg {
@@ -26,6 +27,7 @@ impl CompileArg {
             Some(Self::Eager) => CompileMode::Eager,
             Some(Self::Torchscript) => CompileMode::Torchscript,
             Some(Self::Frozen) => CompileMode::Frozen,
+            Some(Self::AotInductor) => CompileMode::AotInductor,
         }
     }
 }

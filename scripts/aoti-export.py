@@ -1,0 +1,106 @@
+"""Exports a built-in inferbench model with AOTInductor: the `aot-inductor` compile mode.
+
+inferbench runs this with the Python of the torch it links (its venv; the binary
+embeds this file, INFERBENCH_PYTHON overrides the interpreter). One argument, a
+JSON object:
+
+  arch        resnet18 | tiny-cnn
+  weights     folder with weights.json (name, shape, offset per tensor) and
+              weights.bin (fp32, little endian): the run's own weights, so the
+              package computes what the eager model computes
+  image_size  input side, px
+  batch       the batch every forward has, or the smallest when max_batch > batch
+  max_batch   the largest batch (dynamic batching); equal to batch: a static shape
+  dtype       float32 | float16 | bfloat16
+  device      cpu | cuda:N
+  out         the .pt2 package to write
+
+Prints one JSON line: {"export_s": ..., "compile_s": ..., "torch": "..."}.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+
+class TinyCnn(nn.Module):
+    """inferbench's tiny-cnn (src/model/zoo.rs): conv 3->8, ReLU, average pool, linear 8->10."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        x = torch.relu(self.conv(x))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def build(arch):
+    if arch == "tiny-cnn":
+        return TinyCnn()
+    if arch == "resnet18":
+        try:
+            import torchvision
+        except ImportError:
+            sys.exit("aot-inductor for resnet18 needs torchvision: run scripts/setup.sh --torchvision")
+        return torchvision.models.resnet18(num_classes=1000)
+    sys.exit(f"aot-inductor has no PyTorch definition for {arch}")
+
+
+def load_weights(model, folder):
+    folder = Path(folder)
+    manifest = json.loads((folder / "weights.json").read_text())
+    blob = bytearray((folder / "weights.bin").read_bytes())
+    state = {}
+    for entry in manifest:
+        count = 1
+        for d in entry["shape"]:
+            count *= d
+        flat = torch.frombuffer(blob, dtype=torch.float32, count=count, offset=entry["offset"])
+        state[entry["name"]] = flat.reshape(entry["shape"]).clone()
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    # torchvision counts batch-norm updates in buffers inferbench has no use for.
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        sys.exit(f"weights do not match the definition: missing {missing}, unexpected {unexpected}")
+
+
+def main():
+    args = json.loads(sys.argv[1])
+    dtype = getattr(torch, args["dtype"])
+    device = torch.device(args["device"])
+    model = build(args["arch"])
+    load_weights(model, args["weights"])
+    model = model.eval().to(device=device, dtype=dtype)
+    side, batch, max_batch = args["image_size"], args["batch"], args["max_batch"]
+    dynamic = max_batch > batch
+    # torch.export specializes a dimension of size 1; a dynamic batch is traced at 2.
+    example_batch = max(batch, 2) if dynamic else batch
+    example = torch.randn(example_batch, 3, side, side, device=device, dtype=dtype)
+    shapes = {"x": {0: torch.export.Dim("batch", min=1, max=max_batch)}} if dynamic else None
+    started = time.monotonic()
+    with torch.no_grad():
+        program = torch.export.export(model, (example,), dynamic_shapes=shapes)
+        exported = time.monotonic()
+        # A batch of 1 is inside the range (it is traced at 2 only because export
+        # specializes 0 and 1): without this the package's input checks refuse it.
+        torch._inductor.aoti_compile_and_package(
+            program,
+            package_path=args["out"],
+            inductor_configs={"aot_inductor.check_lowerbound": False},
+        )
+    done = time.monotonic()
+    print(json.dumps({
+        "export_s": exported - started,
+        "compile_s": done - exported,
+        "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,294 @@
+//! `--compile aot-inductor` for the built-in models: export the run's own weights
+//! with the Python of the linked torch (`scripts/aoti-export.py`, embedded), compile
+//! with AOTInductor for the run's device, batch and precision, and cache the package.
+//!
+//! The cache key is everything the package depends on, written out in full: the
+//! export script, the torch version, the architecture, the weights (a digest), the
+//! input size, the batch range, the element type, the device, and on the CPU the
+//! instruction sets the package was compiled for (AOTInductor compiles for the
+//! machine it runs on). A folder per key holds `key.txt`, `model.pt2` and
+//! `compiled.json` (how long the compile took); a key that matches the text in
+//! `key.txt` exactly is a hit. The folder is written under another name and renamed,
+//! so a compile cut short leaves no entry behind.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tch::nn::VarStore;
+use tch::{Device, Kind};
+
+use super::zoo::Architecture;
+use crate::config::Precision;
+use crate::error::{Error, Result};
+
+/// The export script, run with `python -c`.
+const EXPORT_SCRIPT: &str = include_str!("../../scripts/aoti-export.py");
+
+/// What a package is compiled for.
+#[derive(Debug, Clone, Copy)]
+pub struct ExportShape {
+    /// Input side, px.
+    pub image_size: u32,
+    /// Samples of every request.
+    pub batch: u32,
+    /// The most samples one forward takes (above `batch`: dynamic batching).
+    pub max_batch: u32,
+    /// Element type of weights and inputs.
+    pub precision: Precision,
+    /// Where the package runs.
+    pub device: Device,
+}
+
+/// A package ready to load, and how it was obtained.
+pub struct Package {
+    /// The `.pt2` file.
+    pub path: PathBuf,
+    /// How long the export and compile took when the package was made.
+    pub compiled_in_s: f64,
+    /// Whether it came from the cache (made by an earlier run).
+    pub cache_hit: bool,
+}
+
+/// How long the export script said each part took.
+#[derive(Debug, Serialize, Deserialize)]
+struct Compiled {
+    export_s: f64,
+    compile_s: f64,
+    torch: String,
+}
+
+/// The package for `arch` with the weights of `vs`, from the cache or compiled now
+/// (a minute or more: `progress` says so first).
+pub fn package_for(
+    arch: Architecture,
+    vs: &VarStore,
+    shape: ExportShape,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Package> {
+    let key = cache_key(arch, vs, shape)?;
+    let root = cache_root().join("aoti");
+    let entry = root.join(short_digest(&key));
+    if std::fs::read_to_string(entry.join("key.txt"))
+        .ok()
+        .as_deref()
+        == Some(key.as_str())
+    {
+        if let Ok(text) = std::fs::read_to_string(entry.join("compiled.json")) {
+            if let Ok(done) = serde_json::from_str::<Compiled>(&text) {
+                return Ok(Package {
+                    path: entry.join("model.pt2"),
+                    compiled_in_s: done.export_s + done.compile_s,
+                    cache_hit: true,
+                });
+            }
+        }
+    }
+    progress("compiling with AOTInductor (a minute or more; cached for the next run)");
+    std::fs::create_dir_all(&root)
+        .map_err(|e| Error::io("cannot create the AOTInductor cache", &root, e))?;
+    let work = tempfile::Builder::new()
+        .prefix(".making-")
+        .tempdir_in(&root)
+        .map_err(|e| Error::io("cannot create a folder in", &root, e))?;
+    write_weights(vs, work.path())?;
+    let done = run_export(arch, shape, work.path())?;
+    std::fs::write(work.path().join("key.txt"), &key)
+        .map_err(|e| Error::io("cannot write", work.path().join("key.txt"), e))?;
+    let record = serde_json::to_string(&done).expect("plain numbers serialize");
+    std::fs::write(work.path().join("compiled.json"), record)
+        .map_err(|e| Error::io("cannot write", work.path().join("compiled.json"), e))?;
+    for weights in ["weights.bin", "weights.json"] {
+        let _ = std::fs::remove_file(work.path().join(weights));
+    }
+    let _ = std::fs::remove_dir_all(&entry); // a stale entry whose key did not match
+    let made = work.keep();
+    std::fs::rename(&made, &entry)
+        .map_err(|e| Error::io("cannot move into the cache", &entry, e))?;
+    Ok(Package {
+        path: entry.join("model.pt2"),
+        compiled_in_s: done.export_s + done.compile_s,
+        cache_hit: false,
+    })
+}
+
+/// `INFERBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/inferbench`, else `~/.cache/inferbench`.
+pub fn cache_root() -> PathBuf {
+    if let Some(dir) = std::env::var_os("INFERBENCH_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("inferbench");
+    }
+    let home = std::env::var_os("HOME").map_or_else(std::env::temp_dir, PathBuf::from);
+    home.join(".cache/inferbench")
+}
+
+/// The Python that exports: `INFERBENCH_PYTHON`, else the venv of the torch this
+/// binary was built against, else `python3`.
+fn python() -> PathBuf {
+    std::env::var_os("INFERBENCH_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("INFERBENCH_VENV_PYTHON").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+fn run_export(arch: Architecture, shape: ExportShape, work: &Path) -> Result<Compiled> {
+    let dtype = match shape.precision {
+        Precision::Fp32 => "float32",
+        Precision::Fp16 => "float16",
+        Precision::Bf16 => "bfloat16",
+    };
+    let args = serde_json::json!({
+        "arch": arch.name(),
+        "weights": work,
+        "image_size": shape.image_size,
+        "batch": shape.batch,
+        "max_batch": shape.max_batch.max(shape.batch),
+        "dtype": dtype,
+        "device": device_name(shape.device),
+        "out": work.join("model.pt2"),
+    });
+    let python = python();
+    let started = Instant::now();
+    let output = Command::new(&python)
+        .arg("-c")
+        .arg(EXPORT_SCRIPT)
+        .arg(args.to_string())
+        .output()
+        .map_err(|e| {
+            Error::config(
+                "compile",
+                format!("aot-inductor needs Python with torch; cannot start {} ({e}): run scripts/setup.sh or set INFERBENCH_PYTHON", python.display()),
+            )
+        })?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        return Err(Error::config(
+            "compile",
+            format!(
+                "aot-inductor: exporting {} failed after {:.0} s: {}",
+                arch.name(),
+                started.elapsed().as_secs_f64(),
+                tail.join(" | ")
+            ),
+        ));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).map_err(|_| {
+        Error::Pipeline(format!(
+            "aot-inductor: the export script printed no timing line (stdout: {last:?})"
+        ))
+    })
+}
+
+/// Writes `vs`'s tensors as fp32 for the export script: `weights.bin` (little
+/// endian, back to back) and `weights.json` (name, shape, byte offset of each).
+fn write_weights(vs: &VarStore, dir: &Path) -> Result<()> {
+    let mut blob: Vec<u8> = Vec::new();
+    let mut manifest = Vec::new();
+    for (name, tensor) in sorted_variables(vs) {
+        let flat = tensor
+            .f_to_kind(Kind::Float)?
+            .f_to_device(Device::Cpu)?
+            .f_contiguous()?
+            .f_flatten(0, -1)?;
+        let values = Vec::<f32>::try_from(&flat)?;
+        manifest.push(serde_json::json!({
+            "name": name, "shape": tensor.size(), "offset": blob.len(),
+        }));
+        blob.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    }
+    let (bin, json) = (dir.join("weights.bin"), dir.join("weights.json"));
+    std::fs::write(&bin, blob).map_err(|e| Error::io("cannot write", &bin, e))?;
+    std::fs::write(&json, serde_json::Value::Array(manifest).to_string())
+        .map_err(|e| Error::io("cannot write", &json, e))
+}
+
+fn sorted_variables(vs: &VarStore) -> Vec<(String, tch::Tensor)> {
+    let mut vars: Vec<_> = vs.variables().into_iter().collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
+}
+
+/// Everything the package depends on, one line each.
+fn cache_key(arch: Architecture, vs: &VarStore, shape: ExportShape) -> Result<String> {
+    let mut key = String::new();
+    let _ = writeln!(key, "script {}", short_digest(EXPORT_SCRIPT));
+    let _ = writeln!(
+        key,
+        "torch {}",
+        option_env!("INFERBENCH_LIBTORCH_VERSION").unwrap_or("unknown")
+    );
+    let _ = writeln!(key, "python {}", python().display());
+    let _ = writeln!(key, "arch {}", arch.name());
+    let _ = writeln!(key, "image {}", shape.image_size);
+    let _ = writeln!(
+        key,
+        "batch {}..={}",
+        shape.batch,
+        shape.max_batch.max(shape.batch)
+    );
+    let _ = writeln!(key, "precision {}", shape.precision.name());
+    let _ = writeln!(key, "device {}", device_name(shape.device));
+    if shape.device == Device::Cpu {
+        let _ = writeln!(key, "cpu {}", cpu_isa());
+    }
+    let _ = writeln!(key, "weights {}", weights_digest(vs)?);
+    Ok(key)
+}
+
+/// A digest of the weights' values: two runs with the same seed or checkpoint agree.
+fn weights_digest(vs: &VarStore) -> Result<String> {
+    let mut text = String::new();
+    for (name, t) in sorted_variables(vs) {
+        let t = t.f_to_kind(Kind::Double)?;
+        let sum = t.f_sum(Kind::Double)?.double_value(&[]);
+        let squares = t.f_square()?.f_sum(Kind::Double)?.double_value(&[]);
+        let _ = write!(
+            text,
+            "{name}{:?}{:x}{:x};",
+            t.size(),
+            sum.to_bits(),
+            squares.to_bits()
+        );
+    }
+    Ok(short_digest(&text))
+}
+
+/// The CPU's instruction-set flags that AOTInductor's kernels depend on.
+fn cpu_isa() -> String {
+    const FLAGS: [&str; 7] = [
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512bw",
+        "avx512_vnni",
+        "avx512_bf16",
+        "amx_tile",
+    ];
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let line = info.lines().find(|l| l.starts_with("flags")).unwrap_or("");
+    let have: Vec<&str> = line.split_whitespace().collect();
+    let found: Vec<&str> = FLAGS.into_iter().filter(|f| have.contains(f)).collect();
+    format!("{} [{}]", std::env::consts::ARCH, found.join(" "))
+}
+
+fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => format!("cuda:{i}"),
+        _ => "cpu".into(),
+    }
+}
+
+/// 16 hex digits of SHA-256: a folder name for a key.
+fn short_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,250 @@
+//! AOTInductor end to end: a user's package (`aoti:PATH`) through every layout and
+//! batching policy answers each request as the package does for that request
+//! alone; `--compile aot-inductor` on a built-in model answers as its eager form,
+//! reports its compile, and comes from the cache the second time.
+//!
+//! The package is made here by `scripts/model-fixtures.py --aoti` (a package is
+//! compiled for the instruction sets of the machine that makes it, so it is not
+//! committed), with the venv's Python, once per build folder: about 20 s.
+//! The tests take turns: the package's input checks are switched on through the
+//! process environment while a package is probed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crossbeam_channel::unbounded;
+use inferbench::config::{BatchPolicy, CompileMode, InputSpec, ModelConfig, StreamLayout};
+use inferbench::device::{ComputeDevice, CpuDevice};
+use inferbench::metrics::DeviceStageTimes;
+use inferbench::model::aoti::AotiModule;
+use inferbench::model::{prepare, Batches};
+use inferbench::pipeline::backend::{input_buffers, Backend, BackendPlan};
+use inferbench::pipeline::inputs::InputPool;
+use inferbench::pipeline::stages::{ResponseResult, TensorRequest};
+use inferbench::pipeline::wait::WaitPolicy;
+use inferbench::request::{Request, RunClock};
+
+use common::s;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The two-input package, made on first use and kept in the build folder.
+fn package() -> &'static Path {
+    static MADE: OnceLock<PathBuf> = OnceLock::new();
+    MADE.get_or_init(|| {
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ids_mask_tuple.pt2");
+        if !path.exists() {
+            let out = Command::new(repo().join(".venv/bin/python"))
+                .arg(repo().join("scripts/model-fixtures.py"))
+                .args(["--aoti", s(&path)])
+                .output()
+                .expect("run the venv's Python (scripts/setup.sh makes it)");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        path
+    })
+}
+
+fn specs() -> Vec<InputSpec> {
+    ["16:i64:0..100", "16:i64:0..2"]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect()
+}
+
+fn largest_difference(streams: StreamLayout, batching: BatchPolicy) -> f64 {
+    let (batch, requests, inputs) = (2, 12, specs());
+    let cfg = ModelConfig {
+        name: format!("aoti:{}", s(package())),
+        compile: CompileMode::AotInductor,
+        inputs: inputs.clone(),
+        ..ModelConfig::default()
+    };
+    let device: Arc<dyn ComputeDevice> = Arc::new(CpuDevice);
+    let batches = Batches {
+        example: batch,
+        max: batching.max_samples(batch),
+    };
+    let model = prepare(&cfg, batches, 0, tch::Device::Cpu, &mut |_| {}).unwrap();
+    let pool = InputPool::generate(requests, batch, &inputs, 3, device.as_ref()).unwrap();
+    let clock = RunClock::start();
+    let plan = BackendPlan {
+        model: &model,
+        device: Arc::clone(&device),
+        workers: 2,
+        streams,
+        intra_op_threads: 1,
+        batching,
+        buffers: input_buffers(&batching, batch, &inputs),
+        device_times: Arc::new(DeviceStageTimes::default()),
+        clock,
+        wait: WaitPolicy::spin_then_park(Duration::ZERO),
+    };
+    let (request_tx, request_rx) = unbounded::<TensorRequest>();
+    let (response_tx, response_rx) = unbounded::<ResponseResult>();
+    let backend = Backend::spawn(plan, request_rx, response_tx).unwrap();
+    for id in 0..requests as u64 {
+        request_tx
+            .send(Request::sent_now(id, batch, pool.get(id), &clock))
+            .unwrap();
+    }
+    let reference = AotiModule::load(package(), tch::Device::Cpu).unwrap();
+    let mut worst = 0.0f64;
+    for _ in 0..requests {
+        let response = response_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a response within a minute")
+            .unwrap();
+        let expected = reference.forward(&pool.get(response.meta.id)).unwrap();
+        assert_eq!(response.payload.size(), expected.size());
+        let diff = (&response.payload - &expected)
+            .abs()
+            .max()
+            .double_value(&[]);
+        worst = worst.max(diff);
+    }
+    drop(request_tx);
+    backend.join(Duration::from_secs(30)).unwrap();
+    worst
+}
+
+#[test]
+fn a_package_answers_each_request_in_every_layout_as_it_does_alone() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let batched = BatchPolicy::Dynamic {
+        max_batch_samples: 8,
+        timeout_us: 2_000,
+    };
+    for streams in [StreamLayout::Shared, StreamLayout::Dedicated] {
+        for batching in [BatchPolicy::None, batched] {
+            let worst = largest_difference(streams, batching);
+            assert!(worst < 1e-5, "{streams:?} {batching:?}: {worst}");
+        }
+    }
+}
+
+#[test]
+fn a_package_refuses_a_wrong_spec_before_anything_is_measured() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs.jsonl");
+    let model = format!("aoti:{}", s(package()));
+    for (inputs, needle) in [
+        (vec!["16:f32", "16:f32"], "unmatched dtype"),
+        (
+            vec!["8:i64:0..100", "8:i64:0..2"],
+            "unmatched dim value at 1",
+        ),
+        (vec!["16:i64:0..100"], "expected inputs vector size to be 2"),
+    ] {
+        let mut args = vec![
+            "run",
+            "-q",
+            "--iters",
+            "5",
+            "--out",
+            s(&out),
+            "--model",
+            &model,
+        ];
+        for spec in &inputs {
+            args.extend(["--input", spec]);
+        }
+        common::refused(&args, needle);
+        assert_eq!(common::lines(&out), 0);
+    }
+}
+
+#[test]
+fn a_built_in_model_compiled_ahead_of_time_answers_as_eager_and_is_cached() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let cache = tempfile::tempdir().unwrap();
+    let run = |compile: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_inferbench"))
+            .env("INFERBENCH_CACHE_DIR", cache.path())
+            .args([
+                "run",
+                "-q",
+                "--model",
+                "tiny-cnn",
+                "--image-size",
+                "16",
+                "--compile",
+                compile,
+                "--max-batch-size",
+                "4",
+                "--iters",
+                "20",
+                "--no-bare",
+                "--json",
+                "--out",
+            ])
+            .arg(cache.path().join("runs.jsonl"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = run("aot-inductor");
+    let again = run("aot-inductor");
+    assert_eq!(first["model"]["compile_cache"]["hit"], false);
+    assert_eq!(again["model"]["compile_cache"]["hit"], true);
+    let compiled = first["model"]["compile_cache"]["compiled_in_s"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        compiled > 0.5,
+        "an export and a C++ compile take seconds: {compiled}"
+    );
+    assert_eq!(
+        again["model"]["compile_cache"]["compiled_in_s"].as_f64(),
+        Some(compiled)
+    );
+    assert!(
+        again["compile_time_s"].as_f64().unwrap() < first["compile_time_s"].as_f64().unwrap(),
+        "a cache hit is only a lookup and a load"
+    );
+
+    // The package holds the run's own weights: it answers as the eager model does,
+    // at every batch size up to the dynamic batching limit.
+    std::env::set_var("INFERBENCH_CACHE_DIR", cache.path());
+    let _guard = tch::no_grad_guard();
+    let prepared = |compile| {
+        let cfg = ModelConfig {
+            name: "tiny-cnn".into(),
+            image_size: 16,
+            compile,
+            ..ModelConfig::default()
+        };
+        let batches = Batches { example: 1, max: 4 };
+        prepare(&cfg, batches, 0, tch::Device::Cpu, &mut |_| {}).unwrap()
+    };
+    let (eager, aot) = (
+        prepared(CompileMode::Eager),
+        prepared(CompileMode::AotInductor),
+    );
+    let (eager, aot) = (eager.instance().unwrap(), aot.instance().unwrap());
+    for n in [1, 3, 4] {
+        let input = tch::Tensor::randn([n, 3, 16, 16], (tch::Kind::Float, tch::Device::Cpu));
+        let want = eager.forward(&[input.shallow_clone()]).unwrap();
+        let got = aot.forward(&[input]).unwrap();
+        let diff = (got - want).abs().max().double_value(&[]);
+        assert!(diff < 1e-4, "batch {n}: {diff}");
+    }
+}
