@@ -4,15 +4,18 @@ inferbench runs this with the Python of the torch it links (its venv; the binary
 embeds this file, INFERBENCH_PYTHON overrides the interpreter). One argument, a
 JSON object:
 
-  arch        resnet18 | tiny-cnn
+  arch        resnet18 | tiny-cnn | mobilenet_v3_small | tiny-transformer
   weights     folder with weights.json (name, shape, offset per tensor) and
               weights.bin (fp32, little endian): the run's own weights, so the
               package computes what the eager model computes
-  image_size  input side, px
+  input_shape one sample's input shape (an image [3, H, W], token ids [L])
+  input_dtype its element type (float32 ... int64)
+  input_high  integers: ids are drawn in 0..input_high for the example; else null
   batch       the batch every forward has, or the smallest when max_batch > batch
   max_batch   the largest batch (dynamic batching); equal to batch: a static shape
   dtype       float32 | float16 | bfloat16
   device      cpu | cuda:N
+  channels_last  weights and example input in the channels-last memory format
   out         the .pt2 package to write
 
 Prints one JSON line: {"export_s": ..., "compile_s": ..., "torch": "..."}.
@@ -40,15 +43,54 @@ class TinyCnn(nn.Module):
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+class TinyTransformer(nn.Module):
+    """inferbench's tiny-transformer (src/model/transformer.rs): the same names and arithmetic."""
+
+    DIM, LAYERS, HEADS, VOCAB, MAX_SEQUENCE, CLASSES = 256, 4, 4, 30522, 512, 2
+
+    def __init__(self):
+        super().__init__()
+        d = self.DIM
+        self.embed = nn.Embedding(self.VOCAB, d)
+        self.pos = nn.Embedding(self.MAX_SEQUENCE, d)
+        self.layers = nn.ModuleList(
+            nn.ModuleDict({
+                "ln1": nn.LayerNorm(d), "qkv": nn.Linear(d, 3 * d), "proj": nn.Linear(d, d),
+                "ln2": nn.LayerNorm(d), "ff1": nn.Linear(d, 4 * d), "ff2": nn.Linear(4 * d, d),
+            })
+            for _ in range(self.LAYERS)
+        )
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, self.CLASSES)
+
+    def forward(self, ids):
+        n, seq = ids.shape
+        d, heads = self.DIM, self.HEADS
+        x = self.embed(ids) + self.pos(torch.arange(seq, device=ids.device))
+        for layer in self.layers:
+            qkv = layer["qkv"](layer["ln1"](x)).view(n, seq, 3, heads, d // heads)
+            q, k, v = qkv.permute(2, 0, 3, 1, 4)
+            attended = nn.functional.scaled_dot_product_attention(q, k, v)
+            x = x + layer["proj"](attended.transpose(1, 2).reshape(n, seq, d))
+            x = x + layer["ff2"](nn.functional.gelu(layer["ff1"](layer["ln2"](x))))
+        return self.head(self.norm(x).mean(1))
+
+
+def torchvision_model(name):
+    try:
+        import torchvision
+    except ImportError:
+        sys.exit(f"aot-inductor for {name} needs torchvision: run scripts/setup.sh --torchvision")
+    return getattr(torchvision.models, name)(num_classes=1000)
+
+
 def build(arch):
     if arch == "tiny-cnn":
         return TinyCnn()
-    if arch == "resnet18":
-        try:
-            import torchvision
-        except ImportError:
-            sys.exit("aot-inductor for resnet18 needs torchvision: run scripts/setup.sh --torchvision")
-        return torchvision.models.resnet18(num_classes=1000)
+    if arch == "tiny-transformer":
+        return TinyTransformer()
+    if arch in ("resnet18", "mobilenet_v3_small"):
+        return torchvision_model(arch)
     sys.exit(f"aot-inductor has no PyTorch definition for {arch}")
 
 
@@ -77,12 +119,21 @@ def main():
     model = build(args["arch"])
     load_weights(model, args["weights"])
     model = model.eval().to(device=device, dtype=dtype)
-    side, batch, max_batch = args["image_size"], args["batch"], args["max_batch"]
+    layout = torch.channels_last if args["channels_last"] else torch.contiguous_format
+    model = model.to(memory_format=layout)
+    batch, max_batch = args["batch"], args["max_batch"]
     dynamic = max_batch > batch
     # torch.export specializes a dimension of size 1; a dynamic batch is traced at 2.
     example_batch = max(batch, 2) if dynamic else batch
-    example = torch.randn(example_batch, 3, side, side, device=device, dtype=dtype)
-    shapes = {"x": {0: torch.export.Dim("batch", min=1, max=max_batch)}} if dynamic else None
+    shape = [example_batch, *args["input_shape"]]
+    input_dtype = getattr(torch, args["input_dtype"])
+    if args["input_high"] is not None:
+        example = torch.randint(0, args["input_high"], shape, device=device, dtype=input_dtype)
+    else:
+        example = torch.randn(shape, device=device).to(input_dtype)
+    if example.dim() == 4:
+        example = example.contiguous(memory_format=layout)
+    shapes = ({0: torch.export.Dim("batch", min=1, max=max_batch)},) if dynamic else None
     started = time.monotonic()
     with torch.no_grad():
         program = torch.export.export(model, (example,), dynamic_shapes=shapes)

@@ -16,7 +16,7 @@ pub enum Error {
     },
 
     /// A model name that the zoo does not know.
-    #[error("unknown model '{name}': expected one of resnet18, tiny-cnn, spin:<duration> (e.g. spin:2ms), or fail:<model>@N[:error|:panic|:hang] (e.g. fail:spin:2ms@10)")]
+    #[error("unknown model '{name}': expected one of resnet18, tiny-cnn, mobilenet_v3_small, tiny-transformer, torchscript:PATH, aoti:PATH, spin:<duration> (e.g. spin:2ms), or fail:<model>@N[:error|:panic|:hang] (e.g. fail:spin:2ms@10)")]
     UnknownModel {
         /// The name as given.
         name: String,

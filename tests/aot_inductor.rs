@@ -248,3 +248,64 @@ fn a_built_in_model_compiled_ahead_of_time_answers_as_eager_and_is_cached() {
         assert!(diff < 1e-4, "batch {n}: {diff}");
     }
 }
+
+/// `model` prepared in `compile` with the cache in `cache`, answering `input`.
+fn answer(model: &ModelConfig, compile: CompileMode, input: &tch::Tensor, max: u32) -> tch::Tensor {
+    let cfg = ModelConfig {
+        compile,
+        ..model.clone()
+    };
+    let batches = Batches {
+        example: input.size()[0] as u32,
+        max,
+    };
+    let prepared = prepare(&cfg, batches, 0, tch::Device::Cpu, &mut |_| {}).unwrap();
+    let _guard = tch::no_grad_guard();
+    let input = prepared.lay_out(input.shallow_clone()).unwrap();
+    prepared.instance().unwrap().forward(&[input]).unwrap()
+}
+
+/// The AOTInductor package of `model` answers as its eager form.
+fn aot_matches_eager(model: ModelConfig, input: tch::Tensor) {
+    std::env::set_var(
+        "INFERBENCH_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("aoti-cache"),
+    );
+    let n = input.size()[0] as u32;
+    let want = answer(&model, CompileMode::Eager, &input, n);
+    let got = answer(&model, CompileMode::AotInductor, &input, n);
+    let diff = (got - want).abs().max().double_value(&[]);
+    assert!(diff < 1e-3, "{}: {diff}", model.name);
+}
+
+#[test]
+fn the_tiny_transformer_compiled_ahead_of_time_answers_as_eager() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let model = ModelConfig {
+        name: "tiny-transformer".into(),
+        inputs: vec!["16:i64:0..30522".parse().unwrap()],
+        ..ModelConfig::default()
+    };
+    let ids = tch::Tensor::randint(30522, [2, 16], (tch::Kind::Int64, tch::Device::Cpu));
+    aot_matches_eager(model, ids);
+}
+
+#[test]
+#[ignore = "needs torchvision (scripts/setup.sh --torchvision) and half a minute per package"]
+fn torchvisions_models_compiled_ahead_of_time_answer_as_eager() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    for (name, channels_last) in [
+        ("resnet18", false),
+        ("mobilenet_v3_small", false),
+        ("mobilenet_v3_small", true),
+    ] {
+        let model = ModelConfig {
+            name: name.into(),
+            image_size: 32,
+            channels_last,
+            ..ModelConfig::default()
+        };
+        let image = tch::Tensor::randn([2, 3, 32, 32], (tch::Kind::Float, tch::Device::Cpu));
+        aot_matches_eager(model, image);
+    }
+}

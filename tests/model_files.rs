@@ -313,3 +313,68 @@ fn the_spin_model_carries_several_inputs_through_every_layout() {
         assert_eq!(report["config"]["model"]["inputs"][1], "7:i64:0..3");
     }
 }
+
+#[test]
+fn the_seeds_models_run_end_to_end_and_refuse_inputs_they_cannot_take() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs.jsonl");
+    let result = common::inferbench_ok(&[
+        "run",
+        "-q",
+        "--model",
+        "tiny-transformer",
+        "--input",
+        "8:i64:0..30522",
+        "--iters",
+        "10",
+        "--max-batch-size",
+        "4",
+        "--workers",
+        "2",
+        "--json",
+        "--out",
+        s(&out),
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(report["model"]["num_classes"], 2);
+    assert_eq!(report["model"]["inputs"][0], "8:i64:0..30522");
+    let result = common::inferbench_ok(&[
+        "run",
+        "-q",
+        "--model",
+        "mobilenet_v3_small",
+        "--image-size",
+        "32",
+        "--channels-last",
+        "--streams",
+        "dedicated",
+        "--iters",
+        "10",
+        "--json",
+        "--out",
+        s(&out),
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout).unwrap();
+    assert_eq!(report["model"]["parameters"], 2_542_856);
+    assert_eq!(report["config"]["model"]["channels_last"], true);
+    let before = lines(&out);
+    for (args, needle) in [
+        (
+            vec!["--model", "tiny-transformer", "--input", "8:i64:0..99999"],
+            "ids must lie in 0..30522",
+        ),
+        (
+            vec!["--model", "tiny-transformer", "--input", "3x8x8:f32"],
+            "not an integer type",
+        ),
+        (
+            vec!["--model", "tiny-transformer", "--channels-last"],
+            "not a built-in image model",
+        ),
+    ] {
+        let mut all = vec!["run", "-q", "--iters", "5", "--out", s(&out)];
+        all.extend(args);
+        refused(&all, needle);
+    }
+    assert_eq!(lines(&out), before, "a refused run wrote a result");
+}

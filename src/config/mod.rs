@@ -14,7 +14,7 @@ mod placement;
 mod policies;
 pub use durations::{parse_duration, parse_duration_us};
 pub use input_spec::{InputDtype, InputSpec, ValueRange};
-pub use model::{CompileMode, ModelConfig, ModelFile};
+pub use model::{CompileMode, ModelConfig, ModelFile, TOKEN_MODELS};
 pub use placement::{DeviceSpec, Precision};
 pub use policies::{parse_spin_wait, BatchPolicy};
 
@@ -254,6 +254,9 @@ impl RunConfig {
         }
         if self.model.precision != Precision::Fp32 {
             id.push_str(&format!("/{}", self.model.precision.name()));
+        }
+        if self.model.channels_last {
+            id.push_str("/channels-last");
         }
         if self.backend.device != DeviceSpec::Cpu {
             id.push_str(&format!("/{}", self.backend.device));

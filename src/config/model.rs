@@ -83,6 +83,10 @@ pub struct ModelConfig {
     /// image in the run's precision ([`ModelConfig::input_specs`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<InputSpec>,
+    /// Convolution weights and image inputs in the channels-last memory format
+    /// (`--channels-last`; built-in image models). Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub channels_last: bool,
 }
 
 impl Default for ModelConfig {
@@ -94,6 +98,7 @@ impl Default for ModelConfig {
             compile: CompileMode::Eager,
             precision: Precision::Fp32,
             inputs: Vec::new(),
+            channels_last: false,
         }
     }
 }
@@ -107,7 +112,15 @@ impl ModelConfig {
 
     /// Whether the model is one of the built-in image CNNs (from its name or a checkpoint).
     pub fn is_built_in_cnn(&self) -> bool {
-        self.has_weights() && !self.is_file()
+        self.has_weights() && !self.is_file() && self.token_input().is_none()
+    }
+
+    /// A built-in model over token ids: its default input (also inside a `fail:` model).
+    pub fn token_input(&self) -> Option<&'static str> {
+        TOKEN_MODELS
+            .iter()
+            .find(|(name, _)| self.name == *name || self.name.contains(&format!("{name}@")))
+            .map(|(_, input)| *input)
     }
 
     /// Whether the model is a file the user brought (`torchscript:PATH`,
@@ -130,10 +143,10 @@ impl ModelConfig {
             }
             None => self.name.clone(),
         };
-        if self.inputs.is_empty() {
+        if self.inputs.is_empty() && self.token_input().is_none() {
             format!("{name}-{}px", self.image_size)
         } else {
-            let specs: Vec<String> = self.inputs.iter().map(|s| s.to_string()).collect();
+            let specs: Vec<String> = self.input_specs().iter().map(|s| s.to_string()).collect();
             format!("{name}-{}", specs.join("+"))
         }
     }
@@ -141,10 +154,10 @@ impl ModelConfig {
     /// The inputs one sample has: the `inputs` given, or the built-in vision models'
     /// image.
     pub fn input_specs(&self) -> Vec<InputSpec> {
-        if self.inputs.is_empty() {
-            vec![InputSpec::image(self.image_size, self.precision)]
-        } else {
-            self.inputs.clone()
+        match (self.inputs.is_empty(), self.token_input()) {
+            (false, _) => self.inputs.clone(),
+            (true, Some(ids)) => vec![ids.parse().expect("built-in specs parse; this is a bug")],
+            (true, None) => vec![InputSpec::image(self.image_size, self.precision)],
         }
     }
 
@@ -166,7 +179,7 @@ impl ModelConfig {
             return Err(Error::config(
                 "input",
                 format!(
-                    "{} takes 3 × image-size × image-size images; --input is for model files (torchscript:PATH, aoti:PATH) and spin models: use --image-size",
+                    "{} takes 3 × image-size × image-size images; --input is for model files (torchscript:PATH, aoti:PATH), token models (tiny-transformer) and spin models: use --image-size",
                     model.name
                 ),
             ));
@@ -186,6 +199,12 @@ impl ModelConfig {
                 ),
             ));
         }
+        if model.channels_last && !model.is_built_in_cnn() {
+            return Err(Error::config(
+                "channels-last",
+                format!("{} is not a built-in image model; channels-last is for resnet18, mobilenet_v3_small and tiny-cnn", model.name),
+            ));
+        }
         if let Some((kind, ..)) = ModelFile::find(&model.name).filter(|_| model.dir.is_none()) {
             if !kind.compiles().contains(&model.compile) {
                 let modes: Vec<&str> = kind.compiles().iter().map(|m| m.name()).collect();
@@ -203,6 +222,13 @@ impl ModelConfig {
         Ok(())
     }
 }
+
+/// The built-in models over token ids and their default input (the model layer's
+/// `transformer::DEFAULT_INPUT`, checked equal by its tests).
+pub const TOKEN_MODELS: [(&str, &str); 2] = [
+    ("tiny-transformer", "128:i64:0..30522"),
+    ("tiny_transformer", "128:i64:0..30522"),
+];
 
 /// The kinds of model file a model name can refer to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,17 +21,17 @@ use tch::nn::VarStore;
 use tch::{Device, Kind};
 
 use super::zoo::Architecture;
-use crate::config::Precision;
+use crate::config::{InputSpec, Precision, ValueRange};
 use crate::error::{Error, Result};
 
 /// The export script, run with `python -c`.
 const EXPORT_SCRIPT: &str = include_str!("../../scripts/aoti-export.py");
 
 /// What a package is compiled for.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ExportShape {
-    /// Input side, px.
-    pub image_size: u32,
+    /// The model's input, per sample (an image, or token ids).
+    pub input: InputSpec,
     /// Samples of every request.
     pub batch: u32,
     /// The most samples one forward takes (above `batch`: dynamic batching).
@@ -40,6 +40,8 @@ pub struct ExportShape {
     pub precision: Precision,
     /// Where the package runs.
     pub device: Device,
+    /// Weights and inputs in the channels-last memory format.
+    pub channels_last: bool,
 }
 
 /// A package ready to load, and how it was obtained.
@@ -68,7 +70,7 @@ pub fn package_for(
     shape: ExportShape,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Package> {
-    let key = cache_key(arch, vs, shape)?;
+    let key = cache_key(arch, vs, &shape)?;
     let root = cache_root().join("aoti");
     let entry = root.join(short_digest(&key));
     if std::fs::read_to_string(entry.join("key.txt"))
@@ -94,7 +96,7 @@ pub fn package_for(
         .tempdir_in(&root)
         .map_err(|e| Error::io("cannot create a folder in", &root, e))?;
     write_weights(vs, work.path())?;
-    let done = run_export(arch, shape, work.path())?;
+    let done = run_export(arch, &shape, work.path())?;
     std::fs::write(work.path().join("key.txt"), &key)
         .map_err(|e| Error::io("cannot write", work.path().join("key.txt"), e))?;
     let record = serde_json::to_string(&done).expect("plain numbers serialize");
@@ -135,7 +137,7 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-fn run_export(arch: Architecture, shape: ExportShape, work: &Path) -> Result<Compiled> {
+fn run_export(arch: Architecture, shape: &ExportShape, work: &Path) -> Result<Compiled> {
     let dtype = match shape.precision {
         Precision::Fp32 => "float32",
         Precision::Fp16 => "float16",
@@ -144,11 +146,17 @@ fn run_export(arch: Architecture, shape: ExportShape, work: &Path) -> Result<Com
     let args = serde_json::json!({
         "arch": arch.name(),
         "weights": work,
-        "image_size": shape.image_size,
+        "input_shape": shape.input.shape,
+        "input_dtype": torch_dtype(&shape.input),
+        "input_high": match shape.input.range {
+            ValueRange::Uniform { hi, .. } if shape.input.dtype.is_integer() => Some(hi as i64),
+            _ => None,
+        },
         "batch": shape.batch,
         "max_batch": shape.max_batch.max(shape.batch),
         "dtype": dtype,
         "device": device_name(shape.device),
+        "channels_last": shape.channels_last,
         "out": work.join("model.pt2"),
     });
     let python = python();
@@ -217,7 +225,7 @@ fn sorted_variables(vs: &VarStore) -> Vec<(String, tch::Tensor)> {
 }
 
 /// Everything the package depends on, one line each.
-fn cache_key(arch: Architecture, vs: &VarStore, shape: ExportShape) -> Result<String> {
+fn cache_key(arch: Architecture, vs: &VarStore, shape: &ExportShape) -> Result<String> {
     let mut key = String::new();
     let _ = writeln!(key, "script {}", short_digest(EXPORT_SCRIPT));
     let _ = writeln!(
@@ -227,7 +235,7 @@ fn cache_key(arch: Architecture, vs: &VarStore, shape: ExportShape) -> Result<St
     );
     let _ = writeln!(key, "python {}", python().display());
     let _ = writeln!(key, "arch {}", arch.name());
-    let _ = writeln!(key, "image {}", shape.image_size);
+    let _ = writeln!(key, "input {}", shape.input);
     let _ = writeln!(
         key,
         "batch {}..={}",
@@ -236,6 +244,7 @@ fn cache_key(arch: Architecture, vs: &VarStore, shape: ExportShape) -> Result<St
     );
     let _ = writeln!(key, "precision {}", shape.precision.name());
     let _ = writeln!(key, "device {}", device_name(shape.device));
+    let _ = writeln!(key, "channels-last {}", shape.channels_last);
     if shape.device == Device::Cpu {
         let _ = writeln!(key, "cpu {}", cpu_isa());
     }
@@ -277,6 +286,19 @@ fn cpu_isa() -> String {
     let have: Vec<&str> = line.split_whitespace().collect();
     let found: Vec<&str> = FLAGS.into_iter().filter(|f| have.contains(f)).collect();
     format!("{} [{}]", std::env::consts::ARCH, found.join(" "))
+}
+
+/// PyTorch's name of an input's element type (an image's is the run's precision).
+fn torch_dtype(input: &InputSpec) -> &'static str {
+    use crate::config::InputDtype::*;
+    match input.dtype {
+        F32 => "float32",
+        F16 => "float16",
+        Bf16 => "bfloat16",
+        I64 => "int64",
+        I32 => "int32",
+        U8 => "uint8",
+    }
 }
 
 fn device_name(device: Device) -> String {

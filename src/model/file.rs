@@ -86,6 +86,7 @@ pub(super) fn prepare_file(
         compile_time,
         prepared,
         fault: None,
+        channels_last: false,
     })
 }
 
@@ -133,6 +134,7 @@ fn prepare_package(
             device,
         },
         fault: None,
+        channels_last: false,
     })
 }
 

@@ -6,6 +6,7 @@
 //! ResNet-18's cost and run at memory speed rather than GEMM speed anyway.
 
 use super::Architecture;
+use crate::config::ModelConfig;
 
 /// Output side of a convolution or pooling window.
 fn out_side(side: u64, kernel: u64, stride: u64, padding: u64) -> u64 {
@@ -44,13 +45,42 @@ pub fn tiny_cnn_macs(side: u32, classes: u64) -> u64 {
     conv_macs(side as u64, 3, 8, 3, 1, 1).0 + 8 * classes
 }
 
+/// Multiply-adds of one MobileNetV3-Small forward: the convolutions (depthwise ones
+/// at one input channel per output), the squeeze-excitation layers and the classifier.
+pub fn mobilenet_v3_small_macs(side: u32, classes: u64) -> u64 {
+    let (mut macs, mut s) = conv_macs(side as u64, 3, 16, 3, 2, 1);
+    for &(cin, k, expanded, cout, se, _, stride) in super::mobilenet::blocks() {
+        let (cin, k, expanded, cout) = (cin as u64, k as u64, expanded as u64, cout as u64);
+        if expanded != cin {
+            macs += conv_macs(s, cin, expanded, 1, 1, 0).0;
+        }
+        let (depthwise, out) = conv_macs(s, 1, expanded, k, stride as u64, (k - 1) / 2);
+        macs += depthwise;
+        if se {
+            macs += 2 * expanded * super::mobilenet::squeeze_channels(expanded as i64) as u64;
+        }
+        macs += conv_macs(out, expanded, cout, 1, 1, 0).0;
+        s = out;
+    }
+    let (last_conv, hidden) = super::mobilenet::head_widths();
+    let (last_conv, hidden) = (last_conv as u64, hidden as u64);
+    macs + conv_macs(s, 96, last_conv, 1, 1, 0).0 + last_conv * hidden + hidden * classes
+}
+
 impl Architecture {
-    /// GFLOP of one sample's forward; `None` for the spin model, which computes nothing.
-    pub fn gflop_per_sample(&self, image_size: u32) -> Option<f64> {
+    /// GFLOP of one sample's forward (`model` gives the image size or the sequence
+    /// length); `None` for the spin model, which computes nothing.
+    pub fn gflop_per_sample(&self, model: &ModelConfig) -> Option<f64> {
         let classes = self.num_classes() as u64;
+        let side = model.image_size;
         let macs = match self {
-            Self::Resnet18 => resnet18_macs(image_size, classes),
-            Self::TinyCnn => tiny_cnn_macs(image_size, classes),
+            Self::Resnet18 => resnet18_macs(side, classes),
+            Self::TinyCnn => tiny_cnn_macs(side, classes),
+            Self::MobilenetV3Small => mobilenet_v3_small_macs(side, classes),
+            Self::TinyTransformer => {
+                let seq = model.input_specs().first()?.shape.first().copied()?;
+                super::transformer::macs(seq as u64)
+            }
             Self::Spin { .. } => return None,
         };
         Some(2.0 * macs as f64 / 1e9)
@@ -83,11 +113,38 @@ mod tests {
 
     #[test]
     fn the_spin_model_has_no_cost() {
+        let at = |px| ModelConfig {
+            image_size: px,
+            ..ModelConfig::default()
+        };
         assert_eq!(
-            Architecture::Spin { per_batch_us: 100 }.gflop_per_sample(32),
+            Architecture::Spin { per_batch_us: 100 }.gflop_per_sample(&at(32)),
             None
         );
-        let g = Architecture::Resnet18.gflop_per_sample(224).unwrap();
+        let g = Architecture::Resnet18.gflop_per_sample(&at(224)).unwrap();
         assert!((g - 3.63).abs() < 0.02, "{g}");
+    }
+
+    #[test]
+    fn mobilenet_at_224_px_is_the_published_0_06_gmacs() {
+        // torchvision's model card: 0.06 GFLOPS (multiply-adds), 56.5 M by other counts.
+        let gmacs = mobilenet_v3_small_macs(224, 1000) as f64 / 1e9;
+        assert!((0.055..0.062).contains(&gmacs), "{gmacs}");
+    }
+
+    #[test]
+    fn the_transformer_costs_its_sequence() {
+        let cfg = ModelConfig {
+            name: "tiny-transformer".into(),
+            ..ModelConfig::default()
+        };
+        let g = Architecture::TinyTransformer
+            .gflop_per_sample(&cfg)
+            .unwrap();
+        assert_eq!(g, 2.0 * crate::model::transformer::macs(128) as f64 / 1e9);
+        assert_eq!(
+            cfg.token_input(),
+            Some(crate::model::transformer::DEFAULT_INPUT)
+        );
     }
 }

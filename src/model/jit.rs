@@ -4,6 +4,8 @@
 //! the CPU MKL-DNN weight layouts), as `torch.jit.freeze` and
 //! `torch.jit.optimize_for_inference` do in Python.
 //!
+//! Also the channels-last memory format ([`to_channels_last`]), which tch cannot ask for.
+//!
 //! Both passes are C++ only; the shim (`shim/jit.cpp`, built by build.rs) runs them
 //! and keeps the result: a CPU-optimized module holds MKL-DNN tensors TorchScript
 //! cannot save, so it cannot come back to tch as a file. The module goes in as a
@@ -33,6 +35,7 @@ extern "C" {
     ) -> *mut c_char;
     fn ib_jit_free(module: *mut c_void);
     fn ib_jit_free_error(message: *mut c_char);
+    fn ib_channels_last(tensor: *mut c_void, out: *mut *mut c_void) -> *mut c_char;
 }
 
 /// A frozen, inference-optimized TorchScript module owned by the shim.
@@ -95,6 +98,24 @@ impl Drop for FrozenModule {
     }
 }
 
+/// A copy of a 4-D tensor in the channels-last memory format (`--channels-last`):
+/// the same shape and values, NHWC strides.
+pub fn to_channels_last(tensor: &Tensor) -> Result<Tensor> {
+    let mut out = std::ptr::null_mut();
+    // SAFETY: a live at::Tensor the shim only reads; `out` is a new at::Tensor we own.
+    check("channels-last", unsafe {
+        shim::channels_last(tensor.as_ptr() as *mut c_void, &mut out)
+    })?;
+    // SAFETY: a heap at::Tensor from the shim, handed over to tch.
+    Ok(unsafe { Tensor::from_ptr(out.cast()) })
+}
+
+/// Whether a 4-D tensor is laid out channels-last (channels innermost).
+pub fn is_channels_last(tensor: &Tensor) -> bool {
+    let (size, stride) = (tensor.size(), tensor.stride());
+    size.len() == 4 && stride[1] == 1 && (size[1] == 1 || stride[3] == size[1])
+}
+
 /// libtorch's spelling of a device (`cpu`, `cuda:0`).
 fn device_name(device: Device) -> String {
     match device {
@@ -126,8 +147,8 @@ fn check(what: &str, message: *mut c_char) -> Result<()> {
 #[cfg(jit_shim)]
 mod shim {
     pub(super) use super::{
-        ib_jit_forward as forward, ib_jit_free as free, ib_jit_free_error as free_error,
-        ib_jit_load_frozen as load_frozen,
+        ib_channels_last as channels_last, ib_jit_forward as forward, ib_jit_free as free,
+        ib_jit_free_error as free_error, ib_jit_load_frozen as load_frozen,
     };
 }
 
@@ -153,8 +174,27 @@ mod shim {
     ) -> *mut c_char {
         CString::new(NOT_BUILT).unwrap().into_raw()
     }
+    pub(super) unsafe fn channels_last(_: *mut c_void, _: *mut *mut c_void) -> *mut c_char {
+        CString::new(NOT_BUILT).unwrap().into_raw()
+    }
     pub(super) unsafe fn free(_: *mut c_void) {}
     pub(super) unsafe fn free_error(message: *mut c_char) {
         drop(CString::from_raw(message));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channels_last_keeps_shape_and_values_and_moves_channels_innermost() {
+        let t = Tensor::randn([2, 3, 4, 5], (tch::Kind::Float, Device::Cpu));
+        assert!(!is_channels_last(&t));
+        let cl = to_channels_last(&t).unwrap();
+        assert_eq!(cl.size(), t.size());
+        assert_eq!(cl.stride(), [60, 1, 15, 3]);
+        assert!(is_channels_last(&cl));
+        assert_eq!((cl - &t).abs().max().double_value(&[]), 0.0);
     }
 }

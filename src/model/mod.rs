@@ -13,12 +13,15 @@ pub mod fault;
 mod file;
 pub mod flops;
 mod jit;
+mod mobilenet;
 mod prepare;
 pub mod script;
 pub mod spin;
 mod trace;
+pub mod transformer;
 pub mod zoo;
 
+pub use jit::{is_channels_last, to_channels_last};
 pub use prepare::{prepare, Batches, Forward, PreparedModel};
 pub use zoo::Architecture;
 

@@ -60,6 +60,8 @@ pub struct PreparedModel {
     pub compile_time: Option<Duration>,
     pub(super) prepared: Prepared,
     pub(super) fault: Option<FaultPlan>,
+    /// Weights in the channels-last memory format: inputs should be too.
+    pub(super) channels_last: bool,
 }
 
 struct EagerModel {
@@ -111,6 +113,17 @@ impl Forward for SharedFrozen {
 }
 
 impl PreparedModel {
+    /// `input` in the layout the model's weights have: channels-last for a 4-D input
+    /// of a `--channels-last` model (the device buffers, the bare loop's inputs), as
+    /// it is otherwise.
+    pub fn lay_out(&self, input: Tensor) -> Result<Tensor> {
+        if self.channels_last && input.dim() == 4 {
+            super::jit::to_channels_last(&input)
+        } else {
+            Ok(input)
+        }
+    }
+
     /// A fresh instance for one pipeline worker (with the fault of a `fail:` model).
     pub fn instance(&self) -> Result<Box<dyn Forward>> {
         let inner = self.bare_instance()?;
@@ -136,7 +149,7 @@ impl PreparedModel {
                 master,
                 arch,
                 precision,
-            } => Box::new(eager_copy(master, *arch, *precision)?),
+            } => Box::new(eager_copy(master, *arch, *precision, self.channels_last)?),
             Prepared::Script(module) => Box::new(SharedScript(Arc::clone(module))),
             Prepared::Frozen(module) => Box::new(SharedFrozen(Arc::clone(module))),
             Prepared::Aoti { path, device } => Box::new(AotiModule::load(path, *device)?),
@@ -145,7 +158,12 @@ impl PreparedModel {
     }
 }
 
-fn eager_copy(master: &VarStore, arch: Architecture, precision: Precision) -> Result<EagerModel> {
+fn eager_copy(
+    master: &VarStore,
+    arch: Architecture,
+    precision: Precision,
+    channels_last: bool,
+) -> Result<EagerModel> {
     let mut vs = VarStore::new(master.device());
     let net = arch
         .build(&vs.root())
@@ -153,7 +171,21 @@ fn eager_copy(master: &VarStore, arch: Architecture, precision: Precision) -> Re
     cast(&mut vs, precision); // before the copy, which would otherwise cast back to fp32
     vs.copy(master)?;
     vs.freeze();
+    if channels_last {
+        weights_channels_last(&vs)?; // the copy wrote into the new variables' layout
+    }
     Ok(EagerModel { _vs: vs, net })
+}
+
+/// Every 4-D weight of `vs` (the convolutions) in the channels-last memory format.
+fn weights_channels_last(vs: &VarStore) -> Result<()> {
+    for (_, mut var) in vs.variables() {
+        if var.dim() == 4 {
+            let laid_out = super::jit::to_channels_last(&var)?;
+            var.set_data(&laid_out);
+        }
+    }
+    Ok(())
 }
 
 /// Resolves the architecture from the config: a checkpoint's metadata wins over the name.
@@ -253,9 +285,14 @@ fn prepare_plain(
             compile_time: None,
             prepared: Prepared::Spin(spin),
             fault: None,
+            channels_last: false,
         });
     }
 
+    if arch == Architecture::TinyTransformer {
+        super::transformer::check_input(&cfg.input_specs())?;
+        info.inputs = cfg.input_specs().iter().map(ToString::to_string).collect();
+    }
     let started = Instant::now();
     let _guard = tch::no_grad_guard();
     let mut master = VarStore::new(tch::Device::Cpu);
@@ -267,6 +304,9 @@ fn prepare_plain(
     master.freeze(); // inference only; tracing also refuses weights that require grad
     cast(&mut master, cfg.precision);
     master.set_device(device);
+    if cfg.channels_last {
+        weights_channels_last(&master)?;
+    }
     let load_time = started.elapsed();
     info.weights = if dir.is_some() {
         "checkpoint"
@@ -293,6 +333,10 @@ fn prepare_plain(
         CompileMode::Torchscript | CompileMode::Frozen => {
             let started = Instant::now();
             let example = example_input(batches.example, cfg, device)?;
+            let example = match cfg.channels_last {
+                true => super::jit::to_channels_last(&example)?,
+                false => example,
+            };
             let module = trace(&net, example)?;
             let prepared = match cfg.compile {
                 CompileMode::Frozen => {
@@ -305,11 +349,12 @@ fn prepare_plain(
         CompileMode::AotInductor => {
             let started = Instant::now();
             let shape = ExportShape {
-                image_size: cfg.image_size,
+                input: cfg.input_specs().remove(0),
                 batch: batches.example,
                 max_batch: batches.max,
                 precision: cfg.precision,
                 device,
+                channels_last: cfg.channels_last,
             };
             let package = aoti_export::package_for(arch, &master, shape, progress)?;
             drop(AotiModule::load(&package.path, device)?); // loads here, or fails here
@@ -330,6 +375,7 @@ fn prepare_plain(
         compile_time,
         prepared,
         fault: None,
+        channels_last: cfg.channels_last,
     })
 }
 

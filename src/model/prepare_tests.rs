@@ -79,3 +79,88 @@ fn a_frozen_trace_answers_as_the_eager_model_does() {
     let diff = (got - want).abs().max().double_value(&[]);
     assert!(diff < 1e-4, "{diff}");
 }
+
+/// The largest difference between `compile`'s response and eager's, on `input`.
+fn against_eager(cfg: ModelConfig, compile: CompileMode, input: &Tensor) -> f64 {
+    let _guard = tch::no_grad_guard();
+    let batch = Batches::fixed(input.size()[0] as u32);
+    let run = |cfg: &ModelConfig| {
+        let model = prepare(cfg, batch, 0, tch::Device::Cpu, &mut |_| {}).unwrap();
+        let out = model
+            .instance()
+            .unwrap()
+            .forward(&[input.shallow_clone()])
+            .unwrap();
+        (model, out)
+    };
+    let (_, want) = run(&ModelConfig {
+        compile: CompileMode::Eager,
+        ..cfg.clone()
+    });
+    let (_, got) = run(&ModelConfig { compile, ..cfg });
+    assert_eq!(got.size(), want.size());
+    (got - want).abs().max().double_value(&[])
+}
+
+#[test]
+fn the_seeds_models_answer_alike_in_every_traced_mode() {
+    let mobilenet = ModelConfig {
+        name: "mobilenet_v3_small".into(),
+        image_size: 32,
+        ..ModelConfig::default()
+    };
+    let transformer = ModelConfig {
+        name: "tiny-transformer".into(),
+        inputs: vec!["8:i64:0..30522".parse().unwrap()],
+        ..ModelConfig::default()
+    };
+    let image = crate::model::seeded(1, || {
+        Tensor::randn([2, 3, 32, 32], (Kind::Float, tch::Device::Cpu))
+    });
+    let ids = crate::model::seeded(1, || {
+        Tensor::randint(30522, [2, 8], (Kind::Int64, tch::Device::Cpu))
+    });
+    for compile in [CompileMode::Torchscript, CompileMode::Frozen] {
+        let d = against_eager(mobilenet.clone(), compile, &image);
+        assert!(d < 1e-4, "mobilenet {compile:?}: {d}");
+        let d = against_eager(transformer.clone(), compile, &ids);
+        assert!(d < 1e-4, "transformer {compile:?}: {d}");
+    }
+}
+
+#[test]
+fn channels_last_weights_and_buffers_give_the_same_answers() {
+    let _guard = tch::no_grad_guard();
+    let image = crate::model::seeded(2, || {
+        Tensor::randn([2, 3, 16, 16], (Kind::Float, tch::Device::Cpu))
+    });
+    for compile in [CompileMode::Eager, CompileMode::Torchscript] {
+        let plain = tiny(Precision::Fp32, compile);
+        let nhwc = ModelConfig {
+            channels_last: true,
+            ..plain.clone()
+        };
+        let answer = |cfg: &ModelConfig| {
+            let model = prepare(cfg, Batches::fixed(2), 0, tch::Device::Cpu, &mut |_| {}).unwrap();
+            let input = model.lay_out(image.shallow_clone()).unwrap();
+            assert_eq!(crate::model::is_channels_last(&input), cfg.channels_last);
+            model.instance().unwrap().forward(&[input]).unwrap()
+        };
+        let diff = (answer(&nhwc) - answer(&plain))
+            .abs()
+            .max()
+            .double_value(&[]);
+        assert!(diff < 1e-5, "{compile:?}: {diff}");
+    }
+    // The eager instance's convolution weights are channels-last themselves.
+    let nhwc = ModelConfig {
+        channels_last: true,
+        ..tiny(Precision::Fp32, CompileMode::Eager)
+    };
+    let model = prepare(&nhwc, Batches::fixed(2), 0, tch::Device::Cpu, &mut |_| {}).unwrap();
+    let Prepared::Eager { master, .. } = &model.prepared else {
+        panic!("an eager model");
+    };
+    let conv = &master.variables()["conv.weight"];
+    assert!(crate::model::is_channels_last(conv), "{:?}", conv.stride());
+}

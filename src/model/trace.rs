@@ -11,11 +11,17 @@ use super::zoo::infer;
 use crate::config::{ModelConfig, Precision};
 use crate::error::{Error, Result};
 
+/// Zeros shaped as `batch` samples of the model's (first) input: an image in the
+/// run's precision, or token ids (id 0).
 pub(super) fn example_input(batch: u32, cfg: &ModelConfig, device: tch::Device) -> Result<Tensor> {
-    let side = cfg.image_size as i64;
+    let spec = cfg
+        .input_specs()
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::config("input", "the model has no input"))?;
     Ok(Tensor::f_zeros(
-        [batch as i64, 3, side, side],
-        (cfg.precision.kind(), device),
+        spec.batched(batch),
+        (spec.dtype.kind(), device),
     )?)
 }
 

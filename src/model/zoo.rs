@@ -16,6 +16,11 @@ pub enum Architecture {
     Resnet18,
     /// A one-convolution CNN small enough to commit as a test fixture.
     TinyCnn,
+    /// torchvision's MobileNetV3-Small, 1000 classes (seed 002).
+    #[serde(rename = "mobilenet_v3_small")]
+    MobilenetV3Small,
+    /// Seed 002's tiny transformer over token ids (256-dim, 4 layers, 4 heads).
+    TinyTransformer,
     /// No weights: each forward busy-waits a fixed time per batch. For calibration.
     Spin {
         /// Time one forward takes, whatever the batch size.
@@ -24,11 +29,14 @@ pub enum Architecture {
 }
 
 impl Architecture {
-    /// Parses `resnet18`, `tiny-cnn` or `spin:<duration>`.
+    /// Parses `resnet18`, `tiny-cnn`, `mobilenet_v3_small`, `tiny-transformer` (also
+    /// `tiny_transformer`, the seed's spelling) or `spin:<duration>`.
     pub fn parse(name: &str) -> Result<Self> {
         match name.trim() {
             "resnet18" => Ok(Self::Resnet18),
             "tiny-cnn" => Ok(Self::TinyCnn),
+            "mobilenet_v3_small" => Ok(Self::MobilenetV3Small),
+            "tiny-transformer" | "tiny_transformer" => Ok(Self::TinyTransformer),
             other => match other.strip_prefix("spin:") {
                 Some(duration) => Ok(Self::Spin {
                     per_batch_us: parse_duration_us("model", duration).map_err(|e| match e {
@@ -53,6 +61,8 @@ impl Architecture {
         match self {
             Self::Resnet18 => "resnet18".into(),
             Self::TinyCnn => "tiny-cnn".into(),
+            Self::MobilenetV3Small => "mobilenet_v3_small".into(),
+            Self::TinyTransformer => "tiny-transformer".into(),
             Self::Spin { per_batch_us } => format!("spin:{per_batch_us}us"),
         }
     }
@@ -60,9 +70,15 @@ impl Architecture {
     /// Output classes.
     pub fn num_classes(&self) -> i64 {
         match self {
-            Self::Resnet18 => 1000,
+            Self::Resnet18 | Self::MobilenetV3Small => 1000,
+            Self::TinyTransformer => super::transformer::CLASSES,
             Self::TinyCnn | Self::Spin { .. } => 10,
         }
+    }
+
+    /// Whether the model takes images (`3 × image-size × image-size`); else token ids.
+    pub fn takes_images(&self) -> bool {
+        !matches!(self, Self::TinyTransformer)
     }
 
     /// Whether the model has weights (and so a checkpoint and a traceable forward).
@@ -84,6 +100,11 @@ impl Architecture {
         match self {
             Self::Resnet18 => Some(tch::vision::resnet::resnet18(path, self.num_classes())),
             Self::TinyCnn => Some(tiny_cnn(path, self.num_classes())),
+            Self::MobilenetV3Small => Some(super::mobilenet::mobilenet_v3_small(
+                path,
+                self.num_classes(),
+            )),
+            Self::TinyTransformer => Some(super::transformer::tiny_transformer(path)),
             Self::Spin { .. } => None,
         }
     }
@@ -116,7 +137,13 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in ["resnet18", "tiny-cnn", "spin:2000us"] {
+        for name in [
+            "resnet18",
+            "tiny-cnn",
+            "mobilenet_v3_small",
+            "tiny-transformer",
+            "spin:2000us",
+        ] {
             assert_eq!(Architecture::parse(name).unwrap().name(), name);
         }
         assert_eq!(

@@ -377,9 +377,11 @@ pub fn input_buffers(
         .collect()
 }
 
+/// One worker's input buffers, in the layout the model's weights have (channels-last
+/// for a `--channels-last` model: the copy-in then converts each request's image).
 fn alloc_buffers(plan: &BackendPlan<'_>) -> Result<Vec<tch::Tensor>> {
     plan.buffers
         .iter()
-        .map(|(shape, kind)| plan.device.alloc_buffer(shape, *kind))
+        .map(|(shape, kind)| plan.model.lay_out(plan.device.alloc_buffer(shape, *kind)?))
         .collect()
 }

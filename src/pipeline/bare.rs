@@ -35,7 +35,7 @@ pub fn bare_forward_throughput(
         let mut stream = device.new_stream()?;
         let mine: Vec<Vec<Tensor>> = (w..iters)
             .step_by(workers as usize)
-            .map(|id| to_device(inputs.get(id as u64), device))
+            .map(|id| to_device(inputs.get(id as u64), device, model))
             .collect::<Result<_>>()?;
         samples += mine.iter().map(|t| t[0].size()[0] as u64).sum::<u64>();
         let barrier = Arc::clone(&barrier);
@@ -89,10 +89,14 @@ pub fn bare_forward_throughput(
     Ok(samples as f64 / elapsed.max(f64::MIN_POSITIVE))
 }
 
-/// A request's inputs moved to `device`'s memory.
-pub(super) fn to_device(inputs: Vec<Tensor>, device: &dyn ComputeDevice) -> Result<Vec<Tensor>> {
+/// A request's inputs moved to `device`'s memory, in the layout `model` takes.
+pub(super) fn to_device(
+    inputs: Vec<Tensor>,
+    device: &dyn ComputeDevice,
+    model: &PreparedModel,
+) -> Result<Vec<Tensor>> {
     inputs
         .iter()
-        .map(|t| Ok(t.f_to_device(device.torch_device())?))
+        .map(|t| model.lay_out(t.f_to_device(device.torch_device())?))
         .collect()
 }

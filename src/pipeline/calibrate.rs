@@ -15,7 +15,7 @@ use crate::config::RunConfig;
 use crate::device::{self, ComputeDevice};
 use crate::error::{Error, Result};
 use crate::metrics::median;
-use crate::model::{prepare, Batches, Forward};
+use crate::model::{prepare, Batches, Forward, PreparedModel};
 
 /// One thread count's measurements.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -76,7 +76,7 @@ pub fn thread_scaling(
         for point in &mut points {
             progress(&format!("turn {turn}/{turns}: {} thread(s)", point.threads));
             let rate = forward_loop(
-                instance.as_ref(),
+                (&model, instance.as_ref()),
                 &inputs,
                 device.as_ref(),
                 point.threads,
@@ -112,7 +112,7 @@ fn check(threads: &[u32], iters: u32, turns: u32) -> Result<()> {
 /// Samples/s of `iters` forwards on this thread with `threads` intra-op threads, on
 /// device-resident inputs (moved before timing), the device waited for at the end.
 fn forward_loop(
-    instance: &dyn Forward,
+    (model, instance): (&PreparedModel, &dyn Forward),
     inputs: &InputPool,
     device: &dyn ComputeDevice,
     threads: u32,
@@ -123,7 +123,7 @@ fn forward_loop(
     let mut stream = device.new_stream()?;
     stream.make_current()?;
     let on_device: Vec<Vec<tch::Tensor>> = (0..inputs.len().min(iters as usize))
-        .map(|k| super::bare::to_device(inputs.get(k as u64), device))
+        .map(|k| super::bare::to_device(inputs.get(k as u64), device, model))
         .collect::<Result<_>>()?;
     let _warm = instance.forward(&on_device[0])?;
     stream.synchronize()?;

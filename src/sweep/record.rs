@@ -117,6 +117,15 @@ pub struct ConfigFigures {
     /// bare forward); absent elsewhere.
     #[serde(default)]
     pub limit_efficiency: Option<Stat>,
+    /// Time this sweep's runs took to compile the model (trace, freeze; AOTInductor:
+    /// export and compile, or only a cache lookup and load), s; absent when nothing
+    /// was compiled.
+    #[serde(default)]
+    pub compile_time_s: Option<Stat>,
+    /// AOTInductor: the export and compile time of the package, s, whether this
+    /// sweep compiled it or an earlier run did; absent for the other modes.
+    #[serde(default)]
+    pub package_compiled_in_s: Option<Stat>,
 }
 
 /// Whether a configuration ran.

@@ -142,7 +142,7 @@ fn run_config(
     }
     let gflop = Architecture::parse(&cfg.model.name)
         .ok()
-        .and_then(|a| a.gflop_per_sample(cfg.model.image_size));
+        .and_then(|a| a.gflop_per_sample(&cfg.model));
     Ok(Some(ConfigRecord {
         sweep: spec.name.clone(),
         index,
@@ -206,6 +206,8 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
         gpu_sm_clock_mhz: all(&|r| r.utilization.gpu_sm_clock_mhz),
         gpu_power_w: all(&|r| r.utilization.gpu_power_w),
         limit_efficiency: all(&|r| r.limits.map(|l| l.efficiency)),
+        compile_time_s: all(&|r| r.compile_time_s),
+        package_compiled_in_s: all(&|r| r.model.compile_cache.map(|c| c.compiled_in_s)),
     })
 }
 

@@ -28,6 +28,7 @@ use crate::error::{Error, Result};
 /// compile = ["eager", "torchscript"]  # also frozen; a model file: torchscript, frozen
 /// inputs = ["128:i64:0..30522"]  # a model file's inputs (torchscript:PATH), as --input
 /// intra_op_threads = [1, 2]   # one value or a list (an axis)
+/// channels_last = [false, true]  # memory format of image models (an axis)
 /// workers = [1, 2]
 /// streams = ["shared", "dedicated"]
 /// arrivals = ["burst"]        # as --arrival: burst, concurrency:N, poisson:RATE
@@ -86,6 +87,8 @@ pub struct SweepSpec {
     pub devices: Vec<DeviceSpec>,
     /// Precisions, as `--precision`. Default [fp32].
     pub precisions: Vec<Precision>,
+    /// Channels-last memory format off and/or on (built-in image models). Default [false].
+    pub channels_last: Vec<bool>,
 }
 
 impl Default for SweepSpec {
@@ -121,6 +124,7 @@ impl SweepSpec {
             criterion: CriterionSettings::default(),
             devices: vec![DeviceSpec::Cpu],
             precisions: vec![Precision::Fp32],
+            channels_last: vec![false],
         }
     }
 
@@ -222,14 +226,17 @@ impl SweepSpec {
         Ok(out)
     }
 
-    /// `cfg` on every device × precision of the sweep (innermost axes).
+    /// `cfg` on every device × precision × memory format of the sweep (innermost axes).
     fn placements<'a>(&'a self, cfg: &'a RunConfig) -> impl Iterator<Item = RunConfig> + 'a {
         self.devices.iter().flat_map(move |&device| {
-            self.precisions.iter().map(move |&precision| {
-                let mut c = cfg.clone();
-                c.backend.device = device;
-                c.model.precision = precision;
-                c
+            self.precisions.iter().flat_map(move |&precision| {
+                self.channels_last.iter().map(move |&channels_last| {
+                    let mut c = cfg.clone();
+                    c.backend.device = device;
+                    c.model.precision = precision;
+                    c.model.channels_last = channels_last;
+                    c
+                })
             })
         })
     }
@@ -244,6 +251,7 @@ impl SweepSpec {
             ("max_batch_size", self.max_batch_size.is_empty()),
             ("devices", self.devices.is_empty()),
             ("precisions", self.precisions.is_empty()),
+            ("channels_last", self.channels_last.is_empty()),
         ];
         if let Some((axis, _)) = empty.iter().find(|(_, e)| *e) {
             return Err(Error::config(

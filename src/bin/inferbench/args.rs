@@ -79,6 +79,10 @@ pub struct ServerArgs {
     /// arguments [default: one 3 × image-size × image-size image].
     #[arg(long = "input", value_name = "SPEC")]
     pub inputs: Vec<String>,
+    /// Convolution weights and image inputs in the channels-last memory format
+    /// (built-in image models).
+    #[arg(long)]
+    pub channels_last: bool,
     /// Compute threads, each with its own model instance and stream.
     #[arg(long, default_value_t = 1)]
     pub workers: u32,

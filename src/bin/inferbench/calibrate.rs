@@ -23,6 +23,9 @@ pub struct CalibrateArgs {
     /// One input of the model per sample, as for run (repeatable).
     #[arg(long = "input", value_name = "SPEC")]
     pub inputs: Vec<String>,
+    /// Weights and images in the channels-last memory format, as for run.
+    #[arg(long)]
+    pub channels_last: bool,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -57,6 +60,7 @@ impl CalibrateArgs {
         cfg.model.image_size = self.image_size;
         cfg.model.compile = CompileArg::mode_or_default(self.compile, &self.model);
         cfg.model.inputs = parse_inputs(&self.inputs)?;
+        cfg.model.channels_last = self.channels_last;
         cfg.model.precision = Precision::parse(&self.precision)?;
         cfg.load.batch_size = self.batch_size;
         cfg.load.seed = self.seed;

@@ -62,6 +62,7 @@ impl ServerArgs {
                 compile: CompileArg::mode_or_default(self.compile, &self.model),
                 precision: Precision::parse(&self.precision)?,
                 inputs: parse_inputs(&self.inputs)?,
+                channels_last: self.channels_last,
             },
             load: LoadConfig {
                 batch_size: self.batch_size,

@@ -1,6 +1,7 @@
 // TorchScript passes that tch does not expose: torch::jit::freeze and
 // torch::jit::optimize_for_inference, the C++ forms of torch.jit.freeze and
-// torch.jit.optimize_for_inference, and a forward for the module they make.
+// torch.jit.optimize_for_inference, and a forward for the module they make; and
+// the channels-last memory format (--channels-last), which tch cannot ask for.
 //
 // Why the module stays on this side: on the CPU, optimize_for_inference turns
 // convolution weights into MKL-DNN tensors, which TorchScript cannot save, so the
@@ -28,6 +29,7 @@
 extern "C" {
 char* ib_jit_load_frozen(const char* path, const char* device, int optimize, void** out);
 char* ib_jit_forward(void* module, void* const* inputs, size_t count, void** out);
+char* ib_channels_last(void* tensor, void** out);
 void ib_jit_free(void* module);
 void ib_jit_free_error(char* message);
 }
@@ -102,6 +104,20 @@ char* ib_jit_forward(void* module, void* const* inputs, size_t count, void** out
       return error_copy("the model's output holds no tensor to respond with");
     }
     *out = new at::Tensor(std::move(response));
+    return nullptr;
+  } catch (const std::exception& e) {
+    return error_copy(e.what());
+  } catch (...) {
+    return error_copy("unknown C++ exception");
+  }
+}
+
+// A copy of a 4-D tensor in channels-last memory format (NHWC strides, same shape):
+// tch has no memory-format argument.
+char* ib_channels_last(void* tensor, void** out) {
+  try {
+    const auto* t = static_cast<const at::Tensor*>(tensor);
+    *out = new at::Tensor(t->contiguous(at::MemoryFormat::ChannelsLast));
     return nullptr;
   } catch (const std::exception& e) {
     return error_copy(e.what());
