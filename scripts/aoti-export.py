@@ -1,9 +1,12 @@
-"""Exports a built-in inferbench model with AOTInductor: the `aot-inductor` compile mode.
+"""Exports a built-in inferbench model with AOTInductor (the `aot-inductor` compile
+mode), or as a TorchScript file with dynamically quantized int8 linear layers
+(`--quantize dynamic-int8`: quantize_dynamic is Python-only).
 
 inferbench runs this with the Python of the torch it links (its venv; the binary
 embeds this file, INFERBENCH_PYTHON overrides the interpreter). One argument, a
 JSON object:
 
+  mode        aoti | dynamic-int8
   arch        resnet18 | tiny-cnn | mobilenet_v3_small | tiny-transformer
   weights     folder with weights.json (name, shape, offset per tensor) and
               weights.bin (fp32, little endian): the run's own weights, so the
@@ -16,7 +19,7 @@ JSON object:
   dtype       float32 | float16 | bfloat16
   device      cpu | cuda:N
   channels_last  weights and example input in the channels-last memory format
-  out         the .pt2 package to write
+  out         the .pt2 package (aoti) or .pt TorchScript file (dynamic-int8) to write
 
 Prints one JSON line: {"export_s": ..., "compile_s": ..., "torch": "..."}.
 """
@@ -112,6 +115,20 @@ def load_weights(model, folder):
         sys.exit(f"weights do not match the definition: missing {missing}, unexpected {unexpected}")
 
 
+def quantize(model, example, out, started):
+    """Linear layers with int8 weights and activations quantized on the fly, traced."""
+    with torch.no_grad():
+        quantized = torch.ao.quantization.quantize_dynamic(model, {nn.Linear}, dtype=torch.qint8)
+        converted = time.monotonic()
+        torch.jit.save(torch.jit.trace(quantized, example), out)
+    done = time.monotonic()
+    print(json.dumps({
+        "export_s": converted - started,
+        "compile_s": done - converted,
+        "torch": torch.__version__,
+    }))
+
+
 def main():
     args = json.loads(sys.argv[1])
     dtype = getattr(torch, args["dtype"])
@@ -135,6 +152,9 @@ def main():
         example = example.contiguous(memory_format=layout)
     shapes = ({0: torch.export.Dim("batch", min=1, max=max_batch)},) if dynamic else None
     started = time.monotonic()
+    if args["mode"] == "dynamic-int8":
+        quantize(model, example, args["out"], started)
+        return
     with torch.no_grad():
         program = torch.export.export(model, (example,), dynamic_shapes=shapes)
         exported = time.monotonic()

@@ -309,3 +309,70 @@ fn torchvisions_models_compiled_ahead_of_time_answer_as_eager() {
         aot_matches_eager(model, image);
     }
 }
+
+#[test]
+fn the_quantized_transformer_answers_close_to_fp32_and_refuses_what_it_cannot_run() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    std::env::set_var(
+        "INFERBENCH_CACHE_DIR",
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("aoti-cache"),
+    );
+    let model = ModelConfig {
+        name: "tiny-transformer".into(),
+        inputs: vec!["16:i64:0..30522".parse().unwrap()],
+        ..ModelConfig::default()
+    };
+    let ids = tch::Tensor::randint(30522, [4, 16], (tch::Kind::Int64, tch::Device::Cpu));
+    let want = answer(&model, CompileMode::Torchscript, &ids, 4);
+    for compile in [CompileMode::Torchscript, CompileMode::Frozen] {
+        let quantized = ModelConfig {
+            quantize: inferbench::config::Quantize::DynamicInt8,
+            ..model.clone()
+        };
+        let got = answer(&quantized, compile, &ids, 4);
+        // int8 weights: close to the fp32 answer, not equal to it.
+        let scale = want.abs().max().double_value(&[]);
+        let diff = (&got - &want).abs().max().double_value(&[]);
+        assert!(
+            diff > 0.0 && diff < 0.1 * scale.max(1.0),
+            "{compile:?}: {diff} of {scale}"
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs.jsonl");
+    for (args, needle) in [
+        (
+            vec!["--model", "tiny-transformer"],
+            "use --compile torchscript or frozen",
+        ),
+        (
+            vec!["--model", "resnet18", "--compile", "torchscript"],
+            "not a text model",
+        ),
+        (
+            vec![
+                "--model",
+                "tiny-transformer",
+                "--compile",
+                "torchscript",
+                "--device",
+                "cuda",
+            ],
+            "CPU only",
+        ),
+    ] {
+        let mut all = vec![
+            "run",
+            "-q",
+            "--iters",
+            "5",
+            "--quantize",
+            "dynamic-int8",
+            "--out",
+            s(&out),
+        ];
+        all.extend(args);
+        common::refused(&all, needle);
+    }
+    assert_eq!(common::lines(&out), 0);
+}

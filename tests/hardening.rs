@@ -210,8 +210,8 @@ fn clear_errors_for_small_images_conflicting_flags_and_libtorch_failures() {
     assert_eq!(both.status.code(), Some(2));
     assert!(stderr(&both).contains("--model-dir") && stderr(&both).contains("cannot be used with"));
 
-    // 824 GB of input: libtorch's allocation error, with its C++ frames only under -v.
-    let huge = [
+    // 768 GiB of input per request: refused by name before anything is allocated.
+    let request = inferbench(&[
         "run",
         "-q",
         "--model",
@@ -219,6 +219,30 @@ fn clear_errors_for_small_images_conflicting_flags_and_libtorch_failures() {
         "--batch-size",
         "4096",
         "--image-size",
+        "4096",
+        "--iters",
+        "1",
+        "--no-bare",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(request.status.code(), Some(1));
+    assert!(
+        stderr(&request).contains("768.0 GiB"),
+        "{}",
+        stderr(&request)
+    );
+
+    // A small request, but device buffers for 4096 of them (824 GB): libtorch's
+    // allocation error, with its C++ frames only under -v.
+    let huge = [
+        "run",
+        "-q",
+        "--model",
+        "tiny-cnn",
+        "--image-size",
+        "4096",
+        "--max-batch-size",
         "4096",
         "--iters",
         "1",

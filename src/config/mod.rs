@@ -14,7 +14,7 @@ mod placement;
 mod policies;
 pub use durations::{parse_duration, parse_duration_us};
 pub use input_spec::{InputDtype, InputSpec, ValueRange};
-pub use model::{CompileMode, ModelConfig, ModelFile, TOKEN_MODELS};
+pub use model::{CompileMode, ModelConfig, ModelFile, Quantize, TOKEN_MODELS};
 pub use placement::{DeviceSpec, Precision};
 pub use policies::{parse_spin_wait, BatchPolicy};
 
@@ -210,6 +210,15 @@ impl RunConfig {
             return Err(Error::config("max-batch-size", "0; expected at least 1"));
         }
         self.model.validate_inputs(self.load.batch_size)?;
+        if self.model.quantize != Quantize::None && self.backend.device != DeviceSpec::Cpu {
+            return Err(Error::config(
+                "quantize",
+                format!(
+                    "{}: dynamically quantized kernels run on the CPU only; use --device cpu",
+                    self.model.quantize.name()
+                ),
+            ));
+        }
         if self.model.image_size < MIN_CNN_IMAGE && self.model.is_built_in_cnn() {
             return Err(Error::config(
                 "image-size",
@@ -257,6 +266,9 @@ impl RunConfig {
         }
         if self.model.channels_last {
             id.push_str("/channels-last");
+        }
+        if self.model.quantize != Quantize::None {
+            id.push_str(&format!("/{}", self.model.quantize.name()));
         }
         if self.backend.device != DeviceSpec::Cpu {
             id.push_str(&format!("/{}", self.backend.device));

@@ -62,6 +62,41 @@ impl CompileMode {
     }
 }
 
+/// Whether to quantize the model's weights (`--quantize`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Quantize {
+    /// The weights as they are.
+    #[default]
+    None,
+    /// Linear layers with int8 weights, activations quantized on the fly
+    /// (`torch.ao.quantization.quantize_dynamic`; the CPU; tiny-transformer).
+    DynamicInt8,
+}
+
+impl Quantize {
+    /// The name in flags, sweep files and ids.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quantize::None => "none",
+            Quantize::DynamicInt8 => "dynamic-int8",
+        }
+    }
+
+    /// Parses `none` or `dynamic-int8`.
+    pub fn parse(text: &str) -> Result<Self> {
+        [Quantize::None, Quantize::DynamicInt8]
+            .into_iter()
+            .find(|q| q.name() == text.trim())
+            .ok_or_else(|| {
+                Error::config(
+                    "quantize",
+                    format!("'{text}': expected none or dynamic-int8"),
+                )
+            })
+    }
+}
+
 /// Which model to serve.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -87,6 +122,13 @@ pub struct ModelConfig {
     /// (`--channels-last`; built-in image models). Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub channels_last: bool,
+    /// Weight quantization (`--quantize`; tiny-transformer on the CPU). Default none.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub quantize: Quantize,
+}
+
+fn is_none(q: &Quantize) -> bool {
+    *q == Quantize::None
 }
 
 impl Default for ModelConfig {
@@ -99,6 +141,7 @@ impl Default for ModelConfig {
             precision: Precision::Fp32,
             inputs: Vec::new(),
             channels_last: false,
+            quantize: Quantize::None,
         }
     }
 }
@@ -204,6 +247,29 @@ impl ModelConfig {
                 "channels-last",
                 format!("{} is not a built-in image model; channels-last is for resnet18, mobilenet_v3_small and tiny-cnn", model.name),
             ));
+        }
+        if model.quantize != Quantize::None {
+            let why = if model.token_input().is_none() {
+                Some(format!(
+                    "{} is not a text model; dynamic-int8 is for tiny-transformer",
+                    model.name
+                ))
+            } else if !matches!(
+                model.compile,
+                CompileMode::Torchscript | CompileMode::Frozen
+            ) {
+                Some(format!("the quantized model runs as TorchScript, not {}: use --compile torchscript or frozen", model.compile.name()))
+            } else if model.precision != Precision::Fp32 {
+                Some("the quantized model takes fp32 activations: use --precision fp32".to_string())
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(Error::config(
+                    "quantize",
+                    format!("{}: {why}", model.quantize.name()),
+                ));
+            }
         }
         if let Some((kind, ..)) = ModelFile::find(&model.name).filter(|_| model.dir.is_none()) {
             if !kind.compiles().contains(&model.compile) {

@@ -1,6 +1,8 @@
 //! `--compile aot-inductor` for the built-in models: export the run's own weights
 //! with the Python of the linked torch (`scripts/aoti-export.py`, embedded), compile
 //! with AOTInductor for the run's device, batch and precision, and cache the package.
+//! The same script, cache and key make `--quantize dynamic-int8`'s TorchScript file
+//! (`quantize_dynamic` is Python-only) ([`quantized_for`]).
 //!
 //! The cache key is everything the package depends on, written out in full: the
 //! export script, the torch version, the architecture, the weights (a digest), the
@@ -18,8 +20,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
-use tch::{Device, Kind};
+use tch::Device;
 
+use super::export_weights::{weights_digest, write_weights};
 use super::zoo::Architecture;
 use crate::config::{InputSpec, Precision, ValueRange};
 use crate::error::{Error, Result};
@@ -44,8 +47,49 @@ pub struct ExportShape {
     pub channels_last: bool,
 }
 
+/// What the export script makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Made {
+    /// An AOTInductor package.
+    Aoti,
+    /// A TorchScript file of the model with dynamically quantized int8 linear layers.
+    DynamicInt8,
+}
+
+impl Made {
+    fn mode(self) -> &'static str {
+        match self {
+            Made::Aoti => "aoti",
+            Made::DynamicInt8 => "dynamic-int8",
+        }
+    }
+
+    fn file(self) -> &'static str {
+        match self {
+            Made::Aoti => "model.pt2",
+            Made::DynamicInt8 => "model.pt",
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Made::Aoti => "AOTInductor package",
+            Made::DynamicInt8 => "dynamic-int8 TorchScript file",
+        }
+    }
+
+    fn doing(self) -> &'static str {
+        match self {
+            Made::Aoti => "compiling with AOTInductor (a minute or more; cached for the next run)",
+            Made::DynamicInt8 => "quantizing with PyTorch (seconds; cached for the next run)",
+        }
+    }
+}
+
 /// A package ready to load, and how it was obtained.
 pub struct Package {
+    /// What it is, for the report.
+    pub made: &'static str,
     /// The `.pt2` file.
     pub path: PathBuf,
     /// How long the export and compile took when the package was made.
@@ -62,15 +106,47 @@ struct Compiled {
     torch: String,
 }
 
-/// The package for `arch` with the weights of `vs`, from the cache or compiled now
-/// (a minute or more: `progress` says so first).
+impl Package {
+    /// Where it came from, for the report.
+    pub fn origin(&self) -> crate::results::CompileCache {
+        crate::results::CompileCache {
+            made: self.made.to_string(),
+            hit: self.cache_hit,
+            compiled_in_s: self.compiled_in_s,
+        }
+    }
+}
+
+/// The AOTInductor package for `arch` with the weights of `vs`, from the cache or
+/// compiled now (a minute or more: `progress` says so first).
 pub fn package_for(
     arch: Architecture,
     vs: &VarStore,
     shape: ExportShape,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Package> {
-    let key = cache_key(arch, vs, &shape)?;
+    make(Made::Aoti, arch, vs, shape, progress)
+}
+
+/// The TorchScript file of `arch` with the weights of `vs` and its linear layers
+/// dynamically quantized to int8, from the cache or made now.
+pub fn quantized_for(
+    arch: Architecture,
+    vs: &VarStore,
+    shape: ExportShape,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Package> {
+    make(Made::DynamicInt8, arch, vs, shape, progress)
+}
+
+fn make(
+    kind: Made,
+    arch: Architecture,
+    vs: &VarStore,
+    shape: ExportShape,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Package> {
+    let key = cache_key(kind, arch, vs, &shape)?;
     let root = cache_root().join("aoti");
     let entry = root.join(short_digest(&key));
     if std::fs::read_to_string(entry.join("key.txt"))
@@ -81,14 +157,15 @@ pub fn package_for(
         if let Ok(text) = std::fs::read_to_string(entry.join("compiled.json")) {
             if let Ok(done) = serde_json::from_str::<Compiled>(&text) {
                 return Ok(Package {
-                    path: entry.join("model.pt2"),
+                    made: kind.what(),
+                    path: entry.join(kind.file()),
                     compiled_in_s: done.export_s + done.compile_s,
                     cache_hit: true,
                 });
             }
         }
     }
-    progress("compiling with AOTInductor (a minute or more; cached for the next run)");
+    progress(kind.doing());
     std::fs::create_dir_all(&root)
         .map_err(|e| Error::io("cannot create the AOTInductor cache", &root, e))?;
     let work = tempfile::Builder::new()
@@ -96,7 +173,7 @@ pub fn package_for(
         .tempdir_in(&root)
         .map_err(|e| Error::io("cannot create a folder in", &root, e))?;
     write_weights(vs, work.path())?;
-    let done = run_export(arch, &shape, work.path())?;
+    let done = run_export(kind, arch, &shape, work.path())?;
     std::fs::write(work.path().join("key.txt"), &key)
         .map_err(|e| Error::io("cannot write", work.path().join("key.txt"), e))?;
     let record = serde_json::to_string(&done).expect("plain numbers serialize");
@@ -110,7 +187,8 @@ pub fn package_for(
     std::fs::rename(&made, &entry)
         .map_err(|e| Error::io("cannot move into the cache", &entry, e))?;
     Ok(Package {
-        path: entry.join("model.pt2"),
+        made: kind.what(),
+        path: entry.join(kind.file()),
         compiled_in_s: done.export_s + done.compile_s,
         cache_hit: false,
     })
@@ -137,13 +215,19 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("python3"))
 }
 
-fn run_export(arch: Architecture, shape: &ExportShape, work: &Path) -> Result<Compiled> {
+fn run_export(
+    kind: Made,
+    arch: Architecture,
+    shape: &ExportShape,
+    work: &Path,
+) -> Result<Compiled> {
     let dtype = match shape.precision {
         Precision::Fp32 => "float32",
         Precision::Fp16 => "float16",
         Precision::Bf16 => "bfloat16",
     };
     let args = serde_json::json!({
+        "mode": kind.mode(),
         "arch": arch.name(),
         "weights": work,
         "input_shape": shape.input.shape,
@@ -157,7 +241,7 @@ fn run_export(arch: Architecture, shape: &ExportShape, work: &Path) -> Result<Co
         "dtype": dtype,
         "device": device_name(shape.device),
         "channels_last": shape.channels_last,
-        "out": work.join("model.pt2"),
+        "out": work.join(kind.file()),
     });
     let python = python();
     let started = Instant::now();
@@ -169,7 +253,7 @@ fn run_export(arch: Architecture, shape: &ExportShape, work: &Path) -> Result<Co
         .map_err(|e| {
             Error::config(
                 "compile",
-                format!("aot-inductor needs Python with torch; cannot start {} ({e}): run scripts/setup.sh or set INFERBENCH_PYTHON", python.display()),
+                format!("{} needs Python with torch; cannot start {} ({e}): run scripts/setup.sh or set INFERBENCH_PYTHON", kind.mode(), python.display()),
             )
         })?;
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -179,7 +263,8 @@ fn run_export(arch: Architecture, shape: &ExportShape, work: &Path) -> Result<Co
         return Err(Error::config(
             "compile",
             format!(
-                "aot-inductor: exporting {} failed after {:.0} s: {}",
+                "{}: exporting {} failed after {:.0} s: {}",
+                kind.mode(),
                 arch.name(),
                 started.elapsed().as_secs_f64(),
                 tail.join(" | ")
@@ -190,43 +275,16 @@ fn run_export(arch: Architecture, shape: &ExportShape, work: &Path) -> Result<Co
     let last = stdout.lines().last().unwrap_or_default();
     serde_json::from_str(last).map_err(|_| {
         Error::Pipeline(format!(
-            "aot-inductor: the export script printed no timing line (stdout: {last:?})"
+            "{}: the export script printed no timing line (stdout: {last:?})",
+            kind.mode()
         ))
     })
 }
 
-/// Writes `vs`'s tensors as fp32 for the export script: `weights.bin` (little
-/// endian, back to back) and `weights.json` (name, shape, byte offset of each).
-fn write_weights(vs: &VarStore, dir: &Path) -> Result<()> {
-    let mut blob: Vec<u8> = Vec::new();
-    let mut manifest = Vec::new();
-    for (name, tensor) in sorted_variables(vs) {
-        let flat = tensor
-            .f_to_kind(Kind::Float)?
-            .f_to_device(Device::Cpu)?
-            .f_contiguous()?
-            .f_flatten(0, -1)?;
-        let values = Vec::<f32>::try_from(&flat)?;
-        manifest.push(serde_json::json!({
-            "name": name, "shape": tensor.size(), "offset": blob.len(),
-        }));
-        blob.extend(values.iter().flat_map(|v| v.to_le_bytes()));
-    }
-    let (bin, json) = (dir.join("weights.bin"), dir.join("weights.json"));
-    std::fs::write(&bin, blob).map_err(|e| Error::io("cannot write", &bin, e))?;
-    std::fs::write(&json, serde_json::Value::Array(manifest).to_string())
-        .map_err(|e| Error::io("cannot write", &json, e))
-}
-
-fn sorted_variables(vs: &VarStore) -> Vec<(String, tch::Tensor)> {
-    let mut vars: Vec<_> = vs.variables().into_iter().collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    vars
-}
-
 /// Everything the package depends on, one line each.
-fn cache_key(arch: Architecture, vs: &VarStore, shape: &ExportShape) -> Result<String> {
+fn cache_key(kind: Made, arch: Architecture, vs: &VarStore, shape: &ExportShape) -> Result<String> {
     let mut key = String::new();
+    let _ = writeln!(key, "make {}", kind.mode());
     let _ = writeln!(key, "script {}", short_digest(EXPORT_SCRIPT));
     let _ = writeln!(
         key,
@@ -250,24 +308,6 @@ fn cache_key(arch: Architecture, vs: &VarStore, shape: &ExportShape) -> Result<S
     }
     let _ = writeln!(key, "weights {}", weights_digest(vs)?);
     Ok(key)
-}
-
-/// A digest of the weights' values: two runs with the same seed or checkpoint agree.
-fn weights_digest(vs: &VarStore) -> Result<String> {
-    let mut text = String::new();
-    for (name, t) in sorted_variables(vs) {
-        let t = t.f_to_kind(Kind::Double)?;
-        let sum = t.f_sum(Kind::Double)?.double_value(&[]);
-        let squares = t.f_square()?.f_sum(Kind::Double)?.double_value(&[]);
-        let _ = write!(
-            text,
-            "{name}{:?}{:x}{:x};",
-            t.size(),
-            sum.to_bits(),
-            squares.to_bits()
-        );
-    }
-    Ok(short_digest(&text))
 }
 
 /// The CPU's instruction-set flags that AOTInductor's kernels depend on.
@@ -309,7 +349,7 @@ fn device_name(device: Device) -> String {
 }
 
 /// 16 hex digits of SHA-256: a folder name for a key.
-fn short_digest(text: &str) -> String {
+pub(super) fn short_digest(text: &str) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(text.as_bytes());
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()

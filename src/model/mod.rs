@@ -8,7 +8,9 @@
 pub mod aoti;
 pub mod aoti_export;
 pub mod checkpoint;
+mod compile;
 pub mod draw;
+mod export_weights;
 pub mod fault;
 mod file;
 pub mod flops;

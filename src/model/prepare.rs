@@ -14,17 +14,16 @@ use tch::nn::{FuncT, VarStore};
 use tch::Tensor;
 
 use super::aoti::AotiModule;
-use super::aoti_export::{self, ExportShape};
 use super::checkpoint;
 use super::fault::{FaultPlan, FaultSpec};
 use super::jit::FrozenModule;
 use super::script::ScriptModule;
 use super::spin::SpinModel;
-use super::trace::{check_precision, example_input, trace};
+use super::trace::check_precision;
 use super::zoo::{infer, Architecture};
 use crate::config::{CompileMode, ModelConfig, Precision};
 use crate::error::{Error, Result};
-use crate::results::{CompileCache, ModelInfo};
+use crate::results::ModelInfo;
 
 /// One worker's callable model.
 pub trait Forward: Send {
@@ -321,54 +320,13 @@ fn prepare_plain(
         .sum();
 
     check_precision(&net, cfg, device)?;
-    let (prepared, compile_time) = match cfg.compile {
-        CompileMode::Eager => (
-            Prepared::Eager {
-                master,
-                arch,
-                precision: cfg.precision,
-            },
-            None,
-        ),
-        CompileMode::Torchscript | CompileMode::Frozen => {
-            let started = Instant::now();
-            let example = example_input(batches.example, cfg, device)?;
-            let example = match cfg.channels_last {
-                true => super::jit::to_channels_last(&example)?,
-                false => example,
-            };
-            let module = trace(&net, example)?;
-            let prepared = match cfg.compile {
-                CompileMode::Frozen => {
-                    Prepared::Frozen(Arc::new(FrozenModule::freeze(&module, device)?))
-                }
-                _ => Prepared::Script(Arc::new(ScriptModule::new(module))),
-            };
-            (prepared, Some(started.elapsed()))
-        }
-        CompileMode::AotInductor => {
-            let started = Instant::now();
-            let shape = ExportShape {
-                input: cfg.input_specs().remove(0),
-                batch: batches.example,
-                max_batch: batches.max,
-                precision: cfg.precision,
-                device,
-                channels_last: cfg.channels_last,
-            };
-            let package = aoti_export::package_for(arch, &master, shape, progress)?;
-            drop(AotiModule::load(&package.path, device)?); // loads here, or fails here
-            info.compile_cache = Some(CompileCache {
-                hit: package.cache_hit,
-                compiled_in_s: package.compiled_in_s,
-            });
-            let prepared = Prepared::Aoti {
-                path: package.path,
-                device,
-            };
-            (prepared, Some(started.elapsed()))
-        }
+    let built = super::compile::Built {
+        arch,
+        net: &net,
+        master,
     };
+    let (prepared, compile_time) =
+        super::compile::compile(cfg, built, batches, device, &mut info, progress)?;
     Ok(PreparedModel {
         info,
         load_time: Some(load_time),

@@ -1,5 +1,6 @@
 //! Tests of model preparation: precisions, compile modes and their errors.
 
+use super::super::trace::example_input;
 use super::*;
 use tch::Kind;
 

@@ -64,12 +64,12 @@ pub fn render(r: &RunReport) -> String {
     };
     let cache = match &r.model.compile_cache {
         Some(c) if c.hit => format!(
-            " (AOTInductor package from the cache; compiling it took {:.1} s)",
-            c.compiled_in_s
+            " ({} from the cache; making it took {:.1} s)",
+            c.made, c.compiled_in_s
         ),
         Some(c) => format!(
-            " (AOTInductor: export and compile {:.1} s, now cached)",
-            c.compiled_in_s
+            " ({} made with Python in {:.1} s, now cached)",
+            c.made, c.compiled_in_s
         ),
         None => String::new(),
     };

@@ -38,14 +38,17 @@ pub struct ModelInfo {
     /// `the first tensor of a tuple of 2`; `None` for the built-in models.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
-    /// An AOTInductor package's origin: the cache or a compile in this run.
+    /// The origin of a model made with Python (an AOTInductor package, a quantized
+    /// TorchScript file): the cache or this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compile_cache: Option<CompileCache>,
 }
 
-/// Where a compiled package came from (`--compile aot-inductor`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// Where a model made with Python came from (`--compile aot-inductor`, `--quantize`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompileCache {
+    /// What was made: `AOTInductor package` or `dynamic-int8 TorchScript file`.
+    pub made: String,
     /// The package was in the cache (compiled by an earlier run); `compile_time_s`
     /// is then only the lookup and load.
     pub hit: bool,

@@ -207,7 +207,7 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
         gpu_power_w: all(&|r| r.utilization.gpu_power_w),
         limit_efficiency: all(&|r| r.limits.map(|l| l.efficiency)),
         compile_time_s: all(&|r| r.compile_time_s),
-        package_compiled_in_s: all(&|r| r.model.compile_cache.map(|c| c.compiled_in_s)),
+        package_compiled_in_s: all(&|r| r.model.compile_cache.as_ref().map(|c| c.compiled_in_s)),
     })
 }
 

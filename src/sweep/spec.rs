@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::criterion_settings::CriterionSettings;
 use crate::config::{
-    Arrival, BatchPolicy, CompileMode, DeviceSpec, InputSpec, ModelConfig, Precision, RunConfig,
-    StreamLayout,
+    Arrival, BatchPolicy, CompileMode, DeviceSpec, InputSpec, ModelConfig, Precision, Quantize,
+    RunConfig, StreamLayout,
 };
 use crate::error::{Error, Result};
 
@@ -29,6 +29,7 @@ use crate::error::{Error, Result};
 /// inputs = ["128:i64:0..30522"]  # a model file's inputs (torchscript:PATH), as --input
 /// intra_op_threads = [1, 2]   # one value or a list (an axis)
 /// channels_last = [false, true]  # memory format of image models (an axis)
+/// quantize = ["none", "dynamic-int8"]  # tiny-transformer's weights (an axis)
 /// workers = [1, 2]
 /// streams = ["shared", "dedicated"]
 /// arrivals = ["burst"]        # as --arrival: burst, concurrency:N, poisson:RATE
@@ -89,6 +90,8 @@ pub struct SweepSpec {
     pub precisions: Vec<Precision>,
     /// Channels-last memory format off and/or on (built-in image models). Default [false].
     pub channels_last: Vec<bool>,
+    /// Weight quantization: none and/or dynamic-int8 (tiny-transformer). Default [none].
+    pub quantize: Vec<Quantize>,
 }
 
 impl Default for SweepSpec {
@@ -125,6 +128,7 @@ impl SweepSpec {
             devices: vec![DeviceSpec::Cpu],
             precisions: vec![Precision::Fp32],
             channels_last: vec![false],
+            quantize: vec![Quantize::None],
         }
     }
 
@@ -230,12 +234,15 @@ impl SweepSpec {
     fn placements<'a>(&'a self, cfg: &'a RunConfig) -> impl Iterator<Item = RunConfig> + 'a {
         self.devices.iter().flat_map(move |&device| {
             self.precisions.iter().flat_map(move |&precision| {
-                self.channels_last.iter().map(move |&channels_last| {
-                    let mut c = cfg.clone();
-                    c.backend.device = device;
-                    c.model.precision = precision;
-                    c.model.channels_last = channels_last;
-                    c
+                self.channels_last.iter().flat_map(move |&channels_last| {
+                    self.quantize.iter().map(move |&quantize| {
+                        let mut c = cfg.clone();
+                        c.backend.device = device;
+                        c.model.precision = precision;
+                        c.model.channels_last = channels_last;
+                        c.model.quantize = quantize;
+                        c
+                    })
                 })
             })
         })
@@ -252,6 +259,7 @@ impl SweepSpec {
             ("devices", self.devices.is_empty()),
             ("precisions", self.precisions.is_empty()),
             ("channels_last", self.channels_last.is_empty()),
+            ("quantize", self.quantize.is_empty()),
         ];
         if let Some((axis, _)) = empty.iter().find(|(_, e)| *e) {
             return Err(Error::config(

@@ -83,6 +83,10 @@ pub struct ServerArgs {
     /// (built-in image models).
     #[arg(long)]
     pub channels_last: bool,
+    /// none, or dynamic-int8: linear layers with int8 weights (quantize_dynamic, made
+    /// with the venv's Python; tiny-transformer on the CPU, --compile torchscript or frozen).
+    #[arg(long, default_value = "none")]
+    pub quantize: String,
     /// Compute threads, each with its own model instance and stream.
     #[arg(long, default_value_t = 1)]
     pub workers: u32,

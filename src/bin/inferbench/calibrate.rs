@@ -26,6 +26,9 @@ pub struct CalibrateArgs {
     /// Weights and images in the channels-last memory format, as for run.
     #[arg(long)]
     pub channels_last: bool,
+    /// none or dynamic-int8, as for run.
+    #[arg(long, default_value = "none")]
+    pub quantize: String,
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
@@ -61,6 +64,7 @@ impl CalibrateArgs {
         cfg.model.compile = CompileArg::mode_or_default(self.compile, &self.model);
         cfg.model.inputs = parse_inputs(&self.inputs)?;
         cfg.model.channels_last = self.channels_last;
+        cfg.model.quantize = inferbench::config::Quantize::parse(&self.quantize)?;
         cfg.model.precision = Precision::parse(&self.precision)?;
         cfg.load.batch_size = self.batch_size;
         cfg.load.seed = self.seed;

@@ -5,7 +5,7 @@ use anyhow::Context;
 use clap::ValueEnum;
 use inferbench::config::{
     parse_spin_wait, Arrival, BackendConfig, BatchPolicy, CompileMode, DeviceSpec, InputSpec,
-    LoadConfig, ModelConfig, Precision, RunConfig, StreamLayout,
+    LoadConfig, ModelConfig, Precision, Quantize, RunConfig, StreamLayout,
 };
 
 use crate::args::ServerArgs;
@@ -63,6 +63,7 @@ impl ServerArgs {
                 precision: Precision::parse(&self.precision)?,
                 inputs: parse_inputs(&self.inputs)?,
                 channels_last: self.channels_last,
+                quantize: Quantize::parse(&self.quantize)?,
             },
             load: LoadConfig {
                 batch_size: self.batch_size,
