@@ -209,8 +209,9 @@ mod tests {
 
     #[test]
     fn has_torchvisions_parameters_and_output() {
+        // Random draws under the seed lock: other tests compare two seeded builds.
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let net = mobilenet_v3_small(&vs.root(), 1000);
+        let net = crate::model::seeded(0, || mobilenet_v3_small(&vs.root(), 1000));
         // torchvision: 2,542,856 trainable parameters (running statistics aside).
         let trainable: i64 = vs
             .trainable_variables()

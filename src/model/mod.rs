@@ -32,8 +32,18 @@ pub use zoo::Architecture;
 /// per process: two threads that each seed and then draw (two runs in one process,
 /// parallel tests) would otherwise interleave and neither get its seed's numbers.
 pub fn seeded<T>(seed: u64, draw: impl FnOnce() -> T) -> T {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = DRAWS.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(seed as i64);
     draw()
 }
+
+/// Runs `draw`, whose values do not matter (a network built only to be overwritten),
+/// while no seeded draw runs: it would otherwise take numbers from between another
+/// thread's seeding and its draw.
+pub fn unseeded<T>(draw: impl FnOnce() -> T) -> T {
+    let _turn = DRAWS.lock().unwrap_or_else(|e| e.into_inner());
+    draw()
+}
+
+/// Held by every draw from libtorch's default generator made here.
+static DRAWS: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -164,8 +164,7 @@ fn eager_copy(
     channels_last: bool,
 ) -> Result<EagerModel> {
     let mut vs = VarStore::new(master.device());
-    let net = arch
-        .build(&vs.root())
+    let net = super::unseeded(|| arch.build(&vs.root()))
         .expect("eager models have weights; this is a bug");
     cast(&mut vs, precision); // before the copy, which would otherwise cast back to fp32
     vs.copy(master)?;
