@@ -165,6 +165,36 @@ fn a_package_refuses_a_wrong_spec_before_anything_is_measured() {
         common::refused(&args, needle);
         assert_eq!(common::lines(&out), 0);
     }
+    // Missing, truncated, or a TorchScript file given as a package.
+    let truncated = dir.path().join("truncated.pt2");
+    let whole = std::fs::read(package()).unwrap();
+    std::fs::write(&truncated, &whole[..whole.len() / 2]).unwrap();
+    let torchscript = repo().join("fixtures/models/ids_mask_tuple.pt");
+    for (file, needle) in [
+        (dir.path().join("missing.pt2"), "missing.pt2: no such file"),
+        (truncated, "truncated.pt2: not an AOTInductor package"),
+        (torchscript, "ids_mask_tuple.pt: not an AOTInductor package"),
+    ] {
+        let model = format!("aoti:{}", s(&file));
+        common::refused(
+            &[
+                "run",
+                "-q",
+                "--iters",
+                "5",
+                "--out",
+                s(&out),
+                "--model",
+                &model,
+                "--input",
+                "16:i64:0..100",
+                "--input",
+                "16:i64:0..2",
+            ],
+            needle,
+        );
+        assert_eq!(common::lines(&out), 0);
+    }
 }
 
 #[test]

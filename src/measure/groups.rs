@@ -11,6 +11,10 @@ use super::units::{TailLatency, Utilization};
 use crate::config::RunConfig;
 use crate::device;
 use crate::pipeline::{Server, Window};
+
+/// A window this long holds several utilisation samples (the sampler's period is
+/// 100 ms), whatever the model's speed.
+const MEASURABLE_WINDOW: Duration = Duration::from_secs(1);
 /// Criterion settings for pipeline benchmarks: the server is warmed up before
 /// criterion sees it, so criterion's own warm-up only has to be non-zero.
 pub fn criterion_config<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
@@ -175,14 +179,18 @@ pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: 
         let requests = u64::from(cfg.load.num_iters);
         group.bench_function(measurement.name(), |b| {
             b.iter_custom(|iters| {
-                // A window too short for this measurement is measured again with twice the
-                // requests (at most 64×), so every sample carries a real figure.
+                // A window too short for this measurement (utilisation needs a sampler
+                // period, 100 ms: a fast model's window can be shorter) is measured
+                // again with twice the requests, until it lasts a second; so every
+                // sample carries a real figure.
                 let mut n = requests;
                 loop {
+                    let started = std::time::Instant::now();
                     let window = server
                         .measure(n, false)
                         .unwrap_or_else(|e| panic!("{id}: {e}"));
-                    if measurement.measured(&window) || n >= requests * 64 {
+                    let long = started.elapsed() >= MEASURABLE_WINDOW;
+                    if measurement.measured(&window) || long {
                         break measurement.value(&window, iters);
                     }
                     n *= 2;

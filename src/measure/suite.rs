@@ -80,7 +80,7 @@ impl Suite {
         spec.criterion.validate()?;
         // A model the zoo does not know would make every group fail to start, and the
         // bench would measure nothing and still succeed: refuse it here with the rest.
-        crate::model::Architecture::parse(&spec.model)?;
+        crate::model::check_name(&spec.model)?;
         let mut configs = spec.expand()?;
         for cfg in &mut configs {
             cfg.load.num_iters = spec.criterion.requests_per_sample;
@@ -170,5 +170,35 @@ fn text_var(name: &'static str) -> Result<Option<String>> {
             .into_string()
             .map(Some)
             .map_err(|v: OsString| Error::config(name, format!("{v:?} is not valid UTF-8"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suite(model: &str, extra: &str) -> Result<Suite> {
+        let text = format!("model = \"{model}\"\nbatch_sizes = [2]\nworkers = [1]\n{extra}");
+        Suite::from_spec(SweepSpec::from_toml(&text, "test", None)?)
+    }
+
+    #[test]
+    fn a_model_file_with_its_inputs_is_a_suite_and_a_missing_one_is_refused() {
+        let file = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/fixtures/models/ids_mask_tuple.pt"
+        );
+        let inputs = "inputs = [\"16:i64:0..100\", \"16:i64:0..2\"]\nintra_op_threads = [1, 2]\n";
+        let ok = suite(&format!("torchscript:{file}"), inputs).unwrap();
+        assert_eq!(ok.configs.len(), 2, "the threads axis: two groups");
+        assert!(ok.configs[1]
+            .id()
+            .starts_with("torchscript:ids_mask_tuple.pt-16:i64:0..100"));
+        let err = suite("torchscript:/nowhere/model.pt", inputs)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nowhere/model.pt: no such file"), "{err}");
+        let err = suite("resnet1000", "").unwrap_err().to_string();
+        assert!(err.contains("unknown model"), "{err}");
     }
 }
