@@ -111,6 +111,7 @@ fn main() {
         return;
     };
     println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    #[cfg(feature = "torch")]
     build_jit_shim(&lib);
     println!("cargo:rustc-cfg=jit_shim");
     if let Some(python) = venv_python(&lib) {
@@ -153,6 +154,7 @@ fn build_stream_shim(lib: &std::path::Path) {
 /// Compiles the C++ model shims (src/model/shim/): freezing and optimizing a
 /// TorchScript module for inference (`--compile frozen`), and loading and running
 /// and AOTInductor packages (`--compile aot-inductor`, `--model aoti:PATH`).
+#[cfg(feature = "torch")]
 fn build_jit_shim(lib: &std::path::Path) {
     compile_shim(
         lib,
@@ -164,6 +166,7 @@ fn build_jit_shim(lib: &std::path::Path) {
 /// Compiles a C++ shim against the headers of the libtorch being linked: the shims
 /// call C++ methods, so headers and libraries must be the same version. The ABI
 /// flag matches PyPI's and the cxx11 libtorch builds.
+#[cfg(feature = "torch")]
 fn compile_shim(lib: &std::path::Path, sources: &[&str], name: &str) {
     for source in sources {
         println!("cargo:rerun-if-changed={source}");
