@@ -13,22 +13,13 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
 
-use crossbeam_channel::unbounded;
 use inferbench::config::{BatchPolicy, CompileMode, InputSpec, ModelConfig, StreamLayout};
-use inferbench::device::{ComputeDevice, CpuDevice};
-use inferbench::metrics::DeviceStageTimes;
 use inferbench::model::aoti::AotiModule;
 use inferbench::model::{prepare, Batches};
-use inferbench::pipeline::backend::{input_buffers, Backend, BackendPlan};
-use inferbench::pipeline::inputs::InputPool;
-use inferbench::pipeline::stages::{ResponseResult, TensorRequest};
-use inferbench::pipeline::wait::WaitPolicy;
-use inferbench::request::{Request, RunClock};
 
-use common::s;
+use common::{s, serve};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
@@ -64,60 +55,25 @@ fn specs() -> Vec<InputSpec> {
         .collect()
 }
 
+/// The largest difference between a response of the package served in `streams`
+/// and `batching` and the package's own output for that request alone.
 fn largest_difference(streams: StreamLayout, batching: BatchPolicy) -> f64 {
-    let (batch, requests, inputs) = (2, 12, specs());
+    let inputs = specs();
     let cfg = ModelConfig {
         name: format!("aoti:{}", s(package())),
         compile: CompileMode::AotInductor,
         inputs: inputs.clone(),
         ..ModelConfig::default()
     };
-    let device: Arc<dyn ComputeDevice> = Arc::new(CpuDevice);
     let batches = Batches {
-        example: batch,
-        max: batching.max_samples(batch),
+        example: serve::BATCH,
+        max: batching.max_samples(serve::BATCH),
     };
     let model = prepare(&cfg, batches, 0, tch::Device::Cpu, &mut |_| {}).unwrap();
-    let pool = InputPool::generate(requests, batch, &inputs, 3, device.as_ref()).unwrap();
-    let clock = RunClock::start();
-    let plan = BackendPlan {
-        model: &model,
-        device: Arc::clone(&device),
-        workers: 2,
-        streams,
-        intra_op_threads: 1,
-        batching,
-        buffers: input_buffers(&batching, batch, &inputs),
-        device_times: Arc::new(DeviceStageTimes::default()),
-        clock,
-        wait: WaitPolicy::spin_then_park(Duration::ZERO),
-    };
-    let (request_tx, request_rx) = unbounded::<TensorRequest>();
-    let (response_tx, response_rx) = unbounded::<ResponseResult>();
-    let backend = Backend::spawn(plan, request_rx, response_tx).unwrap();
-    for id in 0..requests as u64 {
-        request_tx
-            .send(Request::sent_now(id, batch, pool.get(id), &clock))
-            .unwrap();
-    }
     let reference = AotiModule::load(package(), tch::Device::Cpu).unwrap();
-    let mut worst = 0.0f64;
-    for _ in 0..requests {
-        let response = response_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("a response within a minute")
-            .unwrap();
-        let expected = reference.forward(&pool.get(response.meta.id)).unwrap();
-        assert_eq!(response.payload.size(), expected.size());
-        let diff = (&response.payload - &expected)
-            .abs()
-            .max()
-            .double_value(&[]);
-        worst = worst.max(diff);
-    }
-    drop(request_tx);
-    backend.join(Duration::from_secs(30)).unwrap();
-    worst
+    serve::largest_difference(&model, &inputs, streams, batching, &|request| {
+        reference.forward(request).unwrap()
+    })
 }
 
 #[test]

@@ -8,21 +8,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
 
-use crossbeam_channel::unbounded;
 use inferbench::config::{BatchPolicy, CompileMode, InputSpec, ModelConfig, StreamLayout};
-use inferbench::device::{ComputeDevice, CpuDevice};
-use inferbench::metrics::DeviceStageTimes;
 use inferbench::model::{prepare, script::ScriptModule, Batches};
-use inferbench::pipeline::backend::{input_buffers, Backend, BackendPlan};
-use inferbench::pipeline::inputs::InputPool;
-use inferbench::pipeline::stages::{ResponseResult, TensorRequest};
-use inferbench::pipeline::wait::WaitPolicy;
-use inferbench::request::{Request, RunClock};
 
-use common::{inferbench, lines, refused, s};
+use common::{inferbench, lines, refused, s, serve};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,9 +24,8 @@ fn specs(texts: &[&str]) -> Vec<InputSpec> {
     texts.iter().map(|t| t.parse().unwrap()).collect()
 }
 
-/// Serves `requests` requests of `batch` samples each through a backend of `file`
-/// and returns the largest difference between a response and the model's own
-/// output for that request's inputs.
+/// The largest difference between a response of `file` served in `streams` and
+/// `batching` and the file's own output for that request alone.
 fn largest_difference(
     file: &str,
     inputs: &[InputSpec],
@@ -44,64 +33,19 @@ fn largest_difference(
     streams: StreamLayout,
     batching: BatchPolicy,
 ) -> f64 {
-    let (batch, requests) = (2, 12);
     let cfg = ModelConfig {
         name: format!("torchscript:{}", s(&fixture(file))),
         compile,
         inputs: inputs.to_vec(),
         ..ModelConfig::default()
     };
-    let device: Arc<dyn ComputeDevice> = Arc::new(CpuDevice);
-    let model = prepare(
-        &cfg,
-        Batches::fixed(batch),
-        0,
-        tch::Device::Cpu,
-        &mut |_| {},
-    )
-    .unwrap();
-    let pool = InputPool::generate(requests, batch, inputs, 3, device.as_ref()).unwrap();
-    let clock = RunClock::start();
-    let plan = BackendPlan {
-        model: &model,
-        device: Arc::clone(&device),
-        workers: 2,
-        streams,
-        intra_op_threads: 1,
-        batching,
-        buffers: input_buffers(&batching, batch, inputs),
-        device_times: Arc::new(DeviceStageTimes::default()),
-        clock,
-        wait: WaitPolicy::spin_then_park(Duration::ZERO),
-    };
-    let (request_tx, request_rx) = unbounded::<TensorRequest>();
-    let (response_tx, response_rx) = unbounded::<ResponseResult>();
-    let backend = Backend::spawn(plan, request_rx, response_tx).unwrap();
-    for id in 0..requests as u64 {
-        request_tx
-            .send(Request::sent_now(id, batch, pool.get(id), &clock))
-            .unwrap();
-    }
+    let batches = Batches::fixed(serve::BATCH);
+    let model = prepare(&cfg, batches, 0, tch::Device::Cpu, &mut |_| {}).unwrap();
     let reference =
         ScriptModule::load(&fixture(file), tch::Device::Cpu, Default::default()).unwrap();
-    let _guard = tch::no_grad_guard();
-    let mut worst = 0.0f64;
-    for _ in 0..requests {
-        let response = response_rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("a response within a minute")
-            .unwrap();
-        let expected = reference.forward(&pool.get(response.meta.id)).unwrap();
-        assert_eq!(response.payload.size(), expected.size(), "{file}");
-        let diff = (&response.payload - &expected)
-            .abs()
-            .max()
-            .double_value(&[]);
-        worst = worst.max(diff);
-    }
-    drop(request_tx);
-    backend.join(Duration::from_secs(30)).unwrap();
-    worst
+    serve::largest_difference(&model, inputs, streams, batching, &|request| {
+        reference.forward(request).unwrap()
+    })
 }
 
 #[test]

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+pub mod serve;
+
 /// Runs the `inferbench` binary built for these tests.
 pub fn inferbench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_inferbench"))
