@@ -19,6 +19,7 @@ the CPU, with a dynamic batch of 1..64. It is not committed: a package is compil
 for the instruction sets of the machine that makes it, so tests make their own.
 """
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -26,15 +27,16 @@ import torch
 from torch import nn
 
 
-class TinyCnn(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.fc = nn.Linear(8, 10)
+def _export_script():
+    """scripts/aoti-export.py (a hyphenated name, so loaded by path): the one
+    definition of inferbench's tiny-cnn on the Python side."""
+    spec = importlib.util.spec_from_file_location("aoti_export", Path(__file__).with_name("aoti-export.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    def forward(self, x):
-        x = torch.relu(self.conv(x))
-        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+TinyCnn = _export_script().TinyCnn
 
 
 class IdsMask(nn.Module):
