@@ -74,6 +74,18 @@ else
   HEAD_BIN=$DRIVER
 fi
 
+# A revision older than windowed A/B has no `serve-windows`: fall back to a fresh
+# process per run for both sides (noisier; the table says how far it can see).
+if [[ " ${AB_ARGS[*]} " != *" --process-per-run "* ]]; then
+  for bin in "$BASE_BIN" "$HEAD_BIN"; do
+    if ! "$bin" serve-windows --help >/dev/null 2>&1; then
+      say "$bin has no serve-windows (an older revision): every run a fresh process (--process-per-run)"
+      AB_ARGS+=(--process-per-run)
+      break
+    fi
+  done
+fi
+
 set +e
 "$DRIVER" ab --base "$BASE_BIN" --head "$HEAD_BIN" "${AB_ARGS[@]}"
 status=$?

@@ -1,6 +1,8 @@
 //! `inferbench ab` end to end on the spin model, whose forward busy-waits a known
 //! time, so the true ratio of two spins is known.
 //!
+//! Windows are 10 requests and blocks 2 rounds (`--block-rounds 2`), so that a block
+//! of servers taking turns lasts about 2 s and a test settles in well under a minute.
 //! The spins are 20 ms rather than 5 ms: on a loaded machine a busy-wait ends late
 //! when its thread is off the CPU at the deadline, a delay of a scheduler slice
 //! whatever the spin's length; against 20 ms that overshoot blurs the known ratio
@@ -33,7 +35,9 @@ fn spin_ab(base: &str, head: &str, extra: &[&str]) -> (i32, serde_json::Value) {
     let head_args = format!("--model spin:{head}");
     let mut args = vec![
         "--run",
-        "--iters 30",
+        "--iters 10",
+        "--block-rounds",
+        "2",
         "--base-args",
         &base_args,
         "--head-args",
@@ -180,7 +184,9 @@ fn two_copies_of_one_binary_compare_as_base_and_head() {
             "--head",
             head.to_str().unwrap(),
             "--run",
-            "--model spin:20ms --iters 20",
+            "--model spin:20ms --iters 10",
+            "--block-rounds",
+            "1",
             "--threshold",
             "5",
             "--max-blocks",
@@ -219,10 +225,91 @@ fn two_copies_of_one_binary_compare_as_base_and_head() {
     );
 }
 
+#[test]
+fn a_process_per_run_compares_the_same_way() {
+    let (code, report) = spin_ab(
+        "20ms",
+        "20ms",
+        &[
+            "--process-per-run",
+            "--threshold",
+            "5",
+            "--max-blocks",
+            "6",
+        ],
+    );
+    for name in ["throughput", "mean"] {
+        let (point, lower, upper, verdict) = figure(&report, name);
+        assert_eq!(verdict, "within_noise", "{name}: {point} [{lower}, {upper}]");
+    }
+    // Six blocks of two A B B A rounds (spin_ab's --block-rounds 2).
+    assert_eq!(report["configurations"][0]["pairs"], 24, "{report}");
+    assert_eq!(code, 0);
+}
+
+/// The server side of windowed runs: one report line per "window" line, each a
+/// fresh window of `--iters` requests; anything else is refused by name.
+#[test]
+fn a_window_server_answers_each_request_with_one_report() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::Stdio;
+    let mut child = Command::new(inferbench())
+        .args(["serve-windows", "--quiet", "--model", "spin:2ms", "--iters", "7"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..2 {
+        writeln!(stdin, "window").unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let report: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(report["requests"], 7, "{report}");
+        let throughput = report["throughput_samples_per_s"].as_f64().unwrap();
+        // 7 forwards of at least 2 ms each: at most 500 a second.
+        assert!(throughput > 0.0 && throughput <= 500.0, "{report}");
+        assert!(report["bare_forward_samples_per_s"].is_null(), "{report}");
+    }
+    writeln!(stdin, "measure please").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("'measure please' is not a request"), "{stderr}");
+}
+
+/// A base built before windowed A/B has no `serve-windows`: the error says so and
+/// names the flag that compares it anyway.
+#[test]
+fn a_base_without_window_servers_is_named_with_the_way_out() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join("old-inferbench");
+    std::fs::write(
+        &old,
+        "#!/bin/sh\necho \"error: unrecognized subcommand '$1'\" >&2\nexit 2\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = ab(
+        &inferbench(),
+        &["--base", old.to_str().unwrap(), "--run", "--model spin:1ms --iters 3"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no `serve-windows`") && stderr.contains("--process-per-run"),
+        "{stderr}"
+    );
+}
+
 /// Bad input exits 2 (could not compare), naming the problem, before or at the first run.
 #[test]
 fn bad_input_is_refused_by_name_with_exit_2() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (&["--run", "--iters 5 --out x.jsonl"], "--out"),
         (
             &["--base", "/nonexistent/inferbench"],
@@ -230,6 +317,7 @@ fn bad_input_is_refused_by_name_with_exit_2() {
         ),
         (&["--figures", "p95"], "'p95'"),
         (&["--min-blocks", "3"], "min-blocks"),
+        (&["--block-rounds", "0"], "block-rounds"),
         (
             &["--base-args", "--model nonsense", "--run", "--iters 1"],
             "nonsense",

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::procedure::{run_ab, Job, Measure};
+use super::procedure::{run_ab, Job, MeasureRun, RunBlocks};
 use super::{AbOptions, AbReport, Measurement, Side};
 use crate::error::{Error, Result};
 
@@ -98,30 +98,12 @@ pub struct ChildRuns {
 impl ChildRuns {
     /// Checks that both programs exist and no configuration sets a reserved flag.
     pub fn new(base: Program, head: Program, configs: Vec<Vec<String>>) -> Result<Self> {
-        for (program, flag) in [(&base, "base"), (&head, "head")] {
-            if !program.path.is_file() {
-                return Err(Error::config(
-                    flag,
-                    format!(
-                        "{} is not a file; give the path of an inferbench binary",
-                        program.path.display()
-                    ),
-                ));
-            }
-        }
-        check_not_reserved(&base.extra_args, "base-args")?;
-        check_not_reserved(&head.extra_args, "head-args")?;
-        for c in &configs {
-            check_not_reserved(c, "run")?;
-        }
+        check_job(&base, &head, &configs)?;
         Ok(Self {
             base,
             head,
             configs,
-            scratch: tempfile::Builder::new()
-                .prefix("inferbench-ab-")
-                .tempdir()
-                .map_err(|e| Error::io("cannot create a folder in", std::env::temp_dir(), e))?,
+            scratch: scratch_dir()?,
         })
     }
 
@@ -139,7 +121,7 @@ impl ChildRuns {
     }
 }
 
-impl Measure for ChildRuns {
+impl MeasureRun for ChildRuns {
     fn measure(&mut self, config: usize, side: Side) -> Result<Measurement> {
         let mut cmd = self.command(config, side);
         let shown = format!("{cmd:?}");
@@ -168,12 +150,82 @@ impl Measure for ChildRuns {
     }
 }
 
+/// Checks that both programs exist and that no side's flags or configuration sets
+/// a reserved flag.
+pub fn check_job(base: &Program, head: &Program, configs: &[Vec<String>]) -> Result<()> {
+    for (program, flag) in [(base, "base"), (head, "head")] {
+        if !program.path.is_file() {
+            return Err(Error::config(
+                flag,
+                format!(
+                    "{} is not a file; give the path of an inferbench binary",
+                    program.path.display()
+                ),
+            ));
+        }
+    }
+    check_not_reserved(&base.extra_args, "base-args")?;
+    check_not_reserved(&head.extra_args, "head-args")?;
+    for c in configs {
+        check_not_reserved(c, "run")?;
+    }
+    Ok(())
+}
+
+/// A private folder for the children's files, removed when dropped.
+pub fn scratch_dir() -> Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("inferbench-ab-")
+        .tempdir()
+        .map_err(|e| Error::io("cannot create a folder in", std::env::temp_dir(), e))
+}
+
+/// How the runs of a job are made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Servers taking turns ([`super::windows`]): each block starts both sides'
+    /// servers and measures this many A B B A rounds of windows.
+    Windows {
+        /// A B B A rounds per block.
+        rounds: u32,
+    },
+    /// A fresh `run --json` process per run; a block is this many A B B A rounds.
+    Processes {
+        /// A B B A rounds per block.
+        rounds: u32,
+    },
+}
+
+impl RunMode {
+    /// Rounds per block when none are given: 8 for servers (a block's start-up
+    /// costs about two windows' worth, spread over 32 windows), 1 for processes
+    /// (each run pays its own start-up anyway).
+    pub fn new(process_per_run: bool, rounds: Option<u32>) -> Result<Self> {
+        if rounds == Some(0) {
+            return Err(Error::config(
+                "block-rounds",
+                "0: a block needs at least one A B B A round",
+            ));
+        }
+        Ok(if process_per_run {
+            RunMode::Processes {
+                rounds: rounds.unwrap_or(1),
+            }
+        } else {
+            RunMode::Windows {
+                rounds: rounds.unwrap_or(8),
+            }
+        })
+    }
+}
+
 /// Compares `head` with `base` on each configuration (`run` flags as one string
 /// each; none given means one configuration with `run`'s defaults), as child processes.
 pub fn compare_programs(
     base: Program,
     head: Program,
     runs: &[String],
+    mode: RunMode,
     options: &AbOptions,
     progress: &mut dyn FnMut(&str),
 ) -> Result<AbReport> {
@@ -189,8 +241,17 @@ pub fn compare_programs(
         base: base.describe(),
         head: head.describe(),
     };
-    let mut children = ChildRuns::new(base, head, configs)?;
-    run_ab(&job, &mut children, options, progress)
+    check_job(&base, &head, &configs)?;
+    match mode {
+        RunMode::Windows { rounds } => {
+            let mut servers = super::windows::WindowServers::new(base, head, configs, rounds)?;
+            run_ab(&job, &mut servers, options, progress)
+        }
+        RunMode::Processes { rounds } => {
+            let runs = ChildRuns::new(base, head, configs)?;
+            run_ab(&job, &mut RunBlocks { runs, rounds }, options, progress)
+        }
+    }
 }
 
 /// The path of this executable, the default for both sides.

@@ -1,11 +1,15 @@
 //! The A/B procedure: the A B B A schedule, the judgement of each configuration
 //! after every block, and the stopping rule.
 //!
-//! The unit of the statistics is a block of two pairs, A B then B A: its value is
-//! the mean of the two pairs' log ratios. Within a block each side runs once first
-//! and once second, and its two runs sit symmetrically in time, so an order effect
-//! (the second run of a pair being faster) and a linear drift of the machine over
-//! the block cancel exactly instead of merely averaging out. Where the runs come from is a
+//! The unit of the statistics is a block: one or more rounds of two pairs, A B then
+//! B A, whose value is the mean of its pairs' log ratios. Within a round each side
+//! runs once first and once second, and its two runs sit symmetrically in time, so
+//! an order effect (the second run of a pair being faster, or a cache the other side
+//! emptied) and a linear drift of the machine cancel exactly instead of merely
+//! averaging out. A block is also the unit of independence: with servers taking
+//! turns ([`super::windows`]) each block starts both servers afresh, so whatever
+//! luck a process has (its memory layout, where its threads landed) stays inside
+//! one observation instead of leaning on every one. Where the runs come from is a
 //! [`Measure`]; nothing here knows about processes, so the statistics and the
 //! stopping rule are tested on synthetic data with known answers.
 
@@ -17,10 +21,41 @@ use crate::compare::{verdict, Verdict};
 use crate::error::Result;
 use crate::metrics::median;
 
-/// Something that can run configuration `config` on one side and say what it measured.
+/// Something that can measure one block of configuration `config`.
 pub trait Measure {
-    /// One fresh run (a new process, a new window).
+    /// The block's pairs (base, head), in the order they ran: rounds of A B, B A
+    /// (so an even number, at least two).
+    fn block(&mut self, config: usize) -> Result<Vec<Pair>>;
+}
+
+/// Something that can run configuration `config` once on one side and say what it measured.
+pub trait MeasureRun {
+    /// One fresh run (a new process, or a new window).
     fn measure(&mut self, config: usize, side: Side) -> Result<Measurement>;
+}
+
+impl<M: MeasureRun + ?Sized> MeasureRun for &mut M {
+    fn measure(&mut self, config: usize, side: Side) -> Result<Measurement> {
+        (**self).measure(config, side)
+    }
+}
+
+/// Blocks of `rounds` A B B A rounds, each run from `runs`.
+pub struct RunBlocks<M> {
+    /// Where the runs come from.
+    pub runs: M,
+    /// A B B A rounds per block (at least 1).
+    pub rounds: u32,
+}
+
+impl<M: MeasureRun> Measure for RunBlocks<M> {
+    fn block(&mut self, config: usize) -> Result<Vec<Pair>> {
+        let mut pairs = Vec::new();
+        for index in 0..2 * self.rounds.max(1) as usize {
+            pairs.push(run_pair(&mut self.runs, config, order(index))?);
+        }
+        Ok(pairs)
+    }
 }
 
 /// The order of pair `index`: A B, then B A, then A B …, so the whole sequence
@@ -36,25 +71,34 @@ pub fn order(index: usize) -> [Side; 2] {
 /// One pair: (base, head).
 pub type Pair = (Measurement, Measurement);
 
-/// The log ratio head/base of one figure in each complete block (A B, B A) where
-/// all four runs measured it.
-pub fn block_log_ratios(figure: Figure, pairs: &[Pair]) -> Vec<f64> {
+/// The mean log ratio head/base of one figure in each block where every run
+/// measured it (a block missing one run would lose the A B B A symmetry).
+pub fn block_log_ratios(figure: Figure, blocks: &[Vec<Pair>]) -> Vec<f64> {
     let log_ratio = |(b, h): &Pair| Some((h.get(figure)? / b.get(figure)?).ln());
-    pairs
-        .chunks_exact(2)
-        .filter_map(|block| Some((log_ratio(&block[0])? + log_ratio(&block[1])?) / 2.0))
+    blocks
+        .iter()
+        .filter(|block| !block.is_empty())
+        .filter_map(|block| {
+            let logs = block.iter().map(log_ratio).collect::<Option<Vec<f64>>>()?;
+            Some(logs.iter().sum::<f64>() / logs.len() as f64)
+        })
         .collect()
 }
 
 /// The result of one figure over the pairs so far; `None` when neither side ever
 /// measured it (GPU utilisation on a CPU machine).
-pub fn judge_figure(figure: Figure, pairs: &[Pair], options: &AbOptions) -> Option<FigureResult> {
-    let base: Vec<f64> = pairs.iter().filter_map(|(b, _)| b.get(figure)).collect();
-    let head: Vec<f64> = pairs.iter().filter_map(|(_, h)| h.get(figure)).collect();
+pub fn judge_figure(
+    figure: Figure,
+    blocks: &[Vec<Pair>],
+    options: &AbOptions,
+) -> Option<FigureResult> {
+    let pairs = || blocks.iter().flatten();
+    let base: Vec<f64> = pairs().filter_map(|(b, _)| b.get(figure)).collect();
+    let head: Vec<f64> = pairs().filter_map(|(_, h)| h.get(figure)).collect();
     if base.is_empty() && head.is_empty() {
         return None;
     }
-    let logs = block_log_ratios(figure, pairs);
+    let logs = block_log_ratios(figure, blocks);
     let enough = logs.len() >= options.min_blocks as usize;
     let change = ratio_change(&logs, options.confidence).filter(|_| enough);
     let t = options.threshold;
@@ -75,23 +119,25 @@ pub fn judge_figure(figure: Figure, pairs: &[Pair], options: &AbOptions) -> Opti
         blocks: logs.len() as u32,
         base: median(&base),
         head: median(&head),
-        detectable: change.as_ref().map(|c| detectable_change(c, t)),
+        detectable: change
+            .as_ref()
+            .map(|c| detectable_change(c, t, options.confidence)),
         change,
         verdict,
         settled,
     })
 }
 
-/// One configuration's result over its pairs so far.
-pub fn judge(id: &str, run_args: &str, pairs: &[Pair], options: &AbOptions) -> ConfigResult {
+/// One configuration's result over its blocks so far.
+pub fn judge(id: &str, run_args: &str, blocks: &[Vec<Pair>], options: &AbOptions) -> ConfigResult {
     ConfigResult {
         id: id.to_string(),
         run_args: run_args.to_string(),
-        pairs: pairs.len() as u32,
+        pairs: blocks.iter().map(Vec::len).sum::<usize>() as u32,
         figures: Figure::ALL
             .iter()
             .filter(|f| options.figures.contains(f))
-            .filter_map(|&f| judge_figure(f, pairs, options))
+            .filter_map(|&f| judge_figure(f, blocks, options))
             .collect(),
     }
 }
@@ -122,7 +168,7 @@ pub fn progress_line(result: &ConfigResult, elapsed: Duration) -> String {
         "[ab] {:.0}s {} block {}: {}; {settled}/{} settled",
         elapsed.as_secs_f64(),
         result.id,
-        result.pairs / 2,
+        result.figures.iter().map(|f| f.blocks).max().unwrap_or(0),
         figures.join(", "),
         result.figures.len()
     )
@@ -140,7 +186,7 @@ pub struct Job<'a> {
 
 struct Config {
     id: Option<String>,
-    pairs: Vec<Pair>,
+    blocks: Vec<Vec<Pair>>,
     last_block: Option<Duration>,
 }
 
@@ -160,7 +206,7 @@ pub fn run_ab(
         .iter()
         .map(|_| Config {
             id: None,
-            pairs: Vec::new(),
+            blocks: Vec::new(),
             last_block: None,
         })
         .collect();
@@ -172,10 +218,10 @@ pub fn run_ab(
             })
     };
     let done = |c: &Config, k: usize| {
-        let blocks = c.pairs.len() / 2;
+        let blocks = c.blocks.len();
         blocks >= options.max_blocks as usize
             || (blocks >= options.min_blocks as usize
-                && judge(&id(c, k), "", &c.pairs, options).settled())
+                && judge(&id(c, k), "", &c.blocks, options).settled())
     };
     let stopped = 'rounds: loop {
         let active: Vec<usize> = (0..configs.len())
@@ -190,16 +236,14 @@ pub fn run_ab(
                 break 'rounds Stop::TimeCap;
             }
             let t0 = Instant::now();
-            for _ in 0..2 {
-                let pair = run_pair(measure, k, order(c.pairs.len()))?;
-                if c.id.is_none() {
-                    c.id = pair.1.config_id.clone();
-                }
-                c.pairs.push(pair);
+            let block = measure.block(k)?;
+            if c.id.is_none() {
+                c.id = block.first().and_then(|pair| pair.1.config_id.clone());
             }
+            c.blocks.push(block);
             c.last_block = Some(t0.elapsed());
             progress(&progress_line(
-                &judge(&id(c, k), &job.run_args[k], &c.pairs, options),
+                &judge(&id(c, k), &job.run_args[k], &c.blocks, options),
                 start.elapsed(),
             ));
         }
@@ -207,7 +251,7 @@ pub fn run_ab(
     let configurations: Vec<ConfigResult> = configs
         .iter()
         .enumerate()
-        .map(|(k, c)| judge(&id(c, k), &job.run_args[k], &c.pairs, options))
+        .map(|(k, c)| judge(&id(c, k), &job.run_args[k], &c.blocks, options))
         .collect();
     let stopped = match stopped {
         Stop::Settled if !configurations.iter().all(ConfigResult::settled) => Stop::MaxBlocks,
@@ -225,7 +269,7 @@ pub fn run_ab(
 }
 
 /// Runs one pair in the given order; returns (base, head).
-fn run_pair(measure: &mut dyn Measure, config: usize, order: [Side; 2]) -> Result<Pair> {
+fn run_pair(measure: &mut dyn MeasureRun, config: usize, order: [Side; 2]) -> Result<Pair> {
     let first = measure.measure(config, order[0])?;
     let second = measure.measure(config, order[1])?;
     Ok(match order[0] {

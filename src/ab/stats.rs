@@ -173,12 +173,20 @@ pub fn ratio_change(d: &[f64], confidence: f64) -> Option<Estimate> {
     })
 }
 
-/// The smallest change this run could have called: one whose interval, shifted by
-/// the change and as wide as this one, would just clear the threshold. That is the
-/// threshold plus the interval's half-width (a change of exactly that size is caught
-/// about half the time; twice the half-width beyond the threshold, nearly always).
-pub fn detectable_change(change: &Estimate, threshold: f64) -> f64 {
-    threshold + (change.upper - change.lower) / 2.0
+/// The power at which [`detectable_change`] is quoted: a change of that size is
+/// called 19 times out of 20.
+pub const DETECTION_POWER: f64 = 0.95;
+
+/// The smallest change this run would have called 19 times out of 20, were its
+/// interval as wide. A change is called when its whole interval clears the
+/// threshold: when the estimate lands more than the half-width `h` beyond it. With
+/// the estimate's spread σ = h / z (z the normal quantile of the confidence, 1.96
+/// at 95 %), a true change of threshold + h is called only half the time; one of
+/// threshold + h + 1.645 σ, 95 % of the time. So: threshold + h × (1 + 1.645 / z).
+pub fn detectable_change(change: &Estimate, threshold: f64, confidence: f64) -> f64 {
+    let half = (change.upper - change.lower) / 2.0;
+    let z_interval = normal_quantile(0.5 + confidence / 2.0);
+    threshold + half * (1.0 + normal_quantile(DETECTION_POWER) / z_interval)
 }
 
 #[cfg(test)]
@@ -244,6 +252,8 @@ mod tests {
             lower: -0.01,
             upper: 0.03,
         };
-        assert!((detectable_change(&e, 0.02) - 0.04).abs() < 1e-12);
+        // Half-width 2 %: caught 19 times in 20 at 2 % + 2 % × (1 + 1.645 / 1.960).
+        let d = detectable_change(&e, 0.02, 0.95);
+        assert!((d - (0.02 + 0.02 * (1.0 + 1.644_854 / 1.959_964))).abs() < 1e-6, "{d}");
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::procedure::{block_fits, judge, order, run_ab, Job, Measure};
+use super::procedure::{block_fits, judge, order, run_ab, Job, MeasureRun, RunBlocks};
 use super::render;
 use super::*;
 
@@ -59,7 +59,7 @@ impl Synthetic {
     }
 }
 
-impl Measure for Synthetic {
+impl MeasureRun for Synthetic {
     fn measure(&mut self, _config: usize, side: Side) -> crate::error::Result<Measurement> {
         self.runs += 1;
         let mut latency = 5.0 * (self.noise * self.rng.normal()).exp();
@@ -105,7 +105,11 @@ fn job(configs: &[String]) -> Job<'_> {
 
 fn simulate(machine: &mut Synthetic, options: &AbOptions) -> AbReport {
     let configs = ["--model spin:5ms".to_string()];
-    run_ab(&job(&configs), machine, options, &mut |_| {}).unwrap()
+    let mut blocks = RunBlocks {
+        runs: machine,
+        rounds: 1,
+    };
+    run_ab(&job(&configs), &mut blocks, options, &mut |_| {}).unwrap()
 }
 
 fn figure(report: &AbReport, f: Figure) -> &FigureResult {
@@ -126,9 +130,19 @@ fn the_schedule_is_a_b_b_a() {
         (run(100.0), run(100.0 / 0.96)),
         (run(100.0 / 0.96), run(100.0)),
     ];
-    let logs = super::procedure::block_log_ratios(Figure::Throughput, &pairs);
+    let logs = super::procedure::block_log_ratios(Figure::Throughput, &[pairs.to_vec()]);
     assert_eq!(logs.len(), 1);
     assert!(logs[0].abs() < 1e-12, "{logs:?}");
+    // A block of several rounds is the mean of all its pairs; a block in which one
+    // run did not measure the figure is left out, not judged on half its rounds.
+    let mut longer = [pairs.to_vec(), pairs.to_vec(), pairs.to_vec()].concat();
+    longer[5].1 = run(200.0);
+    let logs = super::procedure::block_log_ratios(Figure::Throughput, &[longer.clone()]);
+    assert!((logs[0] - 2f64.ln() / 6.0).abs() < 1e-12, "{logs:?}");
+    longer[2].0 = Measurement::default();
+    let logs =
+        super::procedure::block_log_ratios(Figure::Throughput, &[longer, pairs.to_vec()]);
+    assert_eq!(logs.len(), 1, "{logs:?}");
     use Side::{Base as A, Head as B};
     assert_eq!(sides, [A, B, B, A, A, B, B, A]);
 }
@@ -228,13 +242,12 @@ fn before_enough_blocks_there_is_no_interval_and_no_verdict() {
             Measurement::from_values([Some(h), None, None, None, None]),
         )
     };
-    let pairs: Vec<_> = (0..11).map(|_| pair(100.0, 50.0)).collect();
-    let r = judge("x", "", &pairs, &options());
+    let blocks = |n| -> Vec<Vec<_>> { (0..n).map(|_| vec![pair(100.0, 50.0); 2]).collect() };
+    let r = judge("x", "", &blocks(5), &options());
     assert_eq!(r.figures.len(), 1, "figures nobody measured are left out");
     assert_eq!(r.figures[0].change, None);
     assert!(!r.settled());
-    let pairs: Vec<_> = (0..12).map(|_| pair(100.0, 50.0)).collect();
-    let r = judge("x", "", &pairs, &options());
+    let r = judge("x", "", &blocks(6), &options());
     // Throughput halved: a regression of exactly −50 %, settled.
     assert_eq!(r.figures[0].verdict, Verdict::Regressed);
     assert!((r.figures[0].change.unwrap().point + 0.5).abs() < 1e-12);
@@ -245,14 +258,17 @@ fn before_enough_blocks_there_is_no_interval_and_no_verdict() {
 fn configurations_with_the_same_id_get_numbered_and_all_are_rendered() {
     let configs = ["--iters 10".to_string(), "--iters 20".to_string()];
     struct Named(Synthetic);
-    impl Measure for Named {
+    impl MeasureRun for Named {
         fn measure(&mut self, config: usize, side: Side) -> crate::error::Result<Measurement> {
             let mut m = self.0.measure(config, side)?;
             m.config_id = Some("spin".into());
             Ok(m)
         }
     }
-    let mut m = Named(Synthetic::new(3, 1.1, 0.001));
+    let mut m = RunBlocks {
+        runs: Named(Synthetic::new(3, 1.1, 0.001)),
+        rounds: 1,
+    };
     let report = run_ab(&job(&configs), &mut m, &options(), &mut |_| {}).unwrap();
     let ids: Vec<&str> = report
         .configurations
@@ -275,7 +291,10 @@ fn configurations_with_the_same_id_get_numbered_and_all_are_rendered() {
 fn progress_shows_each_figures_interval() {
     let mut lines = Vec::new();
     let configs = ["a".to_string()];
-    let mut m = Synthetic::new(11, 1.0, 0.001);
+    let mut m = RunBlocks {
+        runs: Synthetic::new(11, 1.0, 0.001),
+        rounds: 1,
+    };
     run_ab(&job(&configs), &mut m, &options(), &mut |l| {
         lines.push(l.to_string())
     })

@@ -45,6 +45,11 @@ pub enum Command {
     /// alternately (A B B A …) and judge the ratio head/base per figure; exit 1 on
     /// a regression beyond the threshold, 2 when the comparison could not be made.
     Ab(AbArgs),
+    /// The child side of `ab`'s windowed runs: starts the server once with `run`'s
+    /// flags, then measures one window per line "window" read on stdin and prints
+    /// each window's report as one JSON line (as `run --json`, without the bare
+    /// forward); stops at the end of stdin.
+    ServeWindows(ServeWindowsArgs),
     /// The bare forward at 1, 2, … N intra-op threads on this thread, nothing else
     /// running: how the model scales with threads here (compare PyTorch eager with
     /// scripts/gpu/pytorch_reference.py --device cpu --threads 1,2).
@@ -162,6 +167,34 @@ pub struct RunArgs {
     /// marked incomplete; without it only the summary is printed.
     #[arg(long)]
     pub keep_partial: bool,
+}
+
+#[derive(Args)]
+pub struct ServeWindowsArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Measured requests per window, after the warm-up.
+    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
+    pub iters: u32,
+    /// burst, concurrency:N, or poisson:RATE, as for `run`.
+    #[arg(long, default_value = "burst")]
+    pub arrival: String,
+    /// Requests sent, unmeasured, before each window: the caches the other side's
+    /// window took over are refilled before this side's clock starts.
+    #[arg(long, default_value_t = 0)]
+    pub rewarm: u32,
+    /// Accepted for `run`'s flags; windows never time the bare forward.
+    #[arg(long)]
+    pub no_bare: bool,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Wall-clock limit of each wait, as for `run`.
+    #[arg(long, default_value = "10m")]
+    pub max_duration: String,
+    /// Time without a response after which the pipeline counts as stalled, as for `run`.
+    #[arg(long)]
+    pub stall_timeout: Option<String>,
 }
 
 #[derive(Args)]
@@ -315,12 +348,20 @@ pub struct AbArgs {
     /// Confidence of the intervals, percent.
     #[arg(long, default_value_t = 95.0)]
     pub confidence: f64,
-    /// A B B A blocks before a verdict may settle (at least 6 at 95 %).
+    /// Blocks before a verdict may settle (at least 6 at 95 %).
     #[arg(long, default_value_t = 6)]
     pub min_blocks: u32,
-    /// Most A B B A blocks per configuration.
+    /// Most blocks per configuration.
     #[arg(long, default_value_t = 50)]
     pub max_blocks: u32,
+    /// A B B A rounds per block: each block starts both sides' servers, measures
+    /// this many rounds of windows and stops them [default: 8; 1 with --process-per-run].
+    #[arg(long)]
+    pub block_rounds: Option<u32>,
+    /// Each run a fresh `run --json` process instead of two servers taking turns
+    /// (slower and noisier; for a base binary without `serve-windows`).
+    #[arg(long)]
+    pub process_per_run: bool,
     /// No block starts after this much wall time, e.g. 180s or 3min.
     #[arg(long, default_value = "300s")]
     pub max_time: String,

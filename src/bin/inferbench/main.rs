@@ -24,7 +24,7 @@ use inferbench::sweep::{runner, spec::SweepSpec};
 
 use args::{
     AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs,
-    SweepArgs,
+    ServeWindowsArgs, SweepArgs,
 };
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -220,7 +220,8 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
     let base = child::Program::new(args.base, &args.base_args)?;
     let head = child::Program::new(args.head, &args.head_args)?;
     let mut progress = progress_lines("", args.quiet);
-    let report = child::compare_programs(base, head, &args.runs, &options, &mut progress)?;
+    let mode = child::RunMode::new(args.process_per_run, args.block_rounds)?;
+    let report = child::compare_programs(base, head, &args.runs, mode, &options, &mut progress)?;
     if let Some(dir) = &args.json_dir {
         ab_render::write_github_action_benchmark(&report, dir)?;
     }
@@ -236,6 +237,23 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
         );
     }
     Ok(report.passed())
+}
+
+fn serve_windows(args: ServeWindowsArgs) -> anyhow::Result<()> {
+    let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
+    let cfg = args.server.to_config(args.iters, arrival, false)?;
+    let limits = RunLimits::from_flags(&args.max_duration, args.stall_timeout.as_deref())?;
+    let mut progress = progress_lines("[serve-windows] ", args.quiet);
+    let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+    inferbench::ab::serve::serve_windows(
+        &cfg,
+        limits,
+        Some(args.rewarm),
+        &mut stdin.lock(),
+        &mut stdout.lock(),
+        &mut progress,
+    )?;
+    Ok(())
 }
 
 /// Progress on stderr, each line after `prefix`; nothing when `quiet`.
@@ -259,6 +277,7 @@ fn main() -> ExitCode {
         Command::Curve(args) => curve(args),
         Command::Report(args) => report(args),
         Command::Calibrate(args) => calibrate::run(args),
+        Command::ServeWindows(args) => serve_windows(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,93 @@
+//! The child side of windowed A/B runs (`inferbench serve-windows FLAGS`): one
+//! server, started and warmed up once, that measures one window per line it reads
+//! and writes each window's report as one JSON line.
+//!
+//! Why a server and not a process per run: on a shared machine the speed drifts
+//! over seconds (a ResNet-18 forward on the 2-core VM moved between 6.4 and 8.5 ms
+//! from one 0.8 s stretch to the next within one process). A run that starts a
+//! process spends most of its time loading and warming up, so the base's and the
+//! head's windows sit seconds apart and see different machines. Two servers that
+//! take turns put the two windows a few milliseconds apart, and the drift cancels
+//! in their ratio. The protocol is a line per window so that the parent decides the
+//! order and nothing runs while the other side measures: an idle server waits in a
+//! blocking read.
+
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+use crate::config::limits::RunLimits;
+use crate::config::RunConfig;
+use crate::device;
+use super::windows::WINDOW_REQUEST;
+use crate::error::{Error, Result};
+use crate::pipeline::Server;
+use crate::results::{Environment, RunReport};
+
+/// Starts the server `cfg` describes, then answers each [`WINDOW_REQUEST`] line on
+/// `requests` with one window of `cfg.load.num_iters` requests, as one line of
+/// `run --json`'s report on `reports` (no bare forward). Returns at the end of
+/// `requests`, after stopping the server; any other line is an error.
+pub fn serve_windows(
+    cfg: &RunConfig,
+    limits: RunLimits,
+    rewarm: Option<u32>,
+    requests: &mut dyn BufRead,
+    reports: &mut dyn Write,
+    progress: &mut dyn FnMut(&str),
+) -> Result<()> {
+    cfg.validate()?;
+    let device = device::open(cfg.backend.device)?;
+    let mut server = Server::start_within(cfg, Arc::clone(&device), limits, None, progress)?;
+    let env = Environment::detect();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let read = requests
+            .read_line(&mut line)
+            .map_err(|e| Error::Ab(format!("serve-windows: cannot read a request: {e}")));
+        match read {
+            Ok(0) => break,
+            Ok(_) if line.trim() == WINDOW_REQUEST => {}
+            Ok(_) => {
+                let _ = server.stop();
+                return Err(Error::Ab(format!(
+                    "serve-windows: '{}' is not a request; each line must be '{WINDOW_REQUEST}'",
+                    line.trim()
+                )));
+            }
+            Err(e) => {
+                let _ = server.stop();
+                return Err(e);
+            }
+        }
+        if let Some(rewarm) = rewarm.filter(|&n| n > 0) {
+            if let Err(e) = server.measure(rewarm as u64, false) {
+                let _ = server.stop();
+                return Err(e);
+            }
+        }
+        let window = match server.measure(cfg.load.num_iters as u64, false) {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = server.stop();
+                return Err(e);
+            }
+        };
+        let mut report = RunReport::new(
+            cfg.clone(),
+            server.facts(),
+            window.collector.figures()?,
+            window.utilization,
+            None,
+            env.clone(),
+        );
+        report.device_stages_ms = window.device_stages;
+        report.load_generator = window.load_generator;
+        let text = serde_json::to_string(&report)
+            .map_err(|e| Error::Ab(format!("serve-windows: cannot encode a report: {e}")))?;
+        writeln!(reports, "{text}")
+            .and_then(|_| reports.flush())
+            .map_err(|e| Error::Ab(format!("serve-windows: cannot write a report: {e}")))?;
+    }
+    server.stop()
+}
