@@ -31,7 +31,7 @@ if [ $# -gt 0 ] && [ "$1" != "--" ]; then HEAD_REV=$1; shift; fi
 [ "${1:-}" = "--" ] && shift
 AB_ARGS=("$@")
 if [ ${#AB_ARGS[@]} -eq 0 ]; then
-  AB_ARGS=(--run "--model resnet18 --image-size 32 --iters 100" --max-time 180s)
+  AB_ARGS=(--run "--model resnet18 --image-size 32 --iters 40" --max-time 180s)
 fi
 
 say() { printf '[ab.sh] %s\n' "$*" >&2; }

@@ -4,19 +4,22 @@
 //! A comparison against a baseline saved on another day measures the day as much
 //! as the code: on a shared machine a GEMM probe read 314 GFLOP/s one day and 196
 //! the next, and an unchanged tree came out 30 % "slower". Here both versions run
-//! in the same job, one configuration at a time, in the order A B B A A B B A …,
-//! each run a fresh process and a short window. Within each A B B A block both
-//! sides run once first and once second, symmetrically in time, so an order effect
-//! (the second of two runs being faster) and a steady drift of the machine cancel.
+//! in the same job, one configuration at a time, in the order A B B A A B B A ….
+//! By default each side is a server that stays up for a block and measures one
+//! short window whenever asked ([`serve`], [`windows`]), so the two sides' windows
+//! sit milliseconds apart; with `--process-per-run` each run is a fresh `run`
+//! process ([`child`]), for a base built before the servers existed. Within each
+//! A B B A round both sides run once first and once second, symmetrically in time,
+//! so an order effect and a steady drift of the machine cancel.
 //!
-//! Per configuration and figure ([`figures`]) the log ratios of the blocks give a
-//! signed-rank interval for the ratio ([`stats`], which says why ranks and not a
-//! bootstrap), a verdict against a threshold (the rule of [`crate::compare::verdict`]),
-//! and the smallest change this run could have detected. The job stops as soon as
-//! every verdict is settled, or at its time cap ([`procedure`]). Runs come from any
-//! [`procedure::Measure`]: child processes of two binaries ([`child`]), or
-//! synthetic data in tests. [`render`] prints the table and the
-//! github-action-benchmark files.
+//! Per configuration and figure ([`figures`]) the mean log ratio of each block
+//! gives a signed-rank interval for the ratio ([`stats`], which says why ranks and
+//! not a bootstrap), a verdict against a threshold (the rule of
+//! [`crate::compare::verdict`]), and the smallest change this run would have
+//! called 19 times out of 20. The job stops as soon as every verdict is settled, or
+//! at its time cap ([`procedure`]). Blocks come from any [`procedure::Measure`]:
+//! servers, processes, or synthetic data in tests. [`render`] prints the table and
+//! the github-action-benchmark files.
 
 pub mod child;
 pub mod figures;

@@ -71,16 +71,20 @@ pub fn order(index: usize) -> [Side; 2] {
 /// One pair: (base, head).
 pub type Pair = (Measurement, Measurement);
 
-/// The mean log ratio head/base of one figure in each block where every run
-/// measured it (a block missing one run would lose the A B B A symmetry).
+/// The mean log ratio head/base of one figure in each block, over the block's
+/// rounds (A B, B A) in which all four runs measured it: a round missing one run
+/// would lose the A B B A symmetry, so it is left out whole (a window shorter than
+/// the CPU sampler's period has no CPU figure); a block with no such round is left out.
 pub fn block_log_ratios(figure: Figure, blocks: &[Vec<Pair>]) -> Vec<f64> {
     let log_ratio = |(b, h): &Pair| Some((h.get(figure)? / b.get(figure)?).ln());
     blocks
         .iter()
-        .filter(|block| !block.is_empty())
         .filter_map(|block| {
-            let logs = block.iter().map(log_ratio).collect::<Option<Vec<f64>>>()?;
-            Some(logs.iter().sum::<f64>() / logs.len() as f64)
+            let rounds: Vec<f64> = block
+                .chunks_exact(2)
+                .filter_map(|round| Some((log_ratio(&round[0])? + log_ratio(&round[1])?) / 2.0))
+                .collect();
+            (!rounds.is_empty()).then(|| rounds.iter().sum::<f64>() / rounds.len() as f64)
         })
         .collect()
 }

@@ -133,16 +133,19 @@ fn the_schedule_is_a_b_b_a() {
     let logs = super::procedure::block_log_ratios(Figure::Throughput, &[pairs.to_vec()]);
     assert_eq!(logs.len(), 1);
     assert!(logs[0].abs() < 1e-12, "{logs:?}");
-    // A block of several rounds is the mean of all its pairs; a block in which one
-    // run did not measure the figure is left out, not judged on half its rounds.
+    // A block of several rounds is the mean of all its pairs; a round in which one
+    // run did not measure the figure is left out whole, and a block without any
+    // complete round is left out.
     let mut longer = [pairs.to_vec(), pairs.to_vec(), pairs.to_vec()].concat();
     longer[5].1 = run(200.0);
     let logs = super::procedure::block_log_ratios(Figure::Throughput, &[longer.clone()]);
     assert!((logs[0] - 2f64.ln() / 6.0).abs() < 1e-12, "{logs:?}");
     longer[2].0 = Measurement::default();
-    let logs =
-        super::procedure::block_log_ratios(Figure::Throughput, &[longer, pairs.to_vec()]);
+    let mut broken = pairs.to_vec();
+    broken[1].1 = Measurement::default();
+    let logs = super::procedure::block_log_ratios(Figure::Throughput, &[longer, broken]);
     assert_eq!(logs.len(), 1, "{logs:?}");
+    assert!((logs[0] - 2f64.ln() / 4.0).abs() < 1e-12, "{logs:?}");
     use Side::{Base as A, Head as B};
     assert_eq!(sides, [A, B, B, A, A, B, B, A]);
 }

@@ -30,6 +30,8 @@ pub struct WindowServers {
     head: Program,
     configs: Vec<Vec<String>>,
     rounds: u32,
+    /// Blocks measured so far.
+    blocks: usize,
     /// The servers' stderr files, removed on drop.
     scratch: tempfile::TempDir,
 }
@@ -48,6 +50,7 @@ impl WindowServers {
             head,
             configs,
             rounds: rounds.max(1),
+            blocks: 0,
             scratch: super::child::scratch_dir()?,
         })
     }
@@ -85,16 +88,35 @@ impl WindowServers {
 }
 
 impl Measure for WindowServers {
+    /// Every other block starts with the head (B A A B …), both in which server is
+    /// started first and which measures first, so that nothing about going first
+    /// leans on one side. Before the measured rounds each server measures one window
+    /// that is thrown away: a server's first window after its warm-up was seen to be
+    /// slower (with two intra-op threads an A/A job called the side that never went
+    /// first 4-5 % faster, interval clear of zero), and the first measured window
+    /// now follows the other side's, as every later one does.
     fn block(&mut self, config: usize) -> Result<Vec<Pair>> {
-        let mut base = self.start(config, Side::Base)?;
-        let mut head = self.start(config, Side::Head)?;
+        let flip = self.blocks % 2 == 1;
+        self.blocks += 1;
+        let [first, second] = order(usize::from(flip));
+        let mut servers = [self.start(config, first)?, self.start(config, second)?];
+        if flip {
+            servers.reverse();
+        }
+        let [base, head] = &mut servers;
+        for server in order(usize::from(flip)) {
+            match server {
+                Side::Base => base.window()?,
+                Side::Head => head.window()?,
+            };
+        }
         let mut pairs = Vec::new();
         for index in 0..2 * self.rounds as usize {
             let mut measured = [None, None];
-            for side in order(index) {
+            for side in order(index + usize::from(flip)) {
                 let (server, slot) = match side {
-                    Side::Base => (&mut base, 0),
-                    Side::Head => (&mut head, 1),
+                    Side::Base => (&mut *base, 0),
+                    Side::Head => (&mut *head, 1),
                 };
                 measured[slot] = Some(server.window()?);
             }
@@ -103,6 +125,7 @@ impl Measure for WindowServers {
             };
             pairs.push((b, h));
         }
+        let [base, head] = servers;
         base.finish()?;
         head.finish()?;
         Ok(pairs)

@@ -338,8 +338,8 @@ pub struct AbArgs {
     /// Flags added to every run of the head only.
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub head_args: String,
-    /// A configuration as `run` flags, e.g. "--model resnet18 --image-size 32 --iters 100"
-    /// (repeat for several) [default: one, with run's defaults].
+    /// A configuration as `run` flags, e.g. "--model resnet18 --image-size 64 --iters 10"
+    /// (repeat for several) [default: "--model resnet18 --image-size 32 --iters 40"].
     #[arg(long = "run", allow_hyphen_values = true)]
     pub runs: Vec<String>,
     /// Threshold in percent: a change counts only if its whole interval is beyond it.
