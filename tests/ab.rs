@@ -230,17 +230,14 @@ fn a_process_per_run_compares_the_same_way() {
     let (code, report) = spin_ab(
         "20ms",
         "20ms",
-        &[
-            "--process-per-run",
-            "--threshold",
-            "5",
-            "--max-blocks",
-            "6",
-        ],
+        &["--process-per-run", "--threshold", "5", "--max-blocks", "6"],
     );
     for name in ["throughput", "mean"] {
         let (point, lower, upper, verdict) = figure(&report, name);
-        assert_eq!(verdict, "within_noise", "{name}: {point} [{lower}, {upper}]");
+        assert_eq!(
+            verdict, "within_noise",
+            "{name}: {point} [{lower}, {upper}]"
+        );
     }
     // Six blocks of two A B B A rounds (spin_ab's --block-rounds 2).
     assert_eq!(report["configurations"][0]["pairs"], 24, "{report}");
@@ -254,7 +251,14 @@ fn a_window_server_answers_each_request_with_one_report() {
     use std::io::{BufRead, BufReader, Write};
     use std::process::Stdio;
     let mut child = Command::new(inferbench())
-        .args(["serve-windows", "--quiet", "--model", "spin:2ms", "--iters", "7"])
+        .args([
+            "serve-windows",
+            "--quiet",
+            "--model",
+            "spin:2ms",
+            "--iters",
+            "7",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -278,7 +282,10 @@ fn a_window_server_answers_each_request_with_one_report() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("'measure please' is not a request"), "{stderr}");
+    assert!(
+        stderr.contains("'measure please' is not a request"),
+        "{stderr}"
+    );
 }
 
 /// A base built before windowed A/B has no `serve-windows`: the error says so and
@@ -296,7 +303,12 @@ fn a_base_without_window_servers_is_named_with_the_way_out() {
     std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = ab(
         &inferbench(),
-        &["--base", old.to_str().unwrap(), "--run", "--model spin:1ms --iters 3"],
+        &[
+            "--base",
+            old.to_str().unwrap(),
+            "--run",
+            "--model spin:1ms --iters 3",
+        ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");

@@ -15,10 +15,10 @@
 use std::io::{BufRead, Write};
 use std::sync::Arc;
 
+use super::windows::WINDOW_REQUEST;
 use crate::config::limits::RunLimits;
 use crate::config::RunConfig;
 use crate::device;
-use super::windows::WINDOW_REQUEST;
 use crate::error::{Error, Result};
 use crate::pipeline::Server;
 use crate::results::{Environment, RunReport};

@@ -61,8 +61,8 @@ impl WindowServers {
             Side::Head => &self.head,
         };
         let stderr_path = self.scratch.path().join(format!("{side:?}.stderr"));
-        let stderr = File::create(&stderr_path)
-            .map_err(|e| Error::io("cannot create", &stderr_path, e))?;
+        let stderr =
+            File::create(&stderr_path).map_err(|e| Error::io("cannot create", &stderr_path, e))?;
         let mut cmd = Command::new(&program.path);
         cmd.args([SUBCOMMAND, "--quiet"])
             .args(&self.configs[config])
