@@ -247,7 +247,6 @@ pub fn compare_programs(
         base: base.describe(),
         head: head.describe(),
     };
-    check_job(&base, &head, &configs)?;
     match mode {
         RunMode::Windows { rounds } => {
             let mut servers = super::windows::WindowServers::new(base, head, configs, rounds)?;

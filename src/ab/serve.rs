@@ -30,7 +30,6 @@ use crate::results::{Environment, RunReport};
 pub fn serve_windows(
     cfg: &RunConfig,
     limits: RunLimits,
-    rewarm: Option<u32>,
     requests: &mut dyn BufRead,
     reports: &mut dyn Write,
     progress: &mut dyn FnMut(&str),
@@ -38,41 +37,35 @@ pub fn serve_windows(
     cfg.validate()?;
     let device = device::open(cfg.backend.device)?;
     let mut server = Server::start_within(cfg, Arc::clone(&device), limits, None, progress)?;
+    let served = answer(&mut server, cfg, requests, reports);
+    let stopped = server.stop();
+    served.and(stopped)
+}
+
+/// The request loop of [`serve_windows`]; the caller stops the server, whatever this returns.
+fn answer(
+    server: &mut Server,
+    cfg: &RunConfig,
+    requests: &mut dyn BufRead,
+    reports: &mut dyn Write,
+) -> Result<()> {
     let env = Environment::detect();
     let mut line = String::new();
     loop {
         line.clear();
         let read = requests
             .read_line(&mut line)
-            .map_err(|e| Error::Ab(format!("serve-windows: cannot read a request: {e}")));
-        match read {
-            Ok(0) => break,
-            Ok(_) if line.trim() == WINDOW_REQUEST => {}
-            Ok(_) => {
-                let _ = server.stop();
-                return Err(Error::Ab(format!(
-                    "serve-windows: '{}' is not a request; each line must be '{WINDOW_REQUEST}'",
-                    line.trim()
-                )));
-            }
-            Err(e) => {
-                let _ = server.stop();
-                return Err(e);
-            }
+            .map_err(|e| Error::Ab(format!("serve-windows: cannot read a request: {e}")))?;
+        if read == 0 {
+            return Ok(());
         }
-        if let Some(rewarm) = rewarm.filter(|&n| n > 0) {
-            if let Err(e) = server.measure(rewarm as u64, false) {
-                let _ = server.stop();
-                return Err(e);
-            }
+        if line.trim() != WINDOW_REQUEST {
+            return Err(Error::Ab(format!(
+                "serve-windows: '{}' is not a request; each line must be '{WINDOW_REQUEST}'",
+                line.trim()
+            )));
         }
-        let window = match server.measure(cfg.load.num_iters as u64, false) {
-            Ok(w) => w,
-            Err(e) => {
-                let _ = server.stop();
-                return Err(e);
-            }
-        };
+        let window = server.measure(cfg.load.num_iters as u64, false)?;
         let mut report = RunReport::new(
             cfg.clone(),
             server.facts(),
@@ -89,5 +82,4 @@ pub fn serve_windows(
             .and_then(|_| reports.flush())
             .map_err(|e| Error::Ab(format!("serve-windows: cannot write a report: {e}")))?;
     }
-    server.stop()
 }

@@ -37,14 +37,15 @@ pub struct WindowServers {
 }
 
 impl WindowServers {
-    /// `rounds` A B B A rounds per block (at least 1); the programs and flags are
-    /// checked by [`super::child::ChildRuns::new`]'s rules before this is made.
+    /// `rounds` A B B A rounds per block (at least 1); checks the programs and
+    /// flags as [`super::child::check_job`] says.
     pub fn new(
         base: Program,
         head: Program,
         configs: Vec<Vec<String>>,
         rounds: u32,
     ) -> Result<Self> {
+        super::child::check_job(&base, &head, &configs)?;
         Ok(Self {
             base,
             head,
@@ -96,36 +97,28 @@ impl Measure for WindowServers {
     /// first 4-5 % faster, interval clear of zero), and the first measured window
     /// now follows the other side's, as every later one does.
     fn block(&mut self, config: usize) -> Result<Vec<Pair>> {
-        let flip = self.blocks % 2 == 1;
+        let shift = self.blocks % 2;
         self.blocks += 1;
-        let [first, second] = order(usize::from(flip));
-        let mut servers = [self.start(config, first)?, self.start(config, second)?];
-        if flip {
-            servers.reverse();
-        }
-        let [base, head] = &mut servers;
-        for server in order(usize::from(flip)) {
-            match server {
-                Side::Base => base.window()?,
-                Side::Head => head.window()?,
-            };
+        let [first, second] = order(shift);
+        let (first_server, second_server) =
+            (self.start(config, first)?, self.start(config, second)?);
+        let (mut base, mut head) = match first {
+            Side::Base => (first_server, second_server),
+            Side::Head => (second_server, first_server),
+        };
+        let mut window = |side| match side {
+            Side::Base => base.window(),
+            Side::Head => head.window(),
+        };
+        for side in order(shift) {
+            window(side)?; // thrown away
         }
         let mut pairs = Vec::new();
-        for index in 0..2 * self.rounds as usize {
-            let mut measured = [None, None];
-            for side in order(index + usize::from(flip)) {
-                let (server, slot) = match side {
-                    Side::Base => (&mut *base, 0),
-                    Side::Head => (&mut *head, 1),
-                };
-                measured[slot] = Some(server.window()?);
-            }
-            let [Some(b), Some(h)] = measured else {
-                unreachable!("each round measures both sides");
-            };
-            pairs.push((b, h));
+        for index in shift..shift + 2 * self.rounds as usize {
+            let [a, b] = order(index);
+            let (x, y) = (window(a)?, window(b)?);
+            pairs.push(if a == Side::Base { (x, y) } else { (y, x) });
         }
-        let [base, head] = servers;
         base.finish()?;
         head.finish()?;
         Ok(pairs)

@@ -179,10 +179,6 @@ pub struct ServeWindowsArgs {
     /// burst, concurrency:N, or poisson:RATE, as for `run`.
     #[arg(long, default_value = "burst")]
     pub arrival: String,
-    /// Requests sent, unmeasured, before each window: the caches the other side's
-    /// window took over are refilled before this side's clock starts.
-    #[arg(long, default_value_t = 0)]
-    pub rewarm: u32,
     /// Accepted for `run`'s flags; windows never time the bare forward.
     #[arg(long)]
     pub no_bare: bool,

@@ -248,7 +248,6 @@ fn serve_windows(args: ServeWindowsArgs) -> anyhow::Result<()> {
     inferbench::ab::serve::serve_windows(
         &cfg,
         limits,
-        Some(args.rewarm),
         &mut stdin.lock(),
         &mut stdout.lock(),
         &mut progress,
