@@ -34,6 +34,7 @@ fn stamped(id: u64, t: u64) -> RequestMeta {
     RequestMeta {
         id,
         samples: 1,
+        batch_samples: 1,
         stamps,
     }
 }

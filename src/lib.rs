@@ -47,11 +47,15 @@ pub mod measure;
 pub mod metrics;
 #[cfg(feature = "torch")]
 pub mod model;
+#[cfg(feature = "net")]
+pub mod oip;
 pub mod percentile;
 pub mod pipeline;
 pub mod report;
 pub mod request;
 pub mod results;
+#[cfg(feature = "torch")]
+pub mod serve;
 pub mod sweep;
 
 pub use config::{

@@ -131,6 +131,68 @@ impl Stage {
     }
 }
 
+/// How a request's stamps are read as stages: by the in-process pipeline's
+/// stages, or by the client's stages of a request sent to a server over the network
+/// (`--target`), whose own stages the client cannot see.
+///
+/// A request to a remote server uses the stamps as follows: [`Stamp::Dequeued`]
+/// when the network client takes it, [`Stamp::Batched`] when it goes on the wire
+/// (a connection was free), [`Stamp::Computed`] when the whole response has been
+/// read, [`Stamp::CopiedOut`] when the response was decoded and checked;
+/// [`Stamp::CopiedIn`] is not used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StageScheme {
+    /// The in-process pipeline's [`Stage`]s.
+    #[default]
+    Pipeline,
+    /// A request to a server over the network.
+    Remote,
+}
+
+/// One stage of a [`StageScheme`]: its report name and the stamps it runs between.
+pub type StageDef = (&'static str, Stamp, Stamp);
+
+const PIPELINE_STAGES: [StageDef; 6] = [
+    ("queue", Stamp::Intended, Stamp::Dequeued),
+    ("batch", Stamp::Dequeued, Stamp::Batched),
+    ("copy_in", Stamp::Batched, Stamp::CopiedIn),
+    ("compute", Stamp::CopiedIn, Stamp::Computed),
+    ("copy_out", Stamp::Computed, Stamp::CopiedOut),
+    ("response", Stamp::CopiedOut, Stamp::Received),
+];
+
+const REMOTE_STAGES: [StageDef; 5] = [
+    ("queue", Stamp::Intended, Stamp::Dequeued),
+    ("connection", Stamp::Dequeued, Stamp::Batched),
+    ("round_trip", Stamp::Batched, Stamp::Computed),
+    ("check", Stamp::Computed, Stamp::CopiedOut),
+    ("response", Stamp::CopiedOut, Stamp::Received),
+];
+
+impl StageScheme {
+    /// The stages, in the order a request passes them; they add up to its latency.
+    #[inline]
+    pub const fn stages(self) -> &'static [StageDef] {
+        match self {
+            StageScheme::Pipeline => &PIPELINE_STAGES,
+            StageScheme::Remote => &REMOTE_STAGES,
+        }
+    }
+
+    /// The stage where the work the run measures happens (the forward; the round
+    /// trip to the server): the rest of the latency is overhead.
+    pub const fn core_stage(self) -> &'static str {
+        match self {
+            StageScheme::Pipeline => "compute",
+            StageScheme::Remote => "round_trip",
+        }
+    }
+}
+
+/// The most stages a scheme has.
+pub const MAX_STAGES: usize = 6;
+
 /// A request's timestamps, indexed by [`Stamp`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stamps([u64; STAMP_COUNT]);
@@ -152,6 +214,13 @@ impl Stamps {
     #[inline]
     pub fn stage_ns(&self, stage: Stage) -> Option<u64> {
         let (from, to) = stage.bounds();
+        let (a, b) = (self.get(from), self.get(to));
+        (a != 0 && b >= a).then(|| b - a)
+    }
+
+    /// Duration of a scheme's stage in nanoseconds, as [`Stamps::stage_ns`].
+    #[inline]
+    pub fn span_ns(&self, (_, from, to): StageDef) -> Option<u64> {
         let (a, b) = (self.get(from), self.get(to));
         (a != 0 && b >= a).then(|| b - a)
     }
@@ -178,6 +247,9 @@ pub struct RequestMeta {
     pub id: u64,
     /// Samples in this request (the batch size it was sent with).
     pub samples: u32,
+    /// Samples in the forward that computed it (this request's and any it was
+    /// batched with); 0 until computed.
+    pub batch_samples: u32,
     /// Its timestamps so far.
     pub stamps: Stamps,
 }
@@ -191,6 +263,7 @@ impl RequestMeta {
         Self {
             id,
             samples,
+            batch_samples: 0,
             stamps,
         }
     }
@@ -271,6 +344,29 @@ mod tests {
         }
         let sum: u64 = Stage::ALL.iter().map(|&st| s.stage_ns(st).unwrap()).sum();
         assert_eq!(Some(sum), s.latency_ns());
+    }
+
+    #[test]
+    fn the_pipeline_scheme_is_the_pipelines_stages() {
+        let scheme = StageScheme::Pipeline.stages();
+        assert_eq!(scheme.len(), Stage::ALL.len());
+        for (def, stage) in scheme.iter().zip(Stage::ALL) {
+            assert_eq!(
+                (def.0, def.1, def.2),
+                (stage.name(), stage.bounds().0, stage.bounds().1)
+            );
+        }
+        for scheme in [StageScheme::Pipeline, StageScheme::Remote] {
+            let stages = scheme.stages();
+            assert!(stages.len() <= MAX_STAGES);
+            assert_eq!(stages.first().unwrap().1, Stamp::Intended);
+            assert_eq!(stages.last().unwrap().2, Stamp::Received);
+            assert!(
+                stages.windows(2).all(|w| w[0].2 == w[1].1),
+                "contiguous: {scheme:?}"
+            );
+            assert!(stages.iter().any(|s| s.0 == scheme.core_stage()));
+        }
     }
 
     #[test]

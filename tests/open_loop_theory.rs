@@ -177,7 +177,7 @@ fn the_summary_names_the_load_generators_share_and_warns_when_it_is_large() {
         "{summary}"
     );
     // A pickup of a tenth of the mean latency is the load generator's, and said so.
-    report.stages_ms.response = report.latency_ms.mean / 10.0;
+    *report.stages_ms.get_mut("response").unwrap() = report.latency_ms.mean / 10.0;
     let summary = inferbench::report::summary::render(&report);
     assert!(
         summary.contains("WARNING: the load generator's own delays are 1"),

@@ -108,14 +108,14 @@ fn concurrency_one_latency_is_the_service_time() {
         r.latency_ms.p50
     );
     assert!(
-        r.stages_ms.compute >= 2.0 && r.stages_ms.compute <= 2.3,
+        r.stages_ms.get("compute").unwrap() >= 2.0 && r.stages_ms.get("compute").unwrap() <= 2.3,
         "compute {}",
-        r.stages_ms.compute
+        r.stages_ms.get("compute").unwrap()
     );
     assert!(
-        r.stages_ms.queue < 0.5,
+        r.stages_ms.get("queue").unwrap() < 0.5,
         "queue {} ms with one request in flight",
-        r.stages_ms.queue
+        r.stages_ms.get("queue").unwrap()
     );
 }
 
@@ -141,7 +141,7 @@ fn dynamic_batching_runs_full_batches_as_one_forward() {
         "{}",
         r.throughput_samples_per_s
     );
-    assert!(r.stages_ms.batch >= 0.0 && r.stages_ms.total() > 0.0);
+    assert!(r.stages_ms.get("batch").unwrap() >= 0.0 && r.stages_ms.total() > 0.0);
 }
 
 /// Open loop above capacity: requests arrive every 2 ms on average (Poisson, 500/s)

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::metrics::{LatencyRecorder, StageBreakdown};
-use crate::request::{RequestMeta, Stamp};
+use crate::request::{RequestMeta, StageScheme, Stamp};
 use crate::results::WindowFigures;
 
 /// Figures accumulated over the measured responses.
@@ -20,11 +20,17 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// An empty collector; with `keep_trace` it also keeps every request's stamps.
+    /// An empty collector of pipeline requests; with `keep_trace` it also keeps
+    /// every request's stamps.
     pub fn new(keep_trace: bool) -> Self {
+        Self::with_scheme(keep_trace, StageScheme::Pipeline)
+    }
+
+    /// An empty collector whose requests' stamps are read as `scheme`'s stages.
+    pub fn with_scheme(keep_trace: bool, scheme: StageScheme) -> Self {
         Self {
             latency: LatencyRecorder::new(),
-            stages: StageBreakdown::default(),
+            stages: StageBreakdown::new(scheme),
             first_intended: u64::MAX,
             last_received: 0,
             samples: 0,
@@ -113,6 +119,7 @@ mod tests {
         RequestMeta {
             id,
             samples,
+            batch_samples: samples,
             stamps,
         }
     }

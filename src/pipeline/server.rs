@@ -44,6 +44,18 @@ pub struct Window {
     pub load_generator: Option<LoadGenerator>,
 }
 
+/// The request and response queues of a started server (see [`Server::queues`]).
+pub struct Queues {
+    /// Where requests go in; stamp them with [`RunClock`] readings of `clock`.
+    pub requests: crossbeam_channel::Sender<TensorRequest>,
+    /// Where responses (or the error that stopped a stage) come out.
+    pub responses: crossbeam_channel::Receiver<ResponseResult>,
+    /// The backend's clock.
+    pub clock: RunClock,
+    /// The first request id the warm-up did not use.
+    pub first_id: u64,
+}
+
 /// A started server: a [`Workload`] with the backend's threads running, warmed up.
 pub struct Server {
     work: Workload,
@@ -257,6 +269,19 @@ impl Server {
     /// The workload being served.
     pub fn workload(&self) -> &Workload {
         &self.work
+    }
+
+    /// The backend's queues, for a front that sends requests of its own (a network
+    /// server) instead of measuring windows: ids from [`Queues::first_id`] on are free.
+    /// The backend stops only when every sender, these included, has been dropped
+    /// and [`Server::stop`] is called.
+    pub fn queues(&self) -> Queues {
+        Queues {
+            requests: self.client.tx.clone(),
+            responses: self.client.rx.clone(),
+            clock: self.client.clock,
+            first_id: self.next_id,
+        }
     }
 
     /// Hangs up the request queue and waits for every stage to finish: up to the

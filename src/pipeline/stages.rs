@@ -210,11 +210,15 @@ impl Executor<'_, '_, '_> {
         let output = model.forward(&input)?;
         let batch = &mut self.item.batch;
         batch.stamp_all(Stamp::Computed, self.kit.clock.now());
+        let samples = batch.samples();
+        batch
+            .metas
+            .iter_mut()
+            .for_each(|m| m.batch_samples = samples);
         let rows = output.size().first().copied().unwrap_or(0);
-        if rows != batch.samples() as i64 {
+        if rows != samples as i64 {
             return Err(Error::Pipeline(format!(
-                "the model returned {rows} rows for a batch of {} samples",
-                batch.samples()
+                "the model returned {rows} rows for a batch of {samples} samples"
             )));
         }
         self.item.output = Some(output);

@@ -100,6 +100,11 @@ impl Workload {
         }
     }
 
+    /// The inputs of request `id` from the pre-built pool (what the warm-up sent).
+    pub fn inputs_of(&self, id: u64) -> super::stages::Inputs {
+        self.inputs.get(id)
+    }
+
     /// Input bytes of one sample, all of the model's inputs together.
     pub fn input_bytes_per_sample(&self) -> u64 {
         self.cfg

@@ -149,8 +149,8 @@ pub fn render(r: &RunReport) -> String {
 fn load_generator_line(r: &RunReport) -> Option<String> {
     let g = r.load_generator.as_ref()?;
     let st = &r.stages_ms;
-    let share =
-        100.0 * (st.sender_lag_mean + st.response) / r.latency_ms.mean.max(f64::MIN_POSITIVE);
+    let response = st.get("response").unwrap_or(0.0);
+    let share = 100.0 * (st.sender_lag_mean + response) / r.latency_ms.mean.max(f64::MIN_POSITIVE);
     let waiting = match g.pickup {
         crate::results::Pickup::Spin => "spins while requests are in flight",
         crate::results::Pickup::Park => "parks between responses",
@@ -159,7 +159,7 @@ fn load_generator_line(r: &RunReport) -> Option<String> {
         "Load generator: sender lag mean {:.1} µs, max {:.3} ms | response pickup mean {:.1} µs | {:.2} % of the mean latency | client {waiting} ({}), {}",
         st.sender_lag_mean * 1e3,
         st.sender_lag_max,
-        st.response * 1e3,
+        response * 1e3,
         share,
         g.why,
         or_absent(g.client_cpu_cores, |v| format!("{:.0} % of a core", v * 100.0), "CPU n/a"),

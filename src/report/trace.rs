@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::request::{RequestMeta, Stage, Stamp};
+use crate::request::{RequestMeta, StageScheme, Stamp};
 
 /// One request's line.
 #[derive(Debug, Serialize)]
@@ -24,22 +24,30 @@ pub struct TraceRecord {
     pub intended_ns: u64,
     /// End-to-end latency, ns.
     pub latency_ns: u64,
-    /// Each stage's duration, ns, in pipeline order (an object keyed by stage name).
+    /// Each stage's duration, ns, in the order a request passes them (an object
+    /// keyed by stage name).
     #[serde(serialize_with = "stages_as_object")]
-    pub stages_ns: [(&'static str, u64); 6],
-    /// Latency minus the compute stage: what the pipeline adds to the forward, ns.
+    pub stages_ns: Vec<(&'static str, u64)>,
+    /// Latency minus the core stage (the forward; a remote request's round trip):
+    /// what the pipeline or the client adds, ns.
     pub overhead_ns: u64,
 }
 
 impl TraceRecord {
-    /// The record of a fully stamped request; `None` if a stamp is missing.
-    pub fn of(meta: &RequestMeta) -> Option<Self> {
+    /// The record of a fully stamped request, its stamps read as `scheme`'s
+    /// stages; `None` if a stamp is missing.
+    pub fn of(meta: &RequestMeta, scheme: StageScheme) -> Option<Self> {
         let latency_ns = meta.stamps.latency_ns()?;
-        let mut stages_ns = [("", 0); 6];
-        for (slot, stage) in stages_ns.iter_mut().zip(Stage::ALL) {
-            *slot = (stage.name(), meta.stamps.stage_ns(stage)?);
-        }
-        let compute = stages_ns[Stage::Compute as usize].1;
+        let stages_ns = scheme
+            .stages()
+            .iter()
+            .map(|&stage| Some((stage.0, meta.stamps.span_ns(stage)?)))
+            .collect::<Option<Vec<_>>>()?;
+        let core = scheme.core_stage();
+        let compute = stages_ns
+            .iter()
+            .find(|(n, _)| *n == core)
+            .map_or(0, |s| s.1);
         Some(Self {
             id: meta.id,
             samples: meta.samples,
@@ -53,7 +61,7 @@ impl TraceRecord {
 
 /// `{"queue": ns, "batch": ns, ...}` in pipeline order.
 fn stages_as_object<S: serde::Serializer>(
-    stages: &[(&'static str, u64); 6],
+    stages: &[(&'static str, u64)],
     serializer: S,
 ) -> std::result::Result<S::Ok, S::Error> {
     serializer.collect_map(stages.iter().copied())
@@ -86,10 +94,10 @@ pub fn check_writable(path: &Path) -> Result<()> {
         .map_err(unwritable)
 }
 
-/// Writes the trace of `metas` to `path` (replacing it).
-pub fn write(path: &Path, metas: &[RequestMeta]) -> Result<()> {
+/// Writes the trace of `metas`, read as `scheme`'s stages, to `path` (replacing it).
+pub fn write(path: &Path, metas: &[RequestMeta], scheme: StageScheme) -> Result<()> {
     let mut text = Vec::with_capacity(metas.len() * 200);
-    for record in metas.iter().filter_map(TraceRecord::of) {
+    for record in metas.iter().filter_map(|m| TraceRecord::of(m, scheme)) {
         serde_json::to_writer(&mut text, &record).expect("trace records serialise; this is a bug");
         text.push(b'\n');
     }
@@ -112,7 +120,7 @@ mod tests {
         for stamp in [Stamp::Computed, Stamp::CopiedOut, Stamp::Received] {
             meta.stamps.set(stamp, meta.stamps.get(stamp) + shift);
         }
-        let record = TraceRecord::of(&meta).unwrap();
+        let record = TraceRecord::of(&meta, StageScheme::Pipeline).unwrap();
         let sum: u64 = record.stages_ns.iter().map(|(_, ns)| ns).sum();
         assert_eq!(sum, record.latency_ns);
         assert_eq!(record.overhead_ns, record.latency_ns - 500);
@@ -124,6 +132,6 @@ mod tests {
 
     #[test]
     fn an_incomplete_request_has_no_record() {
-        assert!(TraceRecord::of(&RequestMeta::new(1, 1, 5)).is_none());
+        assert!(TraceRecord::of(&RequestMeta::new(1, 1, 5), StageScheme::Pipeline).is_none());
     }
 }

@@ -182,8 +182,8 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
         .enumerate()
         .map(|(k, (name, _))| {
             (
-                name.to_string(),
-                stat(&|r: &RunReport| r.stages_ms.named()[k].1),
+                name.clone(),
+                stat(&|r: &RunReport| r.stages_ms.named().get(k).map_or(f64::NAN, |s| s.1)),
             )
         })
         .collect();

@@ -50,6 +50,10 @@ pub enum Command {
     /// each window's report as one JSON line (as `run --json`, without the bare
     /// forward); stops at the end of stdin.
     ServeWindows(ServeWindowsArgs),
+    /// Serve the pipeline over the network: the Open Inference Protocol (KServe v2)
+    /// over HTTP/1.1, HTTP/2 and gRPC, Prometheus metrics at /metrics, until SIGINT or
+    /// SIGTERM (requests in flight are answered first).
+    Serve(crate::serve::ServeArgs),
     /// The bare forward at 1, 2, … N intra-op threads on this thread, nothing else
     /// running: how the model scales with threads here (compare PyTorch eager with
     /// scripts/gpu/pytorch_reference.py --device cpu --threads 1,2).

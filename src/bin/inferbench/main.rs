@@ -2,6 +2,7 @@
 
 mod args;
 mod calibrate;
+mod serve;
 mod server_config;
 
 use std::process::ExitCode;
@@ -61,7 +62,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         return Err(anyhow::Error::new(cut.into_error()).context("the run did not finish"));
     }
     if let Some(path) = &args.trace {
-        trace::write(path, &outcome.trace)?;
+        trace::write(
+            path,
+            &outcome.trace,
+            inferbench::request::StageScheme::Pipeline,
+        )?;
     }
     sink.append(&outcome.report)?;
     if args.json {
@@ -277,6 +282,7 @@ fn main() -> ExitCode {
         Command::Report(args) => report(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::ServeWindows(args) => serve_windows(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
