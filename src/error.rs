@@ -75,6 +75,11 @@ pub enum Error {
     /// A run of an A/B comparison could not be started, failed, or printed no report.
     #[error("a/b: {0}")]
     Ab(String),
+
+    /// A server measured over the network (`--target`) refused a request, failed it,
+    /// or could not be reached.
+    #[error("target: {0}")]
+    Target(String),
 }
 
 /// The crate's result type.

@@ -57,6 +57,8 @@ pub mod results;
 #[cfg(feature = "torch")]
 pub mod serve;
 pub mod sweep;
+#[cfg(feature = "torch")]
+pub mod target;
 
 pub use config::{
     Arrival, BackendConfig, CompileMode, LoadConfig, ModelConfig, RunConfig, StreamLayout,

@@ -75,7 +75,7 @@ pub(super) fn prepare_file(
         info: ModelInfo {
             arch: cfg.name.clone(),
             weights: "file".into(),
-            parameters,
+            parameters: Some(parameters),
             image_size: cfg.image_size,
             num_classes: probe.elements_per_sample,
             inputs: specs.iter().map(ToString::to_string).collect(),
@@ -120,7 +120,8 @@ fn prepare_package(
         info: ModelInfo {
             arch: cfg.name.clone(),
             weights: "file".into(),
-            parameters: 0,
+            // A compiled package does not list its weights.
+            parameters: None,
             image_size: cfg.image_size,
             num_classes: elements_per_sample,
             inputs: specs.iter().map(ToString::to_string).collect(),

@@ -259,7 +259,7 @@ fn prepare_plain(
     let mut info = ModelInfo {
         arch: arch.name(),
         weights: "no".into(),
-        parameters: 0,
+        parameters: Some(0),
         image_size: cfg.image_size,
         num_classes: arch.num_classes(),
         inputs: Vec::new(),
@@ -312,11 +312,13 @@ fn prepare_plain(
         "generated"
     }
     .into();
-    info.parameters = master
-        .trainable_variables()
-        .iter()
-        .map(|t| t.numel() as u64)
-        .sum();
+    info.parameters = Some(
+        master
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as u64)
+            .sum(),
+    );
 
     check_precision(&net, cfg, device)?;
     let built = super::compile::Built {

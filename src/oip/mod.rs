@@ -11,11 +11,14 @@
 //!   traits (generated from `proto/inference.proto`).
 //! - [`Refusal`]: why a request is refused, with the HTTP status and gRPC code the
 //!   protocol gives it.
+//! - `torch` (with libtorch): protocol tensors to and from libtorch's.
 
 pub mod binary;
 pub mod convert;
 pub mod grpc;
 pub mod json;
+#[cfg(feature = "torch")]
+pub mod torch;
 
 use bytes::Bytes;
 

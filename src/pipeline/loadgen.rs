@@ -18,36 +18,67 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
 use super::collector::Collector;
 use super::inputs::InputPool;
-use super::stages::{Inputs, ResponseResult, TensorRequest};
+use super::stages::{Inputs, TensorRequest};
 use super::wait::WaitPolicy;
 use super::watch::{Cut, Watch};
 use crate::error::{Error, Result};
-use crate::request::{Request, RequestMeta, RunClock, Stamp};
+use crate::request::{Request, RequestMeta, Response, RunClock, Stamp};
 
 /// How often a wait looks at the Ctrl-C flag, and a schedule's sender at its stop flag.
-pub(super) const POLL: Duration = Duration::from_millis(50);
+pub(crate) const POLL: Duration = Duration::from_millis(50);
 
 /// A window's responses, and why it ended early if it did.
-pub(super) type Collected = (Collector, Option<Cut>);
+pub(crate) type Collected = (Collector, Option<Cut>);
 
-/// The load generator's side of the queues.
-pub(super) struct Client {
-    pub(super) tx: Sender<TensorRequest>,
-    pub(super) rx: Receiver<ResponseResult>,
-    pub(super) clock: RunClock,
-    pub(super) batch: u32,
-    pub(super) wait: WaitPolicy,
+/// Where the load generator puts requests: the pipeline's request queue, or a
+/// network client's.
+pub(crate) trait RequestSink<P>: Clone + Send + 'static {
+    /// Queues `request`; `false` once the other side has stopped taking requests.
+    fn put(&self, request: Request<P>) -> bool;
 }
 
-impl Client {
-    pub(super) fn send(&self, id: u64, payload: Inputs) -> Result<()> {
+impl<P: Send + 'static> RequestSink<P> for Sender<Request<P>> {
+    #[inline]
+    fn put(&self, request: Request<P>) -> bool {
+        self.send(request).is_ok()
+    }
+}
+
+/// The pre-built payloads the load generator sends, by request id.
+pub(crate) trait Payloads<P> {
+    /// The payload of request `id`.
+    fn payload(&self, id: u64) -> P;
+}
+
+impl Payloads<Inputs> for InputPool {
+    #[inline]
+    fn payload(&self, id: u64) -> Inputs {
+        self.get(id)
+    }
+}
+
+/// The load generator's side of the queues: requests of payload `P` go into `S`,
+/// responses of payload `R` (or the error that stopped the other side) come back.
+pub(crate) struct Client<S = Sender<TensorRequest>, R = tch::Tensor> {
+    pub(crate) tx: S,
+    pub(crate) rx: Receiver<Result<Response<R>>>,
+    pub(crate) clock: RunClock,
+    pub(crate) batch: u32,
+    pub(crate) wait: WaitPolicy,
+}
+
+impl<S, R> Client<S, R> {
+    pub(crate) fn send<P>(&self, id: u64, payload: P) -> Result<()>
+    where
+        S: RequestSink<P>,
+    {
         send_request(&self.tx, &self.clock, id, self.batch, payload)
     }
 
     /// The next response, stamped on arrival; a [`Cut`] when its deadline passes
     /// or Ctrl-C was pressed; an error if a stage failed or the backend stopped.
     /// `not_before` is when the request the response needs is meant to be sent.
-    pub(super) fn receive(
+    pub(crate) fn receive(
         &self,
         watch: &mut Watch<'_>,
         answered: u64,
@@ -66,7 +97,7 @@ impl Client {
                     watch.progressed();
                     return Ok(Ok(response.meta));
                 }
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) => return failure(e, answered, expected),
                 Err(RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
                     return Ok(Err(watch.timed_out(answered, expected)))
                 }
@@ -79,29 +110,50 @@ impl Client {
     }
 }
 
+/// What an error on the response queue means for the window: a server over the
+/// network that failed a request cuts it short (what was measured is kept); any
+/// other error (a pipeline stage's) is the run's error.
+pub(crate) fn failure<T>(
+    e: Error,
+    answered: u64,
+    expected: u64,
+) -> Result<std::result::Result<T, Cut>> {
+    match e {
+        Error::Target(why) => Ok(Err(Cut::Failed(format!(
+            "{why} (after {answered} of {expected} responses)"
+        )))),
+        other => Err(other),
+    }
+}
+
 /// Stamps a request as meant and sent now, and puts it on the queue.
 #[inline]
-fn send_request(
-    tx: &Sender<TensorRequest>,
+fn send_request<P, S: RequestSink<P>>(
+    tx: &S,
     clock: &RunClock,
     id: u64,
     samples: u32,
-    payload: Inputs,
+    payload: P,
 ) -> Result<()> {
-    tx.send(Request::sent_now(id, samples, payload, clock))
-        .map_err(|_| Error::Pipeline("the backend stopped taking requests".into()))
+    if tx.put(Request::sent_now(id, samples, payload, clock)) {
+        Ok(())
+    } else {
+        Err(Error::Pipeline(
+            "the backend stopped taking requests".into(),
+        ))
+    }
 }
 
 /// Burst: a sender thread puts the requests on the queue back to back while this
 /// thread collects, so no response waits for the sending to end.
-pub(super) fn collect_burst(
-    client: &Client,
+pub(crate) fn collect_burst<P: Send + 'static, S: RequestSink<P>, R>(
+    client: &Client<S, R>,
     watch: &mut Watch<'_>,
-    inputs: &InputPool,
+    inputs: &impl Payloads<P>,
     (first, n): (u64, u64),
     mut collector: Collector,
 ) -> Result<Collected> {
-    let payloads: Vec<Inputs> = (first..first + n).map(|id| inputs.get(id)).collect();
+    let payloads: Vec<P> = (first..first + n).map(|id| inputs.payload(id)).collect();
     let (tx, clock, batch) = (client.tx.clone(), client.clock, client.batch);
     let stop = Arc::new(AtomicBool::new(false));
     let stop_sending = Arc::clone(&stop);
@@ -110,7 +162,7 @@ pub(super) fn collect_burst(
         .spawn(move || {
             for (id, payload) in (first..).zip(payloads) {
                 let request = Request::sent_now(id, batch, payload, &clock);
-                if stop_sending.load(Ordering::Relaxed) || tx.send(request).is_err() {
+                if stop_sending.load(Ordering::Relaxed) || !tx.put(request) {
                     break;
                 }
             }
@@ -142,10 +194,10 @@ pub(super) fn collect_burst(
 }
 
 /// Closed loop: at most `concurrency` requests in flight; each response sends the next.
-pub(super) fn collect_closed_loop(
-    client: &Client,
+pub(crate) fn collect_closed_loop<P, S: RequestSink<P>, R>(
+    client: &Client<S, R>,
     watch: &mut Watch<'_>,
-    inputs: &InputPool,
+    inputs: &impl Payloads<P>,
     (first, n): (u64, u64),
     concurrency: u64,
     mut collector: Collector,
@@ -153,7 +205,7 @@ pub(super) fn collect_closed_loop(
     let mut next = first;
     let end = first + n;
     while next < end && next - first < concurrency {
-        client.send(next, inputs.get(next))?;
+        client.send(next, inputs.payload(next))?;
         next += 1;
     }
     for k in 0..n {
@@ -162,7 +214,7 @@ pub(super) fn collect_closed_loop(
             Err(cut) => return Ok((collector, Some(cut))),
         };
         if next < end {
-            client.send(next, inputs.get(next))?;
+            client.send(next, inputs.payload(next))?;
             next += 1;
         }
         record(&mut collector, meta)?;
@@ -170,14 +222,56 @@ pub(super) fn collect_closed_loop(
     Ok((collector, None))
 }
 
+/// The warm-up: request `first` (the cold start) alone, then the rest of `warmups`
+/// together, each awaited. `stall_after` turns the slowest response so far into the
+/// stall timeout of the waits that follow. Returns the cold start's latency and the
+/// slowest of the others (0 without others), in ns.
+pub(crate) fn warm_up<P, S: RequestSink<P>, R>(
+    client: &Client<S, R>,
+    inputs: &impl Payloads<P>,
+    (first, warmups): (u64, u64),
+    watch: &mut Watch<'_>,
+    stall_after: &dyn Fn(Duration) -> Duration,
+) -> Result<(u64, u64)> {
+    let latency = |m: &RequestMeta| {
+        m.stamps
+            .latency_ns()
+            .expect("received responses are fully stamped; this is a bug")
+    };
+    client.send(first, inputs.payload(first))?;
+    let cold = latency(&warm_response(client.receive(watch, 0, warmups, None)?)?);
+    // The other warm-up requests go together; their deadline follows from the
+    // cold start, a generous bound on any later response.
+    watch.stall = Some(stall_after(Duration::from_nanos(cold)));
+    for id in first + 1..first + warmups {
+        client.send(id, inputs.payload(id))?;
+    }
+    let mut warm = 0;
+    for k in 1..warmups {
+        warm = warm.max(latency(&warm_response(
+            client.receive(watch, k, warmups, None)?,
+        )?));
+    }
+    Ok((cold, warm))
+}
+
+/// A warm-up response, or the error a cut warm-up is: nothing was measured yet.
+fn warm_response(received: std::result::Result<RequestMeta, Cut>) -> Result<RequestMeta> {
+    received.map_err(|cut| match cut {
+        Cut::Interrupted(_) => Error::Interrupted,
+        Cut::Failed(why) => Error::Target(why),
+        other => Error::Pipeline(format!("during the warm-up, {other}")),
+    })
+}
+
 /// The error of a response queue that hung up before the window's last response.
-pub(super) fn backend_stopped(answered: u64, expected: u64) -> Error {
+pub(crate) fn backend_stopped(answered: u64, expected: u64) -> Error {
     Error::Pipeline(format!(
         "the backend stopped after {answered} of {expected} responses"
     ))
 }
 
-pub(super) fn record(collector: &mut Collector, meta: RequestMeta) -> Result<()> {
+pub(crate) fn record(collector: &mut Collector, meta: RequestMeta) -> Result<()> {
     if collector.record(&meta) {
         Ok(())
     } else {

@@ -27,14 +27,14 @@ pub mod inputs;
 pub mod intake;
 pub mod interrupt;
 #[cfg(feature = "torch")]
-mod loadgen;
+pub(crate) mod loadgen;
 #[cfg(feature = "torch")]
 pub mod monitor;
 pub mod ordering;
 #[cfg(feature = "torch")]
 mod run;
 #[cfg(feature = "torch")]
-mod scheduled;
+pub(crate) mod scheduled;
 #[cfg(feature = "torch")]
 mod server;
 #[cfg(feature = "torch")]

@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::TryRecvError;
 
 use super::collector::Collector;
-use super::inputs::InputPool;
-use super::loadgen::{backend_stopped, record, Client, Collected, POLL};
-use super::stages::Inputs;
+use super::loadgen::{
+    backend_stopped, failure, record, Client, Collected, Payloads, RequestSink, POLL,
+};
 use super::watch::Watch;
 use crate::error::{Error, Result};
 use crate::metrics::utilization::thread_cpu_seconds;
@@ -58,17 +58,17 @@ impl Pickup {
 
 /// Sends request `first + k` at `schedule[k]` ns after the start and collects every
 /// response on this thread. See the module doc.
-pub(super) fn collect_on_schedule(
-    client: &Client,
+pub(crate) fn collect_on_schedule<P, S: RequestSink<P>, R>(
+    client: &Client<S, R>,
     watch: &mut Watch<'_>,
-    inputs: &InputPool,
+    inputs: &impl Payloads<P>,
     (first, n): (u64, u64),
     schedule: &[u64],
     (pickup, why): (Pickup, String),
     mut collector: Collector,
 ) -> Result<(Collected, LoadGenerator)> {
     let clock = client.clock;
-    let payloads: Vec<Inputs> = (first..first + n).map(|id| inputs.get(id)).collect();
+    let payloads: Vec<P> = (first..first + n).map(|id| inputs.payload(id)).collect();
     let start = clock.now() + SCHEDULE_LEAD_NS;
     let intended: Vec<u64> = schedule.iter().map(|offset| start + offset).collect();
     let (cpu_before, wall_before) = (thread_cpu_seconds(), Instant::now());
@@ -88,10 +88,11 @@ pub(super) fn collect_on_schedule(
                 intended[sent as usize],
                 &clock,
             );
-            client
-                .tx
-                .send(request)
-                .map_err(|_| Error::Pipeline("the backend stopped taking requests".into()))?;
+            if !client.tx.put(request) {
+                return Err(Error::Pipeline(
+                    "the backend stopped taking requests".into(),
+                ));
+            }
             sent += 1;
         }
         if crate::pipeline::interrupt::requested() {
@@ -129,7 +130,16 @@ pub(super) fn collect_on_schedule(
             }
         };
         if let Some(response) = taken {
-            let mut meta = response?.meta;
+            let mut meta = match response {
+                Ok(response) => response.meta,
+                Err(e) => match failure::<std::convert::Infallible>(e, received, n)? {
+                    Err(c) => {
+                        cut = Some(c);
+                        break;
+                    }
+                    Ok(never) => match never {},
+                },
+            };
             meta.stamps.set(Stamp::Received, clock.now());
             watch.progressed();
             record(&mut collector, meta)?;

@@ -14,7 +14,7 @@ use crossbeam_channel::unbounded;
 use super::arrivals::poisson_schedule;
 use super::backend::{input_buffers, Backend, BackendPlan};
 use super::collector::Collector;
-use super::loadgen::{collect_burst, collect_closed_loop, Client};
+use super::loadgen::{collect_burst, collect_closed_loop, warm_up, Client};
 use super::scheduled::collect_on_schedule;
 use super::stages::{ResponseResult, TensorRequest};
 use super::wait::WaitPolicy;
@@ -22,7 +22,7 @@ use super::watch::{Cut, Watch};
 use crate::config::limits::RunLimits;
 use crate::config::{Arrival, RunConfig};
 use crate::device::{openmp, ComputeDevice};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metrics::utilization::{GpuId, UtilizationSampler, DEFAULT_PERIOD};
 use crate::metrics::{DeviceStageSummary, DeviceStageTimes, UtilizationSummary};
 use crate::request::RunClock;
@@ -162,47 +162,26 @@ impl Server {
     }
 
     fn warm_up(&mut self, warmups: u64) -> Result<()> {
-        let cold = self.send_next()?;
         let busy = || self.backend.busy_stages(self.client.clock.now());
         let run_end = self
             .run_end
             .unwrap_or_else(|| Instant::now() + self.limits.max_duration);
         let mut watch = Watch::new(run_end, self.limits.stall_timeout, &busy);
-        let meta = warm_response(self.client.receive(&mut watch, 0, warmups, None)?)?;
-        debug_assert_eq!(meta.id, cold);
-        let latency = |m: &crate::request::RequestMeta| {
-            m.stamps
-                .latency_ns()
-                .expect("received responses are fully stamped; this is a bug")
-        };
-        self.warmup_ns = latency(&meta);
-        // The other warm-up requests go together; their deadline follows from the
-        // cold start, a generous bound on any later response.
-        let mut slowest = Duration::from_nanos(self.warmup_ns);
-        watch.stall = Some(self.limits.stall_timeout_after(slowest, &self.work.cfg));
-        for _ in 1..warmups {
-            let id = self.next_id;
-            self.client.send(id, self.work.inputs.get(id))?;
-            self.next_id += 1;
-        }
-        let mut warm = 0;
-        for k in 1..warmups {
-            let meta = warm_response(self.client.receive(&mut watch, k, warmups, None)?)?;
-            warm = warm.max(latency(&meta));
-        }
+        let (limits, cfg) = (&self.limits, &self.work.cfg);
+        let stall_after = |slowest| limits.stall_timeout_after(slowest, cfg);
+        let (cold, warm) = warm_up(
+            &self.client,
+            &self.work.inputs,
+            (self.next_id, warmups),
+            &mut watch,
+            &stall_after,
+        )?;
+        self.next_id += warmups;
+        self.warmup_ns = cold;
         // Later windows: from the warm (not the cold) responses when there were any.
-        if warm > 0 {
-            slowest = Duration::from_nanos(warm);
-        }
-        self.stall = Some(self.limits.stall_timeout_after(slowest, &self.work.cfg));
+        let slowest = Duration::from_nanos(if warm > 0 { warm } else { cold });
+        self.stall = Some(stall_after(slowest));
         Ok(())
-    }
-
-    fn send_next(&mut self) -> Result<u64> {
-        let id = self.next_id;
-        self.client.send(id, self.work.inputs.get(id))?;
-        self.next_id += 1;
-        Ok(id)
     }
 
     /// Sends `n` requests with the configured arrival process and collects them,
@@ -310,13 +289,3 @@ impl Server {
 /// How long stopping waits for the stages after a window was cut short: enough for
 /// a stage between batches to see the cancel flag, not for a forward to finish.
 const CUT_GRACE: Duration = Duration::from_millis(200);
-
-/// A warm-up response, or the error a cut warm-up is: nothing was measured yet.
-fn warm_response(
-    received: std::result::Result<crate::request::RequestMeta, Cut>,
-) -> Result<crate::request::RequestMeta> {
-    received.map_err(|cut| match cut {
-        Cut::Interrupted(_) => Error::Interrupted,
-        other => Error::Pipeline(format!("during the warm-up, {other}")),
-    })
-}

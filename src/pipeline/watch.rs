@@ -19,6 +19,8 @@ pub enum Cut {
     Stalled(String),
     /// The run's wall-clock limit was reached.
     TimeLimit(String),
+    /// A server measured over the network failed a request or went away.
+    Failed(String),
 }
 
 impl Cut {
@@ -32,6 +34,7 @@ impl Cut {
         match self {
             Cut::Interrupted(_) => Error::Interrupted,
             Cut::Stalled(why) | Cut::TimeLimit(why) => Error::Pipeline(why),
+            Cut::Failed(why) => Error::Target(why),
         }
     }
 }
@@ -39,7 +42,9 @@ impl Cut {
 impl std::fmt::Display for Cut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Cut::Interrupted(why) | Cut::Stalled(why) | Cut::TimeLimit(why) => f.write_str(why),
+            Cut::Interrupted(why) | Cut::Stalled(why) | Cut::TimeLimit(why) | Cut::Failed(why) => {
+                f.write_str(why)
+            }
         }
     }
 }

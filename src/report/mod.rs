@@ -7,4 +7,5 @@ pub mod calibration;
 pub mod curve;
 pub mod summary;
 pub mod sweep;
+mod target_summary;
 pub mod trace;

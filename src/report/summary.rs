@@ -7,12 +7,15 @@ use crate::config::Arrival;
 use crate::results::RunReport;
 
 /// Formats an optional figure, or says why it is absent.
-fn or_absent(value: Option<f64>, fmt: impl Fn(f64) -> String, absent: &str) -> String {
+pub(super) fn or_absent(value: Option<f64>, fmt: impl Fn(f64) -> String, absent: &str) -> String {
     value.map_or_else(|| absent.to_string(), fmt)
 }
 
 /// One line naming the configuration.
 pub fn config_line(r: &RunReport) -> String {
+    if let Some(t) = &r.target {
+        return super::target_summary::config_line(r, t);
+    }
     let c = &r.config;
     let compile = c.model.compile.name();
     let streams = c.backend.streams.name();
@@ -27,8 +30,9 @@ pub fn config_line(r: &RunReport) -> String {
         format!("input {}", r.model.inputs.join(" + "))
     };
     let params = match r.model.parameters {
-        p if p >= 10_000 => format!("{:.2} M params", p as f64 / 1e6),
-        p => format!("{p} params"),
+        Some(p) if p >= 10_000 => format!("{:.2} M params", p as f64 / 1e6),
+        Some(p) => format!("{p} params"),
+        None => "parameters not listed".to_string(),
     };
     format!(
         "{} ({} weights, {params}) {input}, batch {}, {compile}, {} worker(s), {streams} streams, {arrival}, {} intra-op thread(s), {}",
@@ -36,22 +40,27 @@ pub fn config_line(r: &RunReport) -> String {
         r.model.weights,
         c.load.batch_size,
         c.backend.workers,
-        r.intra_op_threads,
+        r.intra_op_threads.map_or("?".to_string(), |t| t.to_string()),
         r.device,
     )
 }
 
+/// The arrival process as the summary names it.
+pub(super) fn arrival_name(arrival: Arrival) -> String {
+    match arrival {
+        Arrival::Burst => "burst".to_string(),
+        Arrival::Concurrency(n) => format!("concurrency {n}"),
+        Arrival::Poisson(rate) => format!("poisson {rate} req/s"),
+    }
+}
+
 /// The full summary, one figure a line.
 pub fn render(r: &RunReport) -> String {
-    let l = &r.latency_ms;
-    let mut s = String::new();
-    if let Some(why) = &r.incomplete {
-        let _ = writeln!(
-            s,
-            "INCOMPLETE: {why}; the figures below cover only the {} responses that came",
-            r.requests
-        );
+    if let Some(t) = &r.target {
+        return super::target_summary::render(r, t);
     }
+    let mut s = String::new();
+    incomplete_line(&mut s, r);
     let _ = writeln!(s, "{}", config_line(r));
     let _ = writeln!(
         s,
@@ -81,6 +90,46 @@ pub fn render(r: &RunReport) -> String {
     if let Some(output) = &r.model.output {
         let _ = writeln!(s, "Response: {output}");
     }
+    latency_lines(&mut s, r);
+    let _ = writeln!(
+        s,
+        "Average CPU utilization: {}",
+        or_absent(
+            r.utilization.cpu_pct,
+            |v| format!("{v:.2} % of {} cores (process)", r.env.cores),
+            "n/a"
+        )
+    );
+    gpu_utilization_line(&mut s, r);
+    let _ = writeln!(
+        s,
+        "Bare forward: {} | pipeline efficiency: {}",
+        or_absent(
+            r.bare_forward_samples_per_s,
+            |v| format!("{v:.5} samples per second"),
+            "not measured"
+        ),
+        or_absent(r.pipeline_efficiency, |v| format!("{v:.4}"), "n/a"),
+    );
+    gpu_lines(&mut s, r);
+    s
+}
+
+/// The line that says a run was cut short, when it was.
+pub(super) fn incomplete_line(s: &mut String, r: &RunReport) {
+    if let Some(why) = &r.incomplete {
+        let _ = writeln!(
+            s,
+            "INCOMPLETE: {why}; the figures below cover only the {} responses that came",
+            r.requests
+        );
+    }
+}
+
+/// The cold start, the latency figures, throughput, the stage breakdown and the
+/// load generator's own share: the same for a local and a remote run.
+pub(super) fn latency_lines(s: &mut String, r: &RunReport) {
+    let l = &r.latency_ms;
     let _ = writeln!(s, "Warmup latency: {:.5} ms", r.warmup_latency_ms);
     let _ = writeln!(
         s,
@@ -109,15 +158,10 @@ pub fn render(r: &RunReport) -> String {
     if let Some(line) = load_generator_line(r) {
         let _ = writeln!(s, "{line}");
     }
-    let _ = writeln!(
-        s,
-        "Average CPU utilization: {}",
-        or_absent(
-            r.utilization.cpu_pct,
-            |v| format!("{v:.2} % of {} cores (process)", r.env.cores),
-            "n/a"
-        )
-    );
+}
+
+/// The GPU utilisation, or why it is absent.
+pub(super) fn gpu_utilization_line(s: &mut String, r: &RunReport) {
     let gpu_absent = format!(
         "n/a ({})",
         r.utilization
@@ -130,18 +174,6 @@ pub fn render(r: &RunReport) -> String {
         "Average GPU utilization: {}",
         or_absent(r.utilization.gpu_pct, |v| format!("{v:.2} %"), &gpu_absent)
     );
-    let _ = writeln!(
-        s,
-        "Bare forward: {} | pipeline efficiency: {}",
-        or_absent(
-            r.bare_forward_samples_per_s,
-            |v| format!("{v:.5} samples per second"),
-            "not measured"
-        ),
-        or_absent(r.pipeline_efficiency, |v| format!("{v:.4}"), "n/a"),
-    );
-    gpu_lines(&mut s, r);
-    s
 }
 
 /// The load generator's own share of an open-loop run on a schedule: how late it

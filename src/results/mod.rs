@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod jsonl;
+pub mod target;
 
 use serde::{Deserialize, Serialize};
 
@@ -24,8 +25,8 @@ pub struct ModelInfo {
     pub arch: String,
     /// Where the weights came from: `checkpoint`, `generated` (random, in memory) or `no`.
     pub weights: String,
-    /// Trainable parameters.
-    pub parameters: u64,
+    /// Trainable parameters; `None` where they cannot be known (a server over the network).
+    pub parameters: Option<u64>,
     /// Input image side, px.
     pub image_size: u32,
     /// Output classes (a model file: elements of one sample's response).
@@ -126,8 +127,8 @@ pub struct ServerFacts {
     pub model: ModelInfo,
     /// The device it ran on.
     pub device: String,
-    /// libtorch intra-op threads per worker.
-    pub intra_op_threads: u32,
+    /// libtorch intra-op threads per worker; `None` for a server over the network.
+    pub intra_op_threads: Option<u32>,
     /// Time to load (or generate) the weights, seconds.
     pub load_time_s: Option<f64>,
     /// Time to prepare the forward (trace), seconds; `None` in eager mode.
@@ -171,8 +172,8 @@ pub struct RunReport {
     pub model: ModelInfo,
     /// The device it ran on.
     pub device: String,
-    /// libtorch intra-op threads per worker.
-    pub intra_op_threads: u32,
+    /// libtorch intra-op threads per worker; `None` for a server over the network.
+    pub intra_op_threads: Option<u32>,
     /// Time to load (or generate) the weights, seconds.
     pub load_time_s: Option<f64>,
     /// Time to trace the model, seconds; `None` in eager mode.
@@ -217,6 +218,11 @@ pub struct RunReport {
     /// responses that came.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+    /// A server measured over the network: what the client knows of it. Its
+    /// `stages_ms` are then the client's stages (queue, connection, round_trip,
+    /// check, response), and the figures only a server knows are absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<target::TargetFacts>,
 }
 
 impl RunReport {
@@ -252,6 +258,7 @@ impl RunReport {
             load_generator: None,
             env,
             incomplete: None,
+            target: None,
         }
     }
 }

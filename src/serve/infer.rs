@@ -6,8 +6,8 @@
 use tch::Tensor;
 
 use super::engine::{Engine, Ready};
-use super::tensors::to_torch;
 use super::timeline::Timeline;
+use crate::oip::torch::to_torch;
 use crate::oip::{Refusal, TensorData, WireTensor};
 
 /// Answers `inputs`; the outputs are the post-processed ones, ready to encode.

@@ -25,7 +25,6 @@ pub mod metrics;
 pub mod postprocess;
 pub mod preprocess;
 pub mod signature;
-pub mod tensors;
 pub mod timeline;
 
 use std::net::SocketAddr;
@@ -244,7 +243,7 @@ fn load(
         .recv_timeout(Duration::from_secs(600))
         .map_err(|_| Error::Pipeline("the probe request got no answer in 10 minutes".into()))??
         .payload;
-    let datatype = tensors::datatype_of(output.kind()).ok_or_else(|| {
+    let datatype = crate::oip::torch::datatype_of(output.kind()).ok_or_else(|| {
         Error::Pipeline(format!(
             "the model's output has element type {:?}, which the protocol cannot carry",
             output.kind()

@@ -6,8 +6,8 @@
 use tch::{Kind, Tensor};
 
 use super::signature::OutputSlot;
-use super::tensors::from_torch;
 use crate::error::{Error, Result};
+use crate::oip::torch::from_torch;
 use crate::oip::{Datatype, WireTensor};
 
 /// What the server does with the model's output.

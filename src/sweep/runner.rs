@@ -150,7 +150,8 @@ fn run_config(
         config: cfg.clone(),
         intra_op_threads: reports
             .first()
-            .map_or_else(|| cfg.intra_op_threads(), |r| r.intra_op_threads),
+            .and_then(|r| r.intra_op_threads)
+            .unwrap_or_else(|| cfg.intra_op_threads()),
         repeats: spec.repeats,
         repeats_ok: reports.len() as u32,
         status: if error.is_none() {

@@ -137,6 +137,8 @@ pub struct ServerArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub target: crate::target_args::TargetArgs,
     /// Measured requests, after the warm-up.
     #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
     pub iters: u32,

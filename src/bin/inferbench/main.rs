@@ -4,6 +4,7 @@ mod args;
 mod calibrate;
 mod serve;
 mod server_config;
+mod target_args;
 
 use std::process::ExitCode;
 
@@ -30,12 +31,16 @@ use args::{
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
-    let cfg = args.server.to_config(args.iters, arrival, !args.no_bare)?;
+    let mut cfg = args.server.to_config(args.iters, arrival, !args.no_bare)?;
+    args.target.apply(&mut cfg, &args.server)?;
     cfg.validate()?;
     let limits = RunLimits::from_flags(&args.max_duration, args.stall_timeout.as_deref())?;
     limits.check(&cfg)?;
     // A device that cannot be opened fails before anything is written.
-    let device = inferbench::device::open(cfg.backend.device)?;
+    let device = match cfg.target {
+        Some(_) => None,
+        None => Some(inferbench::device::open(cfg.backend.device)?),
+    };
     // Check the results file next: an unwritable folder fails now, not after the run.
     let mut sink = JsonlSink::open(&args.out)?;
     if let Some(path) = &args.trace {
@@ -43,13 +48,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let progress = progress_lines("[inferbench] ", args.quiet);
     let options = RunOptions {
-        device: Some(device),
+        device,
         progress: Box::new(progress),
         keep_trace: args.trace.is_some(),
         limits,
     };
     interrupt::install().context("cannot install the Ctrl-C handler")?;
-    let outcome = inferbench::pipeline::run_with(&cfg, options)?;
+    let outcome = inferbench::target::run(&cfg, options)?;
     if let Some(cut) = outcome.cut {
         print!("{}", summary::render(&outcome.report));
         if args.keep_partial {
@@ -62,11 +67,11 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         return Err(anyhow::Error::new(cut.into_error()).context("the run did not finish"));
     }
     if let Some(path) = &args.trace {
-        trace::write(
-            path,
-            &outcome.trace,
-            inferbench::request::StageScheme::Pipeline,
-        )?;
+        let scheme = match cfg.target {
+            Some(_) => inferbench::request::StageScheme::Remote,
+            None => inferbench::request::StageScheme::Pipeline,
+        };
+        trace::write(path, &outcome.trace, scheme)?;
     }
     sink.append(&outcome.report)?;
     if args.json {

@@ -47,6 +47,16 @@ pub enum StreamsArg {
 }
 
 impl ServerArgs {
+    /// The flags' defaults, as clap gives them when none is passed.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            server: ServerArgs,
+        }
+        <Only as clap::Parser>::parse_from(["inferbench"]).server
+    }
+
     /// The configuration these flags describe, with the load's size and arrival.
     /// With `--model-dir` the checkpoint's architecture names the model.
     pub fn to_config(&self, iters: u32, arrival: Arrival, bare: bool) -> anyhow::Result<RunConfig> {
@@ -85,6 +95,7 @@ impl ServerArgs {
                 device: DeviceSpec::parse(&self.device)?,
             },
             measure_bare_forward: bare,
+            target: None,
         })
     }
 }

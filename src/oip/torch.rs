@@ -1,6 +1,7 @@
-//! Tensors between the protocol's raw form and libtorch's, on the host: a request's
-//! inputs become the host tensors the pipeline copies in, a response's host tensor
-//! becomes raw little-endian data. One copy each way; the element types agree by
+//! Tensors between the protocol's raw form and libtorch's, on the host: a served
+//! request's inputs become the host tensors the pipeline copies in, a response's
+//! host tensor becomes raw little-endian data, and a client's drawn inputs become
+//! the tensors it sends. One copy each way; the element types agree by
 //! construction ([`Datatype::of_input`], [`datatype_of`]).
 
 use bytes::Bytes;

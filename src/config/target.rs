@@ -1,0 +1,280 @@
+//! A server measured over the network (`--target URL`): where it is, which model,
+//! and how the client talks to it. With a target, a run's load (requests, batch,
+//! arrival, seed, inputs) is the client's; the server's own settings are the
+//! server's, and a run refuses them by name rather than record them unhonoured.
+//!
+//! ```text
+//! http://HOST:PORT/v2/models/NAME[/versions/V]   the protocol's REST side
+//! grpc://HOST:PORT/NAME[/V]                      its gRPC side
+//! ```
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// How the client reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// REST over HTTP/1.1 (or HTTP/2 with prior knowledge, `--http2`).
+    Http,
+    /// gRPC (HTTP/2).
+    Grpc,
+}
+
+/// How tensors travel in REST requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// The binary tensor data extension, inputs and outputs (what fast clients use).
+    #[default]
+    Binary,
+    /// JSON numbers, both ways (what every server speaks).
+    Json,
+}
+
+/// A parsed target URL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetUrl {
+    /// REST or gRPC.
+    pub protocol: Protocol,
+    /// Host name or address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// The model's name on the server.
+    pub model: String,
+    /// The model's version, when given.
+    pub version: Option<String>,
+}
+
+/// The server a run measures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetConfig {
+    /// Where, and which model.
+    pub url: TargetUrl,
+    /// Connections the client keeps (REST: each one request at a time; gRPC: HTTP/2
+    /// channels, each many). Default: the closed loop's concurrency, 64 for an open
+    /// loop or a burst (REST); 1 (gRPC).
+    pub connections: Option<u32>,
+    /// REST over HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1. Default false.
+    #[serde(default)]
+    pub http2: bool,
+    /// How REST requests carry tensors. Default binary.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// A folder of JPEG or PNG files sent as encoded images (BYTES), in turn;
+    /// default none: tensors drawn from the inputs' specs.
+    #[serde(default)]
+    pub images: Option<PathBuf>,
+    /// Where the server's Prometheus metrics are read before and after each window:
+    /// default for REST the target's own `/metrics`; `None` after `off`.
+    #[serde(default)]
+    pub metrics: MetricsSource,
+}
+
+/// Where a target's Prometheus metrics come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase", tag = "from", content = "url")]
+pub enum MetricsSource {
+    /// The REST target's own `/metrics`, if it answers; none for gRPC.
+    #[default]
+    Auto,
+    /// This URL.
+    Url(String),
+    /// Not read.
+    Off,
+}
+
+impl std::str::FromStr for TargetUrl {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        let bad = |why: &str| {
+            Error::config(
+                "target",
+                format!("'{text}': {why}; expected http://HOST:PORT/v2/models/NAME or grpc://HOST:PORT/NAME"),
+            )
+        };
+        let (protocol, rest) = if let Some(rest) = text.strip_prefix("http://") {
+            (Protocol::Http, rest)
+        } else if let Some(rest) = text.strip_prefix("grpc://") {
+            (Protocol::Grpc, rest)
+        } else if text.starts_with("https://") || text.starts_with("grpcs://") {
+            return Err(bad(
+                "TLS is not supported; measure the server behind its TLS terminator",
+            ));
+        } else {
+            return Err(bad("the scheme must be http:// or grpc://"));
+        };
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let (host, port) = authority
+            .rsplit_once(':')
+            .ok_or_else(|| bad("the port is missing"))?;
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.is_empty() {
+            return Err(bad("the host is missing"));
+        }
+        let port: u16 = port
+            .parse()
+            .ok()
+            .filter(|&p| p > 0)
+            .ok_or_else(|| bad("the port is not a number from 1 to 65535"))?;
+        let segments: Vec<&str> = path
+            .trim_end_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .collect();
+        let (model, version) = match (protocol, segments.as_slice()) {
+            (Protocol::Http, ["v2", "models", name]) => (*name, None),
+            (Protocol::Http, ["v2", "models", name, "versions", v]) => (*name, Some(*v)),
+            (Protocol::Http, _) => return Err(bad("the path must be /v2/models/NAME")),
+            (Protocol::Grpc, [name]) => (*name, None),
+            (Protocol::Grpc, [name, v]) => (*name, Some(*v)),
+            (Protocol::Grpc, _) => return Err(bad("the path must be /NAME (the model's name)")),
+        };
+        Ok(Self {
+            protocol,
+            host: host.to_string(),
+            port,
+            model: model.to_string(),
+            version: version.map(str::to_string),
+        })
+    }
+}
+
+impl TargetUrl {
+    /// `http://HOST:PORT` (gRPC too: tonic connects over HTTP/2 to it).
+    pub fn origin(&self) -> String {
+        if self.host.contains(':') {
+            format!("http://[{}]:{}", self.host, self.port)
+        } else {
+            format!("http://{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The model's REST path, `/v2/models/NAME[/versions/V]`.
+    pub fn model_path(&self) -> String {
+        match &self.version {
+            Some(v) => format!("/v2/models/{}/versions/{v}", self.model),
+            None => format!("/v2/models/{}", self.model),
+        }
+    }
+
+    /// Whether the host is this machine (client and server then share its cores).
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+impl fmt::Display for TargetUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.protocol {
+            Protocol::Http => write!(f, "{}{}", self.origin(), self.model_path()),
+            Protocol::Grpc => {
+                let host = self.origin().trim_start_matches("http://").to_string();
+                write!(f, "grpc://{host}/{}", self.model)?;
+                match &self.version {
+                    Some(v) => write!(f, "/{v}"),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+impl TargetConfig {
+    /// A target at `url` with the client's defaults.
+    pub fn new(url: TargetUrl) -> Self {
+        Self {
+            url,
+            connections: None,
+            http2: false,
+            encoding: Encoding::Binary,
+            images: None,
+            metrics: MetricsSource::Auto,
+        }
+    }
+
+    /// Connections to keep, given the run's closed-loop concurrency (if any).
+    pub fn connections_for(&self, concurrency: Option<u32>) -> u32 {
+        self.connections
+            .unwrap_or(match (self.url.protocol, concurrency) {
+                (Protocol::Grpc, _) => 1,
+                (Protocol::Http, Some(c)) => c.max(1),
+                (Protocol::Http, None) => 64,
+            })
+    }
+
+    /// The metrics URL to read, if any.
+    pub fn metrics_url(&self) -> Option<String> {
+        match (&self.metrics, self.url.protocol) {
+            (MetricsSource::Url(u), _) => Some(u.clone()),
+            (MetricsSource::Auto, Protocol::Http) => Some(format!("{}/metrics", self.url.origin())),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_of_both_sides_parse_and_print_back() {
+        for text in [
+            "http://127.0.0.1:8000/v2/models/resnet18",
+            "http://localhost:9/v2/models/m/versions/3",
+            "grpc://10.0.0.2:8001/resnet18",
+            "grpc://[::1]:8001/m/2",
+        ] {
+            let url: TargetUrl = text.parse().unwrap();
+            assert_eq!(url.to_string(), text);
+        }
+        let url: TargetUrl = "grpc://[::1]:8001/m/2".parse().unwrap();
+        assert_eq!(
+            (url.host.as_str(), url.port, url.version.as_deref()),
+            ("::1", 8001, Some("2"))
+        );
+        assert!(url.is_loopback());
+        assert!(!"http://10.1.2.3:80/v2/models/x"
+            .parse::<TargetUrl>()
+            .unwrap()
+            .is_loopback());
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_wrong() {
+        for (text, expected) in [
+            ("127.0.0.1:8000", "http:// or grpc://"),
+            ("https://a:1/v2/models/m", "TLS"),
+            ("http://a/v2/models/m", "port is missing"),
+            ("http://a:0/v2/models/m", "1 to 65535"),
+            ("http://a:80/models/m", "/v2/models/NAME"),
+            ("grpc://a:80/", "the model's name"),
+        ] {
+            let err = text.parse::<TargetUrl>().unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn connections_follow_the_load_unless_given() {
+        let mut t = TargetConfig::new("http://a:1/v2/models/m".parse().unwrap());
+        assert_eq!(t.connections_for(Some(8)), 8);
+        assert_eq!(t.connections_for(None), 64);
+        t.connections = Some(3);
+        assert_eq!(t.connections_for(Some(8)), 3);
+        let g = TargetConfig::new("grpc://a:1/m".parse().unwrap());
+        assert_eq!(g.connections_for(Some(8)), 1);
+        assert_eq!(g.metrics_url(), None);
+        assert_eq!(t.metrics_url().as_deref(), Some("http://a:1/metrics"));
+    }
+}
