@@ -136,9 +136,17 @@ async fn infer(req: Request<Incoming>, engine: &Engine, max_body: usize) -> Repl
         arrived: ready.clock.now(),
         ..Timeline::default()
     };
+    let (header_len, body) = match read_body(req, max_body).await {
+        Ok(read) => read,
+        Err(Unread::TooLarge(refusal)) => {
+            tracked.refused(&refusal);
+            return error(&refusal);
+        }
+        // Nobody reads this answer; the request counts as canceled.
+        Err(Unread::Gone(refusal)) => return error(&refusal),
+    };
+    t.read = ready.clock.now();
     let result = async {
-        let (header_len, body) = read_body(req, max_body).await?;
-        t.read = ready.clock.now();
         let request = decode_request(&body, header_len)?;
         let outputs = answer(engine, ready, request.inputs, &mut t).await?;
         let body = encode_response(&engine.model, request.id, &outputs, &request.outputs);
@@ -168,9 +176,17 @@ async fn infer(req: Request<Incoming>, engine: &Engine, max_body: usize) -> Repl
     }
 }
 
+/// Why a request body was not read.
+enum Unread {
+    /// Past the limit (413), or its header length is malformed (400).
+    TooLarge(Refusal),
+    /// The client went away before sending it all.
+    Gone(Refusal),
+}
+
 /// The whole body, refused with 413 past `max` bytes (before reading it when the
 /// client says its length), and the binary extension's header length.
-async fn read_body(req: Request<Incoming>, max: usize) -> Result<(Option<usize>, Bytes), Refusal> {
+async fn read_body(req: Request<Incoming>, max: usize) -> Result<(Option<usize>, Bytes), Unread> {
     let too_large = |n: Option<u64>| {
         let size = n.map_or_else(|| "more than that".to_string(), |n| format!("{n} bytes"));
         Refusal::too_large(format!(
@@ -183,7 +199,7 @@ async fn read_body(req: Request<Incoming>, max: usize) -> Result<(Option<usize>,
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > max as u64) {
-        return Err(too_large(declared));
+        return Err(Unread::TooLarge(too_large(declared)));
     }
     let header_len = match headers.get(HEADER_LENGTH) {
         None => None,
@@ -192,17 +208,20 @@ async fn read_body(req: Request<Incoming>, max: usize) -> Result<(Option<usize>,
                 .ok()
                 .and_then(|v| v.trim().parse::<usize>().ok())
                 .ok_or_else(|| {
-                    Refusal::bad_request(format!("{HEADER_LENGTH} is not a whole number of bytes"))
+                    Unread::TooLarge(Refusal::bad_request(format!(
+                        "{HEADER_LENGTH} is not a whole number of bytes"
+                    )))
                 })?,
         ),
     };
     match Limited::new(req.into_body(), max).collect().await {
         Ok(collected) => Ok((header_len, collected.to_bytes())),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(None)),
-        // The client went away mid-body: nobody reads this answer.
-        Err(e) => Err(Refusal::bad_request(format!(
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(Unread::TooLarge(too_large(None)))
+        }
+        Err(e) => Err(Unread::Gone(Refusal::bad_request(format!(
             "the request body could not be read: {e}"
-        ))),
+        )))),
     }
 }
 

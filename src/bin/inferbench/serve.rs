@@ -116,20 +116,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .model_name
         .clone()
         .unwrap_or_else(|| serve::default_model_name(&cfg));
-    let served = serve::serve(
-        &cfg,
-        &options,
-        |at| {
-            let grpc = at
-                .grpc
-                .map_or_else(String::new, |g| format!(", grpc://{g}/{model}"));
-            eprintln!(
-                "[serve] listening: http://{}/v2/models/{model}{grpc}",
-                at.http
-            );
-        },
-        progress,
-    )?;
+    let running = serve::start(&cfg, &options, progress)?;
+    let at = running.listening();
+    let grpc = at
+        .grpc
+        .map_or_else(String::new, |g| format!(", grpc://{g}/{model}"));
+    eprintln!(
+        "[serve] listening: http://{}/v2/models/{model}{grpc}",
+        at.http
+    );
+    let served = running.until_signal()?;
     eprint!("{}", summary(&served));
     match served.failure {
         Some(why) => anyhow::bail!("the pipeline failed while serving: {why}"),
