@@ -120,6 +120,7 @@ pub struct Running {
     loaded: Option<Loaded>,
     ready_at: Option<Instant>,
     drain_timeout: Duration,
+    progress: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
 type Loaded = (Server, std::thread::JoinHandle<()>);
@@ -147,10 +148,16 @@ pub fn start(
     let fronts = runtime.block_on(start_fronts(&engine, options, stopped))?;
     let (load_tx, load_rx) = std::sync::mpsc::channel();
     let (load_cfg, load_options, load_engine) = (cfg.clone(), options.clone(), Arc::clone(&engine));
+    let load_progress = Arc::clone(&progress);
     std::thread::Builder::new()
         .name("load".into())
         .spawn(move || {
-            let loaded = load(&load_cfg, &load_options, &load_engine, progress.as_ref());
+            let loaded = load(
+                &load_cfg,
+                &load_options,
+                &load_engine,
+                load_progress.as_ref(),
+            );
             let _ = load_tx.send(loaded);
         })
         .map_err(|e| Error::Pipeline(format!("cannot start the loading thread: {e}")))?;
@@ -163,6 +170,7 @@ pub fn start(
         loaded: None,
         ready_at: None,
         drain_timeout: options.drain_timeout,
+        progress,
     })
 }
 
@@ -188,6 +196,7 @@ impl Running {
                 self.loading = None;
                 self.loaded = Some(loaded?);
                 self.ready_at = Some(Instant::now());
+                (self.progress)("ready");
                 Ok(true)
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Ok(false),
@@ -233,8 +242,10 @@ impl Running {
             loaded,
             ready_at,
             drain_timeout,
+            progress,
             ..
         } = self;
+        progress("stopping: answering the requests in flight");
         engine.drain();
         let _ = stop.send(true);
         runtime.block_on(fronts.join(drain_timeout));

@@ -50,7 +50,7 @@ pub struct ServeArgs {
     /// How long SIGINT or SIGTERM waits for requests in flight, e.g. 30s.
     #[arg(long, default_value = "30s")]
     pub drain_timeout: String,
-    /// No progress lines (the listening addresses and the summary still print).
+    /// No progress lines (the listening addresses, the ready line and the summary still print).
     #[arg(long, short)]
     pub quiet: bool,
 }
@@ -108,7 +108,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let options = args.options()?;
     let quiet = args.quiet;
     let progress: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |line: &str| {
-        if !quiet {
+        // Scripts wait for the ready line: it prints even when quiet.
+        if !quiet || line == "ready" {
             eprintln!("[serve] {line}");
         }
     });

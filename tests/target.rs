@@ -1,0 +1,221 @@
+//! `run --target` against `inferbench serve` started as a user starts it, over REST
+//! and gRPC: the report's figures and the server's own agree on what was sent; a
+//! target that refuses connections, an unknown model, server settings given with
+//! `--target`, and a server killed mid-run each end with a clear error and no hang.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{inferbench, s};
+
+/// A server started with `inferbench serve`, killed when dropped.
+struct Served {
+    child: Child,
+    http: String,
+    grpc: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `inferbench serve` on free loopback ports with `extra` flags and waits
+/// until it says it is ready.
+fn serve(extra: &[&str]) -> Served {
+    let mut args = vec![
+        "serve",
+        "--http-port",
+        "0",
+        "--grpc-port",
+        "0",
+        "--model-name",
+        "m",
+    ];
+    args.extend_from_slice(extra);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_inferbench"))
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start inferbench serve");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut http, mut grpc) = (String::new(), String::new());
+    let start = Instant::now();
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(rest) = line.strip_prefix("[serve] listening: ") {
+            let (h, g) = rest.split_once(", ").expect("both fronts");
+            http = h.to_string();
+            grpc = g.to_string();
+        }
+        if line == "[serve] ready" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "not ready in 5 minutes"
+        );
+    }
+    assert!(!http.is_empty(), "serve printed no address");
+    // Keep reading stderr so that the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Served { child, http, grpc }
+}
+
+fn run_json(target: &str, extra: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs.jsonl");
+    let mut args = vec!["run", "-q", "--json", "--target", target, "--out", s(&out)];
+    args.extend_from_slice(extra);
+    let result = inferbench(&args);
+    assert!(
+        result.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(common::lines(&out), 1);
+    serde_json::from_slice(&result.stdout).unwrap()
+}
+
+#[test]
+fn a_served_model_is_measured_over_rest_and_grpc_with_the_servers_own_count() {
+    let server = serve(&["--model", "spin:2ms", "--image-size", "8"]);
+    for (target, extra) in [
+        (server.http.as_str(), vec!["--arrival", "concurrency:2"]),
+        (server.http.as_str(), vec!["--tensor-encoding", "json"]),
+        (
+            server.grpc.as_str(),
+            vec!["--arrival", "poisson:100", "--server-metrics", ""],
+        ),
+    ] {
+        let mut extra = extra;
+        let metrics = format!("{}/metrics", server.http.split("/v2").next().unwrap());
+        if extra.last() == Some(&"") {
+            extra.pop();
+            extra.push(&metrics);
+        }
+        let mut args = vec!["--iters", "40"];
+        args.extend(extra.iter().copied());
+        let r = run_json(target, &args);
+        assert_eq!(r["requests"], 40, "{target} {extra:?}");
+        assert!(r["bare_forward_samples_per_s"].is_null());
+        assert!(r["intra_op_threads"].is_null());
+        let stages: Vec<&str> = r["stages_ms"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert!(
+            stages.contains(&"round_trip") && !stages.contains(&"compute"),
+            "{stages:?}"
+        );
+        // The server saw exactly the window's requests (the warm-up came before).
+        let server_side = &r["target"]["server_metrics"];
+        assert_eq!(server_side["requests"], 40.0, "{target}: {}", r["target"]);
+        assert_eq!(server_side["failures"], 0.0);
+        let compute = server_side["stages_ms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s[0] == "compute")
+            .map(|s| s[1].as_f64().unwrap())
+            .unwrap();
+        assert!(
+            compute >= 2.0,
+            "the spin model computes for 2 ms, the server says {compute}"
+        );
+    }
+}
+
+#[test]
+fn a_target_that_is_not_there_or_lacks_the_model_is_named() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let nobody = format!("http://127.0.0.1:{port}/v2/models/m");
+    common::refused(
+        &["run", "--target", &nobody, "--iters", "5"],
+        "Connection refused",
+    );
+    let grpc = format!("grpc://127.0.0.1:{port}/m");
+    common::refused(
+        &["run", "--target", &grpc, "--iters", "5"],
+        "cannot connect",
+    );
+    let server = serve(&["--model", "spin:1ms", "--image-size", "8"]);
+    let wrong = server.http.replace("/models/m", "/models/other");
+    common::refused(
+        &["run", "--target", &wrong, "--iters", "5"],
+        "unknown model 'other'",
+    );
+}
+
+#[test]
+fn the_servers_own_settings_are_refused_with_a_target() {
+    let target = "http://127.0.0.1:9/v2/models/m";
+    for (flag, value, needle) in [
+        ("--workers", "2", "workers"),
+        ("--compile", "torchscript", "compile"),
+        ("--max-batch-size", "4", "max-batch-size"),
+        ("--model", "tiny-cnn", "--model names an in-process model"),
+        ("--image-size", "32", "--image-size"),
+        ("--precision", "fp16", "precision"),
+    ] {
+        common::refused(&["run", "--target", target, flag, value], needle);
+    }
+    common::refused(&["run", "--target", "localhost:8000"], "http:// or grpc://");
+    let usage = inferbench(&["run", "--connections", "2"]);
+    assert_eq!(usage.status.code(), Some(2), "a usage error");
+    assert!(String::from_utf8_lossy(&usage.stderr).contains("--target <URL>"));
+}
+
+#[test]
+fn a_server_killed_mid_run_ends_the_run_with_what_it_measured() {
+    let mut server = serve(&["--model", "spin:5ms", "--image-size", "8"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs.jsonl");
+    let run = Command::new(env!("CARGO_BIN_EXE_inferbench"))
+        .args([
+            "run",
+            "--target",
+            &server.http,
+            "--iters",
+            "5000",
+            "--arrival",
+            "concurrency:1",
+            "--out",
+            s(&out),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let it measure for a while, then take the server away.
+    std::thread::sleep(Duration::from_secs(3));
+    server.child.kill().unwrap();
+    let start = Instant::now();
+    let out_of_run = run.wait_with_output().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(60),
+        "the run hung after the server died"
+    );
+    let stdout = String::from_utf8_lossy(&out_of_run.stdout);
+    let stderr = String::from_utf8_lossy(&out_of_run.stderr);
+    assert_eq!(out_of_run.status.code(), Some(1), "{stderr}");
+    assert!(stdout.starts_with("INCOMPLETE: "), "{stdout}");
+    assert!(stderr.contains("of 5000 responses"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        common::lines(&out),
+        0,
+        "a cut run is not a result without --keep-partial"
+    );
+}
