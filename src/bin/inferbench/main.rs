@@ -2,6 +2,7 @@
 
 mod args;
 mod calibrate;
+mod server_args;
 mod server_config;
 
 use std::process::ExitCode;

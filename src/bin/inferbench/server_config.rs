@@ -8,7 +8,7 @@ use inferbench::config::{
     LoadConfig, ModelConfig, Precision, Quantize, RunConfig, StreamLayout,
 };
 
-use crate::args::ServerArgs;
+use crate::server_args::ServerArgs;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum CompileArg {
