@@ -22,7 +22,7 @@ use super::inputs::InputPool;
 use super::loadgen::{backend_stopped, record, Client, Collected, POLL};
 use super::stages::Inputs;
 use super::watch::Watch;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metrics::utilization::thread_cpu_seconds;
 use crate::request::{Request, Stamp};
 use crate::results::{LoadGenerator, Pickup};
@@ -88,10 +88,7 @@ pub(super) fn collect_on_schedule(
                 intended[sent as usize],
                 &clock,
             );
-            client
-                .tx
-                .send(request)
-                .map_err(|_| Error::Pipeline("the backend stopped taking requests".into()))?;
+            client.send_request(request)?;
             sent += 1;
         }
         if crate::pipeline::interrupt::requested() {
