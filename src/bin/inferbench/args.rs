@@ -77,9 +77,14 @@ pub struct RunArgs {
     /// Results file (JSON lines, appended).
     #[arg(long, default_value = "results/runs.jsonl")]
     pub out: PathBuf,
-    /// Also write one JSON line per measured request (latency, stages, overhead) here.
+    /// Also write one JSON line per measured request (latency, stages, overhead) here,
+    /// replacing the file (never the --out file; a file that is not such a trace only
+    /// with --force).
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Let --trace replace an existing file that is not a trace written by inferbench.
+    #[arg(long, requires = "trace")]
+    pub force: bool,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,

@@ -39,7 +39,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     // Check the results file next: an unwritable folder fails now, not after the run.
     let mut sink = JsonlSink::open(&args.out)?;
     if let Some(path) = &args.trace {
-        trace::check_writable(path)?;
+        trace::check_target(path, &args.out, args.force)?;
     }
     let progress = progress_lines("[inferbench] ", args.quiet);
     let options = RunOptions {
