@@ -14,7 +14,14 @@ fn or_absent(value: Option<f64>, fmt: impl Fn(f64) -> String, absent: &str) -> S
 /// One line naming the configuration.
 pub fn config_line(r: &RunReport) -> String {
     let c = &r.config;
-    let compile = c.model.compile.name();
+    // The number format and memory layout, as the JSON records them: what ran.
+    let mut compile = format!("{}, {}", c.model.compile.name(), c.model.precision.name());
+    if c.model.channels_last {
+        compile.push_str(", channels-last");
+    }
+    if c.model.quantize != crate::config::Quantize::None {
+        compile.push_str(&format!(", {}", c.model.quantize.name()));
+    }
     let streams = c.backend.streams.name();
     let arrival = match c.load.arrival {
         Arrival::Burst => "burst".to_string(),

@@ -50,9 +50,10 @@ pub struct ServerArgs {
     /// shared: copies inline in each worker; dedicated: separate copy-in and copy-out stages.
     #[arg(long, value_enum, default_value = "shared")]
     pub streams: StreamsArg,
-    /// Input image side in pixels (3 channels).
-    #[arg(long, default_value_t = 64)]
-    pub image_size: u32,
+    /// Input image side in pixels (3 channels) [default: 64]; refused where no image
+    /// is read (a text model, or inputs given by --input).
+    #[arg(long)]
+    pub image_size: Option<u32>,
     /// Where weights, buffers and the forward live: cpu, cuda or cuda:N (needs a
     /// build with --features cuda and an NVIDIA GPU).
     #[arg(long, default_value = "cpu")]
