@@ -60,6 +60,16 @@ pub fn render(r: &RunReport) -> String {
         );
     }
     let _ = writeln!(s, "{}", config_line(r));
+    if r.oversubscribed {
+        let _ = writeln!(
+            s,
+            "WARNING: oversubscribed: {} compute threads ({} worker(s) × {} a forward) on {} cores take turns on the cores, so the figures below measure that contention as much as the model; use fewer --workers or --intra-op-threads",
+            r.compute_threads,
+            r.config.backend.workers,
+            r.compute_threads / r.config.backend.workers.max(1),
+            r.env.cores
+        );
+    }
     let _ = writeln!(
         s,
         "torch load time: {}",

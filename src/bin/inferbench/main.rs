@@ -147,6 +147,13 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     }
     let (ok, failed) = (outcome.ok, outcome.failed);
     eprintln!("[sweep] {ok} configurations ran, {failed} failed; results in {path}");
+    if outcome.oversubscribed > 0 {
+        eprintln!(
+            "[sweep] warning: {} configuration(s) ran more compute threads than the {} cores (oversubscribed; marked in their records): their figures measure contention",
+            outcome.oversubscribed,
+            inferbench::config::cores()
+        );
+    }
     let input = shard::report_input(sink.path(), part);
     eprintln!(
         "[sweep] next: inferbench report --input {}",
