@@ -156,6 +156,10 @@ pub struct SweepArgs {
     /// Print the expanded grid (or the shard's part) and the run count, run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Exit 0 when some configurations failed (recorded as failed) and at least one
+    /// ran; without it any failed configuration makes the sweep exit 1.
+    #[arg(long)]
+    pub allow_failures: bool,
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,

@@ -127,6 +127,8 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     let job_index = std::env::var(shard::JOB_INDEX_VAR).ok();
     let part = Shard::resolve(args.shard.as_deref(), args.shards, job_index.as_deref())?;
     let (configs, chosen) = shard::plan(&spec, part)?;
+    // Every model loads, or the sweep stops before its first measurement.
+    inferbench::model::check_grid(&configs)?;
     if args.dry_run {
         print!("{}", shard::render_plan(&spec, &configs, &chosen, part));
         return Ok(());
@@ -146,12 +148,26 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         return Err(inferbench::Error::Interrupted.into());
     }
     let (ok, failed) = (outcome.ok, outcome.failed);
-    eprintln!("[sweep] {ok} configurations ran, {failed} failed; results in {path}");
+    let allowed = if failed > 0 && ok > 0 && args.allow_failures {
+        " (allowed by --allow-failures)"
+    } else {
+        ""
+    };
+    eprintln!("[sweep] {ok} configurations ran, {failed} failed{allowed}; results in {path}");
     if outcome.oversubscribed > 0 {
         eprintln!(
             "[sweep] warning: {} configuration(s) ran more compute threads than the {} cores (oversubscribed; marked in their records): their figures measure contention",
             outcome.oversubscribed,
             inferbench::config::cores()
+        );
+    }
+    if ok == 0 && failed > 0 {
+        anyhow::bail!("sweep: no configuration ran; each failure is recorded in {path}");
+    }
+    if failed > 0 && !args.allow_failures {
+        anyhow::bail!(
+            "sweep: {failed} of {} configurations failed (recorded as failed in {path}); --allow-failures accepts a partial sweep",
+            ok + failed
         );
     }
     let input = shard::report_input(sink.path(), part);
