@@ -11,6 +11,7 @@ mod check;
 pub mod checkpoint;
 mod compile;
 pub mod draw;
+mod export_python;
 mod export_weights;
 pub mod fault;
 mod file;
