@@ -29,7 +29,7 @@ pub struct ThreadPoint {
 }
 
 impl ThreadPoint {
-    /// Throughput over `base`'s (the 1-thread point's, normally).
+    /// Throughput over `base`'s (the 1-thread point's, or the fewest threads measured).
     pub fn speedup(&self, base: &ThreadPoint) -> f64 {
         self.samples_per_s / base.samples_per_s
     }
