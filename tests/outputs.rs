@@ -130,3 +130,34 @@ fn a_report_on_a_full_disk_names_the_file_and_leaves_nothing_behind() {
         assert!(left.is_empty(), "{file}: left behind: {left:?}");
     }
 }
+
+#[test]
+fn a_report_never_replaces_a_markdown_file_it_did_not_write() {
+    let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/sweep/known.jsonl");
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("report.md");
+    std::fs::write(&notes, "# Our team's notes\n").unwrap();
+    let args = [
+        "report",
+        "--input",
+        fixture,
+        "--out-dir",
+        s(dir.path()),
+        "--constraint",
+        "throughput",
+    ];
+    refused(&args, "not a report written by inferbench");
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "# Our team's notes\n"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "nothing written"
+    );
+    // A report replaces a report.
+    std::fs::remove_file(&notes).unwrap();
+    inferbench_ok(&args);
+    inferbench_ok(&args);
+}
