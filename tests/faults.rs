@@ -148,6 +148,26 @@ fn keep_partial_appends_a_stalled_run_marked_incomplete() {
     assert!(incomplete.contains("worker-0"), "{incomplete}");
     // 3 warm-up forwards, then requests up to the 19th forward came back.
     assert_eq!(records[0]["requests"], 16);
+    // --json prints the partial report as JSON, as asked (it printed the text summary).
+    let result = inferbench(&[
+        "run",
+        "-q",
+        "--model",
+        "fail:spin:1ms@20:hang",
+        "--iters",
+        "40",
+        "--no-bare",
+        "--stall-timeout",
+        "1s",
+        "--json",
+        "--out",
+        s(&out),
+    ]);
+    assert_eq!(result.status.code(), Some(1), "{}", stderr(&result));
+    let report: serde_json::Value = serde_json::from_slice(&result.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&result.stdout)));
+    assert!(report["incomplete"].as_str().unwrap().contains("stalled"));
+    assert_eq!(lines(&out).len(), 1, "not appended without --keep-partial");
 }
 
 fn write_sweep(dir: &Path, model: &str) -> std::path::PathBuf {

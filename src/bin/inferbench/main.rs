@@ -51,7 +51,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     interrupt::install().context("cannot install the Ctrl-C handler")?;
     let outcome = inferbench::pipeline::run_with(&cfg, options)?;
     if let Some(cut) = outcome.cut {
-        print!("{}", summary::render(&outcome.report));
+        // What was measured, in the form asked for (its `incomplete` says why).
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+        } else {
+            print!("{}", summary::render(&outcome.report));
+        }
         if args.keep_partial {
             sink.append(&outcome.report)?;
             progress(&format!(
