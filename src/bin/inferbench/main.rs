@@ -222,6 +222,14 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
         files.markdown.display(),
         files.plots.len()
     );
+    // A report of failures only is written (it lists them) but is no success.
+    let measured = data.configs.iter().any(|c| c.figures.is_some()) || !data.rates.is_empty();
+    if !measured {
+        anyhow::bail!(
+            "report: nothing in the input was measured ({} configuration(s), every one failed); the report lists their errors",
+            data.configs.len()
+        );
+    }
     Ok(())
 }
 

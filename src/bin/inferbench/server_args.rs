@@ -76,8 +76,10 @@ pub struct ServerArgs {
     /// Seed for inputs and generated weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Poll an empty queue this long before parking, e.g. 10ms (each stage and the
-    /// client): cuts the wake-up latency of every hop, costs a core while polling.
+    /// Poll an empty queue this long before parking, e.g. 10ms (each stage, and the
+    /// client of a burst or a closed loop; a poisson client spins or parks by the
+    /// cores it has, reported as load_generator.pickup): cuts the wake-up latency of
+    /// every hop, costs a core while polling.
     #[arg(long, default_value = "0")]
     pub spin_wait: String,
 }
