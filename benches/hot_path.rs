@@ -181,6 +181,8 @@ fn report() -> (RunReport, JsonlSink) {
         },
         device: "cpu".into(),
         intra_op_threads: 2,
+        compute_threads: 2,
+        oversubscribed: false,
         load_time_s: Some(0.1),
         compile_time_s: None,
         warmup_latency_ms: 12.0,

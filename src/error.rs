@@ -60,6 +60,15 @@ pub enum Error {
     #[error("interrupted (Ctrl-C)")]
     Interrupted,
 
+    /// A report's plot could not be drawn (writing it is an [`Error::Io`]).
+    #[error("cannot draw {}: {reason}", path.display())]
+    Plot {
+        /// The plot's file.
+        path: PathBuf,
+        /// What the plotting library said.
+        reason: String,
+    },
+
     /// A pipeline stage stopped before every request was answered.
     #[error("pipeline failed: {0}")]
     Pipeline(String),

@@ -181,3 +181,63 @@ percentile = "p90"
     }
     assert!(stderr.contains("suite mine"), "{stderr}");
 }
+
+/// A suite that measured less than it names must not pass: a model file that exists
+/// but does not load is refused before anything is measured (it used to print
+/// `skipping …` for every group and exit 0), and a configuration whose server cannot
+/// start fails the bench after the others ran.
+#[test]
+fn a_suite_that_cannot_measure_a_configuration_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let corrupt = dir.path().join("corrupt.pt");
+    std::fs::write(&corrupt, b"not a TorchScript file").unwrap();
+    let suite = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let corrupt_suite = suite(
+        "corrupt.toml",
+        format!(
+            "model = \"torchscript:{}\"\nbatch_sizes = [1]\nworkers = [1]\n",
+            corrupt.display()
+        ),
+    );
+    refused(
+        &[("INFERBENCH_SUITE", &corrupt_suite)],
+        &["corrupt.pt: not a TorchScript file"],
+    );
+
+    // The file loads, but refuses the suite's inputs: every server fails to start.
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/models/ids_mask_tuple.pt"
+    );
+    let refusing = suite(
+        "refusing.toml",
+        format!(
+            "model = \"torchscript:{fixture}\"\ninputs = [\"16:f32\"]\nbatch_sizes = [1]\nworkers = [1]\n\n[criterion]\nrequests_per_sample = 4\n"
+        ),
+    );
+    let home = dir.path().join("criterion");
+    for allow in ["0", "1"] {
+        let out = bench(
+            &[
+                ("INFERBENCH_SUITE", &refusing),
+                ("CRITERION_HOME", home.to_str().unwrap()),
+                ("INFERBENCH_ALLOW_FAILURES", allow),
+            ],
+            &["--test"],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "allow={allow}: {stderr}");
+        assert!(
+            stderr.contains("1 of 1 configurations of suite 'refusing' could not be measured"),
+            "allow={allow}: {stderr}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stdout).contains("Success"),
+            "nothing was measured"
+        );
+    }
+}

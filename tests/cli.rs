@@ -288,6 +288,26 @@ fn calibrate_prints_one_line_per_thread_count_and_refuses_zero_threads() {
     let rows: Vec<&str> = text.lines().filter(first_word_is_a_count).collect();
     assert_eq!(rows.len(), 2, "{text}");
     assert!(rows[0].trim_start().starts_with('1') && rows[1].trim_start().starts_with('2'));
+    // The speed-up is against the 1-thread point wherever it is listed (it was
+    // against the first count, scaled as if that count had scaled perfectly).
+    let out = calibrate_tiny(&["--threads", "2,1", "--iters", "3", "--turns", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("speed-up: against 1 thread, as measured"),
+        "{text}"
+    );
+    let one = text
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("1"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert_eq!(one.split_whitespace().rev().nth(1), Some("1.00"), "{text}");
+    let out = calibrate_tiny(&["--threads", "3", "--iters", "3", "--turns", "1"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("against 3 threads, the fewest measured"),
+        "{text}"
+    );
+    assert!(!text.contains("3.00"), "not scaled as if perfect: {text}");
     let json = calibrate_tiny(&["--threads", "2", "--iters", "2", "--turns", "1", "--json"]);
     let points: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(points[0]["threads"], 2);

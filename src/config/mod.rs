@@ -10,12 +10,14 @@ mod durations;
 pub mod input_spec;
 pub mod limits;
 mod model;
+mod model_kind;
 mod placement;
 mod policies;
 pub mod target;
 pub use durations::{parse_duration, parse_duration_us};
 pub use input_spec::{InputDtype, InputSpec, ValueRange};
 pub use model::{CompileMode, ModelConfig, ModelFile, Quantize, TOKEN_MODELS};
+pub use model_kind::ModelKind;
 pub use placement::{DeviceSpec, Precision};
 pub use policies::{parse_spin_wait, BatchPolicy};
 

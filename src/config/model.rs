@@ -213,21 +213,14 @@ impl ModelConfig {
         }
     }
 
-    /// Checks the inputs: specs belong to model files and the spin model (a built-in CNN takes
-    /// images: `--image-size`); one request's inputs must fit in memory; a file is
-    /// already compiled, so it has no eager mode.
+    /// Checks the inputs and every setting against the model's kind ([`ModelKind`]):
+    /// one request's inputs must fit in memory, and a setting the model cannot
+    /// honour is refused by name.
+    ///
+    /// [`ModelKind`]: super::ModelKind
     pub(super) fn validate_inputs(&self, batch_size: u32) -> Result<()> {
-        let model = self;
-        if !model.inputs.is_empty() && model.is_built_in_cnn() {
-            return Err(Error::config(
-                "input",
-                format!(
-                    "{} takes 3 × image-size × image-size images; --input is for model files (torchscript:PATH, aoti:PATH), token models (tiny-transformer) and spin models: use --image-size",
-                    model.name
-                ),
-            ));
-        }
-        let request_bytes: u64 = model
+        self.check_honoured()?;
+        let request_bytes: u64 = self
             .input_specs()
             .iter()
             .map(|s| s.bytes_per_sample().saturating_mul(batch_size as u64))
@@ -241,49 +234,6 @@ impl ModelConfig {
                     MAX_REQUEST_BYTES >> 30
                 ),
             ));
-        }
-        if model.channels_last && !model.is_built_in_cnn() {
-            return Err(Error::config(
-                "channels-last",
-                format!("{} is not a built-in image model; channels-last is for resnet18, mobilenet_v3_small and tiny-cnn", model.name),
-            ));
-        }
-        if model.quantize != Quantize::None {
-            let why = if model.token_input().is_none() {
-                Some(format!(
-                    "{} is not a text model; dynamic-int8 is for tiny-transformer",
-                    model.name
-                ))
-            } else if !matches!(
-                model.compile,
-                CompileMode::Torchscript | CompileMode::Frozen
-            ) {
-                Some(format!("the quantized model runs as TorchScript, not {}: use --compile torchscript or frozen", model.compile.name()))
-            } else if model.precision != Precision::Fp32 {
-                Some("the quantized model takes fp32 activations: use --precision fp32".to_string())
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                return Err(Error::config(
-                    "quantize",
-                    format!("{}: {why}", model.quantize.name()),
-                ));
-            }
-        }
-        if let Some((kind, ..)) = ModelFile::find(&model.name).filter(|_| model.dir.is_none()) {
-            if !kind.compiles().contains(&model.compile) {
-                let modes: Vec<&str> = kind.compiles().iter().map(|m| m.name()).collect();
-                return Err(Error::config(
-                    "compile",
-                    format!(
-                        "{}: a{} is already compiled and has no such form; use {}",
-                        model.compile.name(),
-                        kind.what(),
-                        modes.join(" or ")
-                    ),
-                ));
-            }
         }
         Ok(())
     }
@@ -325,23 +275,21 @@ impl ModelFile {
             })
     }
 
+    /// The kind of model a file of this kind is.
+    pub fn kind(self) -> super::ModelKind {
+        match self {
+            ModelFile::Torchscript => super::ModelKind::TorchscriptFile,
+            ModelFile::Aoti => super::ModelKind::AotiPackage,
+        }
+    }
+
     /// The compile modes that make sense for this kind; the first is the file as saved.
     pub fn compiles(self) -> &'static [CompileMode] {
-        match self {
-            ModelFile::Torchscript => &[CompileMode::Torchscript, CompileMode::Frozen],
-            ModelFile::Aoti => &[CompileMode::AotInductor],
-        }
+        self.kind().compiles()
     }
 
     /// The compile mode of the file as saved.
     pub fn as_saved(self) -> CompileMode {
         self.compiles()[0]
-    }
-
-    fn what(self) -> &'static str {
-        match self {
-            ModelFile::Torchscript => " TorchScript file",
-            ModelFile::Aoti => "n AOTInductor package",
-        }
     }
 }

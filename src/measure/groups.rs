@@ -23,6 +23,17 @@ pub fn criterion_config<M: Measurement>(c: Criterion<M>) -> Criterion<M> {
         .noise_threshold(0.05)
 }
 
+/// A benchmark of a suite that could not be measured: its server did not start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotMeasured {
+    /// The configuration's id (the criterion group).
+    pub id: String,
+    /// The measurement (`time`, `p99`, `cpu-util`).
+    pub measurement: String,
+    /// The error.
+    pub why: String,
+}
+
 /// A measurement that can be read off a pipeline window.
 pub trait PipelineMeasurement: Measurement + Sized {
     /// The benchmark function name (`time`, `p99`, `cpu-util`).
@@ -120,26 +131,37 @@ impl PipelineMeasurement for Utilization {
 
 /// Runs the suite: wall time, the tail-latency statistic and utilisation, each
 /// over every configuration, then criterion's summary (what `criterion_main!`
-/// would do, with the suite chosen at run time).
-pub fn run_suite(suite: &Suite) {
+/// would do, with the suite chosen at run time). Returns the benchmarks that could
+/// not start; the caller decides what that means for the exit status.
+pub fn run_suite(suite: &Suite) -> Vec<NotMeasured> {
+    let mut failed = Vec::new();
     let mut time = criterion_config(Criterion::default()).configure_from_args();
-    bench_configs(&mut time, &WallTime, suite);
+    failed.extend(bench_configs(&mut time, &WallTime, suite));
     let latency = TailLatency {
         percentile: suite.percentile,
         in_flight_per_worker: suite.spec.criterion.tail_in_flight_per_worker,
     };
     let mut tail =
         criterion_config(Criterion::default().with_measurement(latency)).configure_from_args();
-    bench_configs(&mut tail, &latency, suite);
+    failed.extend(bench_configs(&mut tail, &latency, suite));
     let utilization = Utilization::for_suite(&suite.configs);
     let mut util =
         criterion_config(Criterion::default().with_measurement(utilization)).configure_from_args();
-    bench_configs(&mut util, &utilization, suite);
+    failed.extend(bench_configs(&mut util, &utilization, suite));
     Criterion::default().configure_from_args().final_summary();
+    failed
 }
 
-/// Runs every configuration of `suite` as a criterion group measured by `c`'s measurement.
-pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: &M, suite: &Suite) {
+/// Runs every configuration of `suite` as a criterion group measured by `c`'s
+/// measurement. A configuration whose server cannot start is not measured and is
+/// returned, so that a suite that measured less than it names cannot pass for a
+/// whole one.
+pub fn bench_configs<M: PipelineMeasurement>(
+    c: &mut Criterion<M>,
+    measurement: &M,
+    suite: &Suite,
+) -> Vec<NotMeasured> {
+    let mut failed = Vec::new();
     let total = suite.configs.len();
     let settings = &suite.spec.criterion;
     for (k, cfg) in suite.configs.iter().enumerate() {
@@ -164,7 +186,12 @@ pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: 
         let mut server = match started {
             Ok(server) => server,
             Err(e) => {
-                eprintln!("[inferbench] skipping {id}: {e}");
+                eprintln!("[inferbench] {id}: FAILED, not measured: {e}");
+                failed.push(NotMeasured {
+                    id: id.clone(),
+                    measurement: measurement.name(),
+                    why: e.to_string(),
+                });
                 continue;
             }
         };
@@ -202,4 +229,5 @@ pub fn bench_configs<M: PipelineMeasurement>(c: &mut Criterion<M>, measurement: 
             eprintln!("[inferbench] {id} did not shut down cleanly: {e}");
         }
     }
+    failed
 }

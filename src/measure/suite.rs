@@ -78,10 +78,10 @@ impl Suite {
     /// `requests_per_sample` requests with no bare-forward comparison.
     pub fn from_spec(spec: SweepSpec) -> Result<Self> {
         spec.criterion.validate()?;
-        // A model the zoo does not know would make every group fail to start, and the
-        // bench would measure nothing and still succeed: refuse it here with the rest.
-        crate::model::check_name(&spec.model)?;
         let mut configs = spec.expand()?;
+        // A model the zoo does not know, or a file that does not load, would make
+        // every group fail to start: refuse it here with the rest.
+        crate::model::check_grid(&configs)?;
         for cfg in &mut configs {
             cfg.load.num_iters = spec.criterion.requests_per_sample;
             cfg.measure_bare_forward = false;

@@ -10,25 +10,22 @@
 //! instruction sets the package was compiled for (AOTInductor compiles for the
 //! machine it runs on). A folder per key holds `key.txt`, `model.pt2` and
 //! `compiled.json` (how long the compile took); a key that matches the text in
-//! `key.txt` exactly is a hit. The folder is written under another name and renamed,
-//! so a compile cut short leaves no entry behind.
+//! `key.txt` exactly is a hit, if its file loads: an entry that does not (cut short
+//! by a full disk, damaged since) is discarded and made again, never served and never
+//! left to fail every later run. The folder is written under another name and
+//! renamed, so a compile cut short leaves no entry behind.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 use tch::nn::VarStore;
 use tch::Device;
 
+use super::export_python::{device_name, python, run_export, Compiled, Job, EXPORT_SCRIPT};
 use super::export_weights::{weights_digest, write_weights};
 use super::zoo::Architecture;
-use crate::config::{InputSpec, Precision, ValueRange};
+use crate::config::{InputSpec, Precision};
 use crate::error::{Error, Result};
-
-/// The export script, run with `python -c`.
-const EXPORT_SCRIPT: &str = include_str!("../../scripts/aoti-export.py");
 
 /// What a package is compiled for.
 #[derive(Debug, Clone)]
@@ -98,14 +95,6 @@ pub struct Package {
     pub cache_hit: bool,
 }
 
-/// How long the export script said each part took.
-#[derive(Debug, Serialize, Deserialize)]
-struct Compiled {
-    export_s: f64,
-    compile_s: f64,
-    torch: String,
-}
-
 impl Package {
     /// Where it came from, for the report.
     pub fn origin(&self) -> crate::results::CompileCache {
@@ -117,26 +106,32 @@ impl Package {
     }
 }
 
+/// Loads a made file once, to check it before it is served (or kept).
+pub type LoadCheck<'a> = &'a dyn Fn(&Path) -> Result<()>;
+
 /// The AOTInductor package for `arch` with the weights of `vs`, from the cache or
-/// compiled now (a minute or more: `progress` says so first).
+/// compiled now (a minute or more: `progress` says so first); `loads` checks that
+/// it loads.
 pub fn package_for(
     arch: Architecture,
     vs: &VarStore,
     shape: ExportShape,
+    loads: LoadCheck<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Package> {
-    make(Made::Aoti, arch, vs, shape, progress)
+    make(Made::Aoti, arch, vs, shape, loads, progress)
 }
 
 /// The TorchScript file of `arch` with the weights of `vs` and its linear layers
-/// dynamically quantized to int8, from the cache or made now.
+/// dynamically quantized to int8, from the cache or made now; `loads` checks it.
 pub fn quantized_for(
     arch: Architecture,
     vs: &VarStore,
     shape: ExportShape,
+    loads: LoadCheck<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Package> {
-    make(Made::DynamicInt8, arch, vs, shape, progress)
+    make(Made::DynamicInt8, arch, vs, shape, loads, progress)
 }
 
 fn make(
@@ -144,24 +139,25 @@ fn make(
     arch: Architecture,
     vs: &VarStore,
     shape: ExportShape,
+    loads: LoadCheck<'_>,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Package> {
     let key = cache_key(kind, arch, vs, &shape)?;
     let root = cache_root().join("aoti");
     let entry = root.join(short_digest(&key));
-    if std::fs::read_to_string(entry.join("key.txt"))
-        .ok()
-        .as_deref()
-        == Some(key.as_str())
-    {
-        if let Ok(text) = std::fs::read_to_string(entry.join("compiled.json")) {
-            if let Ok(done) = serde_json::from_str::<Compiled>(&text) {
-                return Ok(Package {
-                    made: kind.what(),
-                    path: entry.join(kind.file()),
-                    compiled_in_s: done.export_s + done.compile_s,
-                    cache_hit: true,
-                });
+    if let Some(hit) = cached(kind, &entry, &key) {
+        match loads(&hit.path) {
+            Ok(()) => return Ok(hit),
+            Err(e) => {
+                progress(&format!(
+                    "the cached {} in {} does not load ({}); discarding the entry and making it again",
+                    kind.what(),
+                    entry.display(),
+                    first_line(&e.to_string())
+                ));
+                std::fs::remove_dir_all(&entry).map_err(|e| {
+                    Error::io("cannot discard the cache entry (delete it)", &entry, e)
+                })?;
             }
         }
     }
@@ -173,7 +169,22 @@ fn make(
         .tempdir_in(&root)
         .map_err(|e| Error::io("cannot create a folder in", &root, e))?;
     write_weights(vs, work.path())?;
-    let done = run_export(kind, arch, &shape, work.path())?;
+    let job = Job {
+        mode: kind.mode(),
+        arch,
+        shape: &shape,
+        work: work.path(),
+        file: kind.file(),
+    };
+    let done = run_export(job)?;
+    // What was just made must load before it becomes an entry; the work folder is
+    // removed with the error.
+    loads(&work.path().join(kind.file())).map_err(|e| {
+        Error::config(
+            "compile",
+            format!("the {} just made does not load: {e}", kind.what()),
+        )
+    })?;
     std::fs::write(work.path().join("key.txt"), &key)
         .map_err(|e| Error::io("cannot write", work.path().join("key.txt"), e))?;
     let record = serde_json::to_string(&done).expect("plain numbers serialize");
@@ -194,6 +205,26 @@ fn make(
     })
 }
 
+/// The entry's package when its key is `key` and its record reads.
+fn cached(kind: Made, entry: &Path, key: &str) -> Option<Package> {
+    let stored = std::fs::read_to_string(entry.join("key.txt")).ok()?;
+    if stored != key {
+        return None;
+    }
+    let text = std::fs::read_to_string(entry.join("compiled.json")).ok()?;
+    let done: Compiled = serde_json::from_str(&text).ok()?;
+    Some(Package {
+        made: kind.what(),
+        path: entry.join(kind.file()),
+        compiled_in_s: done.export_s + done.compile_s,
+        cache_hit: true,
+    })
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
 /// `INFERBENCH_CACHE_DIR`, else `$XDG_CACHE_HOME/inferbench`, else `~/.cache/inferbench`.
 pub fn cache_root() -> PathBuf {
     if let Some(dir) = std::env::var_os("INFERBENCH_CACHE_DIR") {
@@ -206,81 +237,6 @@ pub fn cache_root() -> PathBuf {
     home.join(".cache/inferbench")
 }
 
-/// The Python that exports: `INFERBENCH_PYTHON`, else the venv of the torch this
-/// binary was built against, else `python3`.
-fn python() -> PathBuf {
-    std::env::var_os("INFERBENCH_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("INFERBENCH_VENV_PYTHON").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("python3"))
-}
-
-fn run_export(
-    kind: Made,
-    arch: Architecture,
-    shape: &ExportShape,
-    work: &Path,
-) -> Result<Compiled> {
-    let dtype = match shape.precision {
-        Precision::Fp32 => "float32",
-        Precision::Fp16 => "float16",
-        Precision::Bf16 => "bfloat16",
-    };
-    let args = serde_json::json!({
-        "mode": kind.mode(),
-        "arch": arch.name(),
-        "weights": work,
-        "input_shape": shape.input.shape,
-        "input_dtype": torch_dtype(&shape.input),
-        "input_high": match shape.input.range {
-            ValueRange::Uniform { hi, .. } if shape.input.dtype.is_integer() => Some(hi as i64),
-            _ => None,
-        },
-        "batch": shape.batch,
-        "max_batch": shape.max_batch.max(shape.batch),
-        "dtype": dtype,
-        "device": device_name(shape.device),
-        "channels_last": shape.channels_last,
-        "out": work.join(kind.file()),
-    });
-    let python = python();
-    let started = Instant::now();
-    let output = Command::new(&python)
-        .arg("-c")
-        .arg(EXPORT_SCRIPT)
-        .arg(args.to_string())
-        .output()
-        .map_err(|e| {
-            Error::config(
-                "compile",
-                format!("{} needs Python with torch; cannot start {} ({e}): run scripts/setup.sh or set INFERBENCH_PYTHON", kind.mode(), python.display()),
-            )
-        })?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        let tail: Vec<&str> = stderr.lines().rev().take(6).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(Error::config(
-            "compile",
-            format!(
-                "{}: exporting {} failed after {:.0} s: {}",
-                kind.mode(),
-                arch.name(),
-                started.elapsed().as_secs_f64(),
-                tail.join(" | ")
-            ),
-        ));
-    }
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let last = stdout.lines().last().unwrap_or_default();
-    serde_json::from_str(last).map_err(|_| {
-        Error::Pipeline(format!(
-            "{}: the export script printed no timing line (stdout: {last:?})",
-            kind.mode()
-        ))
-    })
-}
-
 /// Everything the package depends on, one line each.
 fn cache_key(kind: Made, arch: Architecture, vs: &VarStore, shape: &ExportShape) -> Result<String> {
     let mut key = String::new();
@@ -291,7 +247,7 @@ fn cache_key(kind: Made, arch: Architecture, vs: &VarStore, shape: &ExportShape)
         "torch {}",
         option_env!("INFERBENCH_LIBTORCH_VERSION").unwrap_or("unknown")
     );
-    let _ = writeln!(key, "python {}", python().display());
+    let _ = writeln!(key, "python {}", python().path.display());
     let _ = writeln!(key, "arch {}", arch.name());
     let _ = writeln!(key, "input {}", shape.input);
     let _ = writeln!(
@@ -326,26 +282,6 @@ fn cpu_isa() -> String {
     let have: Vec<&str> = line.split_whitespace().collect();
     let found: Vec<&str> = FLAGS.into_iter().filter(|f| have.contains(f)).collect();
     format!("{} [{}]", std::env::consts::ARCH, found.join(" "))
-}
-
-/// PyTorch's name of an input's element type (an image's is the run's precision).
-fn torch_dtype(input: &InputSpec) -> &'static str {
-    use crate::config::InputDtype::*;
-    match input.dtype {
-        F32 => "float32",
-        F16 => "float16",
-        Bf16 => "bfloat16",
-        I64 => "int64",
-        I32 => "int32",
-        U8 => "uint8",
-    }
-}
-
-fn device_name(device: Device) -> String {
-    match device {
-        Device::Cuda(i) => format!("cuda:{i}"),
-        _ => "cpu".into(),
-    }
 }
 
 /// 16 hex digits of SHA-256: a folder name for a key.

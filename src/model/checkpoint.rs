@@ -48,7 +48,17 @@ pub fn write_random(arch: Architecture, seed: u64, dir: &Path, overwrite: bool) 
     let _net = super::seeded(seed, || arch.build(&vs.root()));
     let weights = dir.join(WEIGHTS_FILE);
     let tmp_weights = dir.join(format!(".{WEIGHTS_FILE}.tmp.safetensors"));
-    vs.save(&tmp_weights)?;
+    if let Err(e) = vs.save(&tmp_weights) {
+        // A full disk: no piece of the weights is left behind, and the cause is said once.
+        let _ = fs::remove_file(&tmp_weights);
+        let why = e.to_string();
+        let why = why.split(": safetensors error").next().unwrap_or(&why);
+        return Err(Error::io(
+            "cannot write the weights into",
+            dir,
+            std::io::Error::other(why.trim_start_matches("safetensors error ").to_string()),
+        ));
+    }
     let meta = CheckpointMeta {
         format: FORMAT.into(),
         arch,

@@ -67,8 +67,8 @@ pub(super) fn compile(
         CompileMode::AotInductor => {
             let started = Instant::now();
             let shape = export_shape(cfg, batches, device);
-            let package = aoti_export::package_for(arch, &master, shape, progress)?;
-            drop(AotiModule::load(&package.path, device)?); // loads here, or fails here
+            let loads = |path: &std::path::Path| AotiModule::load(path, device).map(drop);
+            let package = aoti_export::package_for(arch, &master, shape, &loads, progress)?;
             info.compile_cache = Some(package.origin());
             let prepared = Prepared::Aoti {
                 path: package.path,
@@ -106,7 +106,9 @@ fn quantized(
 ) -> Result<(Prepared, Option<Duration>)> {
     let started = Instant::now();
     let shape = export_shape(cfg, batches, device);
-    let file = aoti_export::quantized_for(built.arch, &built.master, shape, progress)?;
+    let loads =
+        |path: &std::path::Path| ScriptModule::load(path, device, Precision::Fp32).map(drop);
+    let file = aoti_export::quantized_for(built.arch, &built.master, shape, &loads, progress)?;
     info.compile_cache = Some(file.origin());
     let script = ScriptModule::load(&file.path, device, Precision::Fp32)?;
     let prepared = match cfg.compile {

@@ -17,19 +17,22 @@ use tch::{Device, Tensor};
 
 use super::aoti::AotiModule;
 use super::jit::FrozenModule;
-use super::prepare::{Prepared, PreparedModel};
+use super::prepare::{Batches, Prepared, PreparedModel};
 use super::script::{describe_output, first_tensor, ScriptModule};
 use crate::config::{CompileMode, InputSpec, ModelConfig, ModelFile};
 use crate::error::{Error, Result};
 use crate::results::ModelInfo;
 
-/// Loads, probes and (for `frozen`) compiles the file `cfg` names.
+/// Loads, probes and (for `frozen`) compiles the file `cfg` names. The probe runs
+/// at every request's batch and, with dynamic batching, at the largest batch a
+/// forward takes: a file made for one batch size fails here, not mid-run.
 pub(super) fn prepare_file(
     cfg: &ModelConfig,
-    example_batch: u32,
+    batches: Batches,
     seed: u64,
     device: Device,
 ) -> Result<PreparedModel> {
+    let example_batch = batches.example;
     let (kind, path) = match ModelFile::find(&cfg.name) {
         Some((kind, "", path)) => (kind, Path::new(path)),
         _ => {
@@ -41,15 +44,18 @@ pub(super) fn prepare_file(
     };
     let specs = cfg.input_specs();
     if kind == ModelFile::Aoti {
+        if batches.max != example_batch {
+            // A package checks its inputs at its first forward only: a fresh one.
+            prepare_package(cfg, path, &specs, batches.max, seed, device)?;
+        }
         return prepare_package(cfg, path, &specs, example_batch, seed, device);
     }
-    let probe = probe(
-        &ScriptModule::load(path, device, cfg.precision)?,
-        &specs,
-        example_batch,
-        seed,
-        device,
-    )?;
+    let script = ScriptModule::load(path, device, cfg.precision)?;
+    if batches.max != example_batch {
+        probe(&script, &specs, batches.max, seed, device)?;
+    }
+    let probe = probe(&script, &specs, example_batch, seed, device)?;
+    drop(script);
     let started = Instant::now();
     let script = ScriptModule::load(path, device, cfg.precision)?;
     let load_time = started.elapsed();

@@ -7,9 +7,11 @@
 
 pub mod aoti;
 pub mod aoti_export;
+mod check;
 pub mod checkpoint;
 mod compile;
 pub mod draw;
+mod export_python;
 mod export_weights;
 pub mod fault;
 mod file;
@@ -23,22 +25,10 @@ mod trace;
 pub mod transformer;
 pub mod zoo;
 
+pub use check::{check_grid, check_loads};
 pub use jit::{is_channels_last, to_channels_last};
 pub use prepare::{prepare, Batches, Forward, PreparedModel};
 pub use zoo::Architecture;
-
-/// Checks that `name` is a model this build can prepare: a built-in name, or a model
-/// file that exists (`torchscript:PATH`, `aoti:PATH`); the error names it.
-pub fn check_name(name: &str) -> crate::error::Result<()> {
-    match crate::config::ModelFile::find(name) {
-        Some((_, "", path)) if std::path::Path::new(path).is_file() => Ok(()),
-        Some((kind, "", path)) => Err(crate::error::Error::config(
-            "model",
-            format!("{}{path}: no such file", kind.prefix()),
-        )),
-        _ => Architecture::parse(name).map(drop),
-    }
-}
 
 /// Runs `draw` right after seeding libtorch's random generator with `seed`, with no
 /// other seeded draw of this process in between. libtorch has one default generator

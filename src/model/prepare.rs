@@ -253,7 +253,7 @@ fn prepare_plain(
     progress: &mut dyn FnMut(&str),
 ) -> Result<PreparedModel> {
     if cfg.is_file() {
-        return super::file::prepare_file(cfg, batches.example, seed, device);
+        return super::file::prepare_file(cfg, batches, seed, device);
     }
     let (arch, dir) = resolve_arch(cfg)?;
     let mut info = ModelInfo {

@@ -29,7 +29,7 @@ pub struct ThreadPoint {
 }
 
 impl ThreadPoint {
-    /// Throughput over `base`'s (the 1-thread point's, normally).
+    /// Throughput over `base`'s (the 1-thread point's, or the fewest threads measured).
     pub fn speedup(&self, base: &ThreadPoint) -> f64 {
         self.samples_per_s / base.samples_per_s
     }
@@ -46,6 +46,16 @@ pub fn thread_scaling(
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<ThreadPoint>> {
     check(threads, iters, turns)?;
+    if let Some(fault) = crate::model::fault::FaultSpec::parse(&cfg.model.name)? {
+        // Its table would name the fault and measure the model without it.
+        return Err(Error::config(
+            "model",
+            format!(
+                "{}: calibrate times the bare forward, which runs a fail: model without its fault; calibrate {} itself",
+                cfg.model.name, fault.inner
+            ),
+        ));
+    }
     let device = device::open(cfg.backend.device)?;
     let batch = cfg.load.batch_size;
     progress("loading model");
@@ -208,5 +218,9 @@ mod tests {
         assert_eq!(up_to(0), [1]);
         assert_eq!(counts_or_up_to(&[], 2), [1, 2]);
         assert_eq!(counts_or_up_to(&[4], 2), [4]);
+        let mut faulty = RunConfig::default();
+        faulty.model.name = "fail:spin:1ms@3".into();
+        let e = thread_scaling(&faulty, &[1], 5, 1, &mut |_| {}).unwrap_err();
+        assert!(e.to_string().contains("calibrate spin:1ms itself"), "{e}");
     }
 }

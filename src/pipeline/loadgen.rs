@@ -73,6 +73,41 @@ impl<S, R> Client<S, R> {
         S: RequestSink<P>,
     {
         send_request(&self.tx, &self.clock, id, self.batch, payload)
+            .map_err(|stopped| self.stage_error_or(stopped))
+    }
+
+    /// Puts a stamped request on the queue; if the backend has stopped taking
+    /// requests, the error of the stage that stopped it (see [`Client::stage_error_or`]).
+    pub(crate) fn send_request<P>(&self, request: Request<P>) -> Result<()>
+    where
+        S: RequestSink<P>,
+    {
+        if self.tx.put(request) {
+            Ok(())
+        } else {
+            Err(self.stage_error_or(stopped_taking_requests()))
+        }
+    }
+
+    /// The error a failed stage sent, or `stopped` when none comes.
+    ///
+    /// A stage that fails returns from its loop, which drops its end of the request
+    /// queue, and only then sends its error to the response queue. A send can
+    /// therefore find the queue hung up while the cause is still on its way: the
+    /// first error of the stage, not the hang-up it caused, is what a user must see.
+    /// Every stage thread sends its error, if any, just before it ends, so the
+    /// response queue yields the error or hangs up once the last stage has ended;
+    /// the wait is bounded for a stage that never ends (a hung forward).
+    pub(crate) fn stage_error_or(&self, stopped: Error) -> Error {
+        let deadline = Instant::now() + STAGE_ERROR_WAIT;
+        loop {
+            match self.rx.recv_deadline(deadline) {
+                Ok(Err(stage_error)) => return stage_error,
+                // A response to a request already sent: the window fails anyway.
+                Ok(Ok(_)) => {}
+                Err(_) => return stopped,
+            }
+        }
     }
 
     /// The next response, stamped on arrival; a [`Cut`] when its deadline passes
@@ -126,6 +161,9 @@ pub(crate) fn failure<T>(
     }
 }
 
+/// How long a failed send waits for the error of the stage that caused it.
+const STAGE_ERROR_WAIT: Duration = Duration::from_secs(2);
+
 /// Stamps a request as meant and sent now, and puts it on the queue.
 #[inline]
 fn send_request<P, S: RequestSink<P>>(
@@ -138,10 +176,13 @@ fn send_request<P, S: RequestSink<P>>(
     if tx.put(Request::sent_now(id, samples, payload, clock)) {
         Ok(())
     } else {
-        Err(Error::Pipeline(
-            "the backend stopped taking requests".into(),
-        ))
+        Err(stopped_taking_requests())
     }
+}
+
+/// The error of a request queue that no stage reads any more, when no stage said why.
+pub(super) fn stopped_taking_requests() -> Error {
+    Error::Pipeline("the backend stopped taking requests".into())
 }
 
 /// Burst: a sender thread puts the requests on the queue back to back while this

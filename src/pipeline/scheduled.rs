@@ -22,7 +22,7 @@ use super::loadgen::{
     backend_stopped, failure, record, Client, Collected, Payloads, RequestSink, POLL,
 };
 use super::watch::Watch;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::metrics::utilization::thread_cpu_seconds;
 use crate::request::{Request, Stamp};
 use crate::results::{LoadGenerator, Pickup};
@@ -88,11 +88,7 @@ pub(crate) fn collect_on_schedule<P, S: RequestSink<P>, R>(
                 intended[sent as usize],
                 &clock,
             );
-            if !client.tx.put(request) {
-                return Err(Error::Pipeline(
-                    "the backend stopped taking requests".into(),
-                ));
-            }
+            client.send_request(request)?;
             sent += 1;
         }
         if crate::pipeline::interrupt::requested() {

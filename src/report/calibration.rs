@@ -4,7 +4,10 @@ use crate::config::RunConfig;
 use crate::pipeline::calibrate::ThreadPoint;
 
 /// One line per thread count: samples/s (median, and the turns' range), the
-/// speed-up over the first count, and that speed-up per thread (1.0 is linear).
+/// speed-up over the 1-thread point, and that speed-up per thread added (1.0 is
+/// linear). Without a 1-thread point the base is the smallest count measured, and
+/// the table says so: a speed-up is a ratio of two measurements, never one scaled
+/// as if the base had scaled perfectly.
 pub fn render(cfg: &RunConfig, points: &[ThreadPoint], cores: u32) -> String {
     let mut out = format!(
         "bare forward of {} ({} px, bs {}, {}, {}) on {}, {cores} core(s) available\n",
@@ -15,10 +18,18 @@ pub fn render(cfg: &RunConfig, points: &[ThreadPoint], cores: u32) -> String {
         cfg.model.precision.name(),
         cfg.backend.device,
     );
-    out += "threads  samples/s  (turns: min-max)   speed-up  per thread\n";
-    let Some(base) = points.first() else {
+    let Some(base) = points.iter().min_by_key(|p| p.threads) else {
         return out;
     };
+    if base.threads == 1 {
+        out += "speed-up: against 1 thread, as measured\n";
+    } else {
+        out += &format!(
+            "speed-up: against {} threads, the fewest measured (no 1-thread point; add 1 to --threads for it)\n",
+            base.threads
+        );
+    }
+    out += "threads  samples/s  (turns: min-max)   speed-up  per thread\n";
     for p in points {
         let (lo, hi) = p
             .turns
@@ -26,7 +37,8 @@ pub fn render(cfg: &RunConfig, points: &[ThreadPoint], cores: u32) -> String {
             .fold((f64::INFINITY, 0.0f64), |(lo, hi), &r| {
                 (lo.min(r), hi.max(r))
             });
-        let speedup = p.speedup(base) * base.threads as f64;
+        let speedup = p.speedup(base);
+        let threads_ratio = p.threads as f64 / base.threads as f64;
         out += &format!(
             "{:>7}  {:>9.1}  ({:>7.1}-{:<7.1})  {:>8.2}  {:>10.2}\n",
             p.threads,
@@ -34,7 +46,7 @@ pub fn render(cfg: &RunConfig, points: &[ThreadPoint], cores: u32) -> String {
             lo,
             hi,
             speedup,
-            speedup / p.threads as f64
+            speedup / threads_ratio
         );
     }
     if points.iter().any(|p| p.threads > cores) {
@@ -47,16 +59,26 @@ pub fn render(cfg: &RunConfig, points: &[ThreadPoint], cores: u32) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn speedup_is_against_the_first_count_scaled_to_one_thread() {
-        let point = |threads, rate: f64| ThreadPoint {
+    fn point(threads: u32, rate: f64) -> ThreadPoint {
+        ThreadPoint {
             threads,
             samples_per_s: rate,
             turns: vec![rate - 1.0, rate, rate + 1.0],
-        };
+        }
+    }
+
+    fn row(text: &str, threads: u32) -> &str {
+        text.lines()
+            .find(|l| l.split_whitespace().next() == Some(&threads.to_string()))
+            .unwrap_or_else(|| panic!("no row for {threads}: {text}"))
+    }
+
+    #[test]
+    fn speedup_is_against_the_one_thread_point_wherever_it_is_listed() {
+        // --threads 2,1: the 1-thread point is the base, not the first listed.
         let text = render(
             &RunConfig::default(),
-            &[point(1, 100.0), point(2, 150.0), point(4, 200.0)],
+            &[point(2, 150.0), point(1, 100.0), point(4, 200.0)],
             2,
         );
         let lines: Vec<&str> = text.lines().collect();
@@ -64,31 +86,40 @@ mod tests {
             lines[0].contains("bs 1") && lines[0].contains("2 core(s)"),
             "{text}"
         );
+        assert!(text.contains("against 1 thread, as measured"), "{text}");
+        assert!(row(&text, 1).contains("100.0") && row(&text, 1).contains("1.00"));
+        let two = row(&text, 2);
         assert!(
-            lines[2].contains("100.0") && lines[2].contains("1.00"),
+            two.contains("150.0") && two.contains("1.50") && two.contains("0.75"),
             "{text}"
         );
-        assert!(
-            lines[3].contains("150.0") && lines[3].contains("1.50") && lines[3].contains("0.75"),
-            "{text}"
-        );
-        assert!(
-            lines[4].contains("2.00") && lines[4].contains("0.50"),
-            "{text}"
-        );
+        let four = row(&text, 4);
+        assert!(four.contains("2.00") && four.contains("0.50"), "{text}");
         assert!(
             text.contains("oversubscription"),
             "4 threads on 2 cores: {text}"
         );
-        let first_two = render(
+    }
+
+    #[test]
+    fn without_a_one_thread_point_the_fewest_threads_are_the_base_and_said_so() {
+        let text = render(
             &RunConfig::default(),
-            &[point(2, 150.0), point(4, 200.0)],
+            &[point(4, 200.0), point(2, 150.0)],
             4,
         );
-        // Starting at 2 threads, speed-up is still per single thread: 150 × 1 ÷ 150 × 2.
         assert!(
-            first_two.lines().nth(2).unwrap().contains("2.00"),
-            "{first_two}"
+            text.contains("against 2 threads, the fewest measured"),
+            "{text}"
         );
+        // 2 threads is the base (1.00); 4 threads: 200 / 150, per thread over 2× the threads.
+        assert!(row(&text, 2).contains("1.00"), "{text}");
+        let four = row(&text, 4);
+        assert!(four.contains("1.33") && four.contains("0.67"), "{text}");
+        // One count alone: 1.00, never a made-up scaling (it used to print 1000.00
+        // for --threads 1000).
+        let alone = render(&RunConfig::default(), &[point(1000, 62.68)], 2);
+        assert!(row(&alone, 1000).contains("1.00"), "{alone}");
+        assert!(!alone.contains("1000.00"), "{alone}");
     }
 }

@@ -17,7 +17,14 @@ pub fn config_line(r: &RunReport) -> String {
         return super::target_summary::config_line(r, t);
     }
     let c = &r.config;
-    let compile = c.model.compile.name();
+    // The number format and memory layout, as the JSON records them: what ran.
+    let mut compile = format!("{}, {}", c.model.compile.name(), c.model.precision.name());
+    if c.model.channels_last {
+        compile.push_str(", channels-last");
+    }
+    if c.model.quantize != crate::config::Quantize::None {
+        compile.push_str(&format!(", {}", c.model.quantize.name()));
+    }
     let streams = c.backend.streams.name();
     let arrival = match c.load.arrival {
         Arrival::Burst => "burst".to_string(),
@@ -62,6 +69,16 @@ pub fn render(r: &RunReport) -> String {
     let mut s = String::new();
     incomplete_line(&mut s, r);
     let _ = writeln!(s, "{}", config_line(r));
+    if r.oversubscribed {
+        let _ = writeln!(
+            s,
+            "WARNING: oversubscribed: {} compute threads ({} worker(s) × {} a forward) on {} cores take turns on the cores, so the figures below measure that contention as much as the model; use fewer --workers or --intra-op-threads",
+            r.compute_threads,
+            r.config.backend.workers,
+            r.compute_threads / r.config.backend.workers.max(1),
+            r.env.cores
+        );
+    }
     let _ = writeln!(
         s,
         "torch load time: {}",

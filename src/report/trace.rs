@@ -67,6 +67,55 @@ fn stages_as_object<S: serde::Serializer>(
     serializer.collect_map(stages.iter().copied())
 }
 
+/// Checks, before a long run, that the trace may go to `path`: never onto the run's
+/// results file `results` (the trace replaces its file: the results would be lost,
+/// or the two kinds of line mixed), never over an existing file that is not a trace
+/// written here unless `force` (a results file or anything else a user keeps), and
+/// writable ([`check_writable`]).
+pub fn check_target(path: &Path, results: &Path, force: bool) -> Result<()> {
+    if crate::results::file::same_file(path, results) {
+        return Err(Error::config(
+            "trace",
+            format!(
+                "{} is also the results file (--out): the trace replaces its file, so the results would be lost; give the trace its own file",
+                path.display()
+            ),
+        ));
+    }
+    if !force {
+        if let Some(why) = not_a_trace(path)? {
+            return Err(Error::config(
+                "trace",
+                format!(
+                    "{} exists and is not a trace written by inferbench ({why}); the trace would replace it: give another path, or --force to replace it",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    check_writable(path)
+}
+
+/// Why the regular file at `path` (a link followed) is not a trace of ours, or
+/// `None` when it is one, is empty, or is not a regular file (a device or a pipe
+/// is written into, not replaced).
+fn not_a_trace(path: &Path) -> Result<Option<String>> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() > 0 => {}
+        _ => return Ok(None),
+    }
+    let first = crate::results::file::first_line(path)
+        .map_err(|e| Error::io("cannot read the existing trace file", path, e))?;
+    let record: Option<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(&first).ok();
+    let is_trace = record.is_some_and(|r| {
+        ["id", "latency_ns", "stages_ns", "overhead_ns"]
+            .iter()
+            .all(|key| r.contains_key(*key))
+    });
+    Ok((!is_trace).then(|| "its first line is not a trace record".to_string()))
+}
+
 /// Fails now if `path` cannot be written, rather than after a long run. Creates
 /// nothing: an existing path is opened for writing without truncating it (so a link,
 /// a device or a pipe is checked as what it is), a new one is probed with a

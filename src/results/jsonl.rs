@@ -37,6 +37,7 @@ impl JsonlSink {
         std::fs::create_dir_all(folder)
             .map_err(|e| Error::io("cannot create the folder of results file", path, e))?;
         let unwritable = |e| Error::io("cannot write results to", path, e);
+        refuse_other_content(path)?;
         if path.exists() {
             OpenOptions::new()
                 .append(true)
@@ -68,6 +69,40 @@ impl JsonlSink {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// Refuses an existing regular file whose first whole line is not a JSON object:
+/// a file of something else (a README, a CSV) given as `--out` by mistake would
+/// otherwise get records appended to it. An empty file, a first line cut short (the
+/// append cuts it off), a device or a pipe are written to.
+fn refuse_other_content(path: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(());
+    }
+    let mut head = Vec::new();
+    {
+        use std::io::BufRead;
+        let file = File::open(path).map_err(|e| Error::io("cannot read results file", path, e))?;
+        std::io::BufReader::new(file.take(1 << 20))
+            .read_until(b'\n', &mut head)
+            .map_err(|e| Error::io("cannot read results file", path, e))?;
+    }
+    if head.last() != Some(&b'\n') {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde_json::Value>(&head) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        _ => Err(Error::config(
+            "out",
+            format!(
+                "{} exists and is not a results file (its first line is not a JSON object); appending would mix records into it: give another file",
+                path.display()
+            ),
+        )),
     }
 }
 
@@ -233,6 +268,27 @@ mod tests {
         );
         sink.append(&serde_json::json!({"n": 1})).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"n\":1}\n");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_results_file_is_refused_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.md");
+        std::fs::write(&path, "# my notes\nkeep these\n").unwrap();
+        let err = JsonlSink::open(&path).err().expect("refused").to_string();
+        assert!(
+            err.contains("notes.md") && err.contains("not a results file"),
+            "{err}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "# my notes\nkeep these\n"
+        );
+        // A results file, and one whose only line was cut short, are appended to.
+        std::fs::write(&path, "{\"n\":1}\n").unwrap();
+        JsonlSink::open(&path).unwrap();
+        std::fs::write(&path, "{\"n\":").unwrap();
+        JsonlSink::open(&path).unwrap();
     }
 
     #[test]

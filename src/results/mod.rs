@@ -129,6 +129,9 @@ pub struct ServerFacts {
     pub device: String,
     /// libtorch intra-op threads per worker; `None` for a server over the network.
     pub intra_op_threads: Option<u32>,
+    /// Threads the server keeps busy computing (see [`RunReport::compute_threads`]);
+    /// 0 for a server over the network, whose threads the client cannot see.
+    pub compute_threads: u32,
     /// Time to load (or generate) the weights, seconds.
     pub load_time_s: Option<f64>,
     /// Time to prepare the forward (trace), seconds; `None` in eager mode.
@@ -174,6 +177,15 @@ pub struct RunReport {
     pub device: String,
     /// libtorch intra-op threads per worker; `None` for a server over the network.
     pub intra_op_threads: Option<u32>,
+    /// Threads the server keeps busy computing: workers × the threads one forward
+    /// uses (intra-op threads; one for the spin model; one per worker on a GPU).
+    /// 0 where unknown: records older than the field, a server over the network.
+    #[serde(default)]
+    pub compute_threads: u32,
+    /// More compute threads than the cores of the machine: the threads took turns
+    /// on the cores, and the figures measure that contention as much as the model.
+    #[serde(default)]
+    pub oversubscribed: bool,
     /// Time to load (or generate) the weights, seconds.
     pub load_time_s: Option<f64>,
     /// Time to trace the model, seconds; `None` in eager mode.
@@ -241,6 +253,8 @@ impl RunReport {
             model: server.model,
             device: server.device,
             intra_op_threads: server.intra_op_threads,
+            compute_threads: server.compute_threads,
+            oversubscribed: server.compute_threads as usize > env.cores,
             load_time_s: server.load_time_s,
             compile_time_s: server.compile_time_s,
             warmup_latency_ms: server.warmup_latency_ms,

@@ -195,6 +195,10 @@ pub struct ConfigRecord {
     pub config: RunConfig,
     /// libtorch intra-op threads per worker.
     pub intra_op_threads: u32,
+    /// A repeat ran more compute threads than the machine has cores (see
+    /// [`RunReport::oversubscribed`](crate::results::RunReport::oversubscribed)).
+    #[serde(default)]
+    pub oversubscribed: bool,
     /// Repeats asked for.
     pub repeats: u32,
     /// Repeats that ran.

@@ -34,6 +34,8 @@ pub struct SweepOutcome {
     pub failed: usize,
     /// Ctrl-C stopped the sweep before its last configuration.
     pub interrupted: bool,
+    /// Configurations that ran more compute threads than the cores.
+    pub oversubscribed: usize,
 }
 
 /// Runs every configuration of `spec` (or, with `shard`, that shard's part of the
@@ -72,6 +74,7 @@ pub fn run_sweep(
         ok: 0,
         failed: 0,
         interrupted: false,
+        oversubscribed: 0,
     };
     for index in chosen {
         let Some(record) = run_config(spec, index, &configs[index], &env, &mut progress, quiet)?
@@ -83,6 +86,7 @@ pub fn run_sweep(
             Status::Ok => outcome.ok += 1,
             Status::Failed => outcome.failed += 1,
         }
+        outcome.oversubscribed += usize::from(record.oversubscribed);
         sink.append(&Record::Config(record))?;
     }
     if !quiet {
@@ -140,6 +144,14 @@ fn run_config(
         }
         progress.finish_one();
     }
+    if let Some(r) = reports.iter().find(|r| r.oversubscribed) {
+        if !quiet {
+            progress.note(&format!(
+                "[sweep] warning: {id} ran {} compute threads on {} cores (oversubscribed)",
+                r.compute_threads, r.env.cores
+            ));
+        }
+    }
     let gflop = Architecture::parse(&cfg.model.name)
         .ok()
         .and_then(|a| a.gflop_per_sample(&cfg.model));
@@ -152,6 +164,7 @@ fn run_config(
             .first()
             .and_then(|r| r.intra_op_threads)
             .unwrap_or_else(|| cfg.intra_op_threads()),
+        oversubscribed: reports.iter().any(|r| r.oversubscribed),
         repeats: spec.repeats,
         repeats_ok: reports.len() as u32,
         status: if error.is_none() {

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::record::{ShardRecord, SweepEnvironment};
+use super::record::{Record, ShardRecord, SweepEnvironment};
 use super::spec::SweepSpec;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
@@ -232,6 +232,10 @@ pub fn sweep_output(
     match part {
         Some(p) => {
             let path = results_path(out.as_deref(), Path::new("results/sweeps"), name, p);
+            if path.file_name() != Some(p.file_name(name).as_ref()) {
+                // A file the user named: replaced only if it is this shard's own.
+                check_own_file(&path, name, p)?;
+            }
             start_fresh(&path)?;
             Ok(path)
         }
@@ -280,6 +284,32 @@ pub fn render_plan(
         );
     }
     text
+}
+
+/// Refuses to let a shard replace `path` unless it is empty or an earlier run of
+/// the same shard of the same sweep (its first line is that shard's header): a
+/// `--out` naming another file (a whole sweep's results, a run's) would be deleted.
+fn check_own_file(path: &Path, name: &str, shard: Shard) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() > 0 => {}
+        _ => return Ok(()),
+    }
+    let first = crate::results::file::first_line(path)
+        .map_err(|e| Error::io("cannot read results file", path, e))?;
+    let own = matches!(
+        serde_json::from_str::<Record>(&first),
+        Ok(Record::Shard(h)) if h.sweep == name && h.shard == shard
+    );
+    if own {
+        return Ok(());
+    }
+    Err(Error::config(
+        "out",
+        format!(
+            "{} exists and is not a results file of shard {shard} of sweep '{name}' (a rerun of a shard replaces only its own file): give another --out, or a folder",
+            path.display()
+        ),
+    ))
 }
 
 /// Removes an earlier run's file of this shard: a shard's file holds exactly one run

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::criterion_settings::CriterionSettings;
 use crate::config::{
-    Arrival, BatchPolicy, CompileMode, DeviceSpec, InputSpec, ModelConfig, Precision, Quantize,
-    RunConfig, StreamLayout,
+    Arrival, BatchPolicy, CompileMode, DeviceSpec, InputSpec, ModelConfig, ModelKind, Precision,
+    Quantize, RunConfig, StreamLayout,
 };
 use crate::error::{Error, Result};
 
@@ -66,7 +66,8 @@ pub struct SweepSpec {
     pub inputs: Vec<InputSpec>,
     /// Samples per request. Default [1, 4, 16].
     pub batch_sizes: Vec<u32>,
-    /// Compile modes. Default eager and torchscript; a model file: torchscript.
+    /// Compile modes. Default eager and torchscript; a model file: as saved; the
+    /// spin model: eager.
     pub compile: Vec<CompileMode>,
     /// Worker counts. Default [1, 2].
     pub workers: Vec<u32>,
@@ -179,18 +180,46 @@ impl SweepSpec {
         let mut spec: Self = toml::from_str(text).map_err(bad)?;
         let table: toml::Table = toml::from_str(text).map_err(bad)?;
         if !table.contains_key("compile") {
-            // A file is already compiled: its default is the file as saved.
-            spec.compile = vec![ModelConfig::default_compile(&spec.model)];
-            if spec.compile == [CompileMode::Eager] {
-                spec.compile = Self::quick().compile;
-            }
+            // A built-in model crosses eager and a trace; a file is already compiled
+            // (the file as saved) and the spin model has only eager.
+            let model = ModelConfig {
+                name: spec.model.clone(),
+                ..ModelConfig::default()
+            };
+            spec.compile = match model.kind() {
+                ModelKind::ImageCnn | ModelKind::Text => Self::quick().compile,
+                kind => vec![kind.compiles()[0]],
+            };
         }
         if spec.name == Self::quick().name {
             if let Some(name) = default_name {
                 spec.name = name.to_string();
             }
         }
+        spec.check_given(&table)?;
         Ok(spec)
+    }
+
+    /// What only the file's own fields can show: an axis written out empty (left
+    /// out, `intra_op_threads` takes the default; written `[]` it would silently be
+    /// the default too), and an image size for a model that reads no image.
+    fn check_given(&self, table: &toml::Table) -> Result<()> {
+        if table.contains_key("intra_op_threads") && self.intra_op_threads.is_empty() {
+            return Err(Error::config(
+                "intra_op_threads",
+                "is empty; give at least one value (or leave it out for the default, cores / workers)",
+            ));
+        }
+        if table.contains_key("image_size") {
+            let model = ModelConfig {
+                name: self.model.clone(),
+                image_size: self.image_size,
+                inputs: self.inputs.clone(),
+                ..ModelConfig::default()
+            };
+            model.check_image_size_given()?;
+        }
+        Ok(())
     }
 
     /// Every configuration of the grid, validated, in a fixed order (batch size

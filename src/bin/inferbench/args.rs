@@ -1,11 +1,12 @@
 //! The command line's flags (clap definitions); their translation into the
-//! library's configuration types is in `server_config`. No logic beyond that lives here.
+//! library's configuration types is in `server_config`; the flags `run`, `curve` and
+//! `serve-windows` share are in `server_args`. No logic beyond that lives here.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::server_config::{CompileArg, StreamsArg};
+use crate::server_args::ServerArgs;
 
 #[derive(Parser)]
 #[command(
@@ -60,79 +61,6 @@ pub enum Command {
     Calibrate(crate::calibrate::CalibrateArgs),
 }
 
-/// What the server is: model, batch, compile, layout, batching. Shared by `run` and `curve`.
-#[derive(Args)]
-pub struct ServerArgs {
-    /// Model: resnet18, tiny-cnn, torchscript:PATH (a file saved by torch.jit.save),
-    /// aoti:PATH (a .pt2 from torch._inductor.aoti_compile_and_package; give a file's
-    /// inputs with --input), spin:<duration> (a forward that busy-waits, e.g.
-    /// spin:2ms), or fail:<model>@N[:error|:panic|:hang] (the N-th forward fails, e.g.
-    /// fail:spin:2ms@10:panic).
-    #[arg(long, default_value = "resnet18", conflicts_with = "model_dir")]
-    pub model: String,
-    /// Checkpoint folder from `init-model`; its model.json names the architecture.
-    #[arg(long)]
-    pub model_dir: Option<PathBuf>,
-    /// Samples per request.
-    #[arg(long, default_value_t = 1)]
-    pub batch_size: u32,
-    /// How the forward is prepared: eager, torchscript (a trace; a file as saved),
-    /// frozen (torch.jit.freeze + optimize_for_inference) or aot-inductor (torch.export,
-    /// then AOTInductor, with the venv's Python, cached; an aoti: file as saved)
-    /// [default: eager; a file: as saved].
-    #[arg(long, value_enum)]
-    pub compile: Option<CompileArg>,
-    /// One input of the model per sample, without the batch dimension:
-    /// SHAPE:DTYPE[:LO..HI], e.g. 3x224x224:f32 or 128:i64:0..30522 (token ids).
-    /// Repeat it for a model with several inputs, in the order of its forward's
-    /// arguments [default: one 3 × image-size × image-size image].
-    #[arg(long = "input", value_name = "SPEC")]
-    pub inputs: Vec<String>,
-    /// Convolution weights and image inputs in the channels-last memory format
-    /// (built-in image models).
-    #[arg(long)]
-    pub channels_last: bool,
-    /// none, or dynamic-int8: linear layers with int8 weights (quantize_dynamic, made
-    /// with the venv's Python; tiny-transformer on the CPU, --compile torchscript or frozen).
-    #[arg(long, default_value = "none")]
-    pub quantize: String,
-    /// Compute threads, each with its own model instance and stream.
-    #[arg(long, default_value_t = 1)]
-    pub workers: u32,
-    /// shared: copies inline in each worker; dedicated: separate copy-in and copy-out stages.
-    #[arg(long, value_enum, default_value = "shared")]
-    pub streams: StreamsArg,
-    /// Input image side in pixels (3 channels).
-    #[arg(long, default_value_t = 64)]
-    pub image_size: u32,
-    /// Where weights, buffers and the forward live: cpu, cuda or cuda:N (needs a
-    /// build with --features cuda and an NVIDIA GPU).
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Number format of weights and inputs, cast once before timing: fp32, fp16, bf16.
-    #[arg(long, default_value = "fp32")]
-    pub precision: String,
-    /// libtorch intra-op threads per worker [default: cores / workers].
-    #[arg(long)]
-    pub intra_op_threads: Option<u32>,
-    /// Warm-up requests after the cold-start one [default: 2 per worker].
-    #[arg(long)]
-    pub warmup: Option<u32>,
-    /// Dynamic batching: most samples per forward (off unless given; 0 = off).
-    #[arg(long)]
-    pub max_batch_size: Option<u32>,
-    /// Dynamic batching: longest wait of the oldest queued request, e.g. 5ms.
-    #[arg(long, default_value = "10ms", requires = "max_batch_size")]
-    pub batch_timeout: String,
-    /// Seed for inputs and generated weights.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Poll an empty queue this long before parking, e.g. 10ms (each stage and the
-    /// client): cuts the wake-up latency of every hop, costs a core while polling.
-    #[arg(long, default_value = "0")]
-    pub spin_wait: String,
-}
-
 #[derive(Args)]
 pub struct RunArgs {
     #[command(flatten)]
@@ -155,9 +83,14 @@ pub struct RunArgs {
     /// Results file (JSON lines, appended).
     #[arg(long, default_value = "results/runs.jsonl")]
     pub out: PathBuf,
-    /// Also write one JSON line per measured request (latency, stages, overhead) here.
+    /// Also write one JSON line per measured request (latency, stages, overhead) here,
+    /// replacing the file (never the --out file; a file that is not such a trace only
+    /// with --force).
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Let --trace replace an existing file that is not a trace written by inferbench.
+    #[arg(long, requires = "trace")]
+    pub force: bool,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -229,6 +162,10 @@ pub struct SweepArgs {
     /// Print the expanded grid (or the shard's part) and the run count, run nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Exit 0 when some configurations failed (recorded as failed) and at least one
+    /// ran; without it any failed configuration makes the sweep exit 1.
+    #[arg(long)]
+    pub allow_failures: bool,
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,

@@ -14,9 +14,9 @@ pub struct CalibrateArgs {
     /// Samples per forward.
     #[arg(long, default_value_t = 1)]
     pub batch_size: u32,
-    /// Input image side in pixels (3 channels).
-    #[arg(long, default_value_t = 64)]
-    pub image_size: u32,
+    /// Input image side in pixels (3 channels) [default: 64], as for run.
+    #[arg(long)]
+    pub image_size: Option<u32>,
     /// How the forward is prepared, as for run [default: eager; a file: torchscript].
     #[arg(long, value_enum)]
     pub compile: Option<CompileArg>,
@@ -60,7 +60,9 @@ impl CalibrateArgs {
     pub fn to_config(&self) -> anyhow::Result<RunConfig> {
         let mut cfg = RunConfig::default();
         cfg.model.name = self.model.clone();
-        cfg.model.image_size = self.image_size;
+        cfg.model.image_size = self
+            .image_size
+            .unwrap_or(crate::server_config::DEFAULT_IMAGE_SIZE);
         cfg.model.compile = CompileArg::mode_or_default(self.compile, &self.model);
         cfg.model.inputs = parse_inputs(&self.inputs)?;
         cfg.model.channels_last = self.channels_last;
@@ -70,6 +72,9 @@ impl CalibrateArgs {
         cfg.load.seed = self.seed;
         cfg.backend.device = DeviceSpec::parse(&self.device)?;
         cfg.validate()?;
+        if self.image_size.is_some() {
+            cfg.model.check_image_size_given()?;
+        }
         Ok(cfg)
     }
 }

@@ -3,6 +3,7 @@
 mod args;
 mod calibrate;
 mod serve;
+mod server_args;
 mod server_config;
 mod target_args;
 
@@ -44,7 +45,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     // Check the results file next: an unwritable folder fails now, not after the run.
     let mut sink = JsonlSink::open(&args.out)?;
     if let Some(path) = &args.trace {
-        trace::check_writable(path)?;
+        trace::check_target(path, &args.out, args.force)?;
     }
     let progress = progress_lines("[inferbench] ", args.quiet);
     let options = RunOptions {
@@ -56,7 +57,12 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     interrupt::install().context("cannot install the Ctrl-C handler")?;
     let outcome = inferbench::target::run(&cfg, options)?;
     if let Some(cut) = outcome.cut {
-        print!("{}", summary::render(&outcome.report));
+        // What was measured, in the form asked for (its `incomplete` says why).
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&outcome.report)?);
+        } else {
+            print!("{}", summary::render(&outcome.report));
+        }
         if args.keep_partial {
             sink.append(&outcome.report)?;
             progress(&format!(
@@ -136,6 +142,8 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     let job_index = std::env::var(shard::JOB_INDEX_VAR).ok();
     let part = Shard::resolve(args.shard.as_deref(), args.shards, job_index.as_deref())?;
     let (configs, chosen) = shard::plan(&spec, part)?;
+    // Every model loads, or the sweep stops before its first measurement.
+    inferbench::model::check_grid(&configs)?;
     if args.dry_run {
         print!("{}", shard::render_plan(&spec, &configs, &chosen, part));
         return Ok(());
@@ -155,7 +163,28 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
         return Err(inferbench::Error::Interrupted.into());
     }
     let (ok, failed) = (outcome.ok, outcome.failed);
-    eprintln!("[sweep] {ok} configurations ran, {failed} failed; results in {path}");
+    let allowed = if failed > 0 && ok > 0 && args.allow_failures {
+        " (allowed by --allow-failures)"
+    } else {
+        ""
+    };
+    eprintln!("[sweep] {ok} configurations ran, {failed} failed{allowed}; results in {path}");
+    if outcome.oversubscribed > 0 {
+        eprintln!(
+            "[sweep] warning: {} configuration(s) ran more compute threads than the {} cores (oversubscribed; marked in their records): their figures measure contention",
+            outcome.oversubscribed,
+            inferbench::config::cores()
+        );
+    }
+    if ok == 0 && failed > 0 {
+        anyhow::bail!("sweep: no configuration ran; each failure is recorded in {path}");
+    }
+    if failed > 0 && !args.allow_failures {
+        anyhow::bail!(
+            "sweep: {failed} of {} configurations failed (recorded as failed in {path}); --allow-failures accepts a partial sweep",
+            ok + failed
+        );
+    }
     let input = shard::report_input(sink.path(), part);
     eprintln!(
         "[sweep] next: inferbench report --input {}",
@@ -203,6 +232,14 @@ fn report(args: ReportArgs) -> anyhow::Result<()> {
         files.markdown.display(),
         files.plots.len()
     );
+    // A report of failures only is written (it lists them) but is no success.
+    let measured = data.configs.iter().any(|c| c.figures.is_some()) || !data.rates.is_empty();
+    if !measured {
+        anyhow::bail!(
+            "report: nothing in the input was measured ({} configuration(s), every one failed); the report lists their errors",
+            data.configs.len()
+        );
+    }
     Ok(())
 }
 

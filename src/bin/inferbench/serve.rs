@@ -8,7 +8,7 @@ use clap::Args;
 use inferbench::config::{parse_duration, Arrival};
 use inferbench::serve::{self, Postprocess, ServeOptions, Served};
 
-use crate::args::ServerArgs;
+use crate::server_args::ServerArgs;
 
 #[derive(Args)]
 pub struct ServeArgs {

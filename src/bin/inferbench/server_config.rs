@@ -8,7 +8,7 @@ use inferbench::config::{
     LoadConfig, ModelConfig, Precision, Quantize, RunConfig, StreamLayout,
 };
 
-use crate::args::ServerArgs;
+use crate::server_args::ServerArgs;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum CompileArg {
@@ -64,11 +64,11 @@ impl ServerArgs {
             Some(dir) => inferbench::model::checkpoint::read_meta(dir)?.arch.name(),
             None => self.model.clone(),
         };
-        Ok(RunConfig {
+        let cfg = RunConfig {
             model: ModelConfig {
                 name,
                 dir: self.model_dir.clone(),
-                image_size: self.image_size,
+                image_size: self.image_size.unwrap_or(DEFAULT_IMAGE_SIZE),
                 compile: CompileArg::mode_or_default(self.compile, &self.model),
                 precision: Precision::parse(&self.precision)?,
                 inputs: parse_inputs(&self.inputs)?,
@@ -96,6 +96,13 @@ impl ServerArgs {
             },
             measure_bare_forward: bare,
             target: None,
-        })
+        };
+        if self.image_size.is_some() {
+            cfg.model.check_image_size_given()?;
+        }
+        Ok(cfg)
     }
 }
+
+/// `--image-size` when it is not given.
+pub const DEFAULT_IMAGE_SIZE: u32 = 64;

@@ -7,7 +7,7 @@ use clap::Args;
 use inferbench::config::target::{Encoding, MetricsSource, TargetConfig, TargetUrl};
 use inferbench::config::RunConfig;
 
-use crate::args::ServerArgs;
+use crate::server_args::ServerArgs;
 
 #[derive(Args, Clone, Default)]
 pub struct TargetArgs {
@@ -72,14 +72,14 @@ impl TargetArgs {
         let Some(target) = self.config()? else {
             return Ok(());
         };
-        let defaults = crate::args::ServerArgs::defaults();
+        let defaults = ServerArgs::defaults();
         if server.model != defaults.model {
             anyhow::bail!(
                 "--model names an in-process model; with --target the model is the URL's ('{}')",
                 target.url.model
             );
         }
-        if server.image_size != defaults.image_size {
+        if server.image_size.is_some() {
             anyhow::bail!(
                 "--image-size: the server's model fixes its input; to send another shape give it with --input"
             );

@@ -5,7 +5,6 @@
 //! without any GPU figure there is no plot at all.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use plotters::prelude::*;
 
@@ -58,14 +57,14 @@ pub fn has_gpu_figures(configs: &[&ConfigRecord]) -> bool {
 }
 
 /// Draws the panels that have data, two to a row.
-pub fn gpu_vs_batch(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()> {
+pub fn gpu_vs_batch(configs: &[&ConfigRecord], svg: &mut String) -> DrawResult<()> {
     let panels: Vec<(&Panel, BTreeMap<String, Vec<(u32, &Stat)>>)> = PANELS
         .iter()
         .map(|p| (p, present_lines(configs, p.figure)))
         .filter(|(_, lines)| !lines.is_empty())
         .collect();
     let rows = panels.len().div_ceil(2).max(1);
-    let root = SVGBackend::new(path, (1400, 480 * rows as u32)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (1400, 480 * rows as u32)).into_drawing_area();
     root.fill(&WHITE)?;
     let areas = root.split_evenly((rows, 2));
     let sizes = batch_sizes(configs);

@@ -17,6 +17,9 @@ fn opt_pm(s: Option<&Stat>, digits: usize) -> String {
     s.map_or("—".into(), |s| pm(s, digits))
 }
 
+/// The report's first line: how a report written here is told from another file.
+pub const TITLE: &str = "# inferbench sweep report";
+
 /// The whole report.
 pub fn render(
     data: &SweepData,
@@ -24,7 +27,7 @@ pub fn render(
     recommendation: &Recommendation,
     plots: &[Plot],
 ) -> String {
-    let mut md = String::from("# inferbench sweep report\n\n");
+    let mut md = format!("{TITLE}\n\n");
     environment(&mut md, data);
     let _ = writeln!(md, "## Recommendation ({})\n", goal.constraint.name());
     let _ = writeln!(md, "{}\n", recommendation.text);

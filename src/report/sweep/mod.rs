@@ -140,6 +140,7 @@ pub struct ReportFiles {
 /// written to a temporary name and renamed, so a failure leaves no half-written file.
 pub fn write_report(data: &SweepData, goal: &recommend::Goal, dir: &Path) -> Result<ReportFiles> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create report folder", dir, e))?;
+    refuse_other_markdown(&dir.join("report.md"))?;
     let recommendation = recommend::recommend(&data.configs, goal)?;
     let plots = plots::write_all(data, goal, dir)?;
     let text = markdown::render(data, goal, &recommendation, &plots);
@@ -150,4 +151,26 @@ pub fn write_report(data: &SweepData, goal: &recommend::Goal, dir: &Path) -> Res
         plots,
         recommendation,
     })
+}
+
+/// Refuses to replace a `report.md` that is not a report written here (a folder's own
+/// notes, given as `--out-dir` by mistake), before anything is written.
+fn refuse_other_markdown(path: &Path) -> Result<()> {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() && meta.len() > 0 => {}
+        _ => return Ok(()),
+    }
+    let first =
+        crate::results::file::first_line(path).map_err(|e| Error::io("cannot read", path, e))?;
+    if first.trim_end() == markdown::TITLE.trim_end() {
+        return Ok(());
+    }
+    Err(Error::config(
+        "out-dir",
+        format!(
+            "{} exists and is not a report written by inferbench (its first line is not '{}'); the report would replace it: give another --out-dir",
+            path.display(),
+            markdown::TITLE.trim_end()
+        ),
+    ))
 }

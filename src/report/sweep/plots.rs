@@ -27,7 +27,10 @@ pub struct Plot {
 pub(super) type DrawResult<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn plot_error(path: &Path, e: impl std::fmt::Display) -> Error {
-    Error::Pipeline(format!("cannot draw {}: {e}", path.display()))
+    Error::Plot {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 /// Draws every plot the data supports into `dir`.
@@ -38,17 +41,20 @@ pub fn write_all(data: &SweepData, goal: &Goal, dir: &Path) -> Result<Vec<Plot>>
         .iter()
         .filter(|c| c.figures.is_some())
         .collect();
-    let mut draw = |file: &str, title: &str, f: &dyn Fn(&Path) -> DrawResult<()>| -> Result<()> {
-        let path = dir.join(file);
-        let tmp = dir.join(format!(".{file}.tmp.svg"));
-        f(&tmp).map_err(|e| plot_error(&path, e))?;
-        std::fs::rename(&tmp, &path).map_err(|e| Error::io("cannot write", &path, e))?;
-        plots.push(Plot {
-            title: title.into(),
-            path,
-        });
-        Ok(())
-    };
+    // Each plot is drawn in memory and then written as any report file is: a full
+    // disk fails the write with its cause and leaves no piece of a file behind.
+    let mut draw =
+        |file: &str, title: &str, f: &dyn Fn(&mut String) -> DrawResult<()>| -> Result<()> {
+            let path = dir.join(file);
+            let mut svg = String::new();
+            f(&mut svg).map_err(|e| plot_error(&path, e))?;
+            crate::results::file::write_atomically(&path, svg.as_bytes())?;
+            plots.push(Plot {
+                title: title.into(),
+                path,
+            });
+            Ok(())
+        };
     if !configs.is_empty() {
         draw(
             "throughput_vs_batch.svg",
@@ -151,8 +157,8 @@ pub(super) fn batch_sizes(configs: &[&ConfigRecord]) -> Vec<u32> {
     sizes
 }
 
-fn throughput_vs_batch(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()> {
-    let root = SVGBackend::new(path, (960, 540)).into_drawing_area();
+fn throughput_vs_batch(configs: &[&ConfigRecord], svg: &mut String) -> DrawResult<()> {
+    let root = SVGBackend::with_string(svg, (960, 540)).into_drawing_area();
     root.fill(&WHITE)?;
     let series = lines(configs, |c| {
         c.figures.as_ref().map(|f| &f.throughput_samples_per_s)
@@ -168,8 +174,8 @@ fn throughput_vs_batch(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()>
     Ok(())
 }
 
-fn latency_vs_batch(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()> {
-    let root = SVGBackend::new(path, (1400, 540)).into_drawing_area();
+fn latency_vs_batch(configs: &[&ConfigRecord], svg: &mut String) -> DrawResult<()> {
+    let root = SVGBackend::with_string(svg, (1400, 540)).into_drawing_area();
     root.fill(&WHITE)?;
     let panels = root.split_evenly((1, 2));
     let sizes = batch_sizes(configs);
@@ -236,8 +242,8 @@ pub(super) fn stat_chart(
     Ok(())
 }
 
-fn latency_throughput(data: &SweepData, goal: &Goal, path: &Path) -> DrawResult<()> {
-    let root = SVGBackend::new(path, (960, 560)).into_drawing_area();
+fn latency_throughput(data: &SweepData, goal: &Goal, svg: &mut String) -> DrawResult<()> {
+    let root = SVGBackend::with_string(svg, (960, 560)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut curves: BTreeMap<&str, Vec<&RatePoint>> = BTreeMap::new();
     for r in &data.rates {
@@ -311,9 +317,9 @@ fn latency_throughput(data: &SweepData, goal: &Goal, path: &Path) -> DrawResult<
     Ok(())
 }
 
-fn stage_bars(configs: &[&ConfigRecord], path: &Path) -> DrawResult<()> {
+fn stage_bars(configs: &[&ConfigRecord], svg: &mut String) -> DrawResult<()> {
     let height = 120 + 34 * configs.len() as u32;
-    let root = SVGBackend::new(path, (1200, height)).into_drawing_area();
+    let root = SVGBackend::with_string(svg, (1200, height)).into_drawing_area();
     root.fill(&WHITE)?;
     let stage_names: Vec<String> = configs[0]
         .figures

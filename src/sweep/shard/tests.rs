@@ -236,6 +236,42 @@ fn a_shard_writes_into_the_results_folder_and_the_report_reads_the_folder() {
 }
 
 #[test]
+fn a_shard_never_deletes_a_named_file_that_is_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let part = Shard::new(0, 2).unwrap();
+    let named = dir.path().join("results.jsonl");
+    // A whole sweep's results (or anything else) under the name given to --out.
+    std::fs::write(&named, "{\"kind\":\"probe\"}\n").unwrap();
+    let err = sweep_output(Some(named.clone()), "grid", Some(part), || unreachable!())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not a results file of shard 0/2"), "{err}");
+    assert!(named.exists(), "left as it was");
+    // An earlier run of the same shard is replaced; another shard's is not.
+    let header = |index| {
+        let spec = SweepSpec {
+            name: "grid".into(),
+            ..SweepSpec::quick()
+        };
+        let (configs, _) = plan(&spec, None).unwrap();
+        let s = Shard::new(index, 2).unwrap();
+        let env = crate::sweep::record::SweepEnvironment::detect();
+        let record =
+            crate::sweep::record::Record::Shard(super::header(&spec, &configs, s, &[0], &env));
+        serde_json::to_string(&record).unwrap() + "\n"
+    };
+    std::fs::write(&named, header(1)).unwrap();
+    assert!(sweep_output(Some(named.clone()), "grid", Some(part), || unreachable!()).is_err());
+    std::fs::write(&named, header(0)).unwrap();
+    let path = sweep_output(Some(named.clone()), "grid", Some(part), || unreachable!()).unwrap();
+    assert_eq!(path, named);
+    assert!(
+        !named.exists(),
+        "a retried shard starts its own file afresh"
+    );
+}
+
+#[test]
 fn an_unsharded_sweep_writes_where_asked_or_to_the_default() {
     let asked = sweep_output(Some("mine.jsonl".into()), "grid", None, || "d".into()).unwrap();
     assert_eq!(asked, Path::new("mine.jsonl"));
