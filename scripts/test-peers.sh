@@ -43,7 +43,7 @@ fi
 stop_bg "$SERVE_PID"
 
 # --- b. inferbench --target -> MLServer -------------------------------------------------
-say "b. inferbench run --target -> MLServer $(.peers/oip/bin/mlserver --version 2>/dev/null | tail -n1) (tests/peers/mlserver: the affine model)"
+say "b. inferbench run --target -> MLServer $(.peers/oip/bin/mlserver --version 2>/dev/null | tail -n1) (tests/peers/mlserver/affine)"
 ml_http=$(free_port) ml_grpc=$(free_port) ml_metrics=$(free_port)
 # MLServer reads its settings from MLSERVER_* variables and its model from the folder;
 # its metrics files (several processes) go to the scratch folder, not the checkout.

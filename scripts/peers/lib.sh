@@ -97,7 +97,10 @@ wait_http_ok() {
 # (host:port, empty with --no-grpc), SERVE_REST_URL and SERVE_GRPC_URL.
 start_serve() {
   local name=$1 log=$2; shift 2
-  start_bg "$name" "$log" "$INFERBENCH" serve --host 127.0.0.1 --http-port 0 --grpc-port 0 "$@"
+  local grpc=(--grpc-port 0) a
+  # serve refuses --grpc-port together with --no-grpc
+  for a in "$@"; do [ "$a" = --no-grpc ] && grpc=(); done
+  start_bg "$name" "$log" "$INFERBENCH" serve --host 127.0.0.1 --http-port 0 "${grpc[@]}" "$@"
   SERVE_PID=$BG_PID
   wait_for_line "$log" '^\[serve\] ready' 60 "$SERVE_PID"
   local line

@@ -1,7 +1,7 @@
 """`inferbench run --target` against MLServer (software nobody here wrote) over REST and
 gRPC: every measured request reaches MLServer and MLServer counts each once. Run by
 scripts/test-peers.sh with any python3 (standard library only), with MLServer already
-serving tests/peers/mlserver/ (the `affine` model):
+serving tests/peers/mlserver/ (the `affine` model in its folder):
 
   python3 mlserver_target_check.py --inferbench BIN --http HOST:PORT --grpc HOST:PORT \
       --metrics http://HOST:PORT/metrics --model affine --iters 50
