@@ -118,5 +118,19 @@ need_inferbench() {
   [ -x "$INFERBENCH" ] || die "$INFERBENCH is missing: build it first (cargo build --release --bin inferbench), or set INFERBENCH"
 }
 
+# with_cpu FILE CMD...: runs CMD (its stdout and stderr as they are) and writes
+# "CPU_SECONDS WALL_SECONDS" of CMD and its children to FILE; returns CMD's status.
+with_cpu() {
+  python3 -c '
+import resource, subprocess, sys, time
+t = time.monotonic()
+rc = subprocess.call(sys.argv[2:])
+wall = time.monotonic() - t
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(sys.argv[1], "w") as f:
+    f.write(f"{ru.ru_utime + ru.ru_stime:.3f} {wall:.3f}\n")
+sys.exit(rc)' "$@"
+}
+
 # load_now: the load averages, for the figures' context on a shared machine.
 load_now() { cut -d' ' -f1-3 /proc/loadavg; }

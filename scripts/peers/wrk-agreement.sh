@@ -51,38 +51,40 @@ header_len=$(python3 scripts/peers/oip_body.py "$ENCODING" 1x3x8x8 "$body")
 if [ "$ENCODING" = binary ]; then ctype=application/octet-stream; else ctype=application/json; fi
 say "server: $url (spin:$SPIN, 1 worker); clients: $CONC connections, $ENCODING tensors, ${DURATION}s a run, $ROUNDS rounds"
 
-# run_wrk: prints "REQ_PER_S P50_MS P99_MS"
+# run_wrk: prints "REQ_PER_S P50_MS P99_MS CLIENT_CPU_PCT"
 run_wrk() {
   local out="$PEERS_TMP/wrk.out"
   OIP_BODY_FILE=$body OIP_CONTENT_TYPE=$ctype OIP_HEADER_LENGTH=$header_len \
-    timeout $((DURATION + 30)) wrk -t1 -c"$CONC" -d"${DURATION}s" --latency \
+    with_cpu "$PEERS_TMP/cpu" timeout $((DURATION + 30)) wrk -t1 -c"$CONC" -d"${DURATION}s" --latency \
     -s scripts/peers/oip-post.lua "$url/infer" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed"; }
   if grep -qE 'Non-2xx|Socket errors' "$out"; then cat "$out" >&2; die "wrk saw failed requests"; fi
-  python3 - "$out" <<'EOF'
+  python3 - "$out" "$PEERS_TMP/cpu" <<'EOF'
 import re, sys
 text = open(sys.argv[1]).read()
+cpu, wall = map(float, open(sys.argv[2]).read().split())
 def ms(v):
     n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
     return float(n) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
 p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
 p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-print(f"{rps:.1f} {p50:.3f} {p99:.3f}")
+print(f"{rps:.1f} {p50:.3f} {p99:.3f} {100 * cpu / wall:.1f}")
 EOF
 }
 
-# run_inferbench ITERS: prints "REQ_PER_S P50_MS P99_MS"
+# run_inferbench ITERS: prints "REQ_PER_S P50_MS P99_MS CLIENT_CPU_PCT"
 run_inferbench() {
   local out="$PEERS_TMP/ib.json"
-  timeout $((DURATION * 4 + 60)) "$INFERBENCH" run --target "$url" --arrival "concurrency:$CONC" \
+  with_cpu "$PEERS_TMP/cpu" timeout $((DURATION * 4 + 60)) "$INFERBENCH" run --target "$url" --arrival "concurrency:$CONC" \
     --connections "$CONC" --tensor-encoding "$ENCODING" --iters "$1" --server-metrics off \
     --json --quiet --out "$PEERS_TMP/runs.jsonl" --max-duration "$((DURATION * 4 + 30))s" >"$out" \
     || die "inferbench run failed"
-  python3 - "$out" <<'EOF'
+  python3 - "$out" "$PEERS_TMP/cpu" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
+cpu, wall = map(float, open(sys.argv[2]).read().split())
 assert r["requests"] == r["samples"], "one sample a request"
-print(f"{r['throughput_samples_per_s']:.1f} {r['latency_ms']['p50']:.3f} {r['latency_ms']['p99']:.3f}")
+print(f"{r['throughput_samples_per_s']:.1f} {r['latency_ms']['p50']:.3f} {r['latency_ms']['p99']:.3f} {100 * cpu / wall:.1f}")
 EOF
 }
 
@@ -94,20 +96,21 @@ rows="$PEERS_TMP/rows"
 : >"$rows"
 for round in $(seq "$ROUNDS"); do
   if [ $((round % 2)) = 1 ]; then order="wrk inferbench"; else order="inferbench wrk"; fi
+  load_before=$(cut -d' ' -f1 /proc/loadavg)
   for who in $order; do
     if [ "$who" = wrk ]; then
       res=$(run_wrk)
-      read -r w_rps w_p50 w_p99 <<<"$res"
+      read -r w_rps w_p50 w_p99 w_cpu <<<"$res"
       # inferbench's request count: as many as wrk answered in its run, so it runs as long.
       [ -n "$iters" ] || iters=$(python3 -c "print(max(200, int(float('$w_rps') * $DURATION)))")
     else
       [ -n "$iters" ] || iters=$((DURATION * 500))
       res=$(run_inferbench "$iters")
-      read -r i_rps i_p50 i_p99 <<<"$res"
+      read -r i_rps i_p50 i_p99 i_cpu <<<"$res"
     fi
   done
-  printf '%s %s %s %s %s %s %s %s\n' "$round" "${order// />}" "$w_rps" "$w_p50" "$w_p99" \
-    "$i_rps" "$i_p50" "$i_p99" >>"$rows"
+  printf '%s %s %s %s %s %s %s %s %s %s %s\n' "$round" "${order// />}" "$w_rps" "$w_p50" "$w_p99" \
+    "$w_cpu" "$i_rps" "$i_p50" "$i_p99" "$i_cpu" "$load_before" >>"$rows"
   say "round $round done (load $(load_now))"
 done
 
@@ -117,15 +120,18 @@ rows = [l.split() for l in open(sys.argv[1])]
 conc, enc, spin, iters, dur = sys.argv[2:]
 print(f"\nwrk -t1 -c{conc} -d{dur}s vs inferbench run --arrival concurrency:{conc} --iters {iters} "
       f"({enc} tensors) on inferbench serve --model spin:{spin} --workers 1")
-print(f"{'round':>5} {'order':<16} {'wrk req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'ib req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'ib/wrk':>7}")
+print(f"{'round':>5} {'order':<16} {'wrk req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'cpu %':>6} "
+      f"{'ib req/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'cpu %':>6} {'ib/wrk':>7} {'load':>5}")
 ratios = []
 for r in rows:
-    ratio = float(r[5]) / float(r[2])
+    ratio = float(r[6]) / float(r[2])
     ratios.append(ratio)
-    print(f"{r[0]:>5} {r[1]:<16} {float(r[2]):>10.1f} {float(r[3]):>7.3f} {float(r[4]):>7.3f} "
-          f"{float(r[5]):>10.1f} {float(r[6]):>7.3f} {float(r[7]):>7.3f} {ratio:>7.4f}")
+    print(f"{r[0]:>5} {r[1]:<16} {float(r[2]):>10.1f} {float(r[3]):>7.3f} {float(r[4]):>7.3f} {float(r[5]):>6.1f} "
+          f"{float(r[6]):>10.1f} {float(r[7]):>7.3f} {float(r[8]):>7.3f} {float(r[9]):>6.1f} {ratio:>7.4f} {r[10]:>5}")
 med = statistics.median(ratios)
 print(f"throughput ratio inferbench/wrk: median {med:.4f} (range {min(ratios):.4f}-{max(ratios):.4f}, "
       f"{len(ratios)} rounds); |median - 1| = {abs(med - 1) * 100:.2f} % (issue 24: within 3 %)")
+print("cpu % = the client's CPU time over its process's wall time, in % of one core (inferbench's "
+      "includes its start-up and warm-up); load = 1-min load average before the round")
 EOF
 say "load averages at the end: $(load_now)"

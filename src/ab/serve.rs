@@ -13,15 +13,13 @@
 //! blocking read.
 
 use std::io::{BufRead, Write};
-use std::sync::Arc;
 
 use super::windows::WINDOW_REQUEST;
 use crate::config::limits::RunLimits;
 use crate::config::RunConfig;
-use crate::device;
 use crate::error::{Error, Result};
-use crate::pipeline::Server;
-use crate::results::{Environment, RunReport};
+use crate::results::Environment;
+use crate::target::Endpoint;
 
 /// Starts the server `cfg` describes, then answers each [`WINDOW_REQUEST`] line on
 /// `requests` with one window of `cfg.load.num_iters` requests, as one line of
@@ -35,8 +33,7 @@ pub fn serve_windows(
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
     cfg.validate()?;
-    let device = device::open(cfg.backend.device)?;
-    let mut server = Server::start_within(cfg, Arc::clone(&device), limits, None, progress)?;
+    let mut server = Endpoint::start(cfg, limits, None, progress)?;
     let served = answer(&mut server, cfg, requests, reports);
     let stopped = server.stop();
     served.and(stopped)
@@ -44,7 +41,7 @@ pub fn serve_windows(
 
 /// The request loop of [`serve_windows`]; the caller stops the server, whatever this returns.
 fn answer(
-    server: &mut Server,
+    server: &mut Endpoint,
     cfg: &RunConfig,
     requests: &mut dyn BufRead,
     reports: &mut dyn Write,
@@ -66,16 +63,7 @@ fn answer(
             )));
         }
         let window = server.measure(cfg.load.num_iters as u64, false)?;
-        let mut report = RunReport::new(
-            cfg.clone(),
-            server.facts(),
-            window.collector.figures()?,
-            window.utilization,
-            None,
-            env.clone(),
-        );
-        report.device_stages_ms = window.device_stages;
-        report.load_generator = window.load_generator;
+        let report = server.report(cfg, window, env.clone())?;
         let text = serde_json::to_string(&report)
             .map_err(|e| Error::Ab(format!("serve-windows: cannot encode a report: {e}")))?;
         writeln!(reports, "{text}")

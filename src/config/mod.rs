@@ -243,53 +243,6 @@ impl RunConfig {
         Ok(())
     }
 
-    /// With a target, every server setting must be at its default: the server has
-    /// its own, and a record must not claim one that did not apply.
-    fn validate_target(&self, target: &target::TargetConfig) -> Result<()> {
-        let defaults = (BackendConfig::default(), ModelConfig::default());
-        let b = &self.backend;
-        let m = &self.model;
-        let settings: [(&'static str, bool); 10] = [
-            ("workers", b.workers != defaults.0.workers),
-            ("streams", b.streams != defaults.0.streams),
-            ("intra-op-threads", b.intra_op_threads.is_some()),
-            ("max-batch-size", b.batching != BatchPolicy::None),
-            ("device", b.device != DeviceSpec::Cpu),
-            ("compile", m.compile != CompileMode::Eager),
-            ("precision", m.precision != Precision::Fp32),
-            ("channels-last", m.channels_last),
-            ("quantize", m.quantize != Quantize::None),
-            ("model-dir", m.dir.is_some()),
-        ];
-        if let Some((flag, _)) = settings.iter().find(|(_, set)| *set) {
-            return Err(Error::config(
-                flag,
-                format!(
-                    "a setting of the server; with --target the server ({}) runs with its own; set it there",
-                    target.url
-                ),
-            ));
-        }
-        if self.measure_bare_forward {
-            return Err(Error::config(
-                "target",
-                "a server over the network has no bare forward to time here; turn it off (--no-bare)",
-            ));
-        }
-        if target.connections == Some(0) {
-            return Err(Error::config("connections", "0; expected at least 1"));
-        }
-        for spec in &self.model.inputs {
-            if spec.shape.iter().any(|&d| d <= 0) {
-                return Err(Error::config(
-                    "input",
-                    format!("{spec}: every dimension must be positive"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
     /// The configuration as a benchmark id: `resnet18-32px/bs4/torchscript/w2/dedicated`,
     /// with `/dyn8@5000us` when dynamic batching is on, `/t2` when the intra-op
     /// threads are set (not the default), the arrival when it is not a
@@ -334,30 +287,6 @@ impl RunConfig {
         }
         if self.backend.device != DeviceSpec::Cpu {
             id.push_str(&format!("/{}", self.backend.device));
-        }
-        id
-    }
-
-    /// A target run's id: `target/http/NAME/bs1[/concurrency:4]`.
-    fn target_id(&self, t: &target::TargetConfig) -> String {
-        let protocol = match t.url.protocol {
-            target::Protocol::Http => "http",
-            target::Protocol::Grpc => "grpc",
-        };
-        let mut id = format!(
-            "target/{protocol}/{}/bs{}",
-            t.url.model, self.load.batch_size
-        );
-        match self.load.arrival {
-            Arrival::Burst => {}
-            Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
-            Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
-        }
-        if t.encoding == target::Encoding::Json {
-            id.push_str("/json");
-        }
-        if t.images.is_some() {
-            id.push_str("/images");
         }
         id
     }

@@ -13,6 +13,10 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::{
+    Arrival, BackendConfig, BatchPolicy, CompileMode, DeviceSpec, ModelConfig, Precision, Quantize,
+    RunConfig,
+};
 use crate::error::{Error, Result};
 
 /// How the client reaches the server.
@@ -36,8 +40,9 @@ pub enum Encoding {
     Json,
 }
 
-/// A parsed target URL.
+/// A parsed target URL; as JSON or TOML, the URL as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct TargetUrl {
     /// REST or gRPC.
     pub protocol: Protocol,
@@ -51,14 +56,23 @@ pub struct TargetUrl {
     pub version: Option<String>,
 }
 
-/// The server a run measures.
+/// The server a run measures. In a sweep file, a `[target]` table:
+///
+/// ```toml
+/// [target]
+/// url = "http://127.0.0.1:8000/v2/models/resnet18-32px"
+/// connections = 4        # optional
+/// encoding = "json"      # optional: binary (default) or json
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     /// Where, and which model.
     pub url: TargetUrl,
     /// Connections the client keeps (REST: each one request at a time; gRPC: HTTP/2
     /// channels, each many). Default: the closed loop's concurrency, 64 for an open
     /// loop or a burst (REST); 1 (gRPC).
+    #[serde(default)]
     pub connections: Option<u32>,
     /// REST over HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1. Default false.
     #[serde(default)]
@@ -146,6 +160,20 @@ impl std::str::FromStr for TargetUrl {
     }
 }
 
+impl TryFrom<String> for TargetUrl {
+    type Error = Error;
+
+    fn try_from(text: String) -> Result<Self> {
+        text.parse()
+    }
+}
+
+impl From<TargetUrl> for String {
+    fn from(url: TargetUrl) -> Self {
+        url.to_string()
+    }
+}
+
 impl TargetUrl {
     /// `http://HOST:PORT` (gRPC too: tonic connects over HTTP/2 to it).
     pub fn origin(&self) -> String {
@@ -223,6 +251,79 @@ impl TargetConfig {
     }
 }
 
+impl RunConfig {
+    /// With a target, every server setting must be at its default: the server has
+    /// its own, and a record must not claim one that did not apply.
+    pub(super) fn validate_target(&self, target: &TargetConfig) -> Result<()> {
+        let defaults = (BackendConfig::default(), ModelConfig::default());
+        let b = &self.backend;
+        let m = &self.model;
+        let settings: [(&'static str, bool); 10] = [
+            ("workers", b.workers != defaults.0.workers),
+            ("streams", b.streams != defaults.0.streams),
+            ("intra-op-threads", b.intra_op_threads.is_some()),
+            ("max-batch-size", b.batching != BatchPolicy::None),
+            ("device", b.device != DeviceSpec::Cpu),
+            ("compile", m.compile != CompileMode::Eager),
+            ("precision", m.precision != Precision::Fp32),
+            ("channels-last", m.channels_last),
+            ("quantize", m.quantize != Quantize::None),
+            ("model-dir", m.dir.is_some()),
+        ];
+        if let Some((flag, _)) = settings.iter().find(|(_, set)| *set) {
+            return Err(Error::config(
+                flag,
+                format!(
+                    "a setting of the server; with --target the server ({}) runs with its own; set it there",
+                    target.url
+                ),
+            ));
+        }
+        if self.measure_bare_forward {
+            return Err(Error::config(
+                "target",
+                "a server over the network has no bare forward to time here; turn it off (--no-bare)",
+            ));
+        }
+        if target.connections == Some(0) {
+            return Err(Error::config("connections", "0; expected at least 1"));
+        }
+        for spec in &self.model.inputs {
+            if spec.shape.iter().any(|&d| d <= 0) {
+                return Err(Error::config(
+                    "input",
+                    format!("{spec}: every dimension must be positive"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A target run's id: `target/http/NAME/bs1[/concurrency:4]`.
+    pub(super) fn target_id(&self, t: &TargetConfig) -> String {
+        let protocol = match t.url.protocol {
+            Protocol::Http => "http",
+            Protocol::Grpc => "grpc",
+        };
+        let mut id = format!(
+            "target/{protocol}/{}/bs{}",
+            t.url.model, self.load.batch_size
+        );
+        match self.load.arrival {
+            Arrival::Burst => {}
+            Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
+            Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
+        }
+        if t.encoding == Encoding::Json {
+            id.push_str("/json");
+        }
+        if t.images.is_some() {
+            id.push_str("/images");
+        }
+        id
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +364,20 @@ mod tests {
             let err = text.parse::<TargetUrl>().unwrap_err().to_string();
             assert!(err.contains(expected), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn a_target_reads_from_toml_with_its_url_as_written() {
+        let t: TargetConfig =
+            toml::from_str("url = \"grpc://h:9/m\"\nencoding = \"json\"").unwrap();
+        assert_eq!(
+            (t.url.port, t.encoding, t.connections),
+            (9, Encoding::Json, None)
+        );
+        let json = serde_json::to_value(&t).unwrap();
+        assert_eq!(json["url"], "grpc://h:9/m");
+        assert!(toml::from_str::<TargetConfig>("url = \"ftp://h:9/m\"").is_err());
+        assert!(toml::from_str::<TargetConfig>("url = \"grpc://h:9/m\"\nconections = 2").is_err());
     }
 
     #[test]

@@ -8,9 +8,10 @@ use criterion::{Criterion, SamplingMode, Throughput};
 
 use super::suite::Suite;
 use super::units::{TailLatency, Utilization};
+use crate::config::limits::RunLimits;
 use crate::config::RunConfig;
-use crate::device;
-use crate::pipeline::{Server, Window};
+use crate::pipeline::Window;
+use crate::target::Endpoint;
 
 /// A window this long holds several utilisation samples (the sampler's period is
 /// 100 ms), whatever the model's speed.
@@ -181,8 +182,7 @@ pub fn bench_configs<M: PipelineMeasurement>(
             suite.spec.name
         );
         let cfg = &measurement.window_config(cfg);
-        let started = device::open(cfg.backend.device)
-            .and_then(|device| Server::start(cfg, device, &mut |_| {}));
+        let started = Endpoint::start(cfg, RunLimits::default(), None, &mut |_| {});
         let mut server = match started {
             Ok(server) => server,
             Err(e) => {

@@ -22,7 +22,8 @@ use crate::error::{Error, Result};
 /// Checks each distinct model of `configs` (see the module docs); the error names it.
 pub fn check_grid(configs: &[RunConfig]) -> Result<()> {
     let mut seen: Vec<(&ModelConfig, DeviceSpec)> = Vec::new();
-    for cfg in configs {
+    // A target's model is the server's: the run's own start checks it is there.
+    for cfg in configs.iter().filter(|c| c.target.is_none()) {
         let key = (&cfg.model, cfg.backend.device);
         let same = |(m, d): &(&ModelConfig, DeviceSpec)| {
             m.name == key.0.name && m.dir == key.0.dir && *d == key.1

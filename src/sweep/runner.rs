@@ -1,5 +1,5 @@
 //! Running a sweep, a latency–throughput curve and the rate search: each point is a
-//! full [`crate::pipeline::run_with`] (a fresh server per repeat, as the seed's
+//! full [`crate::target::run`] (a fresh server per repeat, as the seed's
 //! runner started a fresh process), and each finished configuration is written as
 //! one complete JSON line, so an interrupted sweep leaves every finished record.
 //! Ctrl-C stops a sweep between configurations (the one running is not recorded);
@@ -21,9 +21,10 @@ use super::spec::SweepSpec;
 use crate::config::{Arrival, RunConfig};
 use crate::error::{Error, Result};
 use crate::model::Architecture;
-use crate::pipeline::{run_with, RunOptions};
+use crate::pipeline::RunOptions;
 use crate::results::jsonl::JsonlSink;
 use crate::results::RunReport;
+use crate::target;
 
 /// What a finished sweep did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +101,7 @@ fn sweep_run(cfg: &RunConfig) -> Option<std::result::Result<RunReport, String>> 
     if crate::pipeline::interrupt::requested() {
         return None;
     }
-    match run_with(cfg, RunOptions::default()) {
+    match target::run(cfg, RunOptions::default()) {
         Ok(outcome) => match outcome.cut {
             None => Some(Ok(outcome.report)),
             Some(cut) if cut.is_interrupt() => None,
@@ -265,7 +266,7 @@ pub fn capacity_rps(cfg: &RunConfig) -> Result<f64> {
     let mut burst = cfg.clone();
     burst.load.arrival = Arrival::Burst;
     burst.measure_bare_forward = false;
-    let report = run_with(&burst, RunOptions::default())?.into_complete()?;
+    let report = target::run(&burst, RunOptions::default())?.into_complete()?;
     Ok(report.throughput_samples_per_s / cfg.load.batch_size as f64)
 }
 
@@ -297,7 +298,7 @@ pub fn rate_point(
     let mut at_rate = cfg.clone();
     at_rate.load.arrival = Arrival::Poisson(rate);
     at_rate.measure_bare_forward = false;
-    let report = run_with(&at_rate, RunOptions::default())?.into_complete()?;
+    let report = target::run(&at_rate, RunOptions::default())?.into_complete()?;
     Ok(RatePoint {
         sweep: sweep.to_string(),
         id: cfg.id(),

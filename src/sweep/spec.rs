@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::criterion_settings::CriterionSettings;
+use crate::config::target::TargetConfig;
 use crate::config::{
     Arrival, BatchPolicy, CompileMode, DeviceSpec, InputSpec, ModelConfig, ModelKind, Precision,
     Quantize, RunConfig, StreamLayout,
@@ -93,6 +94,11 @@ pub struct SweepSpec {
     pub channels_last: Vec<bool>,
     /// Weight quantization: none and/or dynamic-int8 (tiny-transformer). Default [none].
     pub quantize: Vec<Quantize>,
+    /// A server over the network to measure instead of the in-process pipeline (a
+    /// `[target]` table, or `sweep --target URL`); the load axes then apply
+    /// (batch sizes, arrivals) and the server's own stay at their defaults.
+    /// Default none.
+    pub target: Option<TargetConfig>,
 }
 
 impl Default for SweepSpec {
@@ -130,6 +136,7 @@ impl SweepSpec {
             precisions: vec![Precision::Fp32],
             channels_last: vec![false],
             quantize: vec![Quantize::None],
+            target: None,
         }
     }
 
@@ -190,6 +197,9 @@ impl SweepSpec {
                 ModelKind::ImageCnn | ModelKind::Text => Self::quick().compile,
                 kind => vec![kind.compiles()[0]],
             };
+        }
+        if let Some(target) = spec.target.clone() {
+            spec.aim_at(target, Some(&table));
         }
         if spec.name == Self::quick().name {
             if let Some(name) = default_name {
@@ -337,7 +347,30 @@ impl SweepSpec {
         cfg.backend.streams = streams;
         cfg.backend.batching = batching;
         cfg.measure_bare_forward = self.bare;
+        if let Some(target) = &self.target {
+            cfg.model.name = target.url.model.clone();
+            cfg.target = Some(target.clone());
+        }
         cfg
+    }
+
+    /// Points the sweep at `target`: the server's own axes collapse to their
+    /// defaults unless the file gave them (without the file's table: unless they
+    /// differ from the preset's); validation then names an axis that was given.
+    pub fn aim_at(&mut self, target: TargetConfig, table: Option<&toml::Table>) {
+        let preset = Self::quick();
+        let given = |key: &str, differs: bool| match table {
+            Some(t) => t.contains_key(key),
+            None => differs,
+        };
+        if !given("compile", self.compile != preset.compile) {
+            self.compile = vec![CompileMode::Eager];
+        }
+        if !given("workers", self.workers != preset.workers) {
+            self.workers = vec![1];
+        }
+        self.model = target.url.model.clone();
+        self.target = Some(target);
     }
 }
 

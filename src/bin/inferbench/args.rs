@@ -112,6 +112,8 @@ pub struct RunArgs {
 pub struct ServeWindowsArgs {
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub target: crate::target_args::TargetArgs,
     /// Measured requests per window, after the warm-up.
     #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
     pub iters: u32,
@@ -134,6 +136,8 @@ pub struct ServeWindowsArgs {
 
 #[derive(Args)]
 pub struct SweepArgs {
+    #[command(flatten)]
+    pub target: crate::target_args::TargetArgs,
     /// A built-in grid: quick (32 px, bs 1/4/16 × compile × 1-2 workers: minutes on 2
     /// cores) or seed (the seed runner's grid at 224 px: hours on a CPU).
     #[arg(long, default_value = "quick", conflicts_with = "config")]
@@ -175,6 +179,8 @@ pub struct SweepArgs {
 pub struct CurveArgs {
     #[command(flatten)]
     pub server: ServerArgs,
+    #[command(flatten)]
+    pub target: crate::target_args::TargetArgs,
     /// Measured requests at each rate.
     #[arg(long = "iters", default_value_t = 200)]
     pub iters: u32,

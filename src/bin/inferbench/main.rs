@@ -139,6 +139,9 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     };
     spec.repeats = args.repeats.unwrap_or(spec.repeats);
     spec.iters = args.iters.unwrap_or(spec.iters);
+    if let Some(target) = args.target.config()? {
+        spec.aim_at(target, None);
+    }
     let job_index = std::env::var(shard::JOB_INDEX_VAR).ok();
     let part = Shard::resolve(args.shard.as_deref(), args.shards, job_index.as_deref())?;
     let (configs, chosen) = shard::plan(&spec, part)?;
@@ -194,7 +197,8 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
 }
 
 fn curve(args: CurveArgs) -> anyhow::Result<()> {
-    let cfg = args.server.to_config(args.iters, Arrival::Burst, false)?;
+    let mut cfg = args.server.to_config(args.iters, Arrival::Burst, false)?;
+    args.target.apply(&mut cfg, &args.server)?;
     cfg.validate()?;
     let percentile = Percentile::parse_for("--percentile", &args.percentile)?;
     let budget = args.latency_budget_ms.map(check_budget_ms).transpose()?;
@@ -288,7 +292,8 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
 
 fn serve_windows(args: ServeWindowsArgs) -> anyhow::Result<()> {
     let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
-    let cfg = args.server.to_config(args.iters, arrival, false)?;
+    let mut cfg = args.server.to_config(args.iters, arrival, false)?;
+    args.target.apply(&mut cfg, &args.server)?;
     let limits = RunLimits::from_flags(&args.max_duration, args.stall_timeout.as_deref())?;
     let mut progress = progress_lines("[serve-windows] ", args.quiet);
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
