@@ -32,12 +32,10 @@ say "a. tritonclient (HTTP binary, HTTP JSON, gRPC) -> inferbench serve --model 
 start_serve "inferbench serve" "$PEERS_TMP/serve.log" \
   --model torchscript:fixtures/models/tiny_cnn.pt --input 3x8x8:f32 --batch-size 2 \
   --model-name tiny-cnn-file --workers 1 --intra-op-threads 1 --quiet
-if timeout 180 "$OIP_PY" tests/peers/triton_client_check.py \
+if ! timeout 180 "$OIP_PY" tests/peers/triton_client_check.py \
   --http "$SERVE_HTTP" --grpc "$SERVE_GRPC" --model tiny-cnn-file \
   --model-file fixtures/models/tiny_cnn.pt --sample-shape 3x8x8 --max-batch 2 \
   --reference-python .venv/bin/python; then
-  :
-else
   failed+=("a. tritonclient -> inferbench serve")
 fi
 stop_bg "$SERVE_PID"
@@ -53,13 +51,12 @@ start_bg mlserver "$PEERS_TMP/mlserver.log" env \
   MLSERVER_METRICS_PORT="$ml_metrics" MLSERVER_METRICS_DIR="$PEERS_TMP/mlserver-metrics" \
   .peers/oip/bin/mlserver start tests/peers/mlserver
 ml_pid=$BG_PID
-if wait_http_ok "http://127.0.0.1:$ml_http/v2/models/affine/ready" 90 "$ml_pid" \
-  && timeout 300 python3 tests/peers/mlserver_target_check.py --inferbench "$INFERBENCH" \
-    --http "127.0.0.1:$ml_http" --grpc "127.0.0.1:$ml_grpc" \
-    --metrics "http://127.0.0.1:$ml_metrics/metrics" --model affine --iters 50; then
-  :
-else
-  tail -n 20 "$PEERS_TMP/mlserver.log" >&2
+if ! wait_http_ok "http://127.0.0.1:$ml_http/v2/models/affine/ready" 90 "$ml_pid"; then
+  tail -n 40 "$PEERS_TMP/mlserver.log" >&2
+  failed+=("b. inferbench --target -> MLServer (MLServer did not start)")
+elif ! timeout 300 python3 tests/peers/mlserver_target_check.py --inferbench "$INFERBENCH" \
+  --http "127.0.0.1:$ml_http" --grpc "127.0.0.1:$ml_grpc" \
+  --metrics "http://127.0.0.1:$ml_metrics/metrics" --model affine --iters 50; then
   failed+=("b. inferbench --target -> MLServer")
 fi
 stop_bg "$ml_pid"
