@@ -8,6 +8,8 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod common;
+
 /// The bench executable, from `cargo bench --no-run`'s JSON messages.
 fn bench_binary() -> &'static PathBuf {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
@@ -240,4 +242,32 @@ fn a_suite_that_cannot_measure_a_configuration_fails() {
             "nothing was measured"
         );
     }
+}
+
+/// A suite file with a `[target]` measures a server over the network under criterion.
+#[test]
+fn a_suite_with_a_target_measures_the_server() {
+    let server = common::served::serve(&["--model", "spin:200us", "--image-size", "8"]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("net.toml");
+    let suite = format!(
+        "batch_sizes = [1]\narrivals = [\"concurrency:2\"]\n\n[target]\nurl = \"{}\"\n\n[criterion]\nrequests_per_sample = 8\n",
+        server.http
+    );
+    std::fs::write(&path, suite).unwrap();
+    let home = dir.path().join("criterion");
+    let out = bench(
+        &[
+            ("INFERBENCH_SUITE", path.to_str().unwrap()),
+            ("CRITERION_HOME", home.to_str().unwrap()),
+        ],
+        &["--test"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Testing target/http/m/bs1/concurrency:2/time"),
+        "{stdout}"
+    );
 }

@@ -5,68 +5,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::served::serve;
 use common::{inferbench, s};
-
-/// A server started with `inferbench serve`, killed when dropped.
-struct Served {
-    child: Child,
-    http: String,
-    grpc: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `inferbench serve` on free loopback ports with `extra` flags and waits
-/// until it says it is ready.
-fn serve(extra: &[&str]) -> Served {
-    let mut args = vec![
-        "serve",
-        "--http-port",
-        "0",
-        "--grpc-port",
-        "0",
-        "--model-name",
-        "m",
-    ];
-    args.extend_from_slice(extra);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_inferbench"))
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start inferbench serve");
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut http, mut grpc) = (String::new(), String::new());
-    let start = Instant::now();
-    while let Some(Ok(line)) = lines.next() {
-        if let Some(rest) = line.strip_prefix("[serve] listening: ") {
-            let (h, g) = rest.split_once(", ").expect("both fronts");
-            http = h.to_string();
-            grpc = g.to_string();
-        }
-        if line == "[serve] ready" {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "not ready in 5 minutes"
-        );
-    }
-    assert!(!http.is_empty(), "serve printed no address");
-    // Keep reading stderr so that the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Served { child, http, grpc }
-}
 
 fn run_json(target: &str, extra: &[&str]) -> serde_json::Value {
     let dir = tempfile::tempdir().unwrap();
@@ -218,4 +161,91 @@ fn a_server_killed_mid_run_ends_the_run_with_what_it_measured() {
         0,
         "a cut run is not a result without --keep-partial"
     );
+}
+
+#[test]
+fn a_sweep_a_curve_and_an_ab_job_measure_targets() {
+    let server = serve(&[
+        "--model",
+        "spin:2ms",
+        "--image-size",
+        "8",
+        "--batch-size",
+        "2",
+    ]);
+    let other = serve(&["--model", "spin:2ms", "--image-size", "8"]);
+    let dir = tempfile::tempdir().unwrap();
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(&grid, "name = \"net\"\niters = 20\nrepeats = 1\nbatch_sizes = [1, 2]\narrivals = [\"concurrency:1\", \"concurrency:2\"]\n").unwrap();
+    let out = dir.path().join("sweep.jsonl");
+    common::inferbench_ok(&[
+        "sweep",
+        "-q",
+        "--config",
+        s(&grid),
+        "--target",
+        &server.http,
+        "--out",
+        s(&out),
+    ]);
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["id"].is_string())
+        .collect();
+    assert_eq!(records.len(), 4, "{records:?}");
+    assert!(records
+        .iter()
+        .all(|r| r["status"] == "ok" && r["id"].as_str().unwrap().starts_with("target/http/m/")));
+    let workers = dir.path().join("workers.toml");
+    std::fs::write(&workers, "workers = [1, 2]\n").unwrap();
+    common::refused(
+        &["sweep", "--config", s(&workers), "--target", &server.http],
+        "workers",
+    );
+    let curve = dir.path().join("curve.jsonl");
+    let result = common::inferbench_ok(&[
+        "curve",
+        "-q",
+        "--target",
+        &server.grpc,
+        "--rates",
+        "50,100",
+        "--iters",
+        "30",
+        "--out",
+        s(&curve),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&result.stdout).contains("100"),
+        "a row per rate"
+    );
+    assert_eq!(common::lines(&curve), 2);
+    let ab = inferbench(&[
+        "ab",
+        "-q",
+        "--json",
+        "--run",
+        "--iters 20",
+        "--base-args",
+        &format!("--target {}", server.http),
+        "--head-args",
+        &format!("--target {}", other.http),
+        "--block-rounds",
+        "2",
+        "--min-blocks",
+        "6",
+        "--max-blocks",
+        "6",
+        "--figures",
+        "throughput",
+    ]);
+    assert!(
+        matches!(ab.status.code(), Some(0 | 1)),
+        "{}",
+        String::from_utf8_lossy(&ab.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&ab.stdout).unwrap();
+    assert!(report.to_string().contains("throughput"), "{report}");
 }

@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 pub mod serve;
+pub mod served;
 pub mod wire;
 
 /// Runs the `inferbench` binary built for these tests.
