@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::thread::{Builder, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver};
 use tch::Kind;
 
 use super::batcher::BatcherState;
@@ -28,7 +28,7 @@ use super::batcher_loop::batcher_loop;
 use super::monitor::{StageBeat, StageMonitor};
 use super::ordering::{self, Role};
 use super::stages::{
-    run_steps, InFlight, Intake, Loan, ResponseResult, StageKit, TensorBatch, TensorRequest,
+    run_steps, InFlight, Intake, Loan, Responses, StageKit, TensorBatch, TensorRequest,
 };
 use super::wait::WaitPolicy;
 use crate::config::StreamLayout;
@@ -75,8 +75,9 @@ impl Backend {
     pub fn spawn(
         plan: BackendPlan<'_>,
         requests: Receiver<TensorRequest>,
-        responses: Sender<ResponseResult>,
+        responses: impl Into<Responses>,
     ) -> Result<Self> {
+        let responses = responses.into();
         let mut threads = Vec::new();
         let monitor = Arc::new(StageMonitor::default());
         let intake = match plan.batching {
@@ -156,7 +157,7 @@ impl Backend {
 /// A panic is a stage error like any other.
 fn spawn_stage(
     beat: StageBeat,
-    responses: Sender<ResponseResult>,
+    responses: Responses,
     body: impl FnOnce(&StageBeat) -> Result<()> + Send + 'static,
 ) -> Result<JoinHandle<()>> {
     let name = beat.name().to_string();
@@ -205,7 +206,7 @@ fn take(beat: &StageBeat, clock: &RunClock, batch: &TensorBatch) -> bool {
 fn spawn_shared(
     plan: &BackendPlan<'_>,
     intake: &Intake,
-    responses: &Sender<ResponseResult>,
+    responses: &Responses,
     monitor: &Arc<StageMonitor>,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> Result<()> {
@@ -256,7 +257,7 @@ fn spawn_shared(
 fn spawn_dedicated(
     plan: &BackendPlan<'_>,
     intake: Intake,
-    responses: Sender<ResponseResult>,
+    responses: Responses,
     monitor: &Arc<StageMonitor>,
     threads: &mut Vec<JoinHandle<()>>,
 ) -> Result<()> {

@@ -16,7 +16,7 @@ use super::backend::{input_buffers, Backend, BackendPlan};
 use super::collector::Collector;
 use super::loadgen::{collect_burst, collect_closed_loop, warm_up, Client};
 use super::scheduled::collect_on_schedule;
-use super::stages::{ResponseResult, TensorRequest};
+use super::stages::{ResponseResult, ResponseSink, Responses, TensorRequest};
 use super::wait::WaitPolicy;
 use super::watch::{Cut, Watch};
 use crate::config::limits::RunLimits;
@@ -61,6 +61,7 @@ pub struct Server {
     work: Workload,
     client: Client,
     backend: Backend,
+    responses: Responses,
     device_times: Arc<DeviceStageTimes>,
     next_id: u64,
     limits: RunLimits,
@@ -127,7 +128,8 @@ impl Server {
             clock,
             wait,
         };
-        let backend = Backend::spawn(plan, request_rx, response_tx)?;
+        let responses = Responses::new(response_tx);
+        let backend = Backend::spawn(plan, request_rx, responses.clone())?;
         // The workers' instances were copied on this thread: release its team again.
         openmp::release_thread_team();
         // Weights were copied on the default stream, which the workers' streams do not
@@ -144,6 +146,7 @@ impl Server {
             work,
             client,
             backend,
+            responses,
             device_times,
             next_id: 0,
             limits,
@@ -248,6 +251,13 @@ impl Server {
     /// The workload being served.
     pub fn workload(&self) -> &Workload {
         &self.work
+    }
+
+    /// Sends every answer from now on to `sink`, on the thread of the stage that
+    /// answers, instead of the response queue (see [`Responses`]); `false` if it
+    /// was redirected before.
+    pub fn answer_directly(&self, sink: Arc<dyn ResponseSink>) -> bool {
+        self.responses.redirect(sink)
     }
 
     /// The backend's queues, for a front that sends requests of its own (a network

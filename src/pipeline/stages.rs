@@ -30,6 +30,54 @@ pub type TensorBatch = Batch<Inputs>;
 /// What a stage sends to the collector: a response, or the error that stopped it.
 pub type ResponseResult = Result<Response<Tensor>>;
 
+/// Where a network front takes the backend's answers directly (see [`Responses`]).
+pub trait ResponseSink: Send + Sync {
+    /// Takes one answer (or a stage's error) on the stage's own thread; `false`
+    /// when nobody listens any more (the stage then stops).
+    fn answer(&self, response: ResponseResult) -> bool;
+}
+
+/// Where the backend's answers go: the response queue the load generator (or a
+/// warm-up) reads, or, once a network front has taken the server over, that
+/// front's own sink, which hands each answer to the request waiting for it from
+/// the stage's thread: one thread hop (a wake-up) fewer than a queue and a
+/// dispatcher thread.
+#[derive(Clone)]
+pub struct Responses {
+    queue: Sender<ResponseResult>,
+    direct: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<dyn ResponseSink>>>,
+}
+
+impl From<Sender<ResponseResult>> for Responses {
+    fn from(queue: Sender<ResponseResult>) -> Self {
+        Self::new(queue)
+    }
+}
+
+impl Responses {
+    /// Answers go to `queue` until [`Responses::redirect`].
+    pub fn new(queue: Sender<ResponseResult>) -> Self {
+        Self {
+            queue,
+            direct: Default::default(),
+        }
+    }
+
+    /// Sends one answer; `false` when nobody listens any more.
+    #[inline]
+    pub fn send(&self, response: ResponseResult) -> bool {
+        match self.direct.get() {
+            Some(sink) => sink.answer(response),
+            None => self.queue.send(response).is_ok(),
+        }
+    }
+
+    /// From now on every answer goes to `sink` (once; `false` if already redirected).
+    pub fn redirect(&self, sink: std::sync::Arc<dyn ResponseSink>) -> bool {
+        self.direct.set(sink).is_ok()
+    }
+}
+
 /// A device input buffer per model input, and the event after which they may be
 /// overwritten (the last forward that read them).
 pub struct Loan {
@@ -78,7 +126,7 @@ pub struct StageKit<'a> {
     /// Dedicated layout: where a worker returns input buffers.
     pub free_list: Option<&'a Sender<Loan>>,
     /// Where responses go (the role that responds).
-    pub responses: Option<&'a Sender<ResponseResult>>,
+    pub responses: Option<&'a Responses>,
     /// Where device stage times go (the role that waits on the host).
     pub device_times: Option<&'a DeviceStageTimes>,
 }
@@ -279,7 +327,7 @@ impl Executor<'_, '_, '_> {
                 host.f_narrow(0, offset, meta.samples as i64)?
             };
             offset += meta.samples as i64;
-            if responses.send(Ok(Response { meta, payload })).is_err() {
+            if !responses.send(Ok(Response { meta, payload })) {
                 self.listening = false;
                 return Ok(());
             }

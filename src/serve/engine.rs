@@ -3,18 +3,19 @@
 //! that routes each response to its request, and the server's phase (loading,
 //! ready, draining, failed) that health checks report.
 //!
-//! The pipeline answers on one queue in whatever order its workers finish; each
-//! request waits on a oneshot channel of its own, registered under its id before
-//! the request is queued, so an answer can never come back before it is awaited.
+//! The pipeline answers in whatever order its workers finish; each request waits
+//! on a oneshot channel of its own, registered under its id before the request is
+//! queued, so an answer can never come back before it is awaited. The stage that
+//! answers wakes the request itself ([`ResponseSink`]): no dispatcher thread, no
+//! extra wake-up between the pipeline and the network.
 //! When a stage fails the pipeline stops: every waiting request gets a 500 naming
 //! the failure, and the server stops being live, so an orchestrator restarts it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::thread::JoinHandle;
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::Sender;
 use tch::Tensor;
 use tokio::sync::oneshot;
 
@@ -24,8 +25,8 @@ use super::preprocess::PrepPool;
 use super::signature::Signature;
 use crate::error::{Error, Result};
 use crate::oip::Refusal;
-use crate::pipeline::stages::{ResponseResult, TensorRequest};
-use crate::pipeline::Queues;
+use crate::pipeline::stages::{ResponseResult, ResponseSink, TensorRequest};
+use crate::pipeline::{Queues, Server};
 use crate::request::{Request, RequestMeta, RunClock, Stamp};
 
 /// Where the server is in its life.
@@ -138,9 +139,9 @@ impl Engine {
             .unwrap_or_else(|| "unknown failure".into())
     }
 
-    /// Takes over the pipeline's queues once the model is warm: starts the
-    /// dispatcher and opens for requests.
-    pub fn open(self: &Arc<Self>, queues: Queues, ready: Ready) -> Result<JoinHandle<()>> {
+    /// Takes over the pipeline once the model is warm: its request queue, and its
+    /// answers, which the stages now hand to this engine directly.
+    pub fn open(self: &Arc<Self>, server: &Server, queues: Queues, ready: Ready) -> Result<()> {
         self.next_id.store(queues.first_id, Ordering::Release);
         *self.requests.write().unwrap_or_else(|e| e.into_inner()) = Some(queues.requests);
         if self.ready.set(ready).is_err() {
@@ -148,14 +149,13 @@ impl Engine {
                 "the server was opened twice; this is a bug".into(),
             ));
         }
-        let engine = Arc::clone(self);
-        let (responses, clock) = (queues.responses, queues.clock);
-        let dispatcher = std::thread::Builder::new()
-            .name("dispatcher".into())
-            .spawn(move || engine.dispatch(responses, clock))
-            .map_err(|e| Error::Pipeline(format!("cannot start the dispatcher thread: {e}")))?;
+        if !server.answer_directly(Arc::clone(self) as Arc<dyn ResponseSink>) {
+            return Err(Error::Pipeline(
+                "the pipeline answers elsewhere already; this is a bug".into(),
+            ));
+        }
         self.phase.store(Phase::Ready as u8, Ordering::Release);
-        Ok(dispatcher)
+        Ok(())
     }
 
     /// Stops taking requests (in-flight ones are still answered).
@@ -228,26 +228,6 @@ impl Engine {
         }
     }
 
-    fn dispatch(&self, responses: Receiver<ResponseResult>, clock: RunClock) {
-        for response in responses.iter() {
-            match response {
-                Ok(mut response) => {
-                    response.meta.stamps.set(Stamp::Received, clock.now());
-                    let waiting = self
-                        .pending
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&response.meta.id);
-                    // Nobody waiting: the client went away; its answer is dropped.
-                    if let Some(reply) = waiting {
-                        let _ = reply.send(Ok((response.meta, response.payload)));
-                    }
-                }
-                Err(e) => self.fail(&e),
-            }
-        }
-    }
-
     /// A stage failed: the pipeline has stopped; every waiting request is answered
     /// with the failure.
     fn fail(&self, e: &Error) {
@@ -279,6 +259,31 @@ impl Engine {
             Internal => FailureReason::Backend,
         };
         self.metrics.failed(&self.model, reason);
+    }
+}
+
+impl ResponseSink for Engine {
+    /// On the answering stage's thread: stamps the answer received and wakes the
+    /// request waiting for it (a request whose client went away is dropped); a
+    /// stage's error fails the server.
+    fn answer(&self, response: ResponseResult) -> bool {
+        match response {
+            Ok(mut response) => {
+                if let Some(ready) = self.ready.get() {
+                    response.meta.stamps.set(Stamp::Received, ready.clock.now());
+                }
+                let waiting = self
+                    .pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&response.meta.id);
+                if let Some(reply) = waiting {
+                    let _ = reply.send(Ok((response.meta, response.payload)));
+                }
+            }
+            Err(e) => self.fail(&e),
+        }
+        true
     }
 }
 

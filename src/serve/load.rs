@@ -12,8 +12,8 @@ use crate::config::{CompileMode, ModelFile, RunConfig};
 use crate::error::{Error, Result};
 use crate::pipeline::Server;
 
-/// The started pipeline and the dispatcher thread that answers for it.
-pub(super) type Loaded = (Server, std::thread::JoinHandle<()>);
+/// The started pipeline, answering to the engine.
+pub(super) type Loaded = Server;
 
 pub(super) fn load(
     cfg: &RunConfig,
@@ -83,8 +83,8 @@ pub(super) fn load(
     };
     let mut queues = queues;
     queues.first_id += 1;
-    let dispatcher = engine.open(queues, ready)?;
-    Ok((server, dispatcher))
+    engine.open(&server, queues, ready)?;
+    Ok(server)
 }
 
 /// How many samples one request may carry: up to `--batch-size`, or exactly that

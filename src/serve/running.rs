@@ -153,11 +153,7 @@ impl Running {
         let served_s = ready_at.map_or(0.0, |t| t.elapsed().as_secs_f64());
         engine.close();
         let stopped = match loaded {
-            Some((server, dispatcher)) => {
-                let stopped = server.stop();
-                let _ = dispatcher.join();
-                stopped
-            }
+            Some(server) => server.stop(),
             None => Ok(()),
         };
         drop(runtime);
