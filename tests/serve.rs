@@ -242,6 +242,9 @@ fn bad_requests_get_the_protocols_errors_and_the_server_goes_on() {
             400,
             "not a whole number",
         ),
+    ];
+    let other_cases = vec![
+        // Another model's request: refused, and not counted as this model's failure.
         (
             request(
                 at,
@@ -253,8 +256,6 @@ fn bad_requests_get_the_protocols_errors_and_the_server_goes_on() {
             404,
             "unknown model 'resnet50'",
         ),
-    ];
-    let other_cases = vec![
         (get(at, "/v3/anything"), 404, "no such endpoint"),
         (get(at, &infer_path()), 405, "not allowed"),
     ];

@@ -13,6 +13,7 @@ mod model;
 mod model_kind;
 mod placement;
 mod policies;
+mod record;
 pub mod target;
 pub use durations::{parse_duration, parse_duration_us};
 pub use input_spec::{InputDtype, InputSpec, ValueRange};
@@ -84,8 +85,9 @@ pub struct BackendConfig {
     pub device: DeviceSpec,
 }
 
-/// One pipeline run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One pipeline run. Records hold it as the `record` module writes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(from = "record::Record")]
 pub struct RunConfig {
     /// The model.
     pub model: ModelConfig,
@@ -98,7 +100,6 @@ pub struct RunConfig {
     /// A server measured over the network instead of the in-process pipeline; the
     /// model and server settings above are then the server's own and stay at their
     /// defaults. Default none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<target::TargetConfig>,
 }
 

@@ -77,9 +77,11 @@ pub struct TargetConfig {
     /// REST over HTTP/2 with prior knowledge (h2c) instead of HTTP/1.1. Default false.
     #[serde(default)]
     pub http2: bool,
-    /// How REST requests carry tensors. Default binary.
+    /// How REST requests carry tensors. Default (none): binary where the server
+    /// lists the binary tensor data extension in its metadata (`GET /v2`), JSON
+    /// where it does not (MLServer).
     #[serde(default)]
-    pub encoding: Encoding,
+    pub encoding: Option<Encoding>,
     /// A folder of JPEG or PNG files sent as encoded images (BYTES), in turn;
     /// default none: tensors drawn from the inputs' specs.
     #[serde(default)]
@@ -225,7 +227,7 @@ impl TargetConfig {
             url,
             connections: None,
             http2: false,
-            encoding: Encoding::Binary,
+            encoding: None,
             images: None,
             metrics: MetricsSource::Auto,
         }
@@ -314,7 +316,7 @@ impl RunConfig {
             Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
             Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
         }
-        if t.encoding == Encoding::Json {
+        if t.encoding == Some(Encoding::Json) {
             id.push_str("/json");
         }
         if t.images.is_some() {
@@ -372,7 +374,7 @@ mod tests {
             toml::from_str("url = \"grpc://h:9/m\"\nencoding = \"json\"").unwrap();
         assert_eq!(
             (t.url.port, t.encoding, t.connections),
-            (9, Encoding::Json, None)
+            (9, Some(Encoding::Json), None)
         );
         let json = serde_json::to_value(&t).unwrap();
         assert_eq!(json["url"], "grpc://h:9/m");

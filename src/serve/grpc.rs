@@ -55,7 +55,6 @@ impl GrpcFront {
         request: ModelInferRequest,
         t: &mut Timeline,
     ) -> Result<ModelInferResponse, Refusal> {
-        self.check_model(&request.model_name)?;
         let ready = self.engine.ready().ok_or_else(|| self.engine.not_ready())?;
         t.arrived = ready.clock.now();
         t.read = t.arrived;
@@ -144,6 +143,9 @@ impl GrpcInferenceService for GrpcFront {
         &self,
         r: Request<ModelInferRequest>,
     ) -> Result<Response<ModelInferResponse>, Status> {
+        // Another model's request: refused, and not counted as this model's failure.
+        self.check_model(&r.get_ref().model_name)
+            .map_err(|e| status(&e))?;
         let tracked = Tracked::start(&self.engine);
         let mut t = Timeline::default();
         match self.infer(r.into_inner(), &mut t).await {

@@ -105,15 +105,13 @@ async fn model(
     if !method_ok {
         return method_not_allowed(&req);
     }
+    // A request for a model this server does not have is nobody's failure: no
+    // model's metrics count it (as Triton's do not).
     if name != engine.model {
-        let refusal = Refusal::not_found(format!(
+        return error(&Refusal::not_found(format!(
             "unknown model '{name}': this server serves '{}'",
             engine.model
-        ));
-        if route == ModelRoute::Infer {
-            engine.refused(&refusal);
-        }
-        return error(&refusal);
+        )));
     }
     match route {
         ModelRoute::Metadata => match engine.loaded() {

@@ -198,6 +198,7 @@ impl EncodedPool {
     /// `target`.
     pub fn build(
         target: &TargetConfig,
+        encoding: Encoding,
         plan: &[InputPlan],
         images: &[Bytes],
         batch: u32,
@@ -224,7 +225,7 @@ impl EncodedPool {
         })?;
         let requests = tensors
             .iter()
-            .map(|inputs| encode(target, inputs))
+            .map(|inputs| encode(target, encoding, inputs))
             .collect();
         Ok(Self {
             requests: Arc::new(requests),
@@ -252,10 +253,10 @@ fn tensor(p: &InputPlan, images: &[Bytes], batch: u32, k: usize) -> Result<WireT
     }
 }
 
-fn encode(target: &TargetConfig, inputs: &[WireTensor]) -> Encoded {
+fn encode(target: &TargetConfig, encoding: Encoding, inputs: &[WireTensor]) -> Encoded {
     match target.url.protocol {
         Protocol::Http => {
-            let binary = target.encoding == Encoding::Binary;
+            let binary = encoding == Encoding::Binary;
             let body = crate::oip::binary::encode_request(inputs, binary, binary);
             Encoded::Http {
                 body: body.bytes,
@@ -342,7 +343,7 @@ mod tests {
         let m = metadata(vec![("x", "FP32", vec![-1, 4])]);
         let plan = plan(&m, &[], false).unwrap();
         let rest = TargetConfig::new("http://a:1/v2/models/m".parse().unwrap());
-        let pool = EncodedPool::build(&rest, &plan, &[], 2, 3, 7).unwrap();
+        let pool = EncodedPool::build(&rest, Encoding::Binary, &plan, &[], 2, 3, 7).unwrap();
         assert_eq!(pool.requests.len(), 3);
         assert_eq!((pool.payload(4), pool.request_bytes), (1, 32));
         let Encoded::Http { body, header_len } = &pool.requests[0] else {
@@ -352,7 +353,7 @@ mod tests {
         assert_eq!(decoded.inputs[0].shape, vec![2, 4]);
         assert!(decoded.outputs.binary_all);
         let grpc = TargetConfig::new("grpc://a:1/m/3".parse().unwrap());
-        let pool = EncodedPool::build(&grpc, &plan, &[], 2, 1, 7).unwrap();
+        let pool = EncodedPool::build(&grpc, Encoding::Binary, &plan, &[], 2, 1, 7).unwrap();
         let Encoded::Grpc(r) = &pool.requests[0] else {
             panic!("gRPC")
         };

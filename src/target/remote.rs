@@ -12,11 +12,12 @@ use super::client::NetClient;
 use super::inputs::{self, EncodedPool, InputPlan};
 use super::scrape;
 use crate::config::limits::RunLimits;
-use crate::config::target::TargetConfig;
+use crate::config::target::{Encoding, Protocol, TargetConfig};
 use crate::config::{Arrival, RunConfig};
 use crate::error::{Error, Result};
 use crate::metrics::utilization::{GpuId, UtilizationSampler, DEFAULT_PERIOD};
 use crate::oip::json::ModelMetadata;
+use crate::oip::json::ServerMetadata;
 use crate::pipeline::arrivals::poisson_schedule;
 use crate::pipeline::collector::Collector;
 use crate::pipeline::loadgen::{collect_burst, collect_closed_loop, warm_up, Client};
@@ -40,6 +41,7 @@ pub struct RemoteServer {
     plan: Vec<InputPlan>,
     metadata: ModelMetadata,
     server_name: Option<String>,
+    encoding: Encoding,
     connections: u32,
     next_id: u64,
     limits: RunLimits,
@@ -78,10 +80,9 @@ impl RemoteServer {
             .map_err(|e| Error::Pipeline(format!("cannot start the network client: {e}")))?;
         progress(&format!("connecting to {}", target.url));
         let net = runtime.block_on(NetClient::connect(&target, connections))?;
-        let server_name = runtime
-            .block_on(net.server())
-            .ok()
-            .map(|s| format!("{} {}", s.name, s.version));
+        let server = runtime.block_on(net.server()).ok();
+        let server_name = server.as_ref().map(|s| format!("{} {}", s.name, s.version));
+        let encoding = choose_encoding(&target, server.as_ref(), progress);
         let metadata = runtime.block_on(net.metadata())?;
         let plan = inputs::plan(&metadata, &cfg.model.inputs, target.images.is_some())?;
         let images = match &target.images {
@@ -92,6 +93,7 @@ impl RemoteServer {
         let count = 1 + cfg.extra_warmup() + cfg.load.num_iters;
         let pool = EncodedPool::build(
             &target,
+            encoding,
             &plan,
             &images,
             cfg.load.batch_size,
@@ -128,6 +130,7 @@ impl RemoteServer {
             plan,
             metadata,
             server_name,
+            encoding,
             connections,
             next_id: 0,
             limits,
@@ -333,7 +336,7 @@ impl RemoteServer {
             server: self.server_name.clone(),
             connections: self.connections,
             encoding: (self.target.url.protocol == crate::config::target::Protocol::Http)
-                .then_some(self.target.encoding),
+                .then_some(self.encoding),
             http2: self.target.http2,
             loopback: self.target.url.is_loopback(),
             server_metrics,
@@ -353,6 +356,34 @@ impl RemoteServer {
         } = self;
         drop(client);
         runtime.shutdown_timeout(Duration::from_secs(1));
+    }
+}
+
+/// How REST requests carry tensors: as asked, or binary where the server lists the
+/// binary tensor data extension and JSON where it does not (a server without it,
+/// such as MLServer, fails binary bodies).
+fn choose_encoding(
+    target: &TargetConfig,
+    server: Option<&ServerMetadata>,
+    progress: &mut dyn FnMut(&str),
+) -> Encoding {
+    if target.url.protocol == Protocol::Grpc {
+        return Encoding::Binary;
+    }
+    let listed = server.is_some_and(|s| s.extensions.iter().any(|e| e == "binary_tensor_data"));
+    match target.encoding {
+        Some(Encoding::Binary) if !listed => {
+            progress("the server does not list the binary tensor data extension; sending binary tensors as asked");
+            Encoding::Binary
+        }
+        Some(chosen) => chosen,
+        None if listed => Encoding::Binary,
+        None => {
+            progress(
+                "the server does not list the binary tensor data extension: sending JSON tensors",
+            );
+            Encoding::Json
+        }
     }
 }
 

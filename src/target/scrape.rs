@@ -2,8 +2,9 @@
 //! after: the differences of its counters for the target's model. Two families of
 //! names are known: Triton's `nv_inference_*` (which `inferbench serve` exports too,
 //! with its per-stage `inferbench_stage_duration_us_total`) and MLServer's
-//! `model_infer_request_*`. A server with neither gives no figures, and the report
-//! says so.
+//! `model_infer_request_{success,failure}_total` and `model_infer_request_duration`
+//! (a histogram in seconds; MLServer serves them on a port of their own, 8082 by
+//! default). A server with neither gives no figures, and the report says so.
 
 use std::collections::BTreeMap;
 
@@ -126,15 +127,21 @@ pub fn window(
             stages_ms,
         });
     }
-    let requests = delta("model_infer_request_success", "model_name")?;
+    let requests = delta("model_infer_request_success_total", "model")?;
+    let duration_s = delta("model_infer_request_duration_sum", "model");
+    let timed = delta("model_infer_request_duration_count", "model");
+    let request_ms = match (duration_s, timed) {
+        (Some(s), Some(n)) if n > 0.0 => Some(s / n * 1e3),
+        _ => None,
+    };
     Some(ServerMetrics {
         source: source.into(),
         families: "mlserver".into(),
         requests,
-        failures: delta("model_infer_request_failure", "model_name"),
+        failures: delta("model_infer_request_failure_total", "model"),
         samples: None,
         forwards: None,
-        request_ms: None,
+        request_ms,
         stages_ms: Vec::new(),
     })
 }
@@ -223,11 +230,21 @@ mod tests {
             vec![("queue".to_string(), 0.1), ("compute".to_string(), 1.0)]
         );
         assert!(window(&before, &after, "absent", "x").is_none());
-        let ml_before =
-            parse("model_infer_request_success{model_name=\"m\",model_version=\"\"} 1\n");
-        let ml_after =
-            parse("model_infer_request_success{model_name=\"m\",model_version=\"\"} 41\n");
+        // MLServer counts REST requests under version "None" and gRPC under "".
+        let ml_before = parse(
+            "model_infer_request_success_total{model=\"m\",version=\"None\"} 1\n\
+             model_infer_request_success_total{model=\"m\",version=\"\"} 0\n\
+             model_infer_request_duration_sum{model=\"m\",version=\"None\"} 0.5\n\
+             model_infer_request_duration_count{model=\"m\",version=\"None\"} 1\n",
+        );
+        let ml_after = parse(
+            "model_infer_request_success_total{model=\"m\",version=\"None\"} 31\n\
+             model_infer_request_success_total{model=\"m\",version=\"\"} 10\n\
+             model_infer_request_duration_sum{model=\"m\",version=\"None\"} 0.8\n\
+             model_infer_request_duration_count{model=\"m\",version=\"None\"} 31\n",
+        );
         let w = window(&ml_before, &ml_after, "m", "x").unwrap();
         assert_eq!((w.families.as_str(), w.requests), ("mlserver", 40.0));
+        assert!((w.request_ms.unwrap() - 10.0).abs() < 1e-9);
     }
 }

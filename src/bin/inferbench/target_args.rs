@@ -25,7 +25,8 @@ pub struct TargetArgs {
     #[arg(long, requires = "target")]
     pub http2: bool,
     /// How REST requests carry tensors: binary (the binary tensor data extension,
-    /// both ways) or json.
+    /// both ways) or json [default: binary where the server lists the extension
+    /// in GET /v2, json where it does not].
     #[arg(long, value_name = "binary|json", requires = "target")]
     pub tensor_encoding: Option<String>,
     /// Send the JPEG and PNG files of this folder, in name order, as encoded images
@@ -49,8 +50,9 @@ impl TargetArgs {
         target.connections = self.connections;
         target.http2 = self.http2;
         target.encoding = match self.tensor_encoding.as_deref() {
-            None | Some("binary") => Encoding::Binary,
-            Some("json") => Encoding::Json,
+            None => None,
+            Some("binary") => Some(Encoding::Binary),
+            Some("json") => Some(Encoding::Json),
             Some(other) => anyhow::bail!("--tensor-encoding '{other}': expected binary or json"),
         };
         target.images = self.images.clone();
