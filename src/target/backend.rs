@@ -17,7 +17,8 @@ use std::sync::Arc;
 use crossbeam_channel::Sender;
 use tokio::sync::{mpsc, Semaphore};
 
-use super::client::{check_answer, NetClient};
+use super::answer::check_answer;
+use super::client::NetClient;
 use super::inputs::EncodedPool;
 use crate::error::{Error, Result};
 use crate::pipeline::loadgen::RequestSink;

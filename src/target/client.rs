@@ -15,13 +15,12 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::config::target::{Protocol, TargetConfig, TargetUrl};
+use crate::config::target::{Encoding, Protocol, TargetConfig, TargetUrl};
 use crate::error::{Error, Result};
-use crate::oip::binary::{decode_response, HEADER_LENGTH};
+use crate::oip::binary::HEADER_LENGTH;
 use crate::oip::grpc::grpc_inference_service_client::GrpcInferenceServiceClient;
-use crate::oip::grpc::{response_outputs, ModelInferRequest, ModelMetadataRequest};
+use crate::oip::grpc::{ModelInferRequest, ModelMetadataRequest};
 use crate::oip::json::{ErrorBody, ModelMetadata, ServerMetadata, TensorMetadata};
-use crate::oip::WireTensor;
 
 /// How long connecting, and a metadata call, may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -220,7 +219,7 @@ impl NetClient {
 
     /// Sends one request and reads its answer whole (not yet decoded); `k` picks
     /// the gRPC channel.
-    pub async fn send(&self, request: &Encoded, k: u64) -> Result<Answer> {
+    pub async fn send(&self, request: &Encoded, k: u64) -> Result<super::answer::Answer> {
         match (self, request) {
             (NetClient::Http { client, url, infer }, Encoded::Http { body, header_len }) => {
                 let mut req = Request::post(infer.clone());
@@ -255,7 +254,7 @@ impl NetClient {
                 if status != StatusCode::OK {
                     return Err(target_error(url, http_error(status, &body)));
                 }
-                Ok(Answer::Http { body, header_len })
+                Ok(super::answer::Answer::Http { body, header_len })
             }
             (NetClient::Grpc { clients, url }, Encoded::Grpc(message)) => {
                 let mut client = clients[(k % clients.len() as u64) as usize].clone();
@@ -263,56 +262,13 @@ impl NetClient {
                     .model_infer(message.clone())
                     .await
                     .map_err(|s| target_error(url, status_text(&s)))?;
-                Ok(Answer::Grpc(reply.into_inner()))
+                Ok(super::answer::Answer::Grpc(reply.into_inner()))
             }
             _ => Err(Error::Target(
                 "a request encoded for the other protocol; this is a bug".into(),
             )),
         }
     }
-}
-
-/// An answer read off the wire, not yet decoded.
-pub enum Answer {
-    /// A REST body.
-    Http {
-        /// The body.
-        body: Bytes,
-        /// `Inference-Header-Content-Length`, when binary data follows the JSON.
-        header_len: Option<usize>,
-    },
-    /// A gRPC response message.
-    Grpc(crate::oip::grpc::ModelInferResponse),
-}
-
-impl Answer {
-    /// The answer's outputs; an error says what is malformed.
-    pub fn outputs(self) -> std::result::Result<Vec<WireTensor>, String> {
-        let decoded = match self {
-            Answer::Http { body, header_len } => decode_response(&body, header_len).map(|(_, o)| o),
-            Answer::Grpc(message) => response_outputs(message),
-        };
-        decoded.map_err(|r| format!("the answer is malformed: {r}"))
-    }
-}
-
-/// Checks an answer: at least one output, each with one row per sample of the request.
-pub fn check_answer(outputs: &[WireTensor], samples: u32) -> std::result::Result<(), String> {
-    if outputs.is_empty() {
-        return Err("the answer has no outputs".into());
-    }
-    for o in outputs {
-        match o.shape.first() {
-            Some(&rows) if rows == samples as i64 => {}
-            _ => {
-                return Err(format!(
-                    "output '{}' has shape {:?} for a request of {samples} samples",
-                    o.name, o.shape
-                ))
-            }
-        }
-    }
-    Ok(())
 }
 
 fn http_error(status: StatusCode, body: &[u8]) -> String {
@@ -342,26 +298,37 @@ fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
+/// How REST requests carry tensors: as asked, or binary where the server lists the
+/// binary tensor data extension and JSON where it does not (a server without it,
+/// such as MLServer, fails binary bodies).
+pub fn choose_encoding(
+    target: &TargetConfig,
+    server: Option<&ServerMetadata>,
+    progress: &mut dyn FnMut(&str),
+) -> Encoding {
+    if target.url.protocol == Protocol::Grpc {
+        return Encoding::Binary;
+    }
+    let listed = server.is_some_and(|s| s.extensions.iter().any(|e| e == "binary_tensor_data"));
+    match target.encoding {
+        Some(Encoding::Binary) if !listed => {
+            progress("the server does not list the binary tensor data extension; sending binary tensors as asked");
+            Encoding::Binary
+        }
+        Some(chosen) => chosen,
+        None if listed => Encoding::Binary,
+        None => {
+            progress(
+                "the server does not list the binary tensor data extension: sending JSON tensors",
+            );
+            Encoding::Json
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::oip::{Datatype, TensorData};
-
-    #[test]
-    fn an_answer_needs_one_row_per_sample_in_every_output() {
-        let out = |shape: Vec<i64>| WireTensor {
-            name: "o".into(),
-            datatype: Datatype::Fp32,
-            shape,
-            data: TensorData::Fixed(Bytes::new()),
-        };
-        assert!(check_answer(&[out(vec![4, 10])], 4).is_ok());
-        assert!(check_answer(&[out(vec![1, 10])], 4)
-            .unwrap_err()
-            .contains("4 samples"));
-        assert!(check_answer(&[], 4).unwrap_err().contains("no outputs"));
-        assert!(check_answer(&[out(vec![])], 1).is_err());
-    }
 
     #[test]
     fn error_bodies_are_read_as_the_protocol_writes_them() {

@@ -14,6 +14,7 @@
 //! - [`inputs`]: what the requests carry, from the metadata or `--input`, or image files.
 //! - [`scrape`]: the server's own figures from its Prometheus metrics.
 
+pub mod answer;
 pub mod backend;
 pub mod client;
 mod endpoint;

@@ -8,16 +8,15 @@ use crossbeam_channel::unbounded;
 use tokio::sync::mpsc;
 
 use super::backend::{self, InFlight, NetSink};
-use super::client::NetClient;
+use super::client::{choose_encoding, NetClient};
 use super::inputs::{self, EncodedPool, InputPlan};
 use super::scrape;
 use crate::config::limits::RunLimits;
-use crate::config::target::{Encoding, Protocol, TargetConfig};
+use crate::config::target::{Encoding, TargetConfig};
 use crate::config::{Arrival, RunConfig};
 use crate::error::{Error, Result};
 use crate::metrics::utilization::{GpuId, UtilizationSampler, DEFAULT_PERIOD};
 use crate::oip::json::ModelMetadata;
-use crate::oip::json::ServerMetadata;
 use crate::pipeline::arrivals::poisson_schedule;
 use crate::pipeline::collector::Collector;
 use crate::pipeline::loadgen::{collect_burst, collect_closed_loop, warm_up, Client};
@@ -270,7 +269,7 @@ impl RemoteServer {
         };
         let text = self
             .runtime
-            .block_on(get_text(&url))
+            .block_on(scrape::get_text(&url))
             .map_err(|e| format!("cannot read {url}: {e}"))?;
         Ok(scrape::parse(&text))
     }
@@ -357,55 +356,4 @@ impl RemoteServer {
         drop(client);
         runtime.shutdown_timeout(Duration::from_secs(1));
     }
-}
-
-/// How REST requests carry tensors: as asked, or binary where the server lists the
-/// binary tensor data extension and JSON where it does not (a server without it,
-/// such as MLServer, fails binary bodies).
-fn choose_encoding(
-    target: &TargetConfig,
-    server: Option<&ServerMetadata>,
-    progress: &mut dyn FnMut(&str),
-) -> Encoding {
-    if target.url.protocol == Protocol::Grpc {
-        return Encoding::Binary;
-    }
-    let listed = server.is_some_and(|s| s.extensions.iter().any(|e| e == "binary_tensor_data"));
-    match target.encoding {
-        Some(Encoding::Binary) if !listed => {
-            progress("the server does not list the binary tensor data extension; sending binary tensors as asked");
-            Encoding::Binary
-        }
-        Some(chosen) => chosen,
-        None if listed => Encoding::Binary,
-        None => {
-            progress(
-                "the server does not list the binary tensor data extension: sending JSON tensors",
-            );
-            Encoding::Json
-        }
-    }
-}
-
-/// `GET url` as text, for the server's metrics.
-async fn get_text(url: &str) -> std::result::Result<String, String> {
-    use http_body_util::{BodyExt, Empty};
-    let uri: hyper::Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<Empty<bytes::Bytes>>();
-    let response = tokio::time::timeout(Duration::from_secs(10), client.get(uri))
-        .await
-        .map_err(|_| "no answer in 10 s".to_string())?
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    if !status.is_success() {
-        return Err(format!("HTTP {status}"));
-    }
-    String::from_utf8(body.to_vec()).map_err(|_| "not UTF-8 text".into())
 }

@@ -7,6 +7,7 @@
 //! default). A server with neither gives no figures, and the report says so.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use crate::results::target::ServerMetrics;
 
@@ -191,6 +192,29 @@ fn delta_stage(before: &[Sample], after: &[Sample], model: &str, stage: &str) ->
             .map(|s| s.value)
     };
     Some(value(after)? - value(before).unwrap_or(0.0))
+}
+
+/// `GET url` as text, for the server's metrics.
+pub async fn get_text(url: &str) -> std::result::Result<String, String> {
+    use http_body_util::{BodyExt, Empty};
+    let uri: hyper::Uri = url.parse().map_err(|e| format!("not a valid URL: {e}"))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Empty<bytes::Bytes>>();
+    let response = tokio::time::timeout(Duration::from_secs(10), client.get(uri))
+        .await
+        .map_err(|_| "no answer in 10 s".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(format!("HTTP {status}"));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| "not UTF-8 text".into())
 }
 
 #[cfg(test)]
