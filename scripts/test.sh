@@ -8,6 +8,9 @@ scripts/setup.sh
 echo "== cargo test (release profile, shared with cargo bench)"
 cargo test --release --locked
 
+echo "== peers: the official Triton client against inferbench serve; run --target against MLServer (REST, gRPC)"
+scripts/test-peers.sh
+
 echo "== feature cuda: the C++ stream shim builds and links; without a GPU every CUDA call is a clean error"
 cargo test --release --locked --features cuda --lib device::
 cargo test --release --locked --features cuda --test device_cli

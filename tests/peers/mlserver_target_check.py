@@ -102,11 +102,20 @@ def main():
         # no extensions; a binary body is answered with HTTP 500): REST goes as JSON.
         check("MLServer does not announce the binary tensor data extension",
               "binary_tensor_data" not in server.get("extensions", []), str(server.get("extensions")))
-        p_bin = run_inferbench(args, f"http://{args.http}/v2/models/{args.model}", ["--server-metrics", "off"], tmp, "rest-binary")
-        check("rest binary: inferbench fails cleanly against a server without the extension",
-              p_bin.returncode != 0 and "error" in p_bin.stderr,
-              f"exit {p_bin.returncode}: {p_bin.stderr.strip().splitlines()[0][:160] if p_bin.stderr.strip() else ''}")
-        measured_front(args, "rest json", f"http://{args.http}/v2/models/{args.model}", ["--tensor-encoding", "json"], tmp)
+        # Asked for binary tensors, inferbench sends them and MLServer fails them:
+        # the run ends with the server's error, not a result.
+        p_bin = run_inferbench(args, f"http://{args.http}/v2/models/{args.model}",
+                               ["--server-metrics", "off", "--tensor-encoding", "binary"], tmp, "rest-binary")
+        check("rest binary (asked for): inferbench fails cleanly against a server without the extension",
+              p_bin.returncode != 0 and "HTTP 500" in p_bin.stderr and "panicked" not in p_bin.stderr,
+              f"exit {p_bin.returncode}: {p_bin.stderr.strip().splitlines()[-1][:160] if p_bin.stderr.strip() else ''}")
+        # Left to choose, it reads the server's extensions and sends JSON.
+        p_auto = run_inferbench(args, f"http://{args.http}/v2/models/{args.model}", ["--server-metrics", "off"], tmp, "rest-auto")
+        auto = json.loads(p_auto.stdout) if p_auto.returncode == 0 else {}
+        check("rest, encoding left to inferbench: JSON, chosen from the server's metadata",
+              p_auto.returncode == 0 and auto.get("target", {}).get("encoding") == "json",
+              f"exit {p_auto.returncode}, encoding {auto.get('target', {}).get('encoding')}")
+        measured_front(args, "rest json", f"http://{args.http}/v2/models/{args.model}", [], tmp)
         measured_front(args, "grpc", f"grpc://{args.grpc}/{args.model}", [], tmp)
     if failures:
         print(f"mlserver: {len(failures)} check(s) failed: {', '.join(failures)}")
