@@ -72,7 +72,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--iters", type=int, default=300)
     p.add_argument("--concurrency", type=int, default=4, help="requests in flight at saturation")
-    p.add_argument("--low-iters", type=int, default=200, help="requests of the low-load (concurrency 1) runs")
+    p.add_argument("--low-iters", type=int, default=200,
+                   help="requests of the low-load (concurrency 1) runs; 0 skips them")
     p.add_argument("--model", default="resnet18")
     p.add_argument("--image-size", default="32")
     p.add_argument("--intra-op-threads", default="1",
@@ -104,15 +105,16 @@ def main():
                 high[name].append(saturated)
                 if saturated.get("bare_forward_samples_per_s"):
                     bare.append(saturated["bare_forward_samples_per_s"])
-                quiet = measure(["--iters", str(a.low_iters), "--arrival", "concurrency:1", "--no-bare"])
-                low[name].append(quiet)
+                if a.low_iters > 0:
+                    quiet = measure(["--iters", str(a.low_iters), "--arrival", "concurrency:1", "--no-bare"])
+                    low[name].append(quiet)
     finally:
         server.stop()
 
     med = statistics.median
     thr = {n: med(r["throughput_samples_per_s"] for r in runs) for n, runs in high.items()}
     p99 = {n: med(r["latency_ms"]["p99"] for r in runs) for n, runs in high.items()}
-    p50_low = {n: med(r["latency_ms"]["p50"] for r in runs) for n, runs in low.items()}
+    p50_low = {n: med(r["latency_ms"]["p50"] for r in runs) if runs else float("nan") for n, runs in low.items()}
     cpu = {n: med((r["utilization"]["cpu_pct"] or 0) * r["env"]["cores"] / 100 for r in runs)
            for n, runs in high.items()}
     bare_thr = med(bare)

@@ -33,6 +33,10 @@ fn a_served_model_is_measured_over_rest_and_grpc_with_the_servers_own_count() {
         (server.http.as_str(), vec!["--arrival", "concurrency:2"]),
         (server.http.as_str(), vec!["--tensor-encoding", "json"]),
         (
+            server.http.as_str(),
+            vec!["--http2", "--arrival", "concurrency:3"],
+        ),
+        (
             server.grpc.as_str(),
             vec!["--arrival", "poisson:100", "--server-metrics", ""],
         ),
@@ -248,4 +252,107 @@ fn a_sweep_a_curve_and_an_ab_job_measure_targets() {
     );
     let report: serde_json::Value = serde_json::from_slice(&ab.stdout).unwrap();
     assert!(report.to_string().contains("throughput"), "{report}");
+}
+
+#[test]
+fn a_folder_of_images_is_sent_to_a_server_that_decodes_them() {
+    let server = serve(&[
+        "--model",
+        "tiny-cnn",
+        "--image-size",
+        "16",
+        "--batch-size",
+        "2",
+        "--preprocess",
+        "image",
+        "--postprocess",
+        "topk:3",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    for (k, rgb) in [[200u8, 10, 10], [10, 200, 10], [10, 10, 200]]
+        .iter()
+        .enumerate()
+    {
+        let img = image::RgbImage::from_pixel(24, 18, image::Rgb(*rgb));
+        img.save(dir.path().join(format!("{k}.png"))).unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not an image").unwrap();
+    let r = run_json(
+        &server.http,
+        &[
+            "--images",
+            s(dir.path()),
+            "--batch-size",
+            "2",
+            "--iters",
+            "10",
+        ],
+    );
+    assert_eq!(
+        (r["requests"].as_u64(), r["samples"].as_u64()),
+        (Some(10), Some(20))
+    );
+    assert_eq!(r["model"]["inputs"][0], "image BYTES (encoded image files)");
+    let server_side = &r["target"]["server_metrics"];
+    let stages: Vec<&str> = server_side["stages_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s[0].as_str().unwrap())
+        .collect();
+    assert!(
+        stages.contains(&"preprocess") && stages.contains(&"postprocess"),
+        "{stages:?}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    common::refused(
+        &["run", "--target", &server.http, "--images", s(empty.path())],
+        "no .jpg, .jpeg or .png files",
+    );
+    common::refused(
+        &["run", "--target", &server.http, "--iters", "5"],
+        "--images DIR",
+    );
+}
+
+/// Requests in flight reach the server together over one gRPC channel or one HTTP/2
+/// connection (they multiplex) and over one HTTP/1.1 connection each: a batcher that
+/// waits for 4 requests forms batches of 4, where requests sent one at a time would
+/// each wait out its long timeout alone.
+#[test]
+fn requests_in_flight_reach_the_server_together_on_every_protocol() {
+    let server = serve(&[
+        "--model",
+        "spin:1ms",
+        "--image-size",
+        "8",
+        "--max-batch-size",
+        "4",
+        "--batch-timeout",
+        "2s",
+    ]);
+    for (target, extra) in [
+        (server.grpc.as_str(), vec![]),
+        (server.http.as_str(), vec!["--http2"]),
+        (server.http.as_str(), vec![]),
+    ] {
+        let mut args = vec![
+            "--iters",
+            "8",
+            "--arrival",
+            "concurrency:4",
+            "--warmup",
+            "3",
+        ];
+        args.extend(extra.iter().copied());
+        let metrics = format!("{}/metrics", server.http.split("/v2").next().unwrap());
+        args.extend(["--server-metrics", metrics.as_str()]);
+        let r = run_json(target, &args);
+        let m = &r["target"]["server_metrics"];
+        let batch = m["samples"].as_f64().unwrap() / m["forwards"].as_f64().unwrap();
+        assert!(
+            (batch - 4.0).abs() < 1e-9,
+            "{target} {extra:?}: mean forward batch {batch}, not 4"
+        );
+    }
 }

@@ -243,6 +243,12 @@ impl TargetConfig {
             })
     }
 
+    /// Whether each connection carries one request at a time (REST over HTTP/1.1),
+    /// so that requests wait for a free connection; HTTP/2 and gRPC multiplex.
+    pub fn one_request_per_connection(&self) -> bool {
+        self.url.protocol == Protocol::Http && !self.http2
+    }
+
     /// The metrics URL to read, if any.
     pub fn metrics_url(&self) -> Option<String> {
         match (&self.metrics, self.url.protocol) {

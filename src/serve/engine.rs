@@ -328,3 +328,27 @@ impl Drop for Tracked<'_> {
         self.engine.metrics.finished();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_not_ready_answers_503_saying_why() {
+        let engine = Engine::new("m");
+        assert!(engine.live() && engine.ready().is_none());
+        let loading = engine.not_ready();
+        assert_eq!(loading.http_status(), 503);
+        assert!(loading.message.contains("still loading"), "{loading}");
+        engine.drain();
+        assert_eq!(engine.phase(), Phase::Draining);
+        assert!(engine.not_ready().message.contains("shutting down"));
+        engine.fail(&Error::Pipeline("worker-0 panicked".into()));
+        assert!(!engine.live());
+        let failed = engine.not_ready();
+        assert!(
+            failed.message.contains("worker-0 panicked") && failed.message.contains("restart"),
+            "{failed}"
+        );
+    }
+}

@@ -62,7 +62,9 @@ struct Context {
     pool: EncodedPool,
     batch: u32,
     clock: RunClock,
-    connections: Arc<Semaphore>,
+    /// Requests allowed on the wire at once: one per HTTP/1.1 connection; no limit
+    /// where the connections multiplex (HTTP/2, gRPC).
+    on_the_wire: Arc<Semaphore>,
     responses: Sender<NetResponse>,
     in_flight: Arc<InFlight>,
 }
@@ -72,7 +74,7 @@ pub fn spawn(
     runtime: &tokio::runtime::Handle,
     client: NetClient,
     pool: EncodedPool,
-    (batch, connections): (u32, u32),
+    (batch, on_the_wire): (u32, Option<u32>),
     clock: RunClock,
     mut requests: mpsc::UnboundedReceiver<NetRequest>,
     responses: Sender<NetResponse>,
@@ -83,7 +85,9 @@ pub fn spawn(
         pool,
         batch,
         clock,
-        connections: Arc::new(Semaphore::new(connections.max(1) as usize)),
+        on_the_wire: Arc::new(Semaphore::new(
+            on_the_wire.map_or(Semaphore::MAX_PERMITS, |n| n.max(1) as usize),
+        )),
         responses,
         in_flight: Arc::clone(&in_flight),
     });
@@ -106,7 +110,7 @@ async fn one(cx: Arc<Context>, request: NetRequest) {
     let encoded = &cx.pool.requests[payload];
     let answered = async {
         let _connection = cx
-            .connections
+            .on_the_wire
             .acquire()
             .await
             .map_err(|_| Error::Target("the client is stopping".into()))?;

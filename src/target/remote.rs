@@ -106,7 +106,10 @@ impl RemoteServer {
             runtime.handle(),
             net.clone(),
             pool.clone(),
-            (cfg.load.batch_size, connections),
+            (
+                cfg.load.batch_size,
+                target.one_request_per_connection().then_some(connections),
+            ),
             clock,
             rx,
             response_tx,
