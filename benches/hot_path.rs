@@ -172,7 +172,7 @@ fn report() -> (RunReport, JsonlSink) {
         model: ModelInfo {
             arch: "resnet18".into(),
             weights: "generated".into(),
-            parameters: 11_689_512,
+            parameters: Some(11_689_512),
             image_size: 64,
             num_classes: 1000,
             inputs: Vec::new(),
@@ -180,7 +180,7 @@ fn report() -> (RunReport, JsonlSink) {
             compile_cache: None,
         },
         device: "cpu".into(),
-        intra_op_threads: 2,
+        intra_op_threads: Some(2),
         compute_threads: 2,
         oversubscribed: false,
         load_time_s: Some(0.1),
@@ -212,6 +212,7 @@ fn report() -> (RunReport, JsonlSink) {
             openmp_wait: Vec::new(),
         },
         incomplete: None,
+        target: None,
     };
     let mut sink =
         JsonlSink::open(std::path::Path::new("/dev/null")).expect("/dev/null is writable");

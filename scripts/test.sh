@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
+# First: libtorch-free, a few minutes, and it compiles the benches, which no test does.
+echo "== instruction-count gate (iai-callgrind, libtorch-free)"
+scripts/iai-gate.sh
+
 echo "== cargo test (release profile, shared with cargo bench)"
 cargo test --release --locked
 
@@ -21,5 +25,3 @@ INFERBENCH_PROFILE=ci cargo bench --locked --bench pipeline -- --test
 echo "== deployment: hadolint on deploy/Dockerfile, Kubernetes schemas on deploy/k8s (offline)"
 scripts/deploy-lint.sh
 
-echo "== instruction-count gate (iai-callgrind, libtorch-free)"
-scripts/iai-gate.sh
