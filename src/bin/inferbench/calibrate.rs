@@ -8,7 +8,8 @@ use crate::server_config::{parse_inputs, CompileArg};
 
 #[derive(Args)]
 pub struct CalibrateArgs {
-    /// Model, as for run: resnet18, tiny-cnn, torchscript:PATH, spin:<duration>.
+    /// Model, as for run: resnet18, mobilenet_v3_small, tiny-transformer, tiny-cnn,
+    /// torchscript:PATH, aoti:PATH, spin:<duration>.
     #[arg(long, default_value = "resnet18")]
     pub model: String,
     /// Samples per forward.
@@ -17,7 +18,7 @@ pub struct CalibrateArgs {
     /// Input image side in pixels (3 channels) [default: 64], as for run.
     #[arg(long)]
     pub image_size: Option<u32>,
-    /// How the forward is prepared, as for run [default: eager; a file: torchscript].
+    /// How the forward is prepared, as for run [default: eager; a file: as saved].
     #[arg(long, value_enum)]
     pub compile: Option<CompileArg>,
     /// One input of the model per sample, as for run (repeatable).

@@ -11,7 +11,8 @@ use crate::server_config::{CompileArg, StreamsArg};
 /// What the server is: model, batch, compile, layout, batching.
 #[derive(Args)]
 pub struct ServerArgs {
-    /// Model: resnet18, tiny-cnn, torchscript:PATH (a file saved by torch.jit.save),
+    /// Model: resnet18, mobilenet_v3_small, tiny-transformer (token ids), tiny-cnn,
+    /// torchscript:PATH (a file saved by torch.jit.save),
     /// aoti:PATH (a .pt2 from torch._inductor.aoti_compile_and_package; give a file's
     /// inputs with --input), spin:<duration> (a forward that busy-waits, e.g.
     /// spin:2ms), or fail:<model>@N[:error|:panic|:hang] (the N-th forward fails, e.g.
