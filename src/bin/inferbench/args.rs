@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::limit_args::LimitArgs;
 use crate::server_args::ServerArgs;
 
 #[derive(Parser)]
@@ -94,14 +95,8 @@ pub struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Wall-clock limit of the run, e.g. 30s, 10m, 2h; a configuration that cannot
-    /// end within it is refused before it starts.
-    #[arg(long, default_value = "10m")]
-    pub max_duration: String,
-    /// Time without a response after which the pipeline counts as stalled, e.g. 5s
-    /// [default: 20 × the slowest warm-up response, at least 2s].
-    #[arg(long)]
-    pub stall_timeout: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Append a run cut short (Ctrl-C, a stall, the time limit) to the results file,
     /// marked incomplete; without it only the summary is printed.
     #[arg(long)]
@@ -126,12 +121,8 @@ pub struct ServeWindowsArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Wall-clock limit of each wait, as for `run`.
-    #[arg(long, default_value = "10m")]
-    pub max_duration: String,
-    /// Time without a response after which the pipeline counts as stalled, as for `run`.
-    #[arg(long)]
-    pub stall_timeout: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -173,6 +164,8 @@ pub struct SweepArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -203,6 +196,8 @@ pub struct CurveArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -284,7 +279,8 @@ pub struct AbArgs {
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub head_args: String,
     /// A configuration as `run` flags, e.g. "--model resnet18 --image-size 64 --iters 10"
-    /// (repeat for several) [default: "--model resnet18 --image-size 32 --iters 40"].
+    /// (repeat for several) [default: "--model resnet18 --image-size 32 --iters 40"];
+    /// ab's own --max-duration and --stall-timeout are added to every one.
     #[arg(long = "run", allow_hyphen_values = true)]
     pub runs: Vec<String>,
     /// Threshold in percent: a change counts only if its whole interval is beyond it.
@@ -323,6 +319,8 @@ pub struct AbArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args)]

@@ -53,6 +53,8 @@ pub struct CalibrateArgs {
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: crate::limit_args::LimitArgs,
 }
 
 impl CalibrateArgs {
@@ -85,7 +87,8 @@ pub fn run(args: CalibrateArgs) -> anyhow::Result<()> {
     let cores = inferbench::config::cores() as u32;
     let threads = calibrate::counts_or_up_to(&args.threads, cores);
     let mut progress = crate::progress_lines("[calibrate] ", args.quiet);
-    let points = calibrate::thread_scaling(&cfg, &threads, args.iters, args.turns, &mut progress)?;
+    let (sizes, limits) = ((args.iters, args.turns), args.limits.limits()?);
+    let points = calibrate::thread_scaling(&cfg, &threads, sizes, limits, &mut progress)?;
     match args.json {
         true => println!("{}", serde_json::to_string_pretty(&points)?),
         false => print!(
