@@ -68,16 +68,8 @@ pub struct RunArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub target: crate::target_args::TargetArgs,
-    /// Measured requests, after the warm-up.
-    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
-    pub iters: u32,
-    /// burst (all requests back to back), concurrency:N (at most N in flight), or
-    /// poisson:RATE (open loop, RATE requests/s; poisson:inf is burst).
-    #[arg(long, default_value = "burst")]
-    pub arrival: String,
-    /// Skip the bare-forward baseline (no pipeline efficiency).
-    #[arg(long)]
-    pub no_bare: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -103,21 +95,31 @@ pub struct RunArgs {
     pub keep_partial: bool,
 }
 
+/// The load of one measured window, shared by `run` and `serve-windows` (which
+/// takes `run`'s flags).
+#[derive(Args)]
+pub struct LoadArgs {
+    /// Measured requests (serve-windows: per window), after the warm-up.
+    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
+    pub iters: u32,
+    /// burst (all requests back to back), concurrency:N (at most N in flight), or
+    /// poisson:RATE (open loop, RATE requests/s; poisson:inf is burst).
+    #[arg(long, default_value = "burst")]
+    pub arrival: String,
+    /// Skip the bare-forward baseline (no pipeline efficiency); serve-windows accepts
+    /// it for `run`'s sake and never times the bare forward.
+    #[arg(long)]
+    pub no_bare: bool,
+}
+
 #[derive(Args)]
 pub struct ServeWindowsArgs {
     #[command(flatten)]
     pub server: ServerArgs,
     #[command(flatten)]
     pub target: crate::target_args::TargetArgs,
-    /// Measured requests per window, after the warm-up.
-    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
-    pub iters: u32,
-    /// burst, concurrency:N, or poisson:RATE, as for `run`.
-    #[arg(long, default_value = "burst")]
-    pub arrival: String,
-    /// Accepted for `run`'s flags; windows never time the bare forward.
-    #[arg(long)]
-    pub no_bare: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -334,4 +336,14 @@ pub struct MergeArgs {
     /// The baseline to write.
     #[arg(long, default_value = "committed")]
     pub into: String,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (ids, conflicts and
+    /// requirements naming flags that exist after flattening, no flag twice).
+    #[test]
+    fn the_flags_are_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

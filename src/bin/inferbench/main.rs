@@ -3,6 +3,7 @@
 mod args;
 mod calibrate;
 mod limit_args;
+mod model_args;
 mod serve;
 mod server_args;
 mod server_config;
@@ -31,8 +32,10 @@ use args::{
 };
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
-    let mut cfg = args.server.to_config(args.iters, arrival, !args.no_bare)?;
+    let arrival = Arrival::parse(&args.load.arrival).context("--arrival")?;
+    let mut cfg = args
+        .server
+        .to_config(args.load.iters, arrival, !args.load.no_bare)?;
     args.target.apply(&mut cfg, &args.server)?;
     cfg.validate()?;
     let limits = args.limits.limits()?;
@@ -298,8 +301,8 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
 }
 
 fn serve_windows(args: ServeWindowsArgs) -> anyhow::Result<()> {
-    let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
-    let mut cfg = args.server.to_config(args.iters, arrival, false)?;
+    let arrival = Arrival::parse(&args.load.arrival).context("--arrival")?;
+    let mut cfg = args.server.to_config(args.load.iters, arrival, false)?;
     args.target.apply(&mut cfg, &args.server)?;
     let limits = args.limits.limits()?;
     let mut progress = progress_lines("[serve-windows] ", args.quiet);
