@@ -51,6 +51,8 @@ fn bench(vars: &[(&str, &str)], args: &[&str]) -> Output {
         "INFERBENCH_SUITE",
         "INFERBENCH_PROFILE",
         "INFERBENCH_PERCENTILE",
+        "INFERBENCH_MAX_DURATION",
+        "INFERBENCH_STALL_TIMEOUT",
     ] {
         cmd.env_remove(var);
     }
@@ -269,5 +271,48 @@ fn a_suite_with_a_target_measures_the_server() {
     assert!(
         stdout.contains("Testing target/http/m/bs1/concurrency:2/time"),
         "{stdout}"
+    );
+}
+
+/// The suite's windows keep `run`'s limits, from `INFERBENCH_STALL_TIMEOUT` and
+/// `INFERBENCH_MAX_DURATION`: a hung forward ends the bench after the stall timeout
+/// given (its words, not a clock, tell it from the derived one of at least 2 s); a
+/// window that cannot end within the limit, or a value that is no duration, is
+/// refused before anything is measured.
+#[test]
+fn the_suites_windows_keep_the_time_limits_the_environment_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = |name: &str, model: &str| {
+        let path = dir.path().join(name);
+        let text = format!(
+            "model = \"{model}\"\nimage_size = 8\nbatch_sizes = [1]\ncompile = [\"eager\"]\nworkers = [1]\n\n[criterion]\nrequests_per_sample = 16\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let hang = suite("hang.toml", "fail:spin:1ms@10:hang");
+    let home = dir.path().join("criterion");
+    let out = bench(
+        &[
+            ("INFERBENCH_SUITE", &hang),
+            ("CRITERION_HOME", home.to_str().unwrap()),
+            ("INFERBENCH_STALL_TIMEOUT", "300ms"),
+        ],
+        &["--test"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("no response for 300 ms"), "{stderr}");
+    let slow = suite("slow.toml", "spin:20ms");
+    refused(
+        &[
+            ("INFERBENCH_SUITE", &slow),
+            ("INFERBENCH_MAX_DURATION", "100ms"),
+        ],
+        &["max-duration", "forwards of 20 ms"],
+    );
+    refused(
+        &[("INFERBENCH_STALL_TIMEOUT", "soon")],
+        &["INFERBENCH_STALL_TIMEOUT", "'soon'"],
     );
 }

@@ -86,6 +86,44 @@ pub fn check_not_reserved(args: &[String], flag: &'static str) -> Result<()> {
     Ok(())
 }
 
+/// `runs` (none given: [`DEFAULT_RUN`]) with `flags` added to each; a run that
+/// sets one of those flags itself is refused, as its child would get it twice.
+pub fn with_flags(runs: &[String], flags: &[String]) -> Result<Vec<String>> {
+    let defaults = [DEFAULT_RUN.to_string()];
+    let runs = if runs.is_empty() { &defaults[..] } else { runs };
+    let names: Vec<&str> = flags
+        .iter()
+        .filter(|f| f.starts_with("--"))
+        .map(String::as_str)
+        .collect();
+    let added: Vec<String> = flags
+        .iter()
+        .map(|f| match f.contains(char::is_whitespace) {
+            true => format!("'{f}'"),
+            false => f.clone(),
+        })
+        .collect();
+    runs.iter()
+        .map(|run| {
+            let args = split_args(run)?;
+            let name = |a: &String| a.split('=').next().unwrap_or(a).to_string();
+            if let Some(dup) = args.iter().find(|a| names.contains(&name(a).as_str())) {
+                return Err(Error::config(
+                    "run",
+                    format!(
+                        "'{run}' sets {dup}, which ab's own flag gives every run; give it once"
+                    ),
+                ));
+            }
+            Ok([run.clone()]
+                .into_iter()
+                .chain(added.clone())
+                .collect::<Vec<_>>()
+                .join(" "))
+        })
+        .collect()
+}
+
 /// Runs configurations with two programs as child processes.
 pub struct ChildRuns {
     base: Program,
@@ -292,6 +330,18 @@ mod tests {
             "{err}"
         );
         check_not_reserved(&split_args("--iters 5").unwrap(), "run").unwrap();
+    }
+
+    #[test]
+    fn flags_are_added_to_every_run_and_never_twice() {
+        let flags = ["--stall-timeout".to_string(), "5s".to_string()];
+        let runs = with_flags(&[], &flags).unwrap();
+        assert_eq!(runs, [format!("{DEFAULT_RUN} --stall-timeout 5s")]);
+        let given = ["--iters 5".to_string()];
+        assert_eq!(with_flags(&given, &[]).unwrap(), given);
+        let twice = ["--iters 5 --stall-timeout=2s".to_string()];
+        let err = with_flags(&twice, &flags).unwrap_err().to_string();
+        assert!(err.contains("--stall-timeout=2s"), "{err}");
     }
 
     #[test]

@@ -23,8 +23,9 @@ use crate::target::Endpoint;
 
 /// Starts the server `cfg` describes, then answers each [`WINDOW_REQUEST`] line on
 /// `requests` with one window of `cfg.load.num_iters` requests, as one line of
-/// `run --json`'s report on `reports` (no bare forward). Returns at the end of
-/// `requests`, after stopping the server; any other line is an error.
+/// `run --json`'s report on `reports` (no bare forward). Every wait ends by
+/// `limits` (the wall-clock limit counts from each window's start). Returns at the
+/// end of `requests`, after stopping the server; any other line is an error.
 pub fn serve_windows(
     cfg: &RunConfig,
     limits: RunLimits,
@@ -33,6 +34,8 @@ pub fn serve_windows(
     progress: &mut dyn FnMut(&str),
 ) -> Result<()> {
     cfg.validate()?;
+    // As `run` does: a window that could not end within the limit is refused now.
+    limits.check(cfg)?;
     let mut server = Endpoint::start(cfg, limits, None, progress)?;
     let served = answer(&mut server, cfg, requests, reports);
     let stopped = server.stop();

@@ -42,8 +42,9 @@ impl Default for RunLimits {
 }
 
 impl RunLimits {
-    /// The limits `--max-duration` and `--stall-timeout` give (`30s`, `10m`, `2h`).
-    pub fn from_flags(max_duration: &str, stall_timeout: Option<&str>) -> Result<Self> {
+    /// The limits `--max-duration` and `--stall-timeout` give (`30s`, `10m`, `2h`);
+    /// a flag not given keeps its default.
+    pub fn from_flags(max_duration: Option<&str>, stall_timeout: Option<&str>) -> Result<Self> {
         let parse = |field: &'static str, text: &str| {
             parse_limit(text).ok_or_else(|| {
                 Error::config(
@@ -53,7 +54,10 @@ impl RunLimits {
             })
         };
         Ok(Self {
-            max_duration: parse("max-duration", max_duration)?,
+            max_duration: max_duration
+                .map(|t| parse("max-duration", t))
+                .transpose()?
+                .unwrap_or(DEFAULT_MAX_DURATION),
             stall_timeout: stall_timeout
                 .map(|t| parse("stall-timeout", t))
                 .transpose()?,
@@ -88,6 +92,21 @@ impl RunLimits {
             ));
         }
         Ok(())
+    }
+
+    /// As [`Self::check`], for `forwards` bare forwards of `model` one after another
+    /// on one thread (`calibrate`).
+    pub fn check_forwards(&self, model: &str, forwards: u64) -> Result<()> {
+        let mut cfg = RunConfig::default();
+        cfg.model.name = model.into();
+        // min_duration counts the cold-start forward besides `num_iters`.
+        cfg.load.num_iters = forwards.saturating_sub(1).min(u32::MAX as u64) as u32;
+        cfg.load.batch_size = 1;
+        cfg.load.arrival = Arrival::Burst;
+        cfg.backend.workers = 1;
+        cfg.backend.batching = BatchPolicy::None;
+        cfg.measure_bare_forward = false;
+        self.check(&cfg)
     }
 
     /// The stall timeout once the warm-up is done: the one given, else
@@ -229,6 +248,21 @@ mod tests {
     }
 
     #[test]
+    fn a_loop_of_bare_forwards_is_bounded_like_a_run() {
+        let limits = RunLimits {
+            max_duration: Duration::from_secs(1),
+            stall_timeout: None,
+        };
+        limits.check_forwards("spin:10ms", 50).unwrap();
+        let err = limits
+            .check_forwards("spin:10ms", 200)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("200 forwards of 10 ms"), "{err}");
+        limits.check_forwards("tiny-cnn", 1_000_000).unwrap();
+    }
+
+    #[test]
     fn the_spin_bound_counts_parallel_workers_and_the_bare_loop() {
         let mut c = cfg("spin:10ms", Arrival::Burst, BatchPolicy::None);
         c.load.num_iters = 99;
@@ -275,10 +309,14 @@ mod tests {
 
     #[test]
     fn flags_give_limits_and_a_bad_one_is_named() {
-        let limits = RunLimits::from_flags("2h", Some("5s")).unwrap();
+        let limits = RunLimits::from_flags(Some("2h"), Some("5s")).unwrap();
         assert_eq!(limits.max_duration, Duration::from_secs(7200));
         assert_eq!(limits.stall_timeout, Some(Duration::from_secs(5)));
-        let err = RunLimits::from_flags("10m", Some("soon"))
+        assert_eq!(
+            RunLimits::from_flags(None, None).unwrap(),
+            RunLimits::default()
+        );
+        let err = RunLimits::from_flags(Some("10m"), Some("soon"))
             .unwrap_err()
             .to_string();
         assert!(

@@ -8,7 +8,6 @@ use criterion::{Criterion, SamplingMode, Throughput};
 
 use super::suite::Suite;
 use super::units::{TailLatency, Utilization};
-use crate::config::limits::RunLimits;
 use crate::config::RunConfig;
 use crate::pipeline::Window;
 use crate::target::Endpoint;
@@ -182,7 +181,7 @@ pub fn bench_configs<M: PipelineMeasurement>(
             suite.spec.name
         );
         let cfg = &measurement.window_config(cfg);
-        let started = Endpoint::start(cfg, RunLimits::default(), None, &mut |_| {});
+        let started = Endpoint::start(cfg, suite.limits, None, &mut |_| {});
         let mut server = match started {
             Ok(server) => server,
             Err(e) => {

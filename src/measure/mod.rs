@@ -19,7 +19,8 @@ mod units;
 
 pub use groups::{bench_configs, criterion_config, run_suite, NotMeasured, PipelineMeasurement};
 pub use suite::{
-    profile_names, Suite, SuiteChoice, PERCENTILE_VAR, PROFILES, PROFILE_VAR, SUITE_VAR,
+    limits_from_env, profile_names, Suite, SuiteChoice, MAX_DURATION_VAR, PERCENTILE_VAR, PROFILES,
+    PROFILE_VAR, STALL_TIMEOUT_VAR, SUITE_VAR,
 };
 pub use units::{TailLatency, Utilization, UtilizationSource};
 
@@ -48,7 +49,11 @@ pub fn main_from_env() -> std::process::ExitCode {
             ))
         }
     };
-    match choice.load() {
+    let limits = match limits_from_env() {
+        Ok(limits) => limits,
+        Err(e) => return refuse(e.to_string()),
+    };
+    match choice.load().and_then(|suite| suite.within(limits)) {
         Ok(suite) => failures_status(&run_suite(&suite), &suite, allow),
         // Name the file for errors inside it (an axis, a field), not for the conflict.
         Err(e) if choice.file.is_some() && choice.profile.is_none() => {

@@ -6,13 +6,16 @@
 //!
 //! The environment chooses the suite: `INFERBENCH_SUITE=path.toml` or
 //! `INFERBENCH_PROFILE=name` (not both; neither is the `default` profile), and
-//! `INFERBENCH_PERCENTILE` overrides the file's tail-latency statistic. An unknown
+//! `INFERBENCH_PERCENTILE` overrides the file's tail-latency statistic;
+//! `INFERBENCH_MAX_DURATION` and `INFERBENCH_STALL_TIMEOUT` are `run`'s time limits
+//! for every wait of a window ([`limits_from_env`]). An unknown
 //! value stops the bench with the valid ones listed, before anything is measured:
 //! a silently substituted default would put wrong figures under a right-looking name.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::config::limits::{parse_limit, RunLimits};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::percentile::Percentile;
@@ -24,6 +27,10 @@ pub const SUITE_VAR: &str = "INFERBENCH_SUITE";
 pub const PROFILE_VAR: &str = "INFERBENCH_PROFILE";
 /// Environment variable overriding the suite's tail-latency statistic.
 pub const PERCENTILE_VAR: &str = "INFERBENCH_PERCENTILE";
+/// Environment variable: each wait's wall-clock limit, as `--max-duration`.
+pub const MAX_DURATION_VAR: &str = "INFERBENCH_MAX_DURATION";
+/// Environment variable: the stall timeout, as `--stall-timeout`.
+pub const STALL_TIMEOUT_VAR: &str = "INFERBENCH_STALL_TIMEOUT";
 
 /// The built-in profiles: name and TOML text (the files in `benches/suites/`).
 pub const PROFILES: [(&str, &str); 5] = [
@@ -47,6 +54,8 @@ pub struct Suite {
     pub configs: Vec<RunConfig>,
     /// The statistic the tail-latency benchmark reports (after `INFERBENCH_PERCENTILE`).
     pub percentile: Percentile,
+    /// The time limits of every window. Default: [`RunLimits::default`].
+    pub limits: RunLimits,
 }
 
 impl Suite {
@@ -91,7 +100,16 @@ impl Suite {
             spec,
             configs,
             percentile,
+            limits: RunLimits::default(),
         })
+    }
+
+    /// The suite with its windows held to `limits`; a window that could not end
+    /// within them is refused now, as `run` refuses one.
+    pub fn within(mut self, limits: RunLimits) -> Result<Self> {
+        self.configs.iter().try_for_each(|c| limits.check(c))?;
+        self.limits = limits;
+        Ok(self)
     }
 
     /// The suite the environment chooses (see the module docs).
@@ -160,6 +178,28 @@ impl SuiteChoice {
             (None, None) => "profile default".into(),
         }
     }
+}
+
+/// The limits `INFERBENCH_MAX_DURATION` and `INFERBENCH_STALL_TIMEOUT` give
+/// (`30s`, `10m`, `2h`); an unset one keeps its default.
+pub fn limits_from_env() -> Result<RunLimits> {
+    let var = |name: &'static str| {
+        text_var(name)?
+            .map(|text| {
+                parse_limit(&text).ok_or_else(|| {
+                    Error::config(
+                        name,
+                        format!("'{text}': expected a duration such as 30s, 10m or 2h"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let defaults = RunLimits::default();
+    Ok(RunLimits {
+        max_duration: var(MAX_DURATION_VAR)?.unwrap_or(defaults.max_duration),
+        stall_timeout: var(STALL_TIMEOUT_VAR)?.or(defaults.stall_timeout),
+    })
 }
 
 fn text_var(name: &'static str) -> Result<Option<String>> {

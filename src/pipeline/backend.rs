@@ -13,7 +13,8 @@
 //! sender shuts the whole backend down in order. A stage that fails sends its error
 //! to the collector and stops; its channels then hang up and nothing waits forever.
 //! A stage that never returns (a hung forward) is named by the [`StageMonitor`] and
-//! left behind by [`Backend::join`] once its grace period is over.
+//! left behind by [`Backend::join`]; the stages parked on a queue it holds open wait
+//! beside the monitor's halt signal too, so a cancel ends them (they used to stay).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -118,12 +119,19 @@ impl Backend {
     }
 
     /// Waits up to `grace` for every stage to finish (after the request sender was
-    /// dropped). Returns an error naming a stage that panicked or that is still
-    /// running when the grace period ends; such a stage is left behind, never awaited.
+    /// dropped), then cancels, waking the stages parked behind one that never
+    /// returns. Returns an error naming a stage that panicked or that is still
+    /// running then; such a stage is left behind, never awaited.
     pub fn join(self, grace: Duration) -> Result<()> {
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline && !self.threads.iter().all(|t| t.is_finished()) {
-            std::thread::sleep(Duration::from_millis(2));
+        let finished = |threads: &[JoinHandle<()>], until: Instant| {
+            while Instant::now() < until && !threads.iter().all(|t| t.is_finished()) {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        };
+        finished(&self.threads, Instant::now() + grace);
+        if !self.threads.iter().all(|t| t.is_finished()) {
+            self.monitor.cancel();
+            finished(&self.threads, Instant::now() + HALT_GRACE);
         }
         let (mut panicked, mut running) = (Vec::new(), Vec::new());
         for handle in self.threads {
@@ -152,6 +160,10 @@ impl Backend {
         }
     }
 }
+
+/// How long [`Backend::join`] waits for the stages a cancel woke: they only have to
+/// see their queue hang up.
+const HALT_GRACE: Duration = Duration::from_millis(100);
 
 /// Spawns a named stage thread that reports its error, if any, to the collector.
 /// A panic is a stage error like any other.
@@ -288,7 +300,7 @@ fn spawn_dedicated(
             if !take(beat, &clock, &batch) {
                 break;
             }
-            let Ok(loan) = wait.recv(&free_rx) else {
+            let Ok(loan) = wait.recv_or_halt(&free_rx, beat.halt()) else {
                 break;
             };
             let mut item = InFlight::new(batch);
@@ -322,7 +334,7 @@ fn spawn_dedicated(
                     free_list: Some(&free),
                     ..StageKit::bare(stream.as_mut(), &clock)
                 };
-                while let Ok(mut item) = wait.recv(&rx) {
+                while let Ok(mut item) = wait.recv_or_halt(&rx, beat.halt()) {
                     if !take(beat, &clock, &item.batch) {
                         break;
                     }
@@ -350,7 +362,7 @@ fn spawn_dedicated(
             device_times: Some(&times),
             ..StageKit::bare(stream.as_mut(), &clock)
         };
-        while let Ok(mut item) = wait.recv(&out_rx) {
+        while let Ok(mut item) = wait.recv_or_halt(&out_rx, beat.halt()) {
             if !take(beat, &clock, &item.batch) {
                 break;
             }

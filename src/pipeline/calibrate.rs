@@ -1,16 +1,23 @@
 //! How the model's forward scales with libtorch's intra-op threads on this machine,
 //! before any pipeline is built around it: the bare forward at 1, 2, … N threads.
 //!
-//! The loop runs on the calling thread, as a Python script's `model(x)` loop runs on
-//! its interpreter's thread, so that its figure can be set beside PyTorch eager's
+//! The loop runs on one thread, as a Python script's `model(x)` loop runs on its
+//! interpreter's thread, so that its figure can be set beside PyTorch eager's
 //! (`scripts/gpu/pytorch_reference.py --device cpu --threads 1,2`) with nothing of
-//! inferbench's own around it. The thread counts are measured in turns (1, 2, … N,
-//! then again), so that a machine drifting faster or slower moves every count alike;
-//! each count's figure is the median of its turns.
+//! inferbench's own around it: a thread of its own, which the calling thread only
+//! watches, parked, for `run`'s time limits (a forward that stops returning ends
+//! the calibration with an error instead of hanging it). The thread counts are
+//! measured in turns (1, 2, … N, then again), so that a machine drifting faster or
+//! slower moves every count alike; each count's figure is the median of its turns.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError};
 
 use super::inputs::InputPool;
+use crate::config::limits::{human, RunLimits};
 use crate::config::RunConfig;
 use crate::device::{self, ComputeDevice};
 use crate::error::{Error, Result};
@@ -37,12 +44,13 @@ impl ThreadPoint {
 
 /// Measures `cfg`'s model (its device, precision, batch size and image size) with
 /// each of `threads` intra-op thread counts, `turns` times each, `iters` forwards
-/// per measurement after one untimed forward.
+/// per measurement after one untimed forward, within `limits`: a calibration whose
+/// spin forwards alone outlast the wall-clock limit is refused before it starts.
 pub fn thread_scaling(
     cfg: &RunConfig,
     threads: &[u32],
-    iters: u32,
-    turns: u32,
+    (iters, turns): (u32, u32),
+    limits: RunLimits,
     progress: &mut dyn FnMut(&str),
 ) -> Result<Vec<ThreadPoint>> {
     check(threads, iters, turns)?;
@@ -56,6 +64,116 @@ pub fn thread_scaling(
             ),
         ));
     }
+    let forwards = u64::from(iters) + 1;
+    limits.check_forwards(
+        &cfg.model.name,
+        forwards * u64::from(turns) * threads.len() as u64,
+    )?;
+    let deadline = Instant::now() + limits.max_duration;
+    let beat = Arc::new(Beat::default());
+    let (tx, rx) = unbounded();
+    let job = (cfg.clone(), threads.to_vec(), Arc::clone(&beat));
+    std::thread::Builder::new()
+        .name("calibrate".into())
+        .spawn(move || {
+            let (cfg, threads, beat) = job;
+            let tell = tx.clone();
+            let mut progress = |p: &str| drop(tell.send(Message::Progress(p.to_string())));
+            let points = measure(&cfg, &threads, (iters, turns), &beat, &tx, &mut progress);
+            let _ = tx.send(Message::Done(points));
+        })
+        .map_err(|e| Error::Pipeline(format!("cannot start the calibration thread: {e}")))?;
+    let watched = watch(&rx, &beat, (deadline, limits), cfg, progress);
+    // A limit ran out: the thread stops after its current forward (if it returns).
+    beat.stop.store(true, Ordering::Relaxed);
+    watched
+}
+
+/// How often the caller looks for the first forward when it derives the stall
+/// timeout from that forward's time.
+const FIRST_FORWARD_POLL: Duration = Duration::from_millis(50);
+
+/// What the measuring thread tells the caller.
+enum Message {
+    Progress(String),
+    /// The model and inputs are ready; forwards start.
+    Loaded,
+    Done(Result<Vec<ThreadPoint>>),
+}
+
+/// Forwards done so far, and the caller's word to stop.
+#[derive(Default)]
+struct Beat {
+    forwards: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// Waits for the measuring thread's result, passing its progress on, until the
+/// wall-clock limit or a stall: no forward returning for the stall timeout (the one
+/// given, else derived from the first forward's time, as a run derives it from its
+/// warm-up; before that first forward only a given one applies).
+fn watch(
+    rx: &Receiver<Message>,
+    beat: &Beat,
+    (deadline, limits): (Instant, RunLimits),
+    cfg: &RunConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<ThreadPoint>> {
+    // Forwards seen, and when that count was first seen; from the model's load on.
+    let mut last: Option<(u64, Instant)> = None;
+    let mut stall = limits.stall_timeout;
+    loop {
+        let wake = match (last, stall) {
+            (None, _) => deadline,
+            (Some((_, at)), Some(s)) => (at + s).min(deadline),
+            // Looking out for the first forward, whose time sets the stall timeout.
+            (Some(_), None) => (Instant::now() + FIRST_FORWARD_POLL).min(deadline),
+        };
+        match rx.recv_deadline(wake) {
+            Ok(Message::Progress(p)) => progress(&p),
+            Ok(Message::Loaded) => last = Some((0, Instant::now())),
+            Ok(Message::Done(points)) => return points,
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err(Error::Pipeline(
+                    "the calibration thread ended without a result".into(),
+                ))
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        let now = Instant::now();
+        let done = beat.forwards.load(Ordering::Relaxed);
+        if let Some((seen, at)) = last.filter(|(seen, _)| done != *seen) {
+            if seen == 0 && stall.is_none() {
+                stall = Some(limits.stall_timeout_after(now - at, cfg));
+            }
+            last = Some((done, now));
+        }
+        if now >= deadline {
+            return Err(Error::Pipeline(format!(
+                "calibrate reached its time limit of {} after {done} forwards (raise --max-duration)",
+                human(limits.max_duration)
+            )));
+        }
+        if let (Some((_, at)), Some(s)) = (last, stall) {
+            if now >= at + s {
+                return Err(Error::Pipeline(format!(
+                    "calibrate stalled: no forward returned for {} after {done} forwards (raise --stall-timeout)",
+                    human(s)
+                )));
+            }
+        }
+    }
+}
+
+/// The measurement itself, on the calibration thread.
+fn measure(
+    cfg: &RunConfig,
+    threads: &[u32],
+    (iters, turns): (u32, u32),
+    beat: &Beat,
+    tx: &crossbeam_channel::Sender<Message>,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<ThreadPoint>> {
     let device = device::open(cfg.backend.device)?;
     let batch = cfg.load.batch_size;
     progress("loading model");
@@ -74,6 +192,7 @@ pub fn thread_scaling(
         device.as_ref(),
     )?;
     let instance = model.bare_instance()?;
+    let _ = tx.send(Message::Loaded);
     let mut points: Vec<ThreadPoint> = threads
         .iter()
         .map(|&t| ThreadPoint {
@@ -89,8 +208,8 @@ pub fn thread_scaling(
                 (&model, instance.as_ref()),
                 &inputs,
                 device.as_ref(),
-                point.threads,
-                iters,
+                (point.threads, iters),
+                beat,
             )?;
             point.turns.push(rate);
         }
@@ -121,12 +240,13 @@ fn check(threads: &[u32], iters: u32, turns: u32) -> Result<()> {
 
 /// Samples/s of `iters` forwards on this thread with `threads` intra-op threads, on
 /// device-resident inputs (moved before timing), the device waited for at the end.
+/// Each forward is counted in `beat`; the loop ends early when told to stop.
 fn forward_loop(
     (model, instance): (&PreparedModel, &dyn Forward),
     inputs: &InputPool,
     device: &dyn ComputeDevice,
-    threads: u32,
-    iters: u32,
+    (threads, iters): (u32, u32),
+    beat: &Beat,
 ) -> Result<f64> {
     tch::set_num_threads(threads as i32);
     let _guard = tch::no_grad_guard();
@@ -137,12 +257,17 @@ fn forward_loop(
         .collect::<Result<_>>()?;
     let _warm = instance.forward(&on_device[0])?;
     stream.synchronize()?;
+    beat.forwards.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
     let mut samples = 0u64;
     for k in 0..iters as usize {
         let input = &on_device[k % on_device.len()];
         let _output = instance.forward(input)?;
         samples += input[0].size()[0] as u64;
+        beat.forwards.fetch_add(1, Ordering::Relaxed);
+        if beat.stop.load(Ordering::Relaxed) {
+            return Err(Error::Pipeline("calibrate was stopped".into()));
+        }
     }
     stream.synchronize()?;
     Ok(samples as f64 / started.elapsed().as_secs_f64().max(f64::MIN_POSITIVE))
@@ -171,8 +296,10 @@ mod tests {
         cfg.model.name = "tiny-cnn".into();
         cfg.model.image_size = 8;
         let mut phases = Vec::new();
-        let points =
-            thread_scaling(&cfg, &[1, 2], 5, 3, &mut |p| phases.push(p.to_string())).unwrap();
+        let points = thread_scaling(&cfg, &[1, 2], (5, 3), RunLimits::default(), &mut |p| {
+            phases.push(p.to_string())
+        })
+        .unwrap();
         assert_eq!(points.iter().map(|p| p.threads).collect::<Vec<_>>(), [1, 2]);
         for p in &points {
             assert_eq!(p.turns.len(), 3);
@@ -208,7 +335,9 @@ mod tests {
             (vec![1], 0, 1),
             (vec![1], 5, 0),
         ] {
-            let e = thread_scaling(&cfg, &threads, iters, turns, &mut |_| {}).unwrap_err();
+            let limits = RunLimits::default();
+            let e =
+                thread_scaling(&cfg, &threads, (iters, turns), limits, &mut |_| {}).unwrap_err();
             assert!(
                 e.to_string().contains("threads") || e.to_string().contains("iters"),
                 "{e}"
@@ -220,7 +349,8 @@ mod tests {
         assert_eq!(counts_or_up_to(&[4], 2), [4]);
         let mut faulty = RunConfig::default();
         faulty.model.name = "fail:spin:1ms@3".into();
-        let e = thread_scaling(&faulty, &[1], 5, 1, &mut |_| {}).unwrap_err();
+        let e =
+            thread_scaling(&faulty, &[1], (5, 1), RunLimits::default(), &mut |_| {}).unwrap_err();
         assert!(e.to_string().contains("calibrate spin:1ms itself"), "{e}");
     }
 }

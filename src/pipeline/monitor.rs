@@ -2,10 +2,14 @@
 //! stage marks itself busy when it takes a batch and idle when it is done with it;
 //! when the load generator's wait runs out, [`StageMonitor::describe`] says which
 //! stage has held its batch the longest. The monitor also carries the cancel flag
-//! that tells the stages to drop queued work when a run ends early.
+//! that tells the stages to drop queued work when a run ends early, and the halt
+//! signal that wakes a stage parked on a queue whose sender a hung stage holds
+//! (which would otherwise never hang up, and the parked stage never exit).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crossbeam_channel::{bounded, Receiver, Sender};
 
 use crate::request::RunClock;
 
@@ -20,10 +24,25 @@ struct Slot {
 }
 
 /// Every stage's state, shared by the stages and the server.
-#[derive(Default)]
 pub struct StageMonitor {
     slots: Mutex<Vec<Arc<Slot>>>,
     cancelled: AtomicBool,
+    /// Dropped on cancel: [`StageBeat::halt`] then hangs up, which no message ever
+    /// travels on.
+    halt_tx: Mutex<Option<Sender<()>>>,
+    halt_rx: Receiver<()>,
+}
+
+impl Default for StageMonitor {
+    fn default() -> Self {
+        let (halt_tx, halt_rx) = bounded(0);
+        Self {
+            slots: Mutex::default(),
+            cancelled: AtomicBool::new(false),
+            halt_tx: Mutex::new(Some(halt_tx)),
+            halt_rx,
+        }
+    }
 }
 
 /// One stage's handle on the monitor.
@@ -50,9 +69,16 @@ impl StageMonitor {
         }
     }
 
-    /// Tells every stage to drop the work it has not started.
+    /// Tells every stage to drop the work it has not started, and wakes every stage
+    /// parked on [`StageBeat::halt`] so that it exits.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Relaxed);
+        drop(
+            self.halt_tx
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+        );
     }
 
     /// The stages holding a batch at clock reading `now`, longest first, e.g.
@@ -104,6 +130,12 @@ impl StageBeat {
     #[inline]
     pub fn cancelled(&self) -> bool {
         self.monitor.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// A queue that hangs up when the run is cancelled: waited on beside a stage's
+    /// input, it ends the wait of a stage whose input a hung stage keeps open.
+    pub fn halt(&self) -> &Receiver<()> {
+        &self.monitor.halt_rx
     }
 
     /// The stage's name.

@@ -71,6 +71,32 @@ impl WaitPolicy {
     }
 }
 
+impl WaitPolicy {
+    /// As [`WaitPolicy::recv`], and also an error once `halt` hangs up (see
+    /// [`super::monitor::StageBeat::halt`]): for a stage whose input may be held
+    /// open by a stage that never returns.
+    pub fn recv_or_halt<T>(&self, rx: &Receiver<T>, halt: &Receiver<()>) -> Result<T, RecvError> {
+        if let Some(spin) = self.spin {
+            let start = Instant::now();
+            while start.elapsed() < spin {
+                match rx.try_recv() {
+                    Ok(item) => return Ok(item),
+                    Err(TryRecvError::Disconnected) => return Err(RecvError),
+                    Err(TryRecvError::Empty) => {}
+                }
+                if halt.try_recv() == Err(TryRecvError::Disconnected) {
+                    return Err(RecvError);
+                }
+                std::thread::yield_now();
+            }
+        }
+        crossbeam_channel::select! {
+            recv(rx) -> item => item,
+            recv(halt) -> _ => Err(RecvError),
+        }
+    }
+}
+
 #[cold]
 #[inline(never)]
 fn spin_recv<T>(rx: &Receiver<T>, spin: Duration) -> Result<T, RecvError> {
@@ -129,6 +155,27 @@ mod tests {
                 Err(RecvTimeoutError::Timeout)
             );
             assert!(Instant::now() >= deadline);
+        }
+    }
+
+    #[test]
+    fn a_receive_or_halt_ends_when_halted_spinning_or_not_and_still_gets_items() {
+        for policy in [
+            WaitPolicy::park(),
+            WaitPolicy::spin_then_park(Duration::from_millis(5)),
+        ] {
+            let (tx, rx) = unbounded::<u32>();
+            let (halt_tx, halt) = crossbeam_channel::bounded::<()>(0);
+            tx.send(3).unwrap();
+            assert_eq!(policy.recv_or_halt(&rx, &halt), Ok(3));
+            let halter = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(20));
+                drop(halt_tx);
+            });
+            // `tx` stays open, as a hung stage's sender would.
+            assert_eq!(policy.recv_or_halt(&rx, &halt), Err(RecvError));
+            halter.join().unwrap();
+            drop(tx);
         }
     }
 

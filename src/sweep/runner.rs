@@ -6,18 +6,16 @@
 //! a run cut short by a stall or the time limit is recorded as failed and the sweep
 //! goes on.
 
-use std::time::Instant;
-
-use tch::{Device, Kind, Tensor};
-
 use super::curve::{auto_rates, search_max_rate, Rates, SearchLimits, SearchResult};
+use super::environment::probe_record;
 use super::progress::Progress;
 use super::record::{
-    ConfigFigures, ConfigRecord, LatencyStats, MaxRateRecord, Percentile, ProbeRecord, RatePoint,
-    Record, Stat, Status, SweepEnvironment,
+    ConfigFigures, ConfigRecord, LatencyStats, MaxRateRecord, Percentile, RatePoint, Record, Stat,
+    Status, SweepEnvironment,
 };
 use super::shard::{self, Shard};
 use super::spec::SweepSpec;
+use crate::config::limits::RunLimits;
 use crate::config::{Arrival, RunConfig};
 use crate::error::{Error, Result};
 use crate::model::Architecture;
@@ -43,12 +41,13 @@ pub struct SweepOutcome {
 /// grid) `spec.repeats` times and appends a probe record and one record per
 /// configuration to `sink`; a shard's file starts with its header
 /// ([`ShardRecord`](super::record::ShardRecord)). A configuration that fails is recorded as failed (with the
-/// error) and the sweep goes on.
+/// error) and the sweep goes on; so is one that stalls or outlasts `limits`.
 pub fn run_sweep(
     spec: &SweepSpec,
     shard: Option<Shard>,
     sink: &mut JsonlSink,
     quiet: bool,
+    limits: RunLimits,
 ) -> Result<SweepOutcome> {
     let (configs, chosen) = shard::plan(spec, shard)?;
     let env = SweepEnvironment::detect();
@@ -78,8 +77,8 @@ pub fn run_sweep(
         oversubscribed: 0,
     };
     for index in chosen {
-        let Some(record) = run_config(spec, index, &configs[index], &env, &mut progress, quiet)?
-        else {
+        let config = (index, &configs[index]);
+        let Some(record) = run_config(spec, config, &env, &mut progress, quiet, limits)? else {
             outcome.interrupted = true;
             break;
         };
@@ -97,11 +96,11 @@ pub fn run_sweep(
 }
 
 /// One run of a sweep: its report, the error that failed it, or `None` for Ctrl-C.
-fn sweep_run(cfg: &RunConfig) -> Option<std::result::Result<RunReport, String>> {
+fn sweep_run(cfg: &RunConfig, limits: RunLimits) -> Option<std::result::Result<RunReport, String>> {
     if crate::pipeline::interrupt::requested() {
         return None;
     }
-    match target::run(cfg, RunOptions::default()) {
+    match target::run(cfg, limited(limits)) {
         Ok(outcome) => match outcome.cut {
             None => Some(Ok(outcome.report)),
             Some(cut) if cut.is_interrupt() => None,
@@ -112,13 +111,21 @@ fn sweep_run(cfg: &RunConfig) -> Option<std::result::Result<RunReport, String>> 
     }
 }
 
+/// One run's options: the defaults, within `limits`.
+fn limited(limits: RunLimits) -> RunOptions<'static> {
+    RunOptions {
+        limits,
+        ..RunOptions::default()
+    }
+}
+
 fn run_config(
     spec: &SweepSpec,
-    index: usize,
-    cfg: &RunConfig,
+    (index, cfg): (usize, &RunConfig),
     env: &SweepEnvironment,
     progress: &mut Progress,
     quiet: bool,
+    limits: RunLimits,
 ) -> Result<Option<ConfigRecord>> {
     let id = cfg.id();
     let mut reports = Vec::new();
@@ -127,7 +134,7 @@ fn run_config(
         if !quiet {
             progress.show(&format!("{id} (rep {}/{})", rep + 1, spec.repeats));
         }
-        match sweep_run(cfg) {
+        match sweep_run(cfg, limits) {
             None => return Ok(None),
             Some(Ok(report)) => reports.push(report),
             Some(Err(e)) => {
@@ -226,60 +233,30 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
     })
 }
 
-/// Side of the probe's square matrices: 2 GFLOP a product, long enough to time and
-/// large enough to reach the BLAS kernel's steady state.
-pub const GEMM_SIZE: i64 = 1024;
-const GEMM_REPS: u32 = 10;
-
-/// The CPU's peak for f32 GEMM with every core, as the best of several products.
-pub fn gemm_peak_gflops(size: i64, threads: u32, reps: u32) -> Result<f64> {
-    tch::set_num_threads(threads as i32);
-    let opts = (Kind::Float, Device::Cpu);
-    let a = Tensor::f_randn([size, size], opts).map_err(Error::Torch)?;
-    let b = Tensor::f_randn([size, size], opts).map_err(Error::Torch)?;
-    let _warm = a.f_mm(&b).map_err(Error::Torch)?;
-    let mut best = f64::INFINITY;
-    for _ in 0..reps.max(1) {
-        let start = Instant::now();
-        let c = a.f_mm(&b).map_err(Error::Torch)?;
-        let _ = c.f_sum(Kind::Float).map_err(Error::Torch)?; // the product is used
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    Ok(2.0 * (size as f64).powi(3) / best / 1e9)
-}
-
-fn probe_record(sweep: &str, env: &SweepEnvironment) -> Result<ProbeRecord> {
-    let threads = env.cores.max(1) as u32;
-    Ok(ProbeRecord {
-        sweep: sweep.to_string(),
-        gemm_size: GEMM_SIZE as u32,
-        threads,
-        peak_gflops: gemm_peak_gflops(GEMM_SIZE, threads, GEMM_REPS)?,
-        reps: GEMM_REPS,
-        device: "cpu".into(),
-        env: env.clone(),
-    })
-}
-
 /// The configuration's capacity in requests/s: its burst throughput.
-pub fn capacity_rps(cfg: &RunConfig) -> Result<f64> {
+pub fn capacity_rps(cfg: &RunConfig, limits: RunLimits) -> Result<f64> {
     let mut burst = cfg.clone();
     burst.load.arrival = Arrival::Burst;
     burst.measure_bare_forward = false;
-    let report = target::run(&burst, RunOptions::default())?.into_complete()?;
+    let report = target::run(&burst, limited(limits))?.into_complete()?;
     Ok(report.throughput_samples_per_s / cfg.load.batch_size as f64)
 }
 
 /// The rates a curve runs at: the explicit ones, or fractions of the burst capacity,
 /// which is measured first.
-pub fn resolve_rates(cfg: &RunConfig, rates: &Rates, quiet: bool) -> Result<Vec<f64>> {
+pub fn resolve_rates(
+    cfg: &RunConfig,
+    rates: &Rates,
+    quiet: bool,
+    limits: RunLimits,
+) -> Result<Vec<f64>> {
     match rates {
         Rates::Explicit(r) => Ok(r.clone()),
         Rates::Auto => {
             if !quiet {
                 eprintln!("[curve] measuring the burst capacity of {}", cfg.id());
             }
-            let capacity = capacity_rps(cfg)?;
+            let capacity = capacity_rps(cfg, limits)?;
             if !quiet {
                 eprintln!("[curve] capacity {capacity:.1} requests/s; rates at 20-110 % of it");
             }
@@ -288,17 +265,17 @@ pub fn resolve_rates(cfg: &RunConfig, rates: &Rates, quiet: bool) -> Result<Vec<
     }
 }
 
-/// One open-loop Poisson run at `rate` requests/s.
+/// One open-loop Poisson run at `rate` requests/s, within `limits`.
 pub fn rate_point(
-    sweep: &str,
-    cfg: &RunConfig,
+    (sweep, cfg): (&str, &RunConfig),
     rate: f64,
     env: &SweepEnvironment,
+    limits: RunLimits,
 ) -> Result<RatePoint> {
     let mut at_rate = cfg.clone();
     at_rate.load.arrival = Arrival::Poisson(rate);
     at_rate.measure_bare_forward = false;
-    let report = target::run(&at_rate, RunOptions::default())?.into_complete()?;
+    let report = target::run(&at_rate, limited(limits))?.into_complete()?;
     Ok(RatePoint {
         sweep: sweep.to_string(),
         id: cfg.id(),
@@ -312,15 +289,15 @@ pub fn rate_point(
     })
 }
 
-/// Runs the curve at `rates` (appending each point) and, with a budget, the search;
-/// returns the points and the search's record.
+/// Runs the curve at `rates` (appending each point) and, with a budget, the search,
+/// each run within `limits`; returns the points and the search's record.
 pub fn run_curve(
-    sweep: &str,
-    cfg: &RunConfig,
+    (sweep, cfg): (&str, &RunConfig),
     rates: &[f64],
     budget: Option<(Percentile, f64)>,
     sink: &mut JsonlSink,
     quiet: bool,
+    limits: RunLimits,
 ) -> Result<(Vec<RatePoint>, Option<MaxRateRecord>)> {
     let env = SweepEnvironment::detect();
     let mut progress = Progress::start("curve", rates.len());
@@ -329,7 +306,7 @@ pub fn run_curve(
         if !quiet {
             progress.show(&format!("{} at {rate:.1} requests/s", cfg.id()));
         }
-        let point = rate_point(sweep, cfg, rate, &env)?;
+        let point = rate_point((sweep, cfg), rate, &env, limits)?;
         sink.append(&Record::Rate(point.clone()))?;
         points.push(point);
         progress.finish_one();
@@ -341,7 +318,14 @@ pub fn run_curve(
         return Ok((points, None));
     };
     let ceiling = rates.iter().copied().fold(0.0, f64::max);
-    let found = search(sweep, cfg, ceiling, percentile, budget_ms, &env, quiet)?;
+    let found = search(
+        (sweep, cfg),
+        ceiling,
+        (percentile, budget_ms),
+        &env,
+        quiet,
+        limits,
+    )?;
     let record = MaxRateRecord {
         sweep: sweep.to_string(),
         id: cfg.id(),
@@ -358,16 +342,15 @@ pub fn run_curve(
 }
 
 fn search(
-    sweep: &str,
-    cfg: &RunConfig,
+    (sweep, cfg): (&str, &RunConfig),
     ceiling: f64,
-    percentile: Percentile,
-    budget_ms: f64,
+    (percentile, budget_ms): (Percentile, f64),
     env: &SweepEnvironment,
     quiet: bool,
+    limits: RunLimits,
 ) -> Result<SearchResult> {
     search_max_rate(ceiling, budget_ms, 0.1, SearchLimits::default(), |rate| {
-        let point = rate_point(sweep, cfg, rate, env)?;
+        let point = rate_point((sweep, cfg), rate, env, limits)?;
         let latency = percentile.of_summary(&point.latency_ms);
         if !quiet {
             eprintln!(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::limit_args::LimitArgs;
 use crate::server_args::ServerArgs;
 
 #[derive(Parser)]
@@ -67,16 +68,8 @@ pub struct RunArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub target: crate::target_args::TargetArgs,
-    /// Measured requests, after the warm-up.
-    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
-    pub iters: u32,
-    /// burst (all requests back to back), concurrency:N (at most N in flight), or
-    /// poisson:RATE (open loop, RATE requests/s; poisson:inf is burst).
-    #[arg(long, default_value = "burst")]
-    pub arrival: String,
-    /// Skip the bare-forward baseline (no pipeline efficiency).
-    #[arg(long)]
-    pub no_bare: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -94,18 +87,29 @@ pub struct RunArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Wall-clock limit of the run, e.g. 30s, 10m, 2h; a configuration that cannot
-    /// end within it is refused before it starts.
-    #[arg(long, default_value = "10m")]
-    pub max_duration: String,
-    /// Time without a response after which the pipeline counts as stalled, e.g. 5s
-    /// [default: 20 × the slowest warm-up response, at least 2s].
-    #[arg(long)]
-    pub stall_timeout: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
     /// Append a run cut short (Ctrl-C, a stall, the time limit) to the results file,
     /// marked incomplete; without it only the summary is printed.
     #[arg(long)]
     pub keep_partial: bool,
+}
+
+/// The load of one measured window, shared by `run` and `serve-windows` (which
+/// takes `run`'s flags).
+#[derive(Args)]
+pub struct LoadArgs {
+    /// Measured requests (serve-windows: per window), after the warm-up.
+    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
+    pub iters: u32,
+    /// burst (all requests back to back), concurrency:N (at most N in flight), or
+    /// poisson:RATE (open loop, RATE requests/s; poisson:inf is burst).
+    #[arg(long, default_value = "burst")]
+    pub arrival: String,
+    /// Skip the bare-forward baseline (no pipeline efficiency); serve-windows accepts
+    /// it for `run`'s sake and never times the bare forward.
+    #[arg(long)]
+    pub no_bare: bool,
 }
 
 #[derive(Args)]
@@ -114,24 +118,13 @@ pub struct ServeWindowsArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub target: crate::target_args::TargetArgs,
-    /// Measured requests per window, after the warm-up.
-    #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
-    pub iters: u32,
-    /// burst, concurrency:N, or poisson:RATE, as for `run`.
-    #[arg(long, default_value = "burst")]
-    pub arrival: String,
-    /// Accepted for `run`'s flags; windows never time the bare forward.
-    #[arg(long)]
-    pub no_bare: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Wall-clock limit of each wait, as for `run`.
-    #[arg(long, default_value = "10m")]
-    pub max_duration: String,
-    /// Time without a response after which the pipeline counts as stalled, as for `run`.
-    #[arg(long)]
-    pub stall_timeout: Option<String>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -173,6 +166,8 @@ pub struct SweepArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -203,6 +198,8 @@ pub struct CurveArgs {
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -284,7 +281,8 @@ pub struct AbArgs {
     #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub head_args: String,
     /// A configuration as `run` flags, e.g. "--model resnet18 --image-size 64 --iters 10"
-    /// (repeat for several) [default: "--model resnet18 --image-size 32 --iters 40"].
+    /// (repeat for several) [default: "--model resnet18 --image-size 32 --iters 40"];
+    /// ab's own --max-duration and --stall-timeout are added to every one.
     #[arg(long = "run", allow_hyphen_values = true)]
     pub runs: Vec<String>,
     /// Threshold in percent: a change counts only if its whole interval is beyond it.
@@ -323,6 +321,8 @@ pub struct AbArgs {
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
 #[derive(Args)]
@@ -336,4 +336,14 @@ pub struct MergeArgs {
     /// The baseline to write.
     #[arg(long, default_value = "committed")]
     pub into: String,
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks over every subcommand (ids, conflicts and
+    /// requirements naming flags that exist after flattening, no flag twice).
+    #[test]
+    fn the_flags_are_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -2,6 +2,8 @@
 
 mod args;
 mod calibrate;
+mod limit_args;
+mod model_args;
 mod serve;
 mod server_args;
 mod server_config;
@@ -12,7 +14,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use inferbench::compare::{self, render, CompareOptions};
-use inferbench::config::limits::RunLimits;
 use inferbench::config::Arrival;
 use inferbench::model::{checkpoint, Architecture};
 use inferbench::pipeline::{interrupt, RunOptions};
@@ -31,11 +32,13 @@ use args::{
 };
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
-    let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
-    let mut cfg = args.server.to_config(args.iters, arrival, !args.no_bare)?;
+    let arrival = Arrival::parse(&args.load.arrival).context("--arrival")?;
+    let mut cfg = args
+        .server
+        .to_config(args.load.iters, arrival, !args.load.no_bare)?;
     args.target.apply(&mut cfg, &args.server)?;
     cfg.validate()?;
-    let limits = RunLimits::from_flags(&args.max_duration, args.stall_timeout.as_deref())?;
+    let limits = args.limits.limits()?;
     limits.check(&cfg)?;
     // A device that cannot be opened fails before anything is written.
     let device = match cfg.target {
@@ -145,8 +148,11 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     let job_index = std::env::var(shard::JOB_INDEX_VAR).ok();
     let part = Shard::resolve(args.shard.as_deref(), args.shards, job_index.as_deref())?;
     let (configs, chosen) = shard::plan(&spec, part)?;
-    // Every model loads, or the sweep stops before its first measurement.
+    // Every model loads and every run fits the limits, or the sweep stops before
+    // its first measurement.
     inferbench::model::check_grid(&configs)?;
+    let limits = args.limits.limits()?;
+    configs.iter().try_for_each(|c| limits.check(c))?;
     if args.dry_run {
         print!("{}", shard::render_plan(&spec, &configs, &chosen, part));
         return Ok(());
@@ -158,7 +164,7 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     })?;
     let mut sink = JsonlSink::open(&out)?;
     interrupt::install().context("cannot install the Ctrl-C handler")?;
-    let outcome = runner::run_sweep(&spec, part, &mut sink, args.quiet)?;
+    let outcome = runner::run_sweep(&spec, part, &mut sink, args.quiet, limits)?;
     let path = sink.path().display();
     if outcome.interrupted {
         let finished = outcome.ok + outcome.failed;
@@ -203,16 +209,18 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     let percentile = Percentile::parse_for("--percentile", &args.percentile)?;
     let budget = args.latency_budget_ms.map(check_budget_ms).transpose()?;
     let rates = Rates::parse(&args.rates)?;
+    let limits = args.limits.limits()?;
+    limits.check(&cfg)?;
     let out = args
         .out
         .unwrap_or_else(|| default_results_path("curves", &args.name));
     inferbench::device::check_available(std::slice::from_ref(&cfg))?;
     let mut sink = JsonlSink::open(&out)?;
     interrupt::install().context("cannot install the Ctrl-C handler")?;
-    let rates = runner::resolve_rates(&cfg, &rates, args.quiet)?;
+    let rates = runner::resolve_rates(&cfg, &rates, args.quiet, limits)?;
     let budget = budget.map(|b| (percentile, b));
-    let (points, found) =
-        runner::run_curve(&args.name, &cfg, &rates, budget, &mut sink, args.quiet)?;
+    let curve = (args.name.as_str(), &cfg);
+    let (points, found) = runner::run_curve(curve, &rates, budget, &mut sink, args.quiet, limits)?;
     print!(
         "{}",
         curve_table::render(&points, found.as_ref(), percentile)
@@ -272,7 +280,9 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
     let head = child::Program::new(args.head, &args.head_args)?;
     let mut progress = progress_lines("", args.quiet);
     let mode = child::RunMode::new(args.process_per_run, args.block_rounds)?;
-    let report = child::compare_programs(base, head, &args.runs, mode, &options, &mut progress)?;
+    args.limits.limits()?;
+    let runs = child::with_flags(&args.runs, &args.limits.given())?;
+    let report = child::compare_programs(base, head, &runs, mode, &options, &mut progress)?;
     if let Some(dir) = &args.json_dir {
         ab_render::write_github_action_benchmark(&report, dir)?;
     }
@@ -291,10 +301,10 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
 }
 
 fn serve_windows(args: ServeWindowsArgs) -> anyhow::Result<()> {
-    let arrival = Arrival::parse(&args.arrival).context("--arrival")?;
-    let mut cfg = args.server.to_config(args.iters, arrival, false)?;
+    let arrival = Arrival::parse(&args.load.arrival).context("--arrival")?;
+    let mut cfg = args.server.to_config(args.load.iters, arrival, false)?;
     args.target.apply(&mut cfg, &args.server)?;
-    let limits = RunLimits::from_flags(&args.max_duration, args.stall_timeout.as_deref())?;
+    let limits = args.limits.limits()?;
     let mut progress = progress_lines("[serve-windows] ", args.quiet);
     let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
     inferbench::ab::serve::serve_windows(

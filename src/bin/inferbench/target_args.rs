@@ -75,13 +75,13 @@ impl TargetArgs {
             return Ok(());
         };
         let defaults = ServerArgs::defaults();
-        if server.model != defaults.model {
+        if server.model.name != defaults.model.name {
             anyhow::bail!(
                 "--model names an in-process model; with --target the model is the URL's ('{}')",
                 target.url.model
             );
         }
-        if server.image_size.is_some() {
+        if server.model.image_size.is_some() {
             anyhow::bail!(
                 "--image-size: the server's model fixes its input; to send another shape give it with --input"
             );
