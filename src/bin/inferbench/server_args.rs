@@ -25,9 +25,10 @@ pub struct ServerArgs {
     #[arg(long, default_value_t = 1)]
     pub batch_size: u32,
     /// How the forward is prepared: eager, torchscript (a trace; a file as saved),
-    /// frozen (torch.jit.freeze + optimize_for_inference) or aot-inductor (torch.export,
-    /// then AOTInductor, with the venv's Python, cached; an aoti: file as saved)
-    /// [default: eager; a file: as saved].
+    /// frozen (torch.jit.freeze + optimize_for_inference), aot-inductor (torch.export,
+    /// then AOTInductor, with the venv's Python, cached; an aoti: file as saved) or
+    /// cuda-graph (the eager forward captured per worker and batch size and replayed;
+    /// CUDA only) [default: eager; a file: as saved].
     #[arg(long, value_enum)]
     pub compile: Option<CompileArg>,
     /// One input of the model per sample, without the batch dimension:

@@ -16,6 +16,7 @@ pub enum CompileArg {
     Torchscript,
     Frozen,
     AotInductor,
+    CudaGraph,
 }
 
 impl CompileArg {
@@ -28,6 +29,7 @@ impl CompileArg {
             Some(Self::Torchscript) => CompileMode::Torchscript,
             Some(Self::Frozen) => CompileMode::Frozen,
             Some(Self::AotInductor) => CompileMode::AotInductor,
+            Some(Self::CudaGraph) => CompileMode::CudaGraph,
         }
     }
 }
