@@ -48,7 +48,7 @@ extern "C" {
 }
 
 /// Turns a shim return value into a result; `what` says which call failed.
-fn check(what: &str, message: *mut c_char) -> Result<()> {
+pub(super) fn check(what: &str, message: *mut c_char) -> Result<()> {
     if message.is_null() {
         return Ok(());
     }

@@ -76,6 +76,15 @@ pub(super) fn compile(
             };
             (prepared, Some(started.elapsed()))
         }
+        CompileMode::CudaGraph => (
+            Prepared::Graphed {
+                master,
+                arch,
+                precision: cfg.precision,
+                plan: super::graphed::GraphPlan::new(cfg, batches, device)?,
+            },
+            None, // captured per worker instance: see PreparedModel::compile_time_s
+        ),
     })
 }
 

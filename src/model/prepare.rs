@@ -16,6 +16,7 @@ use tch::Tensor;
 use super::aoti::AotiModule;
 use super::checkpoint;
 use super::fault::{FaultPlan, FaultSpec};
+use super::graphed::GraphPlan;
 use super::jit::FrozenModule;
 use super::script::ScriptModule;
 use super::spin::SpinModel;
@@ -46,6 +47,13 @@ pub(super) enum Prepared {
         device: tch::Device,
     },
     Spin(SpinModel),
+    /// The eager forward, captured per worker as CUDA graphs (`--compile cuda-graph`).
+    Graphed {
+        master: VarStore,
+        arch: Architecture,
+        precision: Precision,
+        plan: GraphPlan,
+    },
 }
 
 /// A loaded (and possibly compiled) model, ready to hand out worker instances.
@@ -153,7 +161,38 @@ impl PreparedModel {
             Prepared::Frozen(module) => Box::new(SharedFrozen(Arc::clone(module))),
             Prepared::Aoti { path, device } => Box::new(AotiModule::load(path, *device)?),
             Prepared::Spin(spin) => Box::new(*spin),
+            Prepared::Graphed {
+                master,
+                arch,
+                precision,
+                plan,
+            } => plan.capture(Box::new(eager_copy(
+                master,
+                *arch,
+                *precision,
+                self.channels_last,
+            )?))?,
         })
+    }
+
+    /// Seconds the model took to compile: the trace, freeze or export, or (CUDA
+    /// graphs) one worker's capture once an instance has been made; `None` when
+    /// nothing was compiled.
+    pub fn compile_time_s(&self) -> Option<f64> {
+        match &self.prepared {
+            Prepared::Graphed { plan, .. } => plan.capture_time(),
+            _ => self.compile_time,
+        }
+        .map(|d| d.as_secs_f64())
+    }
+
+    /// The model as the report describes it, with what its CUDA graphs counted.
+    pub fn report_info(&self) -> ModelInfo {
+        let mut info = self.info.clone();
+        if let Prepared::Graphed { plan, .. } = &self.prepared {
+            info.cuda_graph = Some(plan.facts());
+        }
+        info
     }
 }
 
@@ -265,6 +304,7 @@ fn prepare_plain(
         inputs: Vec::new(),
         output: None,
         compile_cache: None,
+        cuda_graph: None,
     };
     if let Some(per_batch) = arch.spin_time() {
         if cfg.compile != CompileMode::Eager {
