@@ -25,10 +25,12 @@ use crate::results::GraphFacts;
 
 /// Warm-up forwards before each capture: libtorch and cuDNN initialise lazily, and
 /// nothing may initialise inside a capture (PyTorch's own examples use three).
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))]
 const WARMUPS: u32 = 3;
 
 /// What every worker's graphs are captured for, and what their replays counted.
 #[derive(Debug)]
+#[cfg_attr(not(feature = "cuda"), allow(dead_code))] // the inputs are made only to capture
 pub(super) struct GraphPlan {
     ordinal: usize,
     sizes: Vec<i64>,
