@@ -31,24 +31,24 @@ pub fn config_line(r: &RunReport) -> String {
         Arrival::Concurrency(n) => format!("concurrency {n}"),
         Arrival::Poisson(rate) => format!("poisson {rate} req/s"),
     };
-    let input = if r.model.inputs.is_empty() {
-        format!("{0}x{0} px", r.model.image_size)
+    let input = if r.server.model.inputs.is_empty() {
+        format!("{0}x{0} px", r.server.model.image_size)
     } else {
-        format!("input {}", r.model.inputs.join(" + "))
+        format!("input {}", r.server.model.inputs.join(" + "))
     };
-    let params = match r.model.parameters {
+    let params = match r.server.model.parameters {
         Some(p) if p >= 10_000 => format!("{:.2} M params", p as f64 / 1e6),
         Some(p) => format!("{p} params"),
         None => "parameters not listed".to_string(),
     };
     format!(
         "{} ({} weights, {params}) {input}, batch {}, {compile}, {} worker(s), {streams} streams, {arrival}, {} intra-op thread(s), {}",
-        r.model.arch,
-        r.model.weights,
+        r.server.model.arch,
+        r.server.model.weights,
         c.load.batch_size,
         c.backend.workers,
-        r.intra_op_threads.map_or("?".to_string(), |t| t.to_string()),
-        r.device,
+        r.server.intra_op_threads.map_or("?".to_string(), |t| t.to_string()),
+        r.server.device,
     )
 }
 
@@ -69,26 +69,30 @@ pub fn render(r: &RunReport) -> String {
     let mut s = String::new();
     incomplete_line(&mut s, r);
     let _ = writeln!(s, "{}", config_line(r));
-    if r.oversubscribed {
+    if r.server.oversubscribed {
         let _ = writeln!(
             s,
             "WARNING: oversubscribed: {} compute threads ({} worker(s) × {} a forward) on {} cores take turns on the cores, so the figures below measure that contention as much as the model; use fewer --workers or --intra-op-threads",
-            r.compute_threads,
+            r.server.compute_threads,
             r.config.backend.workers,
-            r.compute_threads / r.config.backend.workers.max(1),
+            r.server.compute_threads / r.config.backend.workers.max(1),
             r.env.cores
         );
     }
     let _ = writeln!(
         s,
         "torch load time: {}",
-        or_absent(r.load_time_s, |v| format!("{v:.5} s"), "n/a (no weights)")
+        or_absent(
+            r.server.load_time_s,
+            |v| format!("{v:.5} s"),
+            "n/a (no weights)"
+        )
     );
-    let not_compiled = match r.model.weights.as_str() {
+    let not_compiled = match r.server.model.weights.as_str() {
         "file" => "n/a (the file as saved)",
         _ => "n/a (eager)",
     };
-    let cache = match &r.model.compile_cache {
+    let cache = match &r.server.model.compile_cache {
         Some(c) if c.hit => format!(
             " ({} from the cache; making it took {:.1} s)",
             c.made, c.compiled_in_s
@@ -102,9 +106,13 @@ pub fn render(r: &RunReport) -> String {
     let _ = writeln!(
         s,
         "compile time: {}{cache}",
-        or_absent(r.compile_time_s, |v| format!("{v:.5} s"), not_compiled)
+        or_absent(
+            r.server.compile_time_s,
+            |v| format!("{v:.5} s"),
+            not_compiled
+        )
     );
-    if let Some(output) = &r.model.output {
+    if let Some(output) = &r.server.model.output {
         let _ = writeln!(s, "Response: {output}");
     }
     latency_lines(&mut s, r);
@@ -147,7 +155,7 @@ pub(super) fn incomplete_line(s: &mut String, r: &RunReport) {
 /// load generator's own share: the same for a local and a remote run.
 pub(super) fn latency_lines(s: &mut String, r: &RunReport) {
     let l = &r.latency_ms;
-    let _ = writeln!(s, "Warmup latency: {:.5} ms", r.warmup_latency_ms);
+    let _ = writeln!(s, "Warmup latency: {:.5} ms", r.server.warmup_latency_ms);
     let _ = writeln!(
         s,
         "Average latency (exclude warmup): {:.5} +/- {:.5} ms",
