@@ -1,6 +1,7 @@
 //! The crate's structure, read from its source: dependencies between top-level
 //! modules point one way (down the layer table below, never up, and never in a
-//! cycle), and no source file outgrows what a reader takes in at once.
+//! cycle), no source file outgrows what a reader takes in at once, and the
+//! repository's top-level folders are the ones the layout names.
 //!
 //! A new top-level module must be added to [`LAYERS`]: where it sits is a design
 //! decision worth one line.
@@ -172,6 +173,48 @@ fn no_source_file_is_longer_than_a_reader_takes_in() {
         })
         .collect();
     assert!(long.is_empty(), "files over {MAX_LINES} lines: {long:?}");
+}
+
+/// The top-level folders the layout names (design notes): a new one is a decision
+/// worth one line here.
+const TOP_LEVEL_FOLDERS: &[&str] = &[
+    ".cargo",
+    ".ci",
+    "benches",
+    "criterion-baselines",
+    "deploy",
+    "docs",
+    "fixtures",
+    "proto",
+    "scripts",
+    "src",
+    "tests",
+];
+
+#[test]
+fn top_level_folders_are_the_ones_the_layout_names() {
+    // Tracked files only: build outputs and venvs are ignored, not part of the layout.
+    let listed = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    let Some(listed) = listed.ok().filter(|o| o.status.success()) else {
+        eprintln!("not a git checkout: the folder check is skipped");
+        return;
+    };
+    let folders: BTreeSet<String> = String::from_utf8_lossy(&listed.stdout)
+        .split('\0')
+        .filter_map(|f| f.split_once('/').map(|(top, _)| top.to_string()))
+        .collect();
+    let unnamed: Vec<&String> = folders
+        .iter()
+        .filter(|f| !TOP_LEVEL_FOLDERS.contains(&f.as_str()))
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "top-level folders the layout does not name: {unnamed:?} (move the files into \
+         tests/, benches/ or scripts/, or add the folder to TOP_LEVEL_FOLDERS)"
+    );
 }
 
 #[test]
