@@ -10,7 +10,7 @@ use tch::nn::{FuncT, VarStore};
 use super::aoti::AotiModule;
 use super::aoti_export::{self, ExportShape};
 use super::jit::FrozenModule;
-use super::prepare::{Batches, Prepared};
+use super::prepared::{Batches, Prepared};
 use super::script::ScriptModule;
 use super::trace::{example_input, trace};
 use super::zoo::Architecture;

@@ -17,7 +17,7 @@ use tch::{Device, Tensor};
 
 use super::aoti::AotiModule;
 use super::jit::FrozenModule;
-use super::prepare::{Batches, Prepared, PreparedModel};
+use super::prepared::{Batches, Prepared, PreparedModel};
 use super::script::{describe_output, first_tensor, ScriptModule};
 use crate::config::{CompileMode, InputSpec, ModelConfig, ModelFile};
 use crate::error::{Error, Result};

@@ -19,6 +19,7 @@ pub mod flops;
 mod jit;
 mod mobilenet;
 mod prepare;
+mod prepared;
 pub mod script;
 pub mod spin;
 mod trace;
@@ -27,7 +28,8 @@ pub mod zoo;
 
 pub use check::{check_grid, check_loads};
 pub use jit::{is_channels_last, to_channels_last};
-pub use prepare::{prepare, Batches, Forward, PreparedModel};
+pub use prepare::prepare;
+pub use prepared::{Batches, Forward, PreparedModel};
 pub use zoo::Architecture;
 
 /// Runs `draw` right after seeding libtorch's random generator with `seed`, with no

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::summary::{
+use super::summary_lines::{
     arrival_name, gpu_utilization_line, incomplete_line, latency_lines, or_absent,
 };
 use crate::config::target::{Encoding, Protocol};
