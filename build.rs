@@ -148,7 +148,67 @@ fn venv_python(lib: &std::path::Path) -> Option<PathBuf> {
 /// pinned memory for the CUDA device.
 #[cfg(feature = "cuda")]
 fn build_stream_shim(lib: &std::path::Path) {
-    compile_shim(lib, &["src/device/shim/streams.cpp"], "inferbench_streams");
+    compile_shim(
+        lib,
+        &["src/device/shim/streams.cpp"],
+        "inferbench_streams",
+        &[],
+    );
+    let cuda = cuda_headers(lib).unwrap_or_else(|| {
+        panic!(
+            "src/device/shim/graphs.cpp: CUDA's headers (cuda_runtime_api.h) not found next to \
+             the torch package of {} (nvidia/*/include) nor under CUDA_HOME or /usr/local/cuda; \
+             `--features cuda` builds against a torch wheel from PyPI, which brings them \
+             (and scripts/setup.sh adds nvidia-cuda-crt's crt/ headers)",
+            lib.display()
+        )
+    });
+    compile_shim(
+        lib,
+        &["src/device/shim/graphs.cpp"],
+        "inferbench_graphs",
+        &[cuda.join("include")],
+    );
+    println!("cargo:rustc-link-lib=dylib=c10_cuda");
+    println!("cargo:rustc-link-lib=dylib=torch_cuda");
+    link_cudart(&cuda.join("lib"));
+}
+
+/// The c10 headers' inline functions call the CUDA runtime directly, so the shim links
+/// the runtime torch's own libraries use (PyPI ships only `libcudart.so.<major>`),
+/// with an RPATH to its folder as to libtorch's: a binary's direct dependencies are
+/// looked up by its own paths, not those of libtorch_cuda.so that needs it too.
+#[cfg(feature = "cuda")]
+fn link_cudart(dir: &std::path::Path) {
+    let runtime = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("libcudart.so"))
+        .min_by_key(|name| name.len()) // libcudart.so before libcudart.so.13
+        .unwrap_or_else(|| panic!("no libcudart.so* in {}", dir.display()));
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    println!("cargo:rustc-link-search=native={}", dir.display());
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", dir.display());
+    println!("cargo:rustc-link-arg=-l:{runtime}");
+}
+
+/// The CUDA toolkit folder (with `include/cuda_runtime_api.h`) that the torch being
+/// linked was built with: PyPI's wheels put it in `site-packages/nvidia/cu13` (CUDA
+/// 13) or `nvidia/cuda_runtime` (CUDA 12); a libtorch distribution uses CUDA_HOME.
+#[cfg(feature = "cuda")]
+fn cuda_headers(lib: &std::path::Path) -> Option<PathBuf> {
+    println!("cargo:rerun-if-env-changed=CUDA_HOME");
+    let has_headers = |dir: &std::path::Path| dir.join("include/cuda_runtime_api.h").exists();
+    let site = lib.parent()?.parent()?;
+    let mut candidates: Vec<PathBuf> = std::fs::read_dir(site.join("nvidia"))
+        .map(|dirs| dirs.flatten().map(|d| d.path()).collect())
+        .unwrap_or_default();
+    candidates.sort(); // deterministic: cu13 before cuda_runtime
+    candidates.extend(std::env::var_os("CUDA_HOME").map(PathBuf::from));
+    candidates.push(PathBuf::from("/usr/local/cuda"));
+    candidates.into_iter().find(|dir| has_headers(dir))
 }
 
 /// Compiles the C++ model shims (src/model/shim/): freezing and optimizing a
@@ -160,6 +220,7 @@ fn build_jit_shim(lib: &std::path::Path) {
         lib,
         &["src/model/shim/jit.cpp", "src/model/shim/aoti.cpp"],
         "inferbench_jit",
+        &[],
     );
 }
 
@@ -167,7 +228,7 @@ fn build_jit_shim(lib: &std::path::Path) {
 /// call C++ methods, so headers and libraries must be the same version. The ABI
 /// flag matches PyPI's and the cxx11 libtorch builds.
 #[cfg(feature = "torch")]
-fn compile_shim(lib: &std::path::Path, sources: &[&str], name: &str) {
+fn compile_shim(lib: &std::path::Path, sources: &[&str], name: &str, includes: &[PathBuf]) {
     for source in sources {
         println!("cargo:rerun-if-changed={source}");
     }
@@ -180,7 +241,11 @@ fn compile_shim(lib: &std::path::Path, sources: &[&str], name: &str) {
             include.display()
         );
     }
-    cc::Build::new()
+    let mut build = cc::Build::new();
+    for dir in includes {
+        build.flag(format!("-isystem{}", dir.display()));
+    }
+    build
         .cpp(true)
         .std("c++17")
         .define("_GLIBCXX_USE_CXX11_ABI", "1")

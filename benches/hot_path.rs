@@ -179,6 +179,7 @@ fn report() -> (RunReport, JsonlSink) {
                 inputs: Vec::new(),
                 output: None,
                 compile_cache: None,
+                cuda_graph: None,
             },
             device: "cpu".into(),
             intra_op_threads: Some(2),

@@ -7,7 +7,7 @@
 #   scripts/compile-modes.sh [ROUNDS [OUT_DIR]]     (default 3, results/compile-modes)
 #
 # The first round compiles the AOTInductor packages (about half a minute each on
-# 2 cores; cached after, see the README). Needs torchvision for ResNet-18's PyTorch
+# 2 cores; cached after, see docs/models.md). Needs torchvision for ResNet-18's PyTorch
 # definition (installed here by setup.sh --torchvision).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,6 +2,7 @@
 # Installs what a fresh machine lacks to build and run inferbench:
 #   - a project-local Python venv (.venv) with torch==2.13.0, the libtorch that tch 0.26 expects;
 #   - .venv/torch, a stable link to the wheel's torch folder, which .cargo/config.toml names as LIBTORCH.
+#   - nvidia-cuda-crt, CUDA's crt/ headers, which `--features cuda` compiles with.
 #   - with --torchvision: torchvision (the version that goes with that torch), numpy and
 #     pillow in the same venv, for the scripts that set PyTorch's own figures beside
 #     inferbench's (scripts/forward-vs-pytorch.sh).
@@ -51,6 +52,16 @@ if [ "$(readlink "$VENV/torch" 2>/dev/null || true)" != "${torch_dir#"$VENV"/}" 
 fi
 [ -f "$VENV/torch/lib/libtorch_cpu.so" ] || { say "error: $VENV/torch/lib/libtorch_cpu.so missing; delete $VENV and run again"; exit 1; }
 say "libtorch $TORCH_VERSION ready at $VENV/torch"
+
+# `--features cuda` compiles a shim that includes CUDA's runtime headers (the wheel's
+# nvidia/cu13/include); those include the compiler-runtime headers (crt/), which the
+# torch wheel's CUDA packages leave out and nvidia-cuda-crt holds (0.1 MB).
+CUDA_CRT_VERSION="13.0.88"
+if ! ls -d "$VENV"/lib/python3*/site-packages/nvidia/cu13/include/crt >/dev/null 2>&1; then
+  say "installing nvidia-cuda-crt==$CUDA_CRT_VERSION (CUDA's crt/ headers) into $VENV"
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+    "nvidia-cuda-crt==$CUDA_CRT_VERSION"
+fi
 
 if [ "$WITH_TORCHVISION" = 1 ]; then
   tv=$(ls -d "$VENV"/lib/python3*/site-packages/torchvision-"$TORCHVISION_VERSION".dist-info 2>/dev/null | head -n1 || true)

@@ -8,8 +8,10 @@
 //! by side on a loaded two-core machine still keep up with their schedules, and a
 //! run's throughput is set by its seeded arrival schedule (samples offered per
 //! second), which is why it can be compared across the two runs at all. The largest
-//! difference in any figure is printed, not asserted: latencies carry the machine's
-//! scheduling noise.
+//! difference in any figure is printed, not asserted: every figure carries the
+//! machine's scheduling noise, and a loaded machine can delay a run's last response
+//! by as long as its window (issue 28). What is asserted is exact: the same table,
+//! order and recommendation, and each configuration run as often as in the whole sweep.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -168,14 +170,21 @@ fn an_indexed_job_of_four_shards_reports_what_the_whole_sweep_reports() {
     let mut ms = (0.0, String::new());
     for (x, y) in a.configs.iter().zip(&b.configs) {
         assert_eq!(x.id, y.id);
+        // What each shard ran and how often: the same as the whole sweep, exactly.
+        assert_eq!(x.config, y.config, "{}", x.id);
+        assert_eq!(
+            (x.repeats, x.repeats_ok),
+            (y.repeats, y.repeats_ok),
+            "{}",
+            x.id
+        );
         for ((name, u), (_, v)) in figures(x).into_iter().zip(figures(y)) {
             let what = format!("{} {name}: {u:.3} vs {v:.3}", x.id);
             if name == "samples/s" {
+                // Set by the seeded schedule, but the last response's delay moves it,
+                // and a loaded machine can delay that response by as long as the
+                // window (150 ms at 400 requests/s): printed, not asserted (issue 28).
                 let rel = (u - v).abs() / u.max(v);
-                // Set by the seeded schedule; only the last response's delay moves it
-                // (a loose bound: a loaded machine can delay that response a lot;
-                // neighbouring points of the grid differ by 4×).
-                assert!(rel < 0.5, "{what}");
                 if rel >= tput.0 {
                     tput = (rel, what);
                 }

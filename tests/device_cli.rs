@@ -136,6 +136,48 @@ fn bad_device_and_precision_names_are_refused_by_name() {
     }
 }
 
+/// CUDA graphs capture GPU kernels: on the CPU the mode is refused by name, for a
+/// run and for a sweep whose compile axis names it, before anything is written;
+/// without a GPU a cuda-graph run on `--device cuda` fails as any GPU run does.
+#[test]
+fn cuda_graph_is_refused_on_the_cpu_and_without_a_gpu() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs.jsonl");
+    let out_arg = out.to_str().unwrap();
+    let base = [
+        "-q",
+        "--model",
+        "tiny-cnn",
+        "--image-size",
+        "16",
+        "--compile",
+        "cuda-graph",
+    ];
+    let result = inferbench(&[&["run"][..], &base, &["--out", out_arg]].concat());
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success());
+    assert!(
+        stderr.contains("compile: cuda-graph") && stderr.contains("--device cuda"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    let grid = dir.path().join("grid.toml");
+    std::fs::write(
+        &grid,
+        "name = \"graphs\"\nmodel = \"tiny-cnn\"\nimage_size = 16\ncompile = [\"eager\", \"cuda-graph\"]\n",
+    )
+    .unwrap();
+    let result = inferbench(&["sweep", "--dry-run", "--config", grid.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success(), "{stderr}");
+    assert!(stderr.contains("cuda-graph"), "{stderr}");
+    if !gpu_present() {
+        let result =
+            inferbench(&[&["run", "--device", "cuda"][..], &base, &["--out", out_arg]].concat());
+        assert_refused_cleanly(&result, &out, "a cuda-graph run");
+    }
+}
+
 /// libtorch on this CPU runs tiny-cnn in half and bfloat16: the run reports the
 /// precision it ran (never a silent fp32) and the device it ran on.
 #[test]

@@ -48,10 +48,14 @@ fn assert_consistent(r: &RunReport) {
         r.server.compile_time_s.is_some(),
         r.config.model.compile == CompileMode::Torchscript
     );
-    // Absent only for a window shorter than the 100 ms sampling period; never above 100 %.
+    // Never above 100 %. Absent only for a window shorter than the 100 ms sampling
+    // period: the sampler's own window, which starts when its thread first runs, so
+    // a loaded machine can make it shorter than the run's by a scheduling delay
+    // (allowed up to 0.5 s; issue 28). These windows take 2-10 ms on a quiet machine
+    // and 0.02-0.18 s with two `yes` on two cores: right at the period.
     let cpu = r.utilization.cpu_pct;
     assert!(
-        cpu.map_or(r.window_s < 0.1, |c| c > 0.0 && c <= 100.0 + 1e-6),
+        cpu.map_or(r.window_s < 0.1 + 0.5, |c| c > 0.0 && c <= 100.0 + 1e-6),
         "{:?}",
         r.utilization
     );

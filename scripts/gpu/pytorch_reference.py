@@ -6,6 +6,8 @@ Measures, with the machine's own Python PyTorch, on one GPU:
     weights, eval, no_grad, inputs already on the device, one thread on the default
     stream) at each batch size and precision: samples/s, the median of REPEATS timed
     loops of ITERS forwards each ended by a synchronize;
+  * the same forward captured once with torch.cuda.graph and replayed (the reference
+    for inferbench's --compile cuda-graph) at --graph-batch-sizes, on a GPU;
   * pinned host-to-device bandwidth (one large non_blocking copy into a preallocated
     device tensor, timed with CUDA events), and pageable for comparison.
 
@@ -30,6 +32,8 @@ def parse_args():
     p.add_argument("--iters", type=int, default=200,
                    help="forwards per timed loop (fewer for large batches: see below)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--graph-batch-sizes", default="1,8,32",
+                   help="batch sizes of the CUDA-graph forward (GPU only; empty: none)")
     p.add_argument("--device", default="cuda:0")
     p.add_argument("--threads", default="",
                    help="intra-op thread counts to measure in turn, e.g. 1,2 (default: torch's own)")
@@ -50,6 +54,33 @@ def forward_rate(torch, model, x, iters, repeats):
                 model(x)
             sync()
             rates.append(iters * x.shape[0] / (time.perf_counter() - start))
+    return statistics.median(rates), rates
+
+
+def graph_rate(torch, model, x, iters, repeats):
+    """Samples/s of replaying the forward captured with torch.cuda.graph (after warm-up
+    on a side stream, as PyTorch's documentation does), median of `repeats` loops."""
+    static_x = x.clone()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.no_grad(), torch.cuda.stream(side):
+        for _ in range(3):
+            model(static_x)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.no_grad(), torch.cuda.graph(graph):
+        static_out = model(static_x)
+    for _ in range(10):
+        graph.replay()
+    torch.cuda.synchronize()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(iters):
+            graph.replay()
+        torch.cuda.synchronize()
+        rates.append(iters * x.shape[0] / (time.perf_counter() - start))
+    del static_out
     return statistics.median(rates), rates
 
 
@@ -102,6 +133,7 @@ def main():
         "threads": torch.get_num_threads(),
         "image_size": args.image_size,
         "forward": [],
+        "graph_forward": [],
     }
     side = args.image_size
     thread_counts = [int(t) for t in args.threads.split(",") if t] or [None]
@@ -123,6 +155,16 @@ def main():
                 })
                 print(f"pytorch eager resnet18 bs{bs} {precision} {torch.get_num_threads()} thread(s): "
                       f"{rate:,.0f} samples/s", flush=True)
+        graph_sizes = [int(b) for b in args.graph_batch_sizes.split(",") if b] if on_gpu else []
+        for bs in graph_sizes:
+            x = torch.rand(bs, 3, side, side, device=device, dtype=dtype)
+            iters = max(20, args.iters * 8 // max(bs, 8))
+            rate, rates = graph_rate(torch, model, x, iters, args.repeats)
+            out["graph_forward"].append({
+                "batch_size": bs, "precision": precision, "iters": iters,
+                "samples_per_s": rate, "samples_per_s_each": rates,
+            })
+            print(f"pytorch cuda-graph resnet18 bs{bs} {precision}: {rate:,.0f} samples/s", flush=True)
     out["h2d"] = h2d_figures(torch, 256 * 3 * side * side * 4, device) if on_gpu else None
     with open(args.out, "w") as f:
         json.dump(out, f, indent=1)

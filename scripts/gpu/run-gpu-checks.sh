@@ -16,7 +16,7 @@
 #   ARCHIVE      if set, RESULTS_DIR is also packed into this .tar.gz at the end, even
 #                when a check failed or time ran out.
 #   BUDGET_S     the whole script keeps within this many seconds (default 570).
-#   STEPS        which steps run (default "reference tests runs criterion").
+#   STEPS        which steps run (default "reference tests graphs compile runs criterion").
 #   BATCH_SIZES  the batch sizes of the runs (default "1 32 256"); each run's request
 #                count gives a window of about a second or more on an H100-class GPU.
 #
@@ -28,7 +28,7 @@ bin=$here/bin
 results=${RESULTS_DIR:-$here/gpu-results}
 budget=${BUDGET_S:-570}
 baseline=${BASELINE:-h200}
-steps=" ${STEPS:-reference tests runs criterion} "
+steps=" ${STEPS:-reference tests graphs compile runs criterion} "
 batch_sizes=${BATCH_SIZES:-1 32 256}
 started=$(date +%s)
 status=0
@@ -117,7 +117,7 @@ fi
 #    worker for the comparison of the bare forward with PyTorch's.
 run() {
   local name=$1; shift
-  if step 60 "run-$name" "$bin/inferbench" run -q --json --device cuda --model resnet18 \
+  if step "${run_cap:-60}" "run-$name" "$bin/inferbench" run -q --json --device cuda --model resnet18 \
       --image-size 224 --out "$results/runs.jsonl" "$@"; then
     mv "$results/run-$name.out" "$results/run-$name.json"
   else
@@ -127,6 +127,34 @@ run() {
 # Requests per run: a window of a second or more (a 0.1 s window at bs 1 makes the
 # efficiency a ratio of two noisy figures).
 iters_for() { case $1 in 1) echo 2000 ;; 32) echo 1000 ;; *) echo 100 ;; esac; }
+# 5a. CUDA graphs against eager, where the forward is launch-bound (small batches),
+#     one worker, fp16 and fp32; PyTorch's own torch.cuda.graphs forward is in the
+#     reference (step 3).
+if wants graphs; then
+  for bs in 1 8 32; do
+    for precision in fp16 fp32; do
+      for mode in eager cuda-graph; do
+        run "graph-bs$bs-$precision-$mode-w1" --batch-size "$bs" --workers 1 \
+          --precision "$precision" --compile "$mode" --iters "$(( 2 * $(iters_for "$bs") ))"
+      done
+    done
+  done
+fi
+
+# 5b. Every compile mode on the device (AOTInductor exported here by python3's own
+#     torch, into a cache under RESULTS_DIR), and channels-last, at bs 32 fp16.
+if wants compile; then
+  export INFERBENCH_CACHE_DIR=$results/cache INFERBENCH_PYTHON=${INFERBENCH_PYTHON:-$(command -v python3)}
+  for mode in eager torchscript frozen aot-inductor cuda-graph; do
+    # The export and AOTInductor's compile take a minute or two the first time.
+    [ "$mode" = aot-inductor ] && run_cap=240 || run_cap=60
+    run_cap=$run_cap run "compile-bs32-fp16-$mode-w2" --batch-size 32 --workers 2 --precision fp16 \
+      --compile "$mode" --iters 1000
+  done
+  run "compile-bs32-fp16-eager-channels-last-w2" --batch-size 32 --workers 2 --precision fp16 \
+    --channels-last --iters 1000
+fi
+
 if wants runs; then
   for bs in $batch_sizes; do
     for layout in shared dedicated; do

@@ -43,16 +43,21 @@ def key(run):
             c["backend"]["workers"])
 
 
+def compile_mode(run):
+    m = run["config"]["model"]
+    return m.get("compile", "eager") + ("+channels-last" if m.get("channels_last") else "")
+
+
 def run_table(runs):
-    print("| bs | layout | precision | workers | samples/s | bare fwd | copy limit | bound "
+    print("| bs | layout | precision | workers | compile | samples/s | bare fwd | copy limit | bound "
           "| efficiency | GPU util | p99 ms | copy-in ms (device) | bytes ÷ bandwidth ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for run in sorted(runs, key=key):
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for run in sorted(runs, key=lambda r: (key(r), compile_mode(r))):
         bs, layout, precision, workers = key(run)
         limits = run.get("limits") or {}
         dev = run.get("device_stages_ms") or {}
         util = run.get("utilization") or {}
-        print(f"| {bs} | {layout} | {precision} | {workers} "
+        print(f"| {bs} | {layout} | {precision} | {workers} | {compile_mode(run)} "
               f"| {fmt(run.get('throughput_samples_per_s'), ',.0f')} "
               f"| {fmt(run.get('bare_forward_samples_per_s'), ',.0f')} "
               f"| {fmt(limits.get('copy_samples_per_s'), ',.0f')} "
@@ -81,7 +86,7 @@ def reference_table(runs, ref):
     for row in ref["forward"]:
         ours = [r.get("bare_forward_samples_per_s") for r in runs
                 if key(r)[0] == row["batch_size"] and key(r)[2] == row["precision"]
-                and key(r)[3] == 1 and key(r)[1] == "shared"]
+                and key(r)[3] == 1 and key(r)[1] == "shared" and compile_mode(r) == "eager"]
         ours = next((v for v in ours if v is not None), None)
         ratio = None if ours is None else ours / row["samples_per_s"]
         print(f"| {row['batch_size']} | {row['precision']} | {fmt(ours, ',.0f')} "
@@ -90,6 +95,34 @@ def reference_table(runs, ref):
     if h2d:
         print(f"\nPyTorch host-to-device, {h2d['bytes'] / 1e6:.0f} MB: pinned "
               f"{h2d['pinned_gb_per_s']:.1f} GB/s, pageable {h2d['pageable_gb_per_s']:.1f} GB/s.")
+
+
+def graph_table(runs, ref):
+    """--compile cuda-graph against eager (one worker, shared layout) and against
+    PyTorch's own torch.cuda.graph forward, per batch size and precision."""
+    def throughput(bs, precision, mode):
+        found = [r for r in runs if key(r) == (bs, "shared", precision, 1) and compile_mode(r) == mode]
+        return found[-1] if found else None
+    cases = sorted({(key(r)[0], key(r)[2]) for r in runs if compile_mode(r) == "cuda-graph"
+                    and key(r)[3] == 1})
+    if not cases:
+        return
+    graph_ref = {(g["batch_size"], g["precision"]): g["samples_per_s"]
+                 for g in (ref or {}).get("graph_forward", [])}
+    print("\nCUDA graphs, one worker, shared layout (samples/s):\n")
+    print("| bs | precision | eager | cuda-graph | graph ÷ eager | PyTorch graph fwd "
+          "| graph ÷ PyTorch graph | padding | capture s |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for bs, precision in cases:
+        eager, graph = throughput(bs, precision, "eager"), throughput(bs, precision, "cuda-graph")
+        e = eager and eager.get("throughput_samples_per_s")
+        g = graph and graph.get("throughput_samples_per_s")
+        facts = ((graph or {}).get("model") or {}).get("cuda_graph") or {}
+        pt = graph_ref.get((bs, precision))
+        print(f"| {bs} | {precision} | {fmt(e, ',.0f')} | {fmt(g, ',.0f')} "
+              f"| {fmt(g / e if e and g else None, '.2f')} | {fmt(pt, ',.0f')} "
+              f"| {fmt(g / pt if g and pt else None, '.3f')} "
+              f"| {fmt(facts.get('padding_share'), '.3f')} | {fmt(facts.get('capture_s'), '.2f')} |")
 
 
 def main():
@@ -107,11 +140,14 @@ def main():
           f"{first['config']['model']['image_size']} px\n")
     run_table(runs)
     ref_path = os.path.join(results, "pytorch-reference.json")
+    ref = None
     if os.path.exists(ref_path):
         with open(ref_path) as f:
-            reference_table(runs, json.load(f))
+            ref = json.load(f)
+        reference_table(runs, ref)
     else:
         print("\nNo PyTorch reference (pytorch-reference.json absent).")
+    graph_table(runs, ref)
 
 
 if __name__ == "__main__":

@@ -232,6 +232,12 @@ impl RunConfig {
                 ),
             ));
         }
+        if self.model.compile == CompileMode::CudaGraph && self.backend.device == DeviceSpec::Cpu {
+            return Err(Error::config(
+                "compile",
+                "cuda-graph captures a forward's CUDA kernels to replay them, and on the CPU there are none: use --device cuda (or cuda:N), or --compile eager, torchscript, frozen or aot-inductor",
+            ));
+        }
         if self.model.image_size < MIN_CNN_IMAGE && self.model.is_built_in_cnn() {
             return Err(Error::config(
                 "image-size",

@@ -30,6 +30,12 @@ pub enum CompileMode {
     /// the linked torch, cached (an `aoti:` file: as saved).
     #[serde(rename = "aot-inductor")]
     AotInductor,
+    /// The eager forward captured once per worker and batch size as a CUDA graph
+    /// (`at::cuda::CUDAGraph`) and replayed: one launch instead of one per kernel,
+    /// for launch-bound forwards (batch 1 on a GPU). A batch pads to the nearest
+    /// captured size. CUDA only.
+    #[serde(rename = "cuda-graph")]
+    CudaGraph,
 }
 
 impl CompileMode {
@@ -40,6 +46,7 @@ impl CompileMode {
             CompileMode::Torchscript => "torchscript",
             CompileMode::Frozen => "frozen",
             CompileMode::AotInductor => "aot-inductor",
+            CompileMode::CudaGraph => "cuda-graph",
         }
     }
 
@@ -50,13 +57,16 @@ impl CompileMode {
             Self::Torchscript,
             Self::Frozen,
             Self::AotInductor,
+            Self::CudaGraph,
         ]
         .into_iter()
         .find(|m| m.name() == text.trim())
         .ok_or_else(|| {
             Error::config(
                 "compile",
-                format!("'{text}': expected eager, torchscript, frozen or aot-inductor"),
+                format!(
+                    "'{text}': expected eager, torchscript, frozen, aot-inductor or cuda-graph"
+                ),
             )
         })
     }

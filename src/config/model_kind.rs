@@ -52,7 +52,7 @@ impl ModelKind {
     pub fn compiles(self) -> &'static [CompileMode] {
         use CompileMode::*;
         match self {
-            Self::ImageCnn | Self::Text => &[Eager, Torchscript, Frozen, AotInductor],
+            Self::ImageCnn | Self::Text => &[Eager, Torchscript, Frozen, AotInductor, CudaGraph],
             Self::TorchscriptFile => &[Torchscript, Frozen],
             Self::AotiPackage => &[AotInductor],
             Self::Spin => &[Eager],

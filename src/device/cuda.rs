@@ -61,6 +61,23 @@ impl CudaDevice {
     }
 }
 
+/// GPU `ordinal`'s model and compute capability, e.g. `NVIDIA H200 sm_90`: what
+/// code compiled for a GPU (an AOTInductor package's kernels) depends on. The device
+/// index does not say it: `cuda:0` is another GPU on another machine.
+pub fn identity(ordinal: usize) -> Result<String> {
+    use cudarc::driver::sys::CUdevice_attribute as A;
+    let device = CudaDevice::open(ordinal)?;
+    let read = |a| {
+        device
+            ._context
+            .attribute(a)
+            .map_err(|e| Error::Device(format!("cuda:{ordinal}: compute capability: {e}")))
+    };
+    let major = read(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
+    let minor = read(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
+    Ok(format!("{} sm_{major}{minor}", device.name))
+}
+
 /// The GPU's PCI address from the driver, in the form NVML looks devices up by.
 fn pci_bus_id(context: &CudaContext) -> Option<String> {
     use cudarc::driver::sys::CUdevice_attribute as A;

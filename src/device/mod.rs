@@ -11,6 +11,8 @@
 mod cpu;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+#[cfg(feature = "cuda")]
+pub mod graph;
 pub mod openmp;
 #[cfg(feature = "cuda")]
 pub mod shim;

@@ -48,7 +48,7 @@ extern "C" {
 }
 
 /// Turns a shim return value into a result; `what` says which call failed.
-fn check(what: &str, message: *mut c_char) -> Result<()> {
+pub(super) fn check(what: &str, message: *mut c_char) -> Result<()> {
     // SAFETY: a shim return value: null, or a malloc'd string we own until
     // ib_free_error, which frees it once.
     match unsafe { take_shim_message(message, |m| ib_free_error(m)) } {

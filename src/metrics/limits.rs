@@ -76,6 +76,22 @@ impl Limits {
     }
 }
 
+/// GPU utilisation under which a run whose pipeline beats its bare forward is taken
+/// for launch-bound, %. At batch 1 on an H200 ResNet-18's utilisation read 45-56 %.
+pub const LAUNCH_BOUND_GPU_PCT: f64 = 70.0;
+
+/// Whether the bare forward is no upper bound for this run: the GPU sat idle for much
+/// of the window (`gpu_pct` below [`LAUNCH_BOUND_GPU_PCT`]) and yet the pipeline beat
+/// the bare loop (`efficiency` above 1). Both mean the host's kernel launches, not the
+/// GPU, set the pace: the bare loop launches one forward after another from one
+/// thread per worker, and the pipeline overlaps its launches with its copies.
+pub fn launch_bound(gpu_pct: Option<f64>, efficiency: Option<f64>) -> bool {
+    matches!((gpu_pct, efficiency), (Some(g), Some(e)) if g < LAUNCH_BOUND_GPU_PCT && e > 1.0)
+}
+
+/// What a report says of a launch-bound run (see [`launch_bound`]).
+pub const LAUNCH_BOUND_NOTE: &str = "launch-bound: the GPU was idle for much of the window and the pipeline beat the bare forward, so the host's kernel launches set the pace and the bare loop (one forward's launches after another) is no upper bound here; the efficiency above 1 measures launch overlap, not a pipeline faster than its model. --compile cuda-graph launches a forward as one graph";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +117,20 @@ mod tests {
         assert_eq!(Limits::assess(0.0, 25e9, 10, 1, 1.0), None);
         assert_eq!(Limits::assess(1.0, f64::NAN, 10, 1, 1.0), None);
         assert_eq!(Limits::assess(1.0, 25e9, 0, 1, 1.0), None);
+    }
+
+    #[test]
+    fn launch_bound_needs_an_idle_gpu_and_an_efficiency_above_one() {
+        assert!(launch_bound(Some(50.0), Some(1.08)));
+        assert!(
+            !launch_bound(Some(99.0), Some(1.01)),
+            "a busy GPU is compute-bound"
+        );
+        assert!(
+            !launch_bound(Some(50.0), Some(0.95)),
+            "the bare loop bounded it"
+        );
+        assert!(!launch_bound(None, Some(1.2)), "no GPU figure: not said");
+        assert!(!launch_bound(Some(50.0), None));
     }
 }

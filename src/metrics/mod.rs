@@ -12,7 +12,7 @@ pub mod utilization;
 
 pub use device_stages::{DeviceStageSummary, DeviceStageTimes};
 pub use latency::{LatencyRecorder, LatencySummary};
-pub use limits::{Bound, Limits};
+pub use limits::{launch_bound, Bound, Limits, LAUNCH_BOUND_NOTE};
 pub use stages::{StageBreakdown, StageSummary};
 pub use utilization::{UtilizationSampler, UtilizationSummary};
 

@@ -8,7 +8,8 @@
 //! export script, the torch version, the architecture, the weights (a digest), the
 //! input size, the batch range, the element type, the device, and on the CPU the
 //! instruction sets the package was compiled for (AOTInductor compiles for the
-//! machine it runs on). A folder per key holds `key.txt`, `model.pt2` and
+//! machine it runs on), on a GPU its model and compute capability (not `cuda:N`,
+//! which names another GPU on another machine). A folder per key holds `key.txt`, `model.pt2` and
 //! `compiled.json` (how long the compile took); a key that matches the text in
 //! `key.txt` exactly is a hit, if its file loads: an entry that does not (cut short
 //! by a full disk, damaged since) is discarded and made again, never served and never
@@ -243,11 +244,32 @@ fn cache_key(kind: Made, arch: Architecture, vs: &VarStore, shape: &ExportShape)
     let _ = writeln!(key, "precision {}", shape.precision.name());
     let _ = writeln!(key, "device {}", device_name(shape.device));
     let _ = writeln!(key, "channels-last {}", shape.channels_last);
-    if shape.device == Device::Cpu {
-        let _ = writeln!(key, "cpu {}", cpu_isa());
+    match shape.device {
+        Device::Cpu => {
+            let _ = writeln!(key, "cpu {}", cpu_isa());
+        }
+        Device::Cuda(ordinal) => {
+            let _ = writeln!(key, "gpu {}", gpu_identity(ordinal)?);
+        }
+        _ => {}
     }
     let _ = writeln!(key, "weights {}", weights_digest(vs)?);
     Ok(key)
+}
+
+/// The GPU's model and compute capability: a package compiled for one GPU is not one
+/// for another that happens to have the same index.
+#[cfg(feature = "cuda")]
+fn gpu_identity(ordinal: usize) -> Result<String> {
+    crate::device::cuda::identity(ordinal)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn gpu_identity(ordinal: usize) -> Result<String> {
+    Err(Error::config(
+        "device",
+        format!("cuda:{ordinal}: this binary was built without CUDA support; build with --features cuda"),
+    ))
 }
 
 /// The CPU's instruction-set flags that AOTInductor's kernels depend on.

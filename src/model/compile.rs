@@ -9,8 +9,9 @@ use tch::nn::{FuncT, VarStore};
 
 use super::aoti::AotiModule;
 use super::aoti_export::{self, ExportShape};
+use super::forward::Batches;
 use super::jit::FrozenModule;
-use super::prepared::{Batches, Prepared};
+use super::prepared::Prepared;
 use super::script::ScriptModule;
 use super::trace::{example_input, trace};
 use super::zoo::Architecture;
@@ -76,6 +77,15 @@ pub(super) fn compile(
             };
             (prepared, Some(started.elapsed()))
         }
+        CompileMode::CudaGraph => (
+            Prepared::Graphed {
+                master,
+                arch,
+                precision: cfg.precision,
+                plan: super::graphed::GraphPlan::new(cfg, batches, device)?,
+            },
+            None, // captured per worker instance: see PreparedModel::compile_time_s
+        ),
     })
 }
 

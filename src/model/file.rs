@@ -16,8 +16,9 @@ use std::time::Instant;
 use tch::{Device, Tensor};
 
 use super::aoti::AotiModule;
+use super::forward::Batches;
 use super::jit::FrozenModule;
-use super::prepared::{Batches, Prepared, PreparedModel};
+use super::prepared::{Prepared, PreparedModel};
 use super::script::{describe_output, first_tensor, ScriptModule};
 use crate::config::{CompileMode, InputSpec, ModelConfig, ModelFile};
 use crate::error::{Error, Result};
@@ -87,6 +88,7 @@ pub(super) fn prepare_file(
             inputs: specs.iter().map(ToString::to_string).collect(),
             output: Some(probe.output),
             compile_cache: None,
+            cuda_graph: None,
         },
         load_time: Some(load_time),
         compile_time,
@@ -133,6 +135,7 @@ fn prepare_package(
             inputs: specs.iter().map(ToString::to_string).collect(),
             output: Some(output),
             compile_cache: None,
+            cuda_graph: None,
         },
         load_time: Some(load_time),
         compile_time: None,

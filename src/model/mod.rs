@@ -1,7 +1,8 @@
 //! Models the server can run: which architectures exist ([`zoo`]), how weights are
 //! written and read ([`checkpoint`]), how the forward is prepared ([`prepare`]; a
 //! user's TorchScript file in `file`, TorchScript modules in [`script`], freezing
-//! in `jit`, AOTInductor packages in [`aoti`] and [`aoti_export`]), input values drawn per spec ([`draw`]), the synthetic fixed-time
+//! in `jit`, AOTInductor packages in [`aoti`] and [`aoti_export`], CUDA graphs in
+//! `graphed`), input values drawn per spec ([`draw`]), the synthetic fixed-time
 //! model used to calibrate the harness ([`spin`]), and a wrapper that injects a
 //! fault into any of them ([`fault`]).
 
@@ -16,6 +17,8 @@ mod export_weights;
 pub mod fault;
 mod file;
 pub mod flops;
+mod forward;
+mod graphed;
 mod jit;
 mod mobilenet;
 mod prepare;
@@ -27,9 +30,10 @@ pub mod transformer;
 pub mod zoo;
 
 pub use check::{check_grid, check_loads};
+pub use forward::{Batches, Forward};
 pub use jit::{is_channels_last, to_channels_last};
 pub use prepare::prepare;
-pub use prepared::{Batches, Forward, PreparedModel};
+pub use prepared::PreparedModel;
 pub use zoo::Architecture;
 
 /// Runs `draw` right after seeding libtorch's random generator with `seed`, with no

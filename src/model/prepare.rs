@@ -9,7 +9,8 @@ use tch::nn::VarStore;
 
 use super::checkpoint;
 use super::fault::{FaultPlan, FaultSpec};
-use super::prepared::{cast, weights_channels_last, Batches, Prepared, PreparedModel};
+use super::forward::Batches;
+use super::prepared::{cast, weights_channels_last, Prepared, PreparedModel};
 use super::spin::SpinModel;
 use super::trace::check_precision;
 use super::zoo::Architecture;
@@ -70,6 +71,7 @@ fn prepare_plain(
         inputs: Vec::new(),
         output: None,
         compile_cache: None,
+        cuda_graph: None,
     };
     if let Some(per_batch) = arch.spin_time() {
         if cfg.compile != CompileMode::Eager {

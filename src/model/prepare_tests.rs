@@ -166,3 +166,55 @@ fn channels_last_weights_and_buffers_give_the_same_answers() {
     let conv = &master.variables()["conv.weight"];
     assert!(crate::model::is_channels_last(conv), "{:?}", conv.stride());
 }
+
+/// Where a GPU is: every compile mode of a built-in model answers as eager does on
+/// it, CUDA graphs included, and a graph pads a batch below its captured size. On
+/// the CPU: cuda-graph is refused by name before anything is built.
+#[test]
+fn on_a_gpu_every_compile_mode_answers_as_eager() {
+    let device = tch::Device::Cuda(0);
+    if !tch::Cuda::is_available() {
+        let err = prepare(
+            &tiny(Precision::Fp32, CompileMode::CudaGraph),
+            Batches::fixed(2),
+            0,
+            tch::Device::Cpu,
+            &mut |_| {},
+        )
+        .err()
+        .expect("cuda-graph on the CPU is refused")
+        .to_string();
+        assert!(err.contains("cuda-graph needs a CUDA device"), "{err}");
+        return;
+    }
+    let _guard = tch::no_grad_guard();
+    let input = crate::model::seeded(5, || Tensor::randn([3, 3, 16, 16], (Kind::Float, device)));
+    // Batches of up to 4: the graph of 4 answers a batch of 3 with a row of padding.
+    let answer = |compile| {
+        let cfg = tiny(Precision::Fp32, compile);
+        let batches = Batches { example: 3, max: 4 };
+        let model = prepare(&cfg, batches, 0, device, &mut |_| {}).unwrap();
+        let out = model.instance().unwrap().forward(&[input.shallow_clone()]);
+        (model, out.unwrap().to(tch::Device::Cpu))
+    };
+    let (_, want) = answer(CompileMode::Eager);
+    for compile in [
+        CompileMode::Torchscript,
+        CompileMode::Frozen,
+        CompileMode::CudaGraph,
+    ] {
+        let (model, got) = answer(compile);
+        assert_eq!(got.size(), [3, 10], "{compile:?}");
+        let diff = (got - &want).abs().max().double_value(&[]);
+        assert!(diff < 1e-3, "{compile:?}: {diff}");
+        if compile == CompileMode::CudaGraph {
+            let facts = model.report_info().cuda_graph.expect("graph facts");
+            assert_eq!(facts.sizes, vec![1, 2, 4]);
+            assert_eq!((facts.samples, facts.padded_samples), (3, 1));
+            assert!(
+                model.compile_time_s().is_some(),
+                "capture is the compile time"
+            );
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! What preparing a model gives: a [`PreparedModel`], loaded (and compiled) once,
-//! that hands each worker its own callable instance ([`Forward`]), for forwards of
-//! the sizes in [`Batches`]. Preparing one is the work of `prepare.rs` (and, for
+//! that hands each worker its own callable instance
+//! ([`Forward`]), for forwards of the sizes it was prepared for. Preparing one is the work of `prepare.rs` (and, for
 //! model files, `file.rs`); this file is what both produce.
 //!
 //! Why per-worker instances: tch's eager `FuncT` is `Send` but not `Sync`, so each
@@ -17,6 +17,8 @@ use tch::Tensor;
 
 use super::aoti::AotiModule;
 use super::fault::FaultPlan;
+use super::forward::Forward;
+use super::graphed::GraphPlan;
 use super::jit::FrozenModule;
 use super::script::ScriptModule;
 use super::spin::SpinModel;
@@ -24,13 +26,6 @@ use super::zoo::{infer, Architecture};
 use crate::config::Precision;
 use crate::error::{Error, Result};
 use crate::results::ModelInfo;
-
-/// One worker's callable model.
-pub trait Forward: Send {
-    /// Runs inference on a batch, one tensor `[n, ...]` per model input, and returns
-    /// the response `[n, ...]` (`[n, classes]` for the built-in models).
-    fn forward(&self, inputs: &[Tensor]) -> Result<Tensor>;
-}
 
 pub(super) enum Prepared {
     Eager {
@@ -46,6 +41,13 @@ pub(super) enum Prepared {
         device: tch::Device,
     },
     Spin(SpinModel),
+    /// The eager forward, captured per worker as CUDA graphs (`--compile cuda-graph`).
+    Graphed {
+        master: VarStore,
+        arch: Architecture,
+        precision: Precision,
+        plan: GraphPlan,
+    },
 }
 
 /// A loaded (and possibly compiled) model, ready to hand out worker instances.
@@ -153,7 +155,38 @@ impl PreparedModel {
             Prepared::Frozen(module) => Box::new(SharedFrozen(Arc::clone(module))),
             Prepared::Aoti { path, device } => Box::new(AotiModule::load(path, *device)?),
             Prepared::Spin(spin) => Box::new(*spin),
+            Prepared::Graphed {
+                master,
+                arch,
+                precision,
+                plan,
+            } => plan.capture(Box::new(eager_copy(
+                master,
+                *arch,
+                *precision,
+                self.channels_last,
+            )?))?,
         })
+    }
+
+    /// Seconds the model took to compile: the trace, freeze or export, or (CUDA
+    /// graphs) one worker's capture once an instance has been made; `None` when
+    /// nothing was compiled.
+    pub fn compile_time_s(&self) -> Option<f64> {
+        match &self.prepared {
+            Prepared::Graphed { plan, .. } => plan.capture_time(),
+            _ => self.compile_time,
+        }
+        .map(|d| d.as_secs_f64())
+    }
+
+    /// The model as the report describes it, with what its CUDA graphs counted.
+    pub fn report_info(&self) -> ModelInfo {
+        let mut info = self.info.clone();
+        if let Prepared::Graphed { plan, .. } = &self.prepared {
+            info.cuda_graph = Some(plan.facts());
+        }
+        info
     }
 }
 
@@ -192,22 +225,5 @@ pub(super) fn cast(vs: &mut VarStore, precision: Precision) {
         Precision::Fp32 => {}
         Precision::Fp16 => vs.half(),
         Precision::Bf16 => vs.bfloat16(),
-    }
-}
-
-/// The batch sizes the forward will see: every request's samples, up to the most
-/// one forward takes (above it: dynamic batching).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Batches {
-    /// Samples of every request: the batch traced, probed and exported with.
-    pub example: u32,
-    /// The most samples one forward takes.
-    pub max: u32,
-}
-
-impl Batches {
-    /// Every forward has `n` samples.
-    pub fn fixed(n: u32) -> Self {
-        Self { example: n, max: n }
     }
 }

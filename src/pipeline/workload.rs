@@ -119,13 +119,13 @@ impl Workload {
     /// server's cold-start latency.
     pub fn facts(&self, warmup_ns: u64) -> ServerFacts {
         ServerFacts {
-            model: self.model.info.clone(),
+            model: self.model.report_info(),
             device: self.device.describe(),
             intra_op_threads: Some(self.intra_op_threads),
             compute_threads: self.server_threads() as u32,
             oversubscribed: false, // RunReport::new sets it
             load_time_s: self.model.load_time.map(|d| d.as_secs_f64()),
-            compile_time_s: self.model.compile_time.map(|d| d.as_secs_f64()),
+            compile_time_s: self.model.compile_time_s(),
             warmup_latency_ms: crate::metrics::ms(warmup_ns as f64),
         }
     }

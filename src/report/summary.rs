@@ -123,6 +123,9 @@ pub fn render(r: &RunReport) -> String {
         ),
         or_absent(r.pipeline_efficiency, |v| format!("{v:.4}"), "n/a"),
     );
+    if crate::metrics::launch_bound(r.utilization.gpu_pct, r.pipeline_efficiency) {
+        let _ = writeln!(s, "NOTE: {}.", crate::metrics::LAUNCH_BOUND_NOTE);
+    }
     gpu_lines(&mut s, r);
     s
 }

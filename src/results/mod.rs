@@ -43,6 +43,26 @@ pub struct ModelInfo {
     /// TorchScript file): the cache or this run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compile_cache: Option<CompileCache>,
+    /// `--compile cuda-graph`: the sizes captured and the padding the run's
+    /// batches needed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cuda_graph: Option<GraphFacts>,
+}
+
+/// What `--compile cuda-graph` captured and how much of its work was padding.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GraphFacts {
+    /// Batch sizes captured, ascending: a batch runs in the smallest that holds it.
+    pub sizes: Vec<u32>,
+    /// One worker's capture of every size (warm-ups included), s; it is the
+    /// run's `compile_time_s`.
+    pub capture_s: Option<f64>,
+    /// Samples the replays answered (every forward: warm-up and bare loop too).
+    pub samples: u64,
+    /// Rows the replays computed beyond the batches' samples.
+    pub padded_samples: u64,
+    /// padded / (samples + padded); `None` before any replay.
+    pub padding_share: Option<f64>,
 }
 
 /// Where a model made with Python came from (`--compile aot-inductor`, `--quantize`).

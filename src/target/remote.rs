@@ -312,6 +312,7 @@ impl RemoteServer {
                     )
                 }),
                 compile_cache: None,
+                cuda_graph: None,
             },
             device: format!("remote: {}", self.target.url),
             intra_op_threads: None,

@@ -135,7 +135,7 @@ pub struct SweepArgs {
     /// cores) or seed (the seed runner's grid at 224 px: hours on a CPU).
     #[arg(long, default_value = "quick", conflicts_with = "config")]
     pub preset: String,
-    /// A TOML sweep file instead of a preset (fields: see the README).
+    /// A TOML sweep file instead of a preset (fields: see docs/sweeps.md).
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Runs per configuration [default: the sweep's, 3].
@@ -228,7 +228,7 @@ pub struct ReportArgs {
 
 #[derive(Args)]
 pub struct InitArgs {
-    /// Architecture: resnet18 or tiny-cnn.
+    /// Architecture: resnet18, mobilenet_v3_small, tiny-transformer or tiny-cnn.
     #[arg(long)]
     pub model: String,
     /// Folder to write model.safetensors and model.json into.

@@ -328,6 +328,11 @@ pub(crate) fn progress_lines(prefix: &'static str, quiet: bool) -> impl Fn(&str)
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Hidden switch for tests/docs.rs, which checks every command in the docs:
+    // INFERBENCH_PARSE_ONLY=1 stops once clap has accepted the flags (its errors still exit 2).
+    if std::env::var_os("INFERBENCH_PARSE_ONLY").is_some_and(|v| v == "1") {
+        return ExitCode::SUCCESS;
+    }
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::InitModel(args) => init_model(args),

@@ -11,7 +11,8 @@ use inferbench::config::{
 /// What runs, and where.
 #[derive(Args)]
 pub struct ModelArgs {
-    /// Model: resnet18, tiny-cnn, torchscript:PATH (a file saved by torch.jit.save),
+    /// Model: resnet18, mobilenet_v3_small, tiny-transformer (token ids), tiny-cnn,
+    /// torchscript:PATH (a file saved by torch.jit.save),
     /// aoti:PATH (a .pt2 from torch._inductor.aoti_compile_and_package; give a file's
     /// inputs with --input), spin:<duration> (a forward that busy-waits, e.g.
     /// spin:2ms), or fail:<model>@N[:error|:panic|:hang] (the N-th forward fails, e.g.
@@ -27,9 +28,10 @@ pub struct ModelArgs {
     #[arg(long, default_value_t = 1)]
     pub batch_size: u32,
     /// How the forward is prepared: eager, torchscript (a trace; a file as saved),
-    /// frozen (torch.jit.freeze + optimize_for_inference) or aot-inductor (torch.export,
-    /// then AOTInductor, with the venv's Python, cached; an aoti: file as saved)
-    /// [default: eager; a file: as saved].
+    /// frozen (torch.jit.freeze + optimize_for_inference), aot-inductor (torch.export,
+    /// then AOTInductor, with the venv's Python, cached; an aoti: file as saved) or
+    /// cuda-graph (the eager forward captured per worker and batch size and replayed;
+    /// CUDA only) [default: eager; a file: as saved].
     #[arg(long, value_enum)]
     pub compile: Option<CompileArg>,
     /// One input of the model per sample, without the batch dimension:
@@ -101,6 +103,7 @@ pub enum CompileArg {
     Torchscript,
     Frozen,
     AotInductor,
+    CudaGraph,
 }
 
 impl CompileArg {
@@ -113,6 +116,7 @@ impl CompileArg {
             Some(Self::Torchscript) => CompileMode::Torchscript,
             Some(Self::Frozen) => CompileMode::Frozen,
             Some(Self::AotInductor) => CompileMode::AotInductor,
+            Some(Self::CudaGraph) => CompileMode::CudaGraph,
         }
     }
 }

@@ -110,6 +110,32 @@ fn results_table(md: &mut String, data: &SweepData, goal: &Goal, rec: &Recommend
         let _ = writeln!(md, "{}", config_row(data, c, mark, &extra, p));
     }
     md.push('\n');
+    launch_bound(md, data);
+}
+
+/// The configurations whose bare forward is no bound (see metrics::launch_bound).
+fn launch_bound(md: &mut String, data: &SweepData) {
+    let ids: Vec<String> = data
+        .configs
+        .iter()
+        .filter(|c| {
+            c.figures.as_ref().is_some_and(|f| {
+                crate::metrics::launch_bound(
+                    f.gpu_util_pct.as_ref().map(|s| s.mean),
+                    f.pipeline_efficiency.as_ref().map(|s| s.mean),
+                )
+            })
+        })
+        .map(|c| format!("`{}`", c.id))
+        .collect();
+    if !ids.is_empty() {
+        let _ = writeln!(
+            md,
+            "Launch-bound: {}. For these, {}.\n",
+            ids.join(", "),
+            crate::metrics::LAUNCH_BOUND_NOTE
+        );
+    }
 }
 
 fn config_row(
