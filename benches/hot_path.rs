@@ -19,7 +19,7 @@ use inferbench::pipeline::wait::WaitPolicy;
 use inferbench::report::summary;
 use inferbench::request::{Batch, Request, RequestMeta, RunClock, Stamp, Stamps};
 use inferbench::results::jsonl::JsonlSink;
-use inferbench::results::{Environment, ModelInfo, RunReport};
+use inferbench::results::{Environment, ModelInfo, RunReport, ServerFacts};
 
 /// Requests per measured call of a per-request bench.
 const N: u64 = 64;
@@ -169,24 +169,26 @@ fn report() -> (RunReport, JsonlSink) {
     }
     let report = RunReport {
         config: RunConfig::default(),
-        model: ModelInfo {
-            arch: "resnet18".into(),
-            weights: "generated".into(),
-            parameters: Some(11_689_512),
-            image_size: 64,
-            num_classes: 1000,
-            inputs: Vec::new(),
-            output: None,
-            compile_cache: None,
-            cuda_graph: None,
+        server: ServerFacts {
+            model: ModelInfo {
+                arch: "resnet18".into(),
+                weights: "generated".into(),
+                parameters: Some(11_689_512),
+                image_size: 64,
+                num_classes: 1000,
+                inputs: Vec::new(),
+                output: None,
+                compile_cache: None,
+                cuda_graph: None,
+            },
+            device: "cpu".into(),
+            intra_op_threads: Some(2),
+            compute_threads: 2,
+            oversubscribed: false,
+            load_time_s: Some(0.1),
+            compile_time_s: None,
+            warmup_latency_ms: 12.0,
         },
-        device: "cpu".into(),
-        intra_op_threads: Some(2),
-        compute_threads: 2,
-        oversubscribed: false,
-        load_time_s: Some(0.1),
-        compile_time_s: None,
-        warmup_latency_ms: 12.0,
         latency_ms: r.summary().expect("recorded"),
         stages_ms: stages.summary().expect("recorded"),
         throughput_samples_per_s: 180.0,

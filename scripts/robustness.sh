@@ -8,8 +8,8 @@
 #                                       60 s) or exited with a wrong status, and their times
 #   scripts/robustness.sh kill-appends N   N times: start a writer appending records,
 #                                       SIGKILL it a random 0-300 ms after its first
-#                                       append; then checks
-#                                       that every line of the file parses
+#                                       append; then checks that every line of the
+#                                       file parses (tests/append_kill.rs with N kills)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?usage: scripts/robustness.sh faults|kill-appends N}
@@ -44,34 +44,9 @@ faults)
   done
   ;;
 kill-appends)
-  cargo build --release --quiet --example append_stress
-  file="$work/appends.jsonl"
-  for ((i = 0; i < count; i++)); do
-    before=$(stat -c %s "$file" 2>/dev/null || echo 0)
-    target/release/examples/append_stress "$file" &
-    pid=$!
-    # Kill only once it is appending (it loads libtorch first), at a random moment.
-    for ((w = 0; w < 1000; w++)); do
-      [[ $(stat -c %s "$file" 2>/dev/null || echo 0) -gt $before ]] && break
-      sleep 0.01
-    done
-    sleep "0.$(printf %03d $((RANDOM % 300)))"
-    kill -KILL "$pid"
-    wait "$pid" 2>/dev/null || true
-  done
-  python3 - "$file" "$count" <<'PY'
-import json, sys
-path, kills = sys.argv[1], int(sys.argv[2])
-lines = open(path, encoding="utf-8").read().split("\n")
-tail = lines.pop()  # after the last newline: empty unless the last write was cut short
-def parses(line):
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
-bad = [n + 1 for n, line in enumerate(lines) if not parses(line)]
-print(f"{kills} SIGKILLs: {len(lines)} lines, {len(lines) - len(bad)} parse, {len(bad)} do not {bad[:5]}; unterminated tail: {len(tail)} bytes")
-PY
+  # The writer and the checks are tests/append_kill.rs (3 kills in every test run).
+  INFERBENCH_APPEND_KILLS=$count cargo test --release --locked --quiet --test append_kill \
+    -- --nocapture a_writer_killed_at_any_moment
   ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

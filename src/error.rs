@@ -122,6 +122,29 @@ pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
         .unwrap_or("unknown panic")
 }
 
+/// Takes a message a C++ shim returned (`shim/*.cpp`: every call returns null on
+/// success, else a C++ exception's text): `None` for null, else the text, after
+/// which `free` releases the string with the allocator that made it. The one place
+/// such a pointer becomes a Rust string; each caller then makes its own error.
+///
+/// # Safety
+/// `message` is null or a NUL-terminated string that no one else uses or frees,
+/// and `free` releases it.
+pub unsafe fn take_shim_message(
+    message: *mut std::ffi::c_char,
+    free: impl FnOnce(*mut std::ffi::c_char),
+) -> Option<String> {
+    if message.is_null() {
+        return None;
+    }
+    // SAFETY: non-null, NUL-terminated and ours until `free`, by the contract above.
+    let text = unsafe { std::ffi::CStr::from_ptr(message) }
+        .to_string_lossy()
+        .into_owned();
+    free(message);
+    Some(text)
+}
+
 /// A message without libtorch's C++ context: libtorch appends "Exception raised
 /// from ..." and a stack of frames to its first line, dozens of lines a user cannot
 /// act on. Keeps every line before that context; the frames are shown only on
@@ -145,6 +168,26 @@ pub fn without_cpp_frames(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shim_message_is_read_once_and_freed_once_and_null_is_none() {
+        let mut freed = 0;
+        // SAFETY: null is allowed; `free` is not called for it.
+        assert_eq!(
+            unsafe { take_shim_message(std::ptr::null_mut(), |_| freed += 1) },
+            None
+        );
+        let raw = std::ffi::CString::new("boom\nframe #0").unwrap().into_raw();
+        // SAFETY: a string from CString::into_raw, freed by CString::from_raw.
+        let text = unsafe {
+            take_shim_message(raw, |m| {
+                freed += 1;
+                drop(std::ffi::CString::from_raw(m));
+            })
+        };
+        assert_eq!(text.as_deref(), Some("boom\nframe #0"));
+        assert_eq!(freed, 1);
+    }
 
     #[test]
     fn cpp_frames_are_cut_and_the_meaningful_line_kept() {

@@ -41,11 +41,11 @@ fn assert_consistent(r: &RunReport) {
     assert!(r.throughput_samples_per_s > 0.0 && r.window_s > 0.0);
     let implied = r.samples as f64 / r.window_s;
     assert!((implied - r.throughput_samples_per_s).abs() <= 1e-9 * implied);
-    assert!(r.warmup_latency_ms > 0.0);
-    assert!(r.load_time_s.is_some_and(|t| t > 0.0));
-    assert_eq!(r.model.weights, "checkpoint");
+    assert!(r.server.warmup_latency_ms > 0.0);
+    assert!(r.server.load_time_s.is_some_and(|t| t > 0.0));
+    assert_eq!(r.server.model.weights, "checkpoint");
     assert_eq!(
-        r.compile_time_s.is_some(),
+        r.server.compile_time_s.is_some(),
         r.config.model.compile == CompileMode::Torchscript
     );
     // Never above 100 %. Absent only for a window shorter than the 100 ms sampling

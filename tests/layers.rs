@@ -1,6 +1,8 @@
 //! The crate's structure, read from its source: dependencies between top-level
 //! modules point one way (down the layer table below, never up, and never in a
-//! cycle), and no source file outgrows what a reader takes in at once.
+//! cycle), the files inside a folder use each other one way only, no source file
+//! outgrows what a reader takes in at once, and the repository's top-level folders
+//! are the ones the layout names.
 //!
 //! A new top-level module must be added to [`LAYERS`]: where it sits is a design
 //! decision worth one line.
@@ -110,9 +112,8 @@ fn dependencies_point_down_the_layers() {
     assert!(upward.is_empty(), "imports that point up: {upward:?}");
 }
 
-#[test]
-fn top_level_modules_form_no_cycle() {
-    let graph = module_graph();
+/// A cycle of `graph`, if it has one, as the path that closes it.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     // Depth-first search with colours: grey = on the current path.
     fn visit<'a>(
         m: &'a str,
@@ -145,11 +146,116 @@ fn top_level_modules_form_no_cycle() {
         None
     }
     let mut state = BTreeMap::new();
-    for m in graph.keys() {
-        if let Some(cycle) = visit(m, &graph, &mut state, &mut Vec::new()) {
-            panic!("import cycle: {}", cycle.join(" -> "));
+    graph
+        .keys()
+        .find_map(|m| visit(m, graph, &mut state, &mut Vec::new()))
+}
+
+#[test]
+fn top_level_modules_form_no_cycle() {
+    if let Some(cycle) = find_cycle(&module_graph()) {
+        panic!("import cycle: {}", cycle.join(" -> "));
+    }
+}
+
+/// The names a file's code reaches through `prefix` (`super::`, `crate::model::`):
+/// `prefix NAME` and each first name of `prefix {A, B::C}`. Comments are left out:
+/// a doc may mention a sibling; only code ties two files together.
+fn names_after(code: &str, prefix: &str) -> BTreeSet<String> {
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut names = BTreeSet::new();
+    for (i, m) in code.match_indices(prefix) {
+        let rest = &code[i + m.len()..];
+        let Some(group) = rest.strip_prefix('{') else {
+            names.insert(ident(rest));
+            continue;
+        };
+        // The group's items at depth 0: each one's first name.
+        let (mut depth, mut item_start) = (0, true);
+        for (k, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => item_start = true,
+                _ if item_start && !c.is_whitespace() => {
+                    names.insert(ident(&group[k..]));
+                    item_start = false;
+                }
+                _ => {}
+            }
         }
     }
+    names.retain(|n| !n.is_empty());
+    names
+}
+
+/// Per folder of `src` (`model`, `report/sweep`, `bin/inferbench`): each file's
+/// siblings that its code uses (a folder's `mod.rs` or `main.rs`, which declare the
+/// others, and test files are not nodes).
+fn folder_graphs() -> BTreeMap<PathBuf, BTreeMap<String, BTreeSet<String>>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graphs: BTreeMap<PathBuf, BTreeMap<String, BTreeSet<String>>> = BTreeMap::new();
+    for file in files {
+        let folder = file.parent().expect("a file has a folder");
+        let stem = file
+            .file_stem()
+            .expect("a name")
+            .to_string_lossy()
+            .to_string();
+        let rel = folder.strip_prefix(&src).expect("under src").to_path_buf();
+        let skip =
+            ["mod", "main", "lib", "tests"].contains(&stem.as_str()) || stem.ends_with("_tests");
+        if rel.as_os_str().is_empty() || skip {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("source is readable");
+        let code: String = text
+            .split("#[cfg(test)]")
+            .next()
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        // How a sibling is named from this file: `super::x`, or from the crate root
+        // (the binary's root is its folder).
+        let root = match rel.starts_with("bin") {
+            true => "crate::".to_string(),
+            false => format!("crate::{}::", rel.to_string_lossy().replace('/', "::")),
+        };
+        let mut names = names_after(&code, "super::");
+        names.extend(names_after(&code, &root));
+        let siblings: BTreeSet<String> = names
+            .into_iter()
+            .filter(|n| *n != stem)
+            .filter(|n| folder.join(format!("{n}.rs")).is_file() || folder.join(n).is_dir())
+            .collect();
+        graphs.entry(rel).or_default().insert(stem, siblings);
+    }
+    graphs
+}
+
+#[test]
+fn files_inside_a_folder_form_no_cycle() {
+    let circles: Vec<String> = folder_graphs()
+        .iter()
+        .filter_map(|(folder, graph)| {
+            let cycle = find_cycle(graph)?;
+            Some(format!("{}: {}", folder.display(), cycle.join(" -> ")))
+        })
+        .collect();
+    assert!(
+        circles.is_empty(),
+        "files that use each other (move the shared piece into a file both use): {circles:?}"
+    );
 }
 
 #[test]
@@ -174,10 +280,60 @@ fn no_source_file_is_longer_than_a_reader_takes_in() {
     assert!(long.is_empty(), "files over {MAX_LINES} lines: {long:?}");
 }
 
+/// The top-level folders the layout names (design notes): a new one is a decision
+/// worth one line here.
+const TOP_LEVEL_FOLDERS: &[&str] = &[
+    ".cargo",
+    ".ci",
+    "benches",
+    "criterion-baselines",
+    "deploy",
+    "docs",
+    "fixtures",
+    "proto",
+    "scripts",
+    "src",
+    "tests",
+];
+
+#[test]
+fn top_level_folders_are_the_ones_the_layout_names() {
+    // Tracked files only: build outputs and venvs are ignored, not part of the layout.
+    let listed = std::process::Command::new("git")
+        .args(["ls-files", "-z"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output();
+    let Some(listed) = listed.ok().filter(|o| o.status.success()) else {
+        eprintln!("not a git checkout: the folder check is skipped");
+        return;
+    };
+    let folders: BTreeSet<String> = String::from_utf8_lossy(&listed.stdout)
+        .split('\0')
+        .filter_map(|f| f.split_once('/').map(|(top, _)| top.to_string()))
+        .collect();
+    let unnamed: Vec<&String> = folders
+        .iter()
+        .filter(|f| !TOP_LEVEL_FOLDERS.contains(&f.as_str()))
+        .collect();
+    assert!(
+        unnamed.is_empty(),
+        "top-level folders the layout does not name: {unnamed:?} (move the files into \
+         tests/, benches/ or scripts/, or add the folder to TOP_LEVEL_FOLDERS)"
+    );
+}
+
 #[test]
 fn the_scan_sees_a_real_dependency() {
-    // Guards the scan itself: the pipeline is known to use the configuration.
+    // Guards the scan itself: the pipeline is known to use the configuration, the
+    // sweep runner the curve search, and the CLI's flags the model flags.
     assert!(module_graph()["pipeline"].contains("config"));
+    let graphs = folder_graphs();
+    assert!(graphs[Path::new("sweep")]["runner"].contains("curve"));
+    assert!(graphs[Path::new("bin/inferbench")]["server_args"].contains("model_args"));
+    assert_eq!(
+        names_after("use super::{a::{B, C}, d};\nx = super::e::f;", "super::"),
+        BTreeSet::from(["a".to_string(), "d".to_string(), "e".to_string()])
+    );
     assert_eq!(
         crate_refs("use crate::a::b;\n#[cfg(test)]\nuse crate::z;"),
         BTreeSet::from(["a".to_string()])

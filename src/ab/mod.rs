@@ -24,6 +24,7 @@
 pub mod child;
 pub mod figures;
 pub mod procedure;
+pub mod program;
 pub mod render;
 #[cfg(feature = "torch")]
 pub mod serve;

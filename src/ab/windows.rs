@@ -13,8 +13,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
-use super::child::Program;
 use super::procedure::{order, Measure, Pair};
+use super::program::{check_job, scratch_dir, Program};
 use super::{Measurement, Side};
 use crate::error::{Error, Result};
 
@@ -38,21 +38,21 @@ pub struct WindowServers {
 
 impl WindowServers {
     /// `rounds` A B B A rounds per block (at least 1); checks the programs and
-    /// flags as [`super::child::check_job`] says.
+    /// flags as [`check_job`] says.
     pub fn new(
         base: Program,
         head: Program,
         configs: Vec<Vec<String>>,
         rounds: u32,
     ) -> Result<Self> {
-        super::child::check_job(&base, &head, &configs)?;
+        check_job(&base, &head, &configs)?;
         Ok(Self {
             base,
             head,
             configs,
             rounds: rounds.max(1),
             blocks: 0,
-            scratch: super::child::scratch_dir()?,
+            scratch: scratch_dir()?,
         })
     }
 

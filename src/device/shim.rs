@@ -7,11 +7,11 @@
 //! caller sees a raw pointer. Without a GPU the calls fail with libtorch's own words
 //! (e.g. "CUDA driver version is insufficient…" or "no CUDA GPUs are available").
 
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void};
 
 use tch::{Kind, Tensor};
 
-use crate::error::{Error, Result};
+use crate::error::{take_shim_message, Error, Result};
 
 /// A CUDA stream as plain data (c10's `Stream::pack3`): pool streams live as long
 /// as the process, so a stream needs no freeing and may be copied between threads.
@@ -49,17 +49,12 @@ extern "C" {
 
 /// Turns a shim return value into a result; `what` says which call failed.
 pub(super) fn check(what: &str, message: *mut c_char) -> Result<()> {
-    if message.is_null() {
-        return Ok(());
+    // SAFETY: a shim return value: null, or a malloc'd string we own until
+    // ib_free_error, which frees it once.
+    match unsafe { take_shim_message(message, |m| ib_free_error(m)) } {
+        None => Ok(()),
+        Some(text) => Err(Error::Device(format!("{what}: {}", first_line(&text)))),
     }
-    // SAFETY: a non-null return is a NUL-terminated string from malloc, owned by us
-    // until ib_free_error.
-    let text = unsafe { CStr::from_ptr(message) }
-        .to_string_lossy()
-        .into_owned();
-    // SAFETY: freed once, with the allocator that made it.
-    unsafe { ib_free_error(message) };
-    Err(Error::Device(format!("{what}: {}", first_line(&text))))
 }
 
 /// c10 messages append a C++ backtrace after the first line; the first line says it.

@@ -6,12 +6,12 @@
 //! Each worker loads its own loader, so each has its own runner and none waits for
 //! another's; on CUDA the runner computes on the worker's current stream.
 
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::path::Path;
 
 use tch::{Device, Tensor};
 
-use crate::error::{Error, Result};
+use crate::error::{take_shim_message, Error, Result};
 
 #[cfg(jit_shim)]
 mod shim {
@@ -136,16 +136,7 @@ impl AotiModule {
         let message = unsafe { shim::ib_aoti_metadata(self.loader, key.as_ptr(), &mut value) };
         check(message)
             .map_err(|why| Error::Pipeline(format!("reading the package metadata: {why}")))?;
-        if value.is_null() {
-            return Ok(None);
-        }
-        // SAFETY: non-null: a NUL-terminated string from the shim's malloc.
-        let text = unsafe { CStr::from_ptr(value) }
-            .to_string_lossy()
-            .into_owned();
-        // SAFETY: freed once, by the allocator that made it.
-        unsafe { shim::ib_aoti_free_error(value) };
-        Ok(Some(text))
+        Ok(take(value))
     }
 
     /// The response for `inputs`: the package's first output; also how many
@@ -245,16 +236,17 @@ impl Drop for AotiModule {
 
 /// A shim return value as a result whose error is the C++ message.
 fn check(message: *mut c_char) -> std::result::Result<(), String> {
-    if message.is_null() {
-        return Ok(());
+    match take(message) {
+        None => Ok(()),
+        Some(text) => Err(crate::error::without_cpp_frames(&text).trim().to_string()),
     }
-    // SAFETY: a non-null return is a NUL-terminated string from malloc, owned by us
-    // until freed below, once.
-    let text = unsafe { CStr::from_ptr(message) }
-        .to_string_lossy()
-        .into_owned();
-    unsafe { shim::ib_aoti_free_error(message) };
-    Err(crate::error::without_cpp_frames(&text).trim().to_string())
+}
+
+/// A string the shim made (a message or a metadata value; null: none), freed here.
+fn take(text: *mut c_char) -> Option<String> {
+    // SAFETY: the shim's strings are null or malloc'd and ours until
+    // ib_aoti_free_error (the allocator that made them), which frees them once.
+    unsafe { take_shim_message(text, |t| shim::ib_aoti_free_error(t)) }
 }
 
 #[cfg(test)]

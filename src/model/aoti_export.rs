@@ -23,27 +23,11 @@ use tch::nn::VarStore;
 use tch::Device;
 
 use super::export_python::{device_name, python, run_export, Compiled, Job, EXPORT_SCRIPT};
-use super::export_weights::{weights_digest, write_weights};
+use super::export_weights::{short_digest, weights_digest, write_weights};
 use super::zoo::Architecture;
-use crate::config::{InputSpec, Precision};
 use crate::error::{Error, Result};
 
-/// What a package is compiled for.
-#[derive(Debug, Clone)]
-pub struct ExportShape {
-    /// The model's input, per sample (an image, or token ids).
-    pub input: InputSpec,
-    /// Samples of every request.
-    pub batch: u32,
-    /// The most samples one forward takes (above `batch`: dynamic batching).
-    pub max_batch: u32,
-    /// Element type of weights and inputs.
-    pub precision: Precision,
-    /// Where the package runs.
-    pub device: Device,
-    /// Weights and inputs in the channels-last memory format.
-    pub channels_last: bool,
-}
+pub use super::export_python::ExportShape;
 
 /// What the export script makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,11 +288,4 @@ fn cpu_isa() -> String {
     let have: Vec<&str> = line.split_whitespace().collect();
     let found: Vec<&str> = FLAGS.into_iter().filter(|f| have.contains(f)).collect();
     format!("{} [{}]", std::env::consts::ARCH, found.join(" "))
-}
-
-/// 16 hex digits of SHA-256: a folder name for a key.
-pub(super) fn short_digest(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(text.as_bytes());
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -9,8 +9,9 @@ use tch::nn::{FuncT, VarStore};
 
 use super::aoti::AotiModule;
 use super::aoti_export::{self, ExportShape};
+use super::forward::Batches;
 use super::jit::FrozenModule;
-use super::prepare::{Batches, Prepared};
+use super::prepared::Prepared;
 use super::script::ScriptModule;
 use super::trace::{example_input, trace};
 use super::zoo::Architecture;

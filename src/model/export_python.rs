@@ -15,6 +15,23 @@ use super::zoo::Architecture;
 use crate::config::{InputSpec, Precision, ValueRange};
 use crate::error::{Error, Result};
 
+/// What a package is compiled for.
+#[derive(Debug, Clone)]
+pub struct ExportShape {
+    /// The model's input, per sample (an image, or token ids).
+    pub input: InputSpec,
+    /// Samples of every request.
+    pub batch: u32,
+    /// The most samples one forward takes (above `batch`: dynamic batching).
+    pub max_batch: u32,
+    /// Element type of weights and inputs.
+    pub precision: Precision,
+    /// Where the package runs.
+    pub device: Device,
+    /// Weights and inputs in the channels-last memory format.
+    pub channels_last: bool,
+}
+
 /// The export script, run with `python -c`.
 pub(super) const EXPORT_SCRIPT: &str = include_str!("../../scripts/aoti-export.py");
 
@@ -67,7 +84,7 @@ pub(super) struct Job<'a> {
     /// The architecture.
     pub(super) arch: Architecture,
     /// The input, batches, precision, device and layout.
-    pub(super) shape: &'a super::aoti_export::ExportShape,
+    pub(super) shape: &'a ExportShape,
     /// The folder with the weights, where the result goes.
     pub(super) work: &'a Path,
     /// The file to make in `work`.

@@ -8,7 +8,6 @@ use std::path::Path;
 use tch::nn::VarStore;
 use tch::{Device, Kind};
 
-use super::aoti_export::short_digest;
 use crate::error::{Error, Result};
 
 /// Writes `vs`'s tensors as fp32 for the export script: `weights.bin` (little
@@ -56,4 +55,11 @@ pub(super) fn weights_digest(vs: &VarStore) -> Result<String> {
         );
     }
     Ok(short_digest(&text))
+}
+
+/// 16 hex digits of SHA-256: a folder name for a key.
+pub(super) fn short_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -16,8 +16,9 @@ use std::time::Instant;
 use tch::{Device, Tensor};
 
 use super::aoti::AotiModule;
+use super::forward::Batches;
 use super::jit::FrozenModule;
-use super::prepare::{Batches, Prepared, PreparedModel};
+use super::prepared::{Prepared, PreparedModel};
 use super::script::{describe_output, first_tensor, ScriptModule};
 use crate::config::{CompileMode, InputSpec, ModelConfig, ModelFile};
 use crate::error::{Error, Result};

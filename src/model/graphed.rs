@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use tch::Tensor;
 
-use super::prepare::{Batches, Forward};
+use super::forward::{Batches, Forward};
 use crate::config::{InputSpec, ModelConfig};
 use crate::error::{Error, Result};
 use crate::results::GraphFacts;

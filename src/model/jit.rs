@@ -12,12 +12,12 @@
 //! file (tch saves it into a temporary folder, deleted on return) and is held here
 //! as an opaque pointer with its own forward.
 
-use std::ffi::{c_char, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CString};
 use std::path::Path;
 
 use tch::{CModule, Device, Tensor};
 
-use crate::error::{Error, Result};
+use crate::error::{take_shim_message, Error, Result};
 
 #[cfg(jit_shim)]
 extern "C" {
@@ -128,19 +128,15 @@ fn device_name(device: Device) -> String {
 
 /// Turns a shim return value into a result; `what` says which call failed.
 fn check(what: &str, message: *mut c_char) -> Result<()> {
-    if message.is_null() {
-        return Ok(());
+    // SAFETY: a shim return value: null, or a string we own until free_error
+    // (the allocator that made it), which frees it once.
+    match unsafe { take_shim_message(message, |m| shim::free_error(m)) } {
+        None => Ok(()),
+        Some(text) => Err(Error::Pipeline(format!(
+            "{what} failed: {}",
+            crate::error::without_cpp_frames(&text).trim()
+        ))),
     }
-    // SAFETY: a non-null return is a NUL-terminated string from malloc, owned by us
-    // until freed below, once.
-    let text = unsafe { CStr::from_ptr(message) }
-        .to_string_lossy()
-        .into_owned();
-    unsafe { shim::free_error(message) };
-    Err(Error::Pipeline(format!(
-        "{what} failed: {}",
-        crate::error::without_cpp_frames(&text).trim()
-    )))
 }
 
 /// The shim's calls, or stand-ins that say it was not built.

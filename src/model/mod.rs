@@ -17,10 +17,12 @@ mod export_weights;
 pub mod fault;
 mod file;
 pub mod flops;
+mod forward;
 mod graphed;
 mod jit;
 mod mobilenet;
 mod prepare;
+mod prepared;
 pub mod script;
 pub mod spin;
 mod trace;
@@ -28,8 +30,10 @@ pub mod transformer;
 pub mod zoo;
 
 pub use check::{check_grid, check_loads};
+pub use forward::{Batches, Forward};
 pub use jit::{is_channels_last, to_channels_last};
-pub use prepare::{prepare, Batches, Forward, PreparedModel};
+pub use prepare::prepare;
+pub use prepared::PreparedModel;
 pub use zoo::Architecture;
 
 /// Runs `draw` right after seeding libtorch's random generator with `seed`, with no

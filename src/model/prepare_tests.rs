@@ -2,7 +2,8 @@
 
 use super::super::trace::example_input;
 use super::*;
-use tch::Kind;
+use crate::config::Precision;
+use tch::{Kind, Tensor};
 
 fn tiny(precision: Precision, compile: CompileMode) -> ModelConfig {
     ModelConfig {

@@ -123,6 +123,7 @@ impl Workload {
             device: self.device.describe(),
             intra_op_threads: Some(self.intra_op_threads),
             compute_threads: self.server_threads() as u32,
+            oversubscribed: false, // RunReport::new sets it
             load_time_s: self.model.load_time.map(|d| d.as_secs_f64()),
             compile_time_s: self.model.compile_time_s(),
             warmup_latency_ms: crate::metrics::ms(warmup_ns as f64),

@@ -6,6 +6,7 @@
 pub mod calibration;
 pub mod curve;
 pub mod summary;
+mod summary_lines;
 pub mod sweep;
 mod target_summary;
 pub mod trace;

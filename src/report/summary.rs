@@ -3,13 +3,9 @@
 
 use std::fmt::Write;
 
+use super::summary_lines::{gpu_utilization_line, incomplete_line, latency_lines, or_absent};
 use crate::config::Arrival;
 use crate::results::RunReport;
-
-/// Formats an optional figure, or says why it is absent.
-pub(super) fn or_absent(value: Option<f64>, fmt: impl Fn(f64) -> String, absent: &str) -> String {
-    value.map_or_else(|| absent.to_string(), fmt)
-}
 
 /// One line naming the configuration.
 pub fn config_line(r: &RunReport) -> String {
@@ -31,34 +27,25 @@ pub fn config_line(r: &RunReport) -> String {
         Arrival::Concurrency(n) => format!("concurrency {n}"),
         Arrival::Poisson(rate) => format!("poisson {rate} req/s"),
     };
-    let input = if r.model.inputs.is_empty() {
-        format!("{0}x{0} px", r.model.image_size)
+    let input = if r.server.model.inputs.is_empty() {
+        format!("{0}x{0} px", r.server.model.image_size)
     } else {
-        format!("input {}", r.model.inputs.join(" + "))
+        format!("input {}", r.server.model.inputs.join(" + "))
     };
-    let params = match r.model.parameters {
+    let params = match r.server.model.parameters {
         Some(p) if p >= 10_000 => format!("{:.2} M params", p as f64 / 1e6),
         Some(p) => format!("{p} params"),
         None => "parameters not listed".to_string(),
     };
     format!(
         "{} ({} weights, {params}) {input}, batch {}, {compile}, {} worker(s), {streams} streams, {arrival}, {} intra-op thread(s), {}",
-        r.model.arch,
-        r.model.weights,
+        r.server.model.arch,
+        r.server.model.weights,
         c.load.batch_size,
         c.backend.workers,
-        r.intra_op_threads.map_or("?".to_string(), |t| t.to_string()),
-        r.device,
+        r.server.intra_op_threads.map_or("?".to_string(), |t| t.to_string()),
+        r.server.device,
     )
-}
-
-/// The arrival process as the summary names it.
-pub(super) fn arrival_name(arrival: Arrival) -> String {
-    match arrival {
-        Arrival::Burst => "burst".to_string(),
-        Arrival::Concurrency(n) => format!("concurrency {n}"),
-        Arrival::Poisson(rate) => format!("poisson {rate} req/s"),
-    }
 }
 
 /// The full summary, one figure a line.
@@ -69,26 +56,30 @@ pub fn render(r: &RunReport) -> String {
     let mut s = String::new();
     incomplete_line(&mut s, r);
     let _ = writeln!(s, "{}", config_line(r));
-    if r.oversubscribed {
+    if r.server.oversubscribed {
         let _ = writeln!(
             s,
             "WARNING: oversubscribed: {} compute threads ({} worker(s) × {} a forward) on {} cores take turns on the cores, so the figures below measure that contention as much as the model; use fewer --workers or --intra-op-threads",
-            r.compute_threads,
+            r.server.compute_threads,
             r.config.backend.workers,
-            r.compute_threads / r.config.backend.workers.max(1),
+            r.server.compute_threads / r.config.backend.workers.max(1),
             r.env.cores
         );
     }
     let _ = writeln!(
         s,
         "torch load time: {}",
-        or_absent(r.load_time_s, |v| format!("{v:.5} s"), "n/a (no weights)")
+        or_absent(
+            r.server.load_time_s,
+            |v| format!("{v:.5} s"),
+            "n/a (no weights)"
+        )
     );
-    let not_compiled = match r.model.weights.as_str() {
+    let not_compiled = match r.server.model.weights.as_str() {
         "file" => "n/a (the file as saved)",
         _ => "n/a (eager)",
     };
-    let cache = match &r.model.compile_cache {
+    let cache = match &r.server.model.compile_cache {
         Some(c) if c.hit => format!(
             " ({} from the cache; making it took {:.1} s)",
             c.made, c.compiled_in_s
@@ -102,9 +93,13 @@ pub fn render(r: &RunReport) -> String {
     let _ = writeln!(
         s,
         "compile time: {}{cache}",
-        or_absent(r.compile_time_s, |v| format!("{v:.5} s"), not_compiled)
+        or_absent(
+            r.server.compile_time_s,
+            |v| format!("{v:.5} s"),
+            not_compiled
+        )
     );
-    if let Some(output) = &r.model.output {
+    if let Some(output) = &r.server.model.output {
         let _ = writeln!(s, "Response: {output}");
     }
     latency_lines(&mut s, r);
@@ -134,102 +129,6 @@ pub fn render(r: &RunReport) -> String {
     gpu_lines(&mut s, r);
     s
 }
-
-/// The line that says a run was cut short, when it was.
-pub(super) fn incomplete_line(s: &mut String, r: &RunReport) {
-    if let Some(why) = &r.incomplete {
-        let _ = writeln!(
-            s,
-            "INCOMPLETE: {why}; the figures below cover only the {} responses that came",
-            r.requests
-        );
-    }
-}
-
-/// The cold start, the latency figures, throughput, the stage breakdown and the
-/// load generator's own share: the same for a local and a remote run.
-pub(super) fn latency_lines(s: &mut String, r: &RunReport) {
-    let l = &r.latency_ms;
-    let _ = writeln!(s, "Warmup latency: {:.5} ms", r.warmup_latency_ms);
-    let _ = writeln!(
-        s,
-        "Average latency (exclude warmup): {:.5} +/- {:.5} ms",
-        l.mean, l.std
-    );
-    let _ = writeln!(s, "Max latency: {:.5} ms", l.max);
-    let _ = writeln!(s, "Min latency: {:.5} ms", l.min);
-    let _ = writeln!(
-        s,
-        "Percentiles: p50 {:.4} ms | p90 {:.4} ms | p95 {:.4} ms | p99 {:.4} ms | p99.9 {:.4} ms",
-        l.p50, l.p90, l.p95, l.p99, l.p999
-    );
-    let _ = writeln!(
-        s,
-        "Throughput (exclude warmup): {:.5} samples per second ({} requests, {} samples in {:.3} s)",
-        r.throughput_samples_per_s, r.requests, r.samples, r.window_s
-    );
-    let stages: Vec<String> = r
-        .stages_ms
-        .named()
-        .iter()
-        .map(|(n, v)| format!("{n} {v:.4}"))
-        .collect();
-    let _ = writeln!(s, "Stage breakdown (mean ms): {}", stages.join(" | "));
-    if let Some(line) = load_generator_line(r) {
-        let _ = writeln!(s, "{line}");
-    }
-}
-
-/// The GPU utilisation, or why it is absent.
-pub(super) fn gpu_utilization_line(s: &mut String, r: &RunReport) {
-    let gpu_absent = format!(
-        "n/a ({})",
-        r.utilization
-            .gpu_absent_reason
-            .as_deref()
-            .unwrap_or("not measured")
-    );
-    let _ = writeln!(
-        s,
-        "Average GPU utilization: {}",
-        or_absent(r.utilization.gpu_pct, |v| format!("{v:.2} %"), &gpu_absent)
-    );
-}
-
-/// The load generator's own share of an open-loop run on a schedule: how late it
-/// sent, how long a response waited for it, how it waited and the CPU that cost.
-fn load_generator_line(r: &RunReport) -> Option<String> {
-    let g = r.load_generator.as_ref()?;
-    let st = &r.stages_ms;
-    let response = st.get("response").unwrap_or(0.0);
-    let share = 100.0 * (st.sender_lag_mean + response) / r.latency_ms.mean.max(f64::MIN_POSITIVE);
-    let waiting = match g.pickup {
-        crate::results::Pickup::Spin => "spins while requests are in flight",
-        crate::results::Pickup::Park => "parks between responses",
-    };
-    let mut line = format!(
-        "Load generator: sender lag mean {:.1} µs, max {:.3} ms | response pickup mean {:.1} µs | {:.2} % of the mean latency | client {waiting} ({}), {}",
-        st.sender_lag_mean * 1e3,
-        st.sender_lag_max,
-        response * 1e3,
-        share,
-        g.why,
-        or_absent(g.client_cpu_cores, |v| format!("{:.0} % of a core", v * 100.0), "CPU n/a"),
-    );
-    if share > HARNESS_SHARE_WARN_PCT {
-        let why = match g.pickup {
-            crate::results::Pickup::Park => "this machine has no core to spare for it; fewer workers or intra-op threads leave it one",
-            crate::results::Pickup::Spin => "its thread was kept from a core (other load on the machine?); measure again on a quieter one",
-        };
-        line.push_str(&format!(
-            "\nWARNING: the load generator's own delays are {share:.1} % of the mean latency, so the latencies above overstate the server's: {why}"
-        ));
-    }
-    Some(line)
-}
-
-/// Above this share of the mean latency, the load generator's delays get a warning.
-const HARNESS_SHARE_WARN_PCT: f64 = 2.0;
 
 /// GPU memory, clock and power, device stage times and limits: only what was measured.
 fn gpu_lines(s: &mut String, r: &RunReport) {

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::summary::{
+use super::summary_lines::{
     arrival_name, gpu_utilization_line, incomplete_line, latency_lines, or_absent,
 };
 use crate::config::target::{Encoding, Protocol};
@@ -41,8 +41,8 @@ pub fn config_line(r: &RunReport, t: &TargetFacts) -> String {
     format!(
         "target {} ({server}, {place}): model {}, input {}, batch {}, {}, {how}, {} connection(s)",
         t.url,
-        r.model.arch,
-        r.model.inputs.join(" + "),
+        r.server.model.arch,
+        r.server.model.inputs.join(" + "),
         c.load.batch_size,
         arrival_name(c.load.arrival),
         t.connections,
@@ -54,7 +54,7 @@ pub fn render(r: &RunReport, t: &TargetFacts) -> String {
     let mut s = String::new();
     incomplete_line(&mut s, r);
     let _ = writeln!(s, "{}", config_line(r, t));
-    if let Some(output) = &r.model.output {
+    if let Some(output) = &r.server.model.output {
         let _ = writeln!(s, "Response: {output}");
     }
     latency_lines(&mut s, r);

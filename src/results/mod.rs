@@ -140,8 +140,10 @@ pub struct WindowFigures {
     pub window_s: f64,
 }
 
-/// What a started server knew about itself, apart from any window.
-#[derive(Debug, Clone, PartialEq)]
+/// What a started server knew about itself, apart from any window: a part of every
+/// [`RunReport`], whose JSON has these fields at its top level (flattened), in this
+/// order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ServerFacts {
     /// The model that ran.
     pub model: ModelInfo,
@@ -149,14 +151,21 @@ pub struct ServerFacts {
     pub device: String,
     /// libtorch intra-op threads per worker; `None` for a server over the network.
     pub intra_op_threads: Option<u32>,
-    /// Threads the server keeps busy computing (see [`RunReport::compute_threads`]);
-    /// 0 for a server over the network, whose threads the client cannot see.
+    /// Threads the server keeps busy computing: workers × the threads one forward
+    /// uses (intra-op threads; one for the spin model; one per worker on a GPU).
+    /// 0 where unknown: records older than the field, a server over the network.
+    #[serde(default)]
     pub compute_threads: u32,
+    /// More compute threads than the cores of the machine: the threads took turns
+    /// on the cores, and the figures measure that contention as much as the model.
+    /// Set by [`RunReport::new`] against the environment's cores.
+    #[serde(default)]
+    pub oversubscribed: bool,
     /// Time to load (or generate) the weights, seconds.
     pub load_time_s: Option<f64>,
     /// Time to prepare the forward (trace), seconds; `None` in eager mode.
     pub compile_time_s: Option<f64>,
-    /// Latency of the cold-start request, ms.
+    /// Latency of the cold-start request, sent alone before anything else, ms.
     pub warmup_latency_ms: f64,
 }
 
@@ -191,27 +200,9 @@ pub struct LoadGenerator {
 pub struct RunReport {
     /// The configuration that ran.
     pub config: RunConfig,
-    /// The model that ran.
-    pub model: ModelInfo,
-    /// The device it ran on.
-    pub device: String,
-    /// libtorch intra-op threads per worker; `None` for a server over the network.
-    pub intra_op_threads: Option<u32>,
-    /// Threads the server keeps busy computing: workers × the threads one forward
-    /// uses (intra-op threads; one for the spin model; one per worker on a GPU).
-    /// 0 where unknown: records older than the field, a server over the network.
-    #[serde(default)]
-    pub compute_threads: u32,
-    /// More compute threads than the cores of the machine: the threads took turns
-    /// on the cores, and the figures measure that contention as much as the model.
-    #[serde(default)]
-    pub oversubscribed: bool,
-    /// Time to load (or generate) the weights, seconds.
-    pub load_time_s: Option<f64>,
-    /// Time to trace the model, seconds; `None` in eager mode.
-    pub compile_time_s: Option<f64>,
-    /// Latency of the cold-start request, sent alone before anything else.
-    pub warmup_latency_ms: f64,
+    /// The model, device, threads and start-up times of the server that ran.
+    #[serde(flatten)]
+    pub server: ServerFacts,
     /// End-to-end latency of the measured requests.
     pub latency_ms: LatencySummary,
     /// Mean time per stage of the measured requests.
@@ -268,16 +259,13 @@ impl RunReport {
         env: Environment,
     ) -> Self {
         let throughput = window.throughput_samples_per_s;
+        let server = ServerFacts {
+            oversubscribed: server.compute_threads as usize > env.cores,
+            ..server
+        };
         Self {
             config,
-            model: server.model,
-            device: server.device,
-            intra_op_threads: server.intra_op_threads,
-            compute_threads: server.compute_threads,
-            oversubscribed: server.compute_threads as usize > env.cores,
-            load_time_s: server.load_time_s,
-            compile_time_s: server.compile_time_s,
-            warmup_latency_ms: server.warmup_latency_ms,
+            server,
             latency_ms: window.latency_ms,
             stages_ms: window.stages_ms,
             device_stages_ms: None,
@@ -294,5 +282,70 @@ impl RunReport {
             incomplete: None,
             target: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The top-level keys of a JSON object, in their order.
+    fn keys(line: &str) -> Vec<String> {
+        struct Keys(Vec<String>);
+        impl<'de> Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Visit;
+                impl<'de> serde::de::Visitor<'de> for Visit {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: A,
+                    ) -> Result<Keys, A::Error> {
+                        let mut keys = Vec::new();
+                        while let Some((k, _)) =
+                            map.next_entry::<String, serde::de::IgnoredAny>()?
+                        {
+                            keys.push(k);
+                        }
+                        Ok(Keys(keys))
+                    }
+                }
+                d.deserialize_map(Visit)
+            }
+        }
+        serde_json::from_str::<Keys>(line).unwrap().0
+    }
+
+    /// Lines `inferbench run` wrote before the server's facts became one struct
+    /// (a whole run, one cut short with batching in the dedicated layout, and an
+    /// open loop): each parses, and is written again with the same fields in the
+    /// same order (the facts at the top level) and the same values.
+    #[test]
+    fn run_lines_read_and_write_as_they_were_written() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/runs/runs.jsonl");
+        let text = std::fs::read_to_string(path).unwrap();
+        for line in text.lines() {
+            let report: RunReport = serde_json::from_str(line).unwrap();
+            let written = serde_json::to_string(&report).unwrap();
+            assert_eq!(keys(&written), keys(line));
+            // Values as parsed (serde_json's float parsing is not exact both ways).
+            let before: serde_json::Value = serde_json::from_str(line).unwrap();
+            assert_eq!(serde_json::to_value(&report).unwrap(), before);
+            assert_eq!(report.server.device, "cpu");
+        }
+        // A record older than compute_threads and oversubscribed still reads.
+        let first = text.lines().next().unwrap();
+        let mut old: serde_json::Value = serde_json::from_str(first).unwrap();
+        let fields = old.as_object_mut().unwrap();
+        fields.remove("compute_threads");
+        fields.remove("oversubscribed");
+        let report: RunReport = serde_json::from_value(old).unwrap();
+        assert_eq!(
+            (report.server.compute_threads, report.server.oversubscribed),
+            (0, false)
+        );
     }
 }

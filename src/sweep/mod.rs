@@ -12,6 +12,7 @@ pub mod criterion_settings;
 pub mod curve;
 #[cfg(feature = "torch")]
 pub mod environment;
+pub mod part;
 pub mod progress;
 pub mod record;
 #[cfg(feature = "torch")]

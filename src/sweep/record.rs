@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::shard::Shard;
+use super::part::Shard;
 use super::spec::SweepSpec;
 use crate::config::RunConfig;
 use crate::metrics::LatencySummary;

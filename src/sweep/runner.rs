@@ -152,11 +152,11 @@ fn run_config(
         }
         progress.finish_one();
     }
-    if let Some(r) = reports.iter().find(|r| r.oversubscribed) {
+    if let Some(r) = reports.iter().find(|r| r.server.oversubscribed) {
         if !quiet {
             progress.note(&format!(
                 "[sweep] warning: {id} ran {} compute threads on {} cores (oversubscribed)",
-                r.compute_threads, r.env.cores
+                r.server.compute_threads, r.env.cores
             ));
         }
     }
@@ -170,9 +170,9 @@ fn run_config(
         config: cfg.clone(),
         intra_op_threads: reports
             .first()
-            .and_then(|r| r.intra_op_threads)
+            .and_then(|r| r.server.intra_op_threads)
             .unwrap_or_else(|| cfg.intra_op_threads()),
-        oversubscribed: reports.iter().any(|r| r.oversubscribed),
+        oversubscribed: reports.iter().any(|r| r.server.oversubscribed),
         repeats: spec.repeats,
         repeats_ok: reports.len() as u32,
         status: if error.is_none() {
@@ -220,7 +220,7 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
             p999: latency(Percentile::P999),
         },
         stages_ms,
-        warmup_latency_ms: stat(&|r| r.warmup_latency_ms),
+        warmup_latency_ms: stat(&|r| r.server.warmup_latency_ms),
         cpu_util_pct: Stat::of_all(reports.iter().map(|r| r.utilization.cpu_pct).collect()),
         gpu_util_pct: Stat::of_all(reports.iter().map(|r| r.utilization.gpu_pct).collect()),
         pipeline_efficiency: Stat::of_all(reports.iter().map(|r| r.pipeline_efficiency).collect()),
@@ -228,8 +228,14 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
         gpu_sm_clock_mhz: all(&|r| r.utilization.gpu_sm_clock_mhz),
         gpu_power_w: all(&|r| r.utilization.gpu_power_w),
         limit_efficiency: all(&|r| r.limits.map(|l| l.efficiency)),
-        compile_time_s: all(&|r| r.compile_time_s),
-        package_compiled_in_s: all(&|r| r.model.compile_cache.as_ref().map(|c| c.compiled_in_s)),
+        compile_time_s: all(&|r| r.server.compile_time_s),
+        package_compiled_in_s: all(&|r| {
+            r.server
+                .model
+                .compile_cache
+                .as_ref()
+                .map(|c| c.compiled_in_s)
+        }),
     })
 }
 

@@ -317,6 +317,7 @@ impl RemoteServer {
             device: format!("remote: {}", self.target.url),
             intra_op_threads: None,
             compute_threads: 0,
+            oversubscribed: false, // RunReport::new sets it
             load_time_s: None,
             compile_time_s: None,
             warmup_latency_ms: crate::metrics::ms(self.warmup_ns as f64),

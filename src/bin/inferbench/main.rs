@@ -267,7 +267,7 @@ fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
 }
 
 fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
-    use inferbench::ab::{child, render as ab_render, AbOptions};
+    use inferbench::ab::{child, program, render as ab_render, AbOptions};
     let options = AbOptions::from_flags(
         args.threshold,
         args.confidence,
@@ -276,12 +276,12 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
         &args.max_time,
         &args.figures,
     )?;
-    let base = child::Program::new(args.base, &args.base_args)?;
-    let head = child::Program::new(args.head, &args.head_args)?;
+    let base = program::Program::new(args.base, &args.base_args)?;
+    let head = program::Program::new(args.head, &args.head_args)?;
     let mut progress = progress_lines("", args.quiet);
     let mode = child::RunMode::new(args.process_per_run, args.block_rounds)?;
     args.limits.limits()?;
-    let runs = child::with_flags(&args.runs, &args.limits.given())?;
+    let runs = program::with_flags(&args.runs, &args.limits.given())?;
     let report = child::compare_programs(base, head, &runs, mode, &options, &mut progress)?;
     if let Some(dir) = &args.json_dir {
         ab_render::write_github_action_benchmark(&report, dir)?;

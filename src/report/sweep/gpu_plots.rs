@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use plotters::prelude::*;
 
-use super::plots::{batch_sizes, lines, stat_chart, DrawResult};
+use super::chart::{batch_sizes, lines, stat_chart, DrawResult};
 use crate::sweep::record::{ConfigFigures, ConfigRecord, Stat};
 
 /// One panel: its title, unit, and where its figure is in a configuration's figures.
