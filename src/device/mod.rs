@@ -135,7 +135,7 @@ pub fn open(spec: DeviceSpec) -> Result<Arc<dyn ComputeDevice>> {
         DeviceSpec::Cuda(n) => Ok(Arc::new(cuda::CudaDevice::open(n as usize)?)),
         #[cfg(not(feature = "cuda"))]
         DeviceSpec::Cuda(n) => Err(Error::Device(format!(
-            "cuda:{n}: this build has no CUDA support; rebuild with `cargo build --release --features cuda` (see the README's GPU section)"
+            "cuda:{n}: this build has no CUDA support; rebuild with `cargo build --release --features cuda` (see docs/gpu.md)"
         ))),
     }
 }
