@@ -305,10 +305,11 @@ fn every_relative_link_resolves() {
             let at = format!("{}:{line}: ({target})", page.display());
             if !root().join(&file).exists() {
                 failures.push(format!("{at}: no such file {}", file.display()));
-            } else if !anchor.is_empty() && file.extension().is_some_and(|e| e == "md") {
-                if !markdown::anchors(&read(&file)).iter().any(|a| a == anchor) {
-                    failures.push(format!("{at}: no heading #{anchor} in {}", file.display()));
-                }
+            } else if !anchor.is_empty()
+                && file.extension().is_some_and(|e| e == "md")
+                && !markdown::anchors(&read(&file)).iter().any(|a| a == anchor)
+            {
+                failures.push(format!("{at}: no heading #{anchor} in {}", file.display()));
             }
         }
     }

@@ -61,7 +61,7 @@ impl<M: MeasureRun> Measure for RunBlocks<M> {
 /// The order of pair `index`: A B, then B A, then A B …, so the whole sequence
 /// reads A B B A A B B A and each side goes second in half the pairs.
 pub fn order(index: usize) -> [Side; 2] {
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         [Side::Base, Side::Head]
     } else {
         [Side::Head, Side::Base]

@@ -72,7 +72,7 @@ impl MeasureRun for Synthetic {
             latency *= 1.0 - self.order_effect;
         }
         self.last_side = if second { None } else { Some(side) };
-        if self.outlier_every > 0 && self.runs % self.outlier_every == 0 {
+        if self.outlier_every > 0 && self.runs.is_multiple_of(self.outlier_every) {
             latency *= 1.3;
         }
         let p99 = latency * 1.2 * (self.noise * self.rng.normal()).exp();

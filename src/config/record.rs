@@ -84,8 +84,10 @@ mod tests {
 
     #[test]
     fn a_target_record_holds_only_what_applied_and_reads_back() {
-        let mut cfg = RunConfig::default();
-        cfg.measure_bare_forward = false;
+        let mut cfg = RunConfig {
+            measure_bare_forward: false,
+            ..RunConfig::default()
+        };
         cfg.model.inputs = vec!["4:i64:0..9".parse().unwrap()];
         cfg.target = Some(TargetConfig::new("grpc://h:1/m".parse().unwrap()));
         cfg.model.name = "m".into();

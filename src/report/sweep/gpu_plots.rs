@@ -56,9 +56,12 @@ pub fn has_gpu_figures(configs: &[&ConfigRecord]) -> bool {
         .any(|p| !present_lines(configs, p.figure).is_empty())
 }
 
+/// A panel and its lines: each line's name and its points (batch size, figure).
+type PanelLines<'a> = (&'a Panel, BTreeMap<String, Vec<(u32, &'a Stat)>>);
+
 /// Draws the panels that have data, two to a row.
 pub fn gpu_vs_batch(configs: &[&ConfigRecord], svg: &mut String) -> DrawResult<()> {
-    let panels: Vec<(&Panel, BTreeMap<String, Vec<(u32, &Stat)>>)> = PANELS
+    let panels: Vec<PanelLines<'_>> = PANELS
         .iter()
         .map(|p| (p, present_lines(configs, p.figure)))
         .filter(|(_, lines)| !lines.is_empty())
