@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::served::serve;
+use common::wire::{get, metric};
 use common::{inferbench, s};
 
 fn run_json(target: &str, extra: &[&str]) -> serde_json::Value {
@@ -145,8 +146,29 @@ fn a_server_killed_mid_run_ends_the_run_with_what_it_measured() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Let it measure for a while, then take the server away.
-    std::thread::sleep(Duration::from_secs(3));
+    // Let it measure (the server has answered more than any warm-up), then take
+    // the server away; 5,000 requests of 5 ms at concurrency 1 take 25 s at least.
+    let addr = server
+        .http
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let waited = Instant::now();
+    while metric(
+        &String::from_utf8_lossy(&get(addr, "/metrics").body),
+        "nv_inference_request_success",
+        "",
+    ) < 100.0
+    {
+        assert!(
+            waited.elapsed() < Duration::from_secs(120),
+            "the run never got going"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     server.child.kill().unwrap();
     let start = Instant::now();
     let out_of_run = run.wait_with_output().unwrap();
