@@ -9,7 +9,7 @@
 #   scripts/robustness.sh kill-appends N   N times: start a writer appending records,
 #                                       SIGKILL it a random 0-300 ms after its first
 #                                       append; then checks that every line of the
-#                                       file parses (tests/append_kill.rs with N kills)
+#                                       file parses (tests/suite/append_kill.rs with N kills)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:?usage: scripts/robustness.sh faults|kill-appends N}
@@ -44,9 +44,9 @@ faults)
   done
   ;;
 kill-appends)
-  # The writer and the checks are tests/append_kill.rs (3 kills in every test run).
-  INFERBENCH_APPEND_KILLS=$count cargo test --release --locked --quiet --test append_kill \
-    -- --nocapture a_writer_killed_at_any_moment
+  # The writer and the checks are tests/suite/append_kill.rs (3 kills in every test run).
+  INFERBENCH_APPEND_KILLS=$count cargo test --release --locked --quiet --test suite \
+    -- --nocapture append_kill::a_writer_killed_at_any_moment
   ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -26,8 +26,8 @@ load() {
 load before
 status=0
 # The #[ignore]d tests are these figures; one at a time, so they do not share cores.
-cargo test --release --locked --test spin_calibration --test open_loop_theory \
-  -- --ignored --nocapture --test-threads 1 || status=1
+cargo test --release --locked --test suite \
+  -- --ignored --nocapture --test-threads 1 spin_calibration:: open_loop_theory:: || status=1
 load after
 if [ "$status" -ne 0 ]; then
   echo "[timing-figures] a figure missed its goal (above); on a loaded machine that is the load's"

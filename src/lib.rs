@@ -10,7 +10,7 @@
 //! # Layout
 //!
 //! Bottom layer first; a module uses only its own layer or those below
-//! (`tests/layers.rs` checks it).
+//! (`tests/suite/layers.rs` checks it).
 //!
 //! - Plain types and pure functions: [`config`] (what a run is, with `validate`, and
 //!   where it runs: `--device`, `--precision`),

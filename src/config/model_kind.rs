@@ -2,7 +2,7 @@
 //! cannot honour is refused here, by name, before anything runs, so that no record
 //! claims a setting that did not apply (an AOTInductor package asked for fp16 runs
 //! the precision it was compiled in). `docs/flags.md` is this table in words, for
-//! every flag of `run`; `tests/flags_by_model.rs` runs each refusal.
+//! every flag of `run`; `tests/suite/flags_by_model.rs` runs each refusal.
 
 use super::{CompileMode, ModelConfig, Precision, Quantize};
 use crate::error::{Error, Result};

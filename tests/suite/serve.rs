@@ -4,7 +4,7 @@
 //! and a shutdown with requests in flight each end as the protocol says. Assertions
 //! are on answers and counts, never on how fast anything was.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

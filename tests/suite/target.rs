@@ -3,7 +3,7 @@
 //! target that refuses connections, an unknown model, server settings given with
 //! `--target`, and a server killed mid-run each end with a clear error and no hang.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! (`fixtures/criterion/README.md`): one improved, one regressed, one within noise,
 //! one missing, one new.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! The command line on good and bad input: each bad input exits non-zero with an
 //! error naming the problem, and leaves no line in the results file.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

@@ -95,7 +95,7 @@ fn layer_of(module: &str) -> usize {
         .iter()
         .position(|layer| layer.contains(&module))
         .unwrap_or_else(|| {
-            panic!("module `{module}` is not in tests/layers.rs's LAYERS: add it where it belongs")
+            panic!("module `{module}` is not in tests/suite/layers.rs's LAYERS: add it where it belongs")
         })
 }
 

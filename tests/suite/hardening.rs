@@ -1,8 +1,8 @@
 //! Results files survive full disks and odd paths, gates do not pass by accident,
 //! and bad input gets a clear error: the CLI on each case the hardening issue found.
 
+use crate::common;
 use std::io::Write;
-mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -3,7 +3,7 @@
 //! a results file, and `report` on a full disk (a failed write names the file and
 //! the cause and leaves no temporary file behind).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

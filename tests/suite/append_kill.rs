@@ -62,7 +62,11 @@ fn a_writer_killed_at_any_moment_leaves_only_whole_lines() {
     for _ in 0..kills {
         let before = size(&file);
         let mut writer = Command::new(std::env::current_exe().unwrap())
-            .args(["writer_killed_by_the_other_test", "--exact", "--nocapture"])
+            .args([
+                "append_kill::writer_killed_by_the_other_test",
+                "--exact",
+                "--nocapture",
+            ])
             .env(WRITER_VAR, &file)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

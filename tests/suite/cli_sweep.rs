@@ -1,7 +1,7 @@
 //! `inferbench sweep`, `curve` and `report` end to end on the spin model (fast and
 //! deterministic in cost), and their refusals of bad input.
 
-mod common;
+use crate::common;
 
 use common::{inferbench, inferbench_ok as ok, refused, s};
 

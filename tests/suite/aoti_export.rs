@@ -4,7 +4,7 @@
 //! 130), not a failed export with pieces of a traceback; a cache entry that does not
 //! load is discarded and made again instead of failing every later run.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;

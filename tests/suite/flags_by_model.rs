@@ -3,7 +3,7 @@
 //! docs/flags.md, at the command line. Refusals come from the configuration's
 //! checks, so no model file needs to exist for them, except where noted.
 
-mod common;
+use crate::common;
 
 use common::{inferbench, s};
 

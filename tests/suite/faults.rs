@@ -194,7 +194,7 @@ fn a_sweep_records_faulty_configurations_as_failed_and_goes_on() {
         let spec = write_sweep(dir.path(), &format!("fail:spin:1ms@24:{kind}"));
         let results = dir.path().join(format!("{kind}.jsonl"));
         // Half the grid fails: allowed here, so the sweep exits 0 (without the flag it
-        // exits 1 after recording every configuration; tests/cli_sweep.rs).
+        // exits 1 after recording every configuration; tests/suite/cli_sweep.rs).
         let out = inferbench(&[
             "sweep",
             "-q",

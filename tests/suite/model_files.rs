@@ -5,7 +5,7 @@
 //!
 //! The files are `fixtures/models/*.pt`, written by `scripts/model-fixtures.py`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-mod common;
+use crate::common;
 
 /// The bench executable, from `cargo bench --no-run`'s JSON messages.
 fn bench_binary() -> &'static PathBuf {

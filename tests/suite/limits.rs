@@ -1,9 +1,9 @@
 //! `--max-duration` and `--stall-timeout` in every harness that runs the pipeline,
-//! not only `run` (tests/faults.rs): `sweep`, `curve`, `calibrate`, `serve-windows`
+//! not only `run` (tests/suite/faults.rs): `sweep`, `curve`, `calibrate`, `serve-windows`
 //! and `ab` each end a hung forward (`fail:spin:1ms@N:hang`) after the stall timeout
 //! given, naming it, and refuse a configuration that cannot end within the
 //! wall-clock limit before anything runs. The criterion suite's windows take the
-//! same limits from the environment (tests/bench_suite.rs).
+//! same limits from the environment (tests/suite/bench_suite.rs).
 //!
 //! The stall timeout given (300 ms) is told apart from the derived one (at least
 //! 2 s) by the error's words, not by a clock, so a slow machine cannot fail these.

@@ -3,7 +3,7 @@
 //! sweep's summary counts them. Thread counts are derived from this machine's cores,
 //! so the test means the same on any machine.
 
-mod common;
+use crate::common;
 
 use common::{inferbench_ok, s};
 
