@@ -25,23 +25,34 @@ impl<P> Clone for Intake<P> {
 }
 
 impl<P> Intake<P> {
-    /// The next batch, or `None` once the sender side has hung up.
+    /// The next batch, or `None` once the sender side has hung up. Records the
+    /// hop's wake-up: a request's in the queue stage, a batch's (from the batcher)
+    /// in the copy-in stage, whose wait it is.
     #[inline]
     pub fn next(&self, clock: &RunClock, wait: WaitPolicy) -> Option<Batch<P>> {
+        let free_at = clock.now();
         match self {
             Intake::Requests(rx) => wait
                 .recv(rx)
                 .ok()
-                .map(|request| single(request, clock.now())),
-            Intake::Batches(rx) => wait.recv(rx).ok(),
+                .map(|request| single(request, free_at, clock.now())),
+            Intake::Batches(rx) => wait.recv(rx).ok().map(|mut batch| {
+                batch.took_all(Stamp::Batched, Stamp::CopiedIn, free_at, clock.now());
+                batch
+            }),
         }
     }
 }
 
-/// A request as a batch of its own, dequeued and released at `now`.
+/// A request as a batch of its own, dequeued and released at `now` by a thread
+/// free to take it from `free_at`.
 #[inline]
-pub fn single<P>(mut request: Request<P>, now: u64) -> Batch<P> {
+pub fn single<P>(mut request: Request<P>, free_at: u64, now: u64) -> Batch<P> {
     request.meta.stamps.set(Stamp::Dequeued, now);
+    request
+        .meta
+        .stamps
+        .took(Stamp::Sent, Stamp::Dequeued, free_at, now);
     request.meta.stamps.set(Stamp::Batched, now);
     Batch {
         metas: vec![request.meta],
