@@ -195,24 +195,12 @@ pub const MAX_STAGES: usize = 6;
 
 /// A request's timestamps, indexed by [`Stamp`], and the wake-up of each hop
 /// between threads that was measured (see [`Stamps::took`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stamps {
     at: [u64; STAMP_COUNT],
-    /// Indexed by the stamp that ends the hop's stage; [`NOT_WOKEN`] where the
-    /// hop is not measured.
+    /// Indexed by the stamp that ends the hop's stage: the wake-up in ns plus 1,
+    /// 0 where the hop is not measured (so that a sum needs no branch).
     wake: [u32; STAMP_COUNT],
-}
-
-/// A hop whose wake-up was not measured (no thread hand-off ends there).
-const NOT_WOKEN: u32 = u32::MAX;
-
-impl Default for Stamps {
-    fn default() -> Self {
-        Self {
-            at: [0; STAMP_COUNT],
-            wake: [NOT_WOKEN; STAMP_COUNT],
-        }
-    }
 }
 
 impl Stamps {
@@ -240,7 +228,15 @@ impl Stamps {
     #[inline]
     pub fn took(&mut self, ready: Stamp, ends: Stamp, free_at: u64, taken: u64) {
         let from = self.get(ready).max(free_at);
-        self.wake[ends as usize] = taken.saturating_sub(from).min(u64::from(NOT_WOKEN - 1)) as u32;
+        self.wake[ends as usize] =
+            taken.saturating_sub(from).min(u64::from(u32::MAX - 1)) as u32 + 1;
+    }
+
+    /// Each stamp's wake-up slot: the wake-up in ns plus 1, 0 where none was
+    /// measured (for summing without a branch per stage).
+    #[inline]
+    pub fn wakes_raw(&self) -> &[u32; STAMP_COUNT] {
+        &self.wake
     }
 
     /// The wake-up of the hop counted in the stage ending at `ends`, ns; `None`
@@ -248,7 +244,7 @@ impl Stamps {
     #[inline]
     pub fn wake_ns(&self, ends: Stamp) -> Option<u64> {
         let w = self.wake[ends as usize];
-        (w != NOT_WOKEN).then_some(u64::from(w))
+        (w != 0).then(|| u64::from(w) - 1)
     }
 
     /// Duration of `stage` in nanoseconds, or `None` if either end is missing or out of order.

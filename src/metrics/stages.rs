@@ -6,7 +6,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ms;
-use crate::request::{StageScheme, Stamps, MAX_STAGES};
+use crate::request::{StageScheme, Stamps, MAX_STAGES, STAMP_COUNT};
 
 /// Sums stage durations over requests.
 #[derive(Debug, Clone, Default)]
@@ -16,8 +16,9 @@ pub struct StageBreakdown {
     count: u64,
     sender_lag_total_ns: u64,
     sender_lag_max_ns: u64,
-    wake_totals_ns: [u64; MAX_STAGES],
-    wake_counts: [u64; MAX_STAGES],
+    /// Indexed by the stamp that ends a stage (as [`Stamps::wake_ns`]).
+    wake_totals_ns: [u64; STAMP_COUNT],
+    wake_counts: [u64; STAMP_COUNT],
 }
 
 /// Mean time per stage, in milliseconds, in the order a request passes them; the
@@ -62,11 +63,12 @@ impl StageBreakdown {
         for (total, d) in self.totals_ns.iter_mut().zip(durations) {
             *total += d;
         }
-        for (i, &(_, _, ends)) in stages.iter().enumerate() {
-            if let Some(wake) = stamps.wake_ns(ends) {
-                self.wake_totals_ns[i] += wake;
-                self.wake_counts[i] += 1;
-            }
+        // Branch-free over every slot (this runs once per response); the slots
+        // hold ns + 1, so the totals are corrected by the counts when read.
+        let wakes = stamps.wakes_raw();
+        for i in 0..STAMP_COUNT {
+            self.wake_totals_ns[i] += u64::from(wakes[i]);
+            self.wake_counts[i] += u64::from(wakes[i] != 0);
         }
         let lag = stamps.sender_lag_ns();
         self.sender_lag_total_ns += lag;
@@ -108,10 +110,12 @@ impl StageBreakdown {
         self.scheme
             .stages()
             .iter()
-            .zip(self.wake_totals_ns.iter().zip(self.wake_counts))
-            .filter(|(_, (_, count))| *count > 0)
-            .map(|(&(name, ..), (&total, count))| {
-                (name.to_string(), ms(total as f64 / count as f64))
+            .filter_map(|&(name, _, ends)| {
+                let (total, count) = (
+                    self.wake_totals_ns[ends as usize],
+                    self.wake_counts[ends as usize],
+                );
+                (count > 0).then(|| (name.to_string(), ms((total - count) as f64 / count as f64)))
             })
             .collect()
     }

@@ -2,7 +2,7 @@
 //! happens there. Generic over the payload so the hot path can be measured
 //! without libtorch.
 
-use crossbeam_channel::Receiver;
+use crossbeam_channel::{Receiver, TryRecvError};
 
 use super::wait::WaitPolicy;
 use crate::request::{Batch, Request, RunClock, Stamp};
@@ -30,16 +30,33 @@ impl<P> Intake<P> {
     /// in the copy-in stage, whose wait it is.
     #[inline]
     pub fn next(&self, clock: &RunClock, wait: WaitPolicy) -> Option<Batch<P>> {
-        let free_at = clock.now();
         match self {
-            Intake::Requests(rx) => wait
-                .recv(rx)
-                .ok()
-                .map(|request| single(request, free_at, clock.now())),
-            Intake::Batches(rx) => wait.recv(rx).ok().map(|mut batch| {
-                batch.took_all(Stamp::Batched, Stamp::CopiedIn, free_at, clock.now());
-                batch
-            }),
+            Intake::Requests(rx) => {
+                let (request, free_at) = take(rx, clock, wait)?;
+                let now = clock.now();
+                Some(single(request, free_at.unwrap_or(now), now))
+            }
+            Intake::Batches(rx) => {
+                let (mut batch, free_at) = take(rx, clock, wait)?;
+                let now = clock.now();
+                batch.took_all(Stamp::Batched, Stamp::CopiedIn, free_at.unwrap_or(now), now);
+                Some(batch)
+            }
+        }
+    }
+}
+
+/// The next item and, when the thread had to wait for it, since when it was
+/// free; `None` for an item already queued (taken at once: no wake-up), which
+/// saves a clock read per item when the stage is behind.
+#[inline]
+fn take<T>(rx: &Receiver<T>, clock: &RunClock, wait: WaitPolicy) -> Option<(T, Option<u64>)> {
+    match rx.try_recv() {
+        Ok(item) => Some((item, None)),
+        Err(TryRecvError::Disconnected) => None,
+        Err(TryRecvError::Empty) => {
+            let free_at = clock.now();
+            wait.recv(rx).ok().map(|item| (item, Some(free_at)))
         }
     }
 }
