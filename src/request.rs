@@ -193,21 +193,58 @@ impl StageScheme {
 /// The most stages a scheme has.
 pub const MAX_STAGES: usize = 6;
 
-/// A request's timestamps, indexed by [`Stamp`].
+/// A request's timestamps, indexed by [`Stamp`], and the wake-up of each hop
+/// between threads that was measured (see [`Stamps::took`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stamps([u64; STAMP_COUNT]);
+pub struct Stamps {
+    at: [u64; STAMP_COUNT],
+    /// Indexed by the stamp that ends the hop's stage: the wake-up in ns plus 1,
+    /// 0 where the hop is not measured (so that a sum needs no branch).
+    wake: [u32; STAMP_COUNT],
+}
 
 impl Stamps {
     /// Records `stamp` at clock reading `at`.
     #[inline]
     pub fn set(&mut self, stamp: Stamp, at: u64) {
-        self.0[stamp as usize] = at;
+        self.at[stamp as usize] = at;
     }
 
     /// The reading for `stamp` (0 if never stamped).
     #[inline]
     pub fn get(&self, stamp: Stamp) -> u64 {
-        self.0[stamp as usize]
+        self.at[stamp as usize]
+    }
+
+    /// Records a hand-off between threads: the request was ready for the next
+    /// thread at its stamp `ready`, that thread was free to take work from
+    /// `free_at` and took it at `taken`. The hop's **wake-up** is the time from
+    /// the later of the two (the first moment the thread could have started on
+    /// it) to `taken`: a futex wake-up and a scheduler's delay when the thread
+    /// was parked, a channel pop when it was already waiting on the queue.
+    /// Whatever came before that moment is queueing: waiting behind other work.
+    /// The wake-up is counted in the stage that `ends` ends (the one the hop's
+    /// wait is in, as the stages add up to the latency).
+    #[inline]
+    pub fn took(&mut self, ready: Stamp, ends: Stamp, free_at: u64, taken: u64) {
+        let from = self.get(ready).max(free_at);
+        self.wake[ends as usize] =
+            taken.saturating_sub(from).min(u64::from(u32::MAX - 1)) as u32 + 1;
+    }
+
+    /// Each stamp's wake-up slot: the wake-up in ns plus 1, 0 where none was
+    /// measured (for summing without a branch per stage).
+    #[inline]
+    pub fn wakes_raw(&self) -> &[u32; STAMP_COUNT] {
+        &self.wake
+    }
+
+    /// The wake-up of the hop counted in the stage ending at `ends`, ns; `None`
+    /// where no hand-off was measured.
+    #[inline]
+    pub fn wake_ns(&self, ends: Stamp) -> Option<u64> {
+        let w = self.wake[ends as usize];
+        (w != 0).then(|| u64::from(w) - 1)
     }
 
     /// Duration of `stage` in nanoseconds, or `None` if either end is missing or out of order.
@@ -321,6 +358,14 @@ impl<P> Batch<P> {
             meta.stamps.set(stamp, at);
         }
     }
+
+    /// Records the same hand-off for every request in the batch ([`Stamps::took`]).
+    #[inline]
+    pub fn took_all(&mut self, ready: Stamp, ends: Stamp, free_at: u64, taken: u64) {
+        for meta in &mut self.metas {
+            meta.stamps.took(ready, ends, free_at, taken);
+        }
+    }
 }
 
 /// A request's answer, on its way back to the collector.
@@ -367,6 +412,23 @@ mod tests {
             );
             assert!(stages.iter().any(|s| s.0 == scheme.core_stage()));
         }
+    }
+
+    #[test]
+    fn a_wake_up_runs_from_the_later_of_ready_and_free_to_taken() {
+        let mut s = Stamps::default();
+        assert_eq!(s.wake_ns(Stamp::Dequeued), None, "not measured is not 0");
+        s.set(Stamp::Sent, 100);
+        // The thread was parked since 40: the request waited only for it to wake.
+        s.took(Stamp::Sent, Stamp::Dequeued, 40, 130);
+        assert_eq!(s.wake_ns(Stamp::Dequeued), Some(30));
+        // The thread was busy until 170: 70 ns of queueing, then 5 of wake-up.
+        s.took(Stamp::Sent, Stamp::Dequeued, 170, 175);
+        assert_eq!(s.wake_ns(Stamp::Dequeued), Some(5));
+        // A reading before both (a clock read out of order) is no wake-up, not a wrap.
+        s.took(Stamp::Sent, Stamp::Dequeued, 170, 160);
+        assert_eq!(s.wake_ns(Stamp::Dequeued), Some(0));
+        assert_eq!(s.wake_ns(Stamp::Received), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::ms;
-use crate::request::{StageScheme, Stamps, MAX_STAGES};
+use crate::request::{StageScheme, Stamps, MAX_STAGES, STAMP_COUNT};
 
 /// Sums stage durations over requests.
 #[derive(Debug, Clone, Default)]
@@ -16,11 +16,16 @@ pub struct StageBreakdown {
     count: u64,
     sender_lag_total_ns: u64,
     sender_lag_max_ns: u64,
+    /// Indexed by the stamp that ends a stage (as [`Stamps::wake_ns`]).
+    wake_totals_ns: [u64; STAMP_COUNT],
+    wake_counts: [u64; STAMP_COUNT],
 }
 
 /// Mean time per stage, in milliseconds, in the order a request passes them; the
 /// stages add up to the mean latency. As JSON, an object: each stage by name
-/// (`queue`, `batch`, … for the pipeline), then `sender_lag_mean` and `sender_lag_max`.
+/// (`queue`, `batch`, … for the pipeline), then `sender_lag_mean` and
+/// `sender_lag_max`, then `wake_up`: an object of the stages that end in a hand-off
+/// between threads, each with the mean wake-up inside it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StageSummary {
     /// Each stage's mean, in order.
@@ -29,6 +34,10 @@ pub struct StageSummary {
     pub sender_lag_mean: f64,
     /// Longest time the sender was behind.
     pub sender_lag_max: f64,
+    /// The part of a stage's mean that is the wake-up of the thread that took the
+    /// request (see [`crate::request::Stamps::took`]), for the stages where one
+    /// was measured, in stage order. The rest of the stage's wait is queueing.
+    pub wake_up: Vec<(String, f64)>,
 }
 
 impl StageBreakdown {
@@ -53,6 +62,13 @@ impl StageBreakdown {
         }
         for (total, d) in self.totals_ns.iter_mut().zip(durations) {
             *total += d;
+        }
+        // Branch-free over every slot (this runs once per response); the slots
+        // hold ns + 1, so the totals are corrected by the counts when read.
+        let wakes = stamps.wakes_raw();
+        for i in 0..STAMP_COUNT {
+            self.wake_totals_ns[i] += u64::from(wakes[i]);
+            self.wake_counts[i] += u64::from(wakes[i] != 0);
         }
         let lag = stamps.sender_lag_ns();
         self.sender_lag_total_ns += lag;
@@ -82,11 +98,38 @@ impl StageBreakdown {
                 .collect(),
             sender_lag_mean: mean(self.sender_lag_total_ns),
             sender_lag_max: ms(self.sender_lag_max_ns as f64),
+            wake_up: self.wake_up_means(),
         })
     }
 }
 
+impl StageBreakdown {
+    /// Each measured stage's mean wake-up, over the requests it was measured for
+    /// (all of them, in a run whose stages hand every request over the same way).
+    fn wake_up_means(&self) -> Vec<(String, f64)> {
+        self.scheme
+            .stages()
+            .iter()
+            .filter_map(|&(name, _, ends)| {
+                let (total, count) = (
+                    self.wake_totals_ns[ends as usize],
+                    self.wake_counts[ends as usize],
+                );
+                (count > 0).then(|| (name.to_string(), ms((total - count) as f64 / count as f64)))
+            })
+            .collect()
+    }
+}
+
 impl StageSummary {
+    /// One stage's mean wake-up; `None` where none was measured.
+    pub fn wake_up(&self, stage: &str) -> Option<f64> {
+        self.wake_up
+            .iter()
+            .find(|(n, _)| n == stage)
+            .map(|(_, v)| *v)
+    }
+
     /// Sum of the stage means (equals the mean latency).
     pub fn total(&self) -> f64 {
         self.stages.iter().map(|(_, v)| v).sum()
@@ -116,15 +159,37 @@ impl StageSummary {
 
 const LAG_MEAN: &str = "sender_lag_mean";
 const LAG_MAX: &str = "sender_lag_max";
+const WAKE_UP: &str = "wake_up";
+
+/// Pairs written as a JSON object in their order.
+struct InOrderMap<'a>(&'a [(String, f64)]);
+
+impl Serialize for InOrderMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+    }
+}
+
+/// A value of the stage object: a mean, or the `wake_up` object.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Mean(f64),
+    Means(std::collections::BTreeMap<String, f64>),
+}
 
 impl Serialize for StageSummary {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.stages.len() + 2))?;
+        let wakes = !self.wake_up.is_empty();
+        let mut map = s.serialize_map(Some(self.stages.len() + 2 + usize::from(wakes)))?;
         for (name, v) in &self.stages {
             map.serialize_entry(name, v)?;
         }
         map.serialize_entry(LAG_MEAN, &self.sender_lag_mean)?;
         map.serialize_entry(LAG_MAX, &self.sender_lag_max)?;
+        if wakes {
+            map.serialize_entry(WAKE_UP, &InOrderMap(&self.wake_up))?;
+        }
         map.end()
     }
 }
@@ -142,14 +207,28 @@ impl<'de> Deserialize<'de> for StageSummary {
                     stages: Vec::new(),
                     sender_lag_mean: 0.0,
                     sender_lag_max: 0.0,
+                    wake_up: Vec::new(),
                 };
-                while let Some((key, value)) = map.next_entry::<String, f64>()? {
-                    match key.as_str() {
-                        LAG_MEAN => out.sender_lag_mean = value,
-                        LAG_MAX => out.sender_lag_max = value,
-                        _ => out.stages.push((key, value)),
+                let mut wakes = std::collections::BTreeMap::new();
+                while let Some((key, value)) = map.next_entry::<String, Entry>()? {
+                    match (key.as_str(), value) {
+                        (LAG_MEAN, Entry::Mean(v)) => out.sender_lag_mean = v,
+                        (LAG_MAX, Entry::Mean(v)) => out.sender_lag_max = v,
+                        (WAKE_UP, Entry::Means(m)) => wakes = m,
+                        (_, Entry::Mean(v)) => out.stages.push((key, v)),
+                        (_, Entry::Means(_)) => {
+                            return Err(serde::de::Error::custom(format!(
+                                "stage {key:?} is an object; only {WAKE_UP:?} may be"
+                            )))
+                        }
                     }
                 }
+                // In stage order, as written (a JSON object read back has no order here).
+                out.wake_up = out
+                    .stages
+                    .iter()
+                    .filter_map(|(name, _)| Some((name.clone(), wakes.remove(name)?)))
+                    .collect();
                 Ok(out)
             }
         }
@@ -219,6 +298,36 @@ mod tests {
         );
         let back: StageSummary = serde_json::from_str(&json).unwrap();
         assert_eq!(back, s);
+    }
+
+    #[test]
+    fn wake_ups_are_averaged_where_measured_and_absent_elsewhere() {
+        let mut b = StageBreakdown::default();
+        for (taken, wake) in [(2_000_000, 300_000), (2_000_000, 100_000)] {
+            let mut s = stamps([
+                1_000_000, 1_000_000, taken, 2_000_000, 3_000_000, 7_000_000, 8_000_000, 9_000_000,
+            ]);
+            // Parked since before the request was sent: all of the wait is wake-up.
+            s.took(Stamp::Sent, Stamp::Dequeued, 0, 1_000_000 + wake);
+            s.took(Stamp::CopiedOut, Stamp::Received, 0, 8_500_000);
+            assert!(b.record(&s));
+        }
+        let s = b.summary().unwrap();
+        assert_eq!(s.wake_up("queue"), Some(0.2));
+        assert_eq!(s.wake_up("response"), Some(0.5));
+        assert_eq!(s.wake_up("compute"), None, "no hand-off measured there");
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(
+            json.ends_with(r#""wake_up":{"queue":0.2,"response":0.5}}"#),
+            "{json}"
+        );
+        let back: StageSummary = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, s);
+        // A record from before wake-ups were measured reads as none measured.
+        let old: StageSummary =
+            serde_json::from_str(r#"{"queue":1.0,"sender_lag_mean":0.0,"sender_lag_max":0.0}"#)
+                .unwrap();
+        assert!(old.wake_up.is_empty());
     }
 
     #[test]

@@ -38,7 +38,7 @@ use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::metrics::DeviceStageTimes;
 use crate::model::PreparedModel;
-use crate::request::RunClock;
+use crate::request::{RunClock, Stamp};
 
 /// How to lay out the backend.
 pub struct BackendPlan<'a> {
@@ -334,7 +334,11 @@ fn spawn_dedicated(
                     free_list: Some(&free),
                     ..StageKit::bare(stream.as_mut(), &clock)
                 };
+                let mut free_at = clock.now();
                 while let Ok(mut item) = wait.recv_or_halt(&rx, beat.halt()) {
+                    let taken = clock.now();
+                    item.batch
+                        .took_all(Stamp::CopiedIn, Stamp::Computed, free_at, taken);
                     if !take(beat, &clock, &item.batch) {
                         break;
                     }
@@ -343,6 +347,7 @@ fn spawn_dedicated(
                         break;
                     }
                     beat.idle();
+                    free_at = clock.now();
                 }
                 Ok(())
             },
@@ -362,7 +367,11 @@ fn spawn_dedicated(
             device_times: Some(&times),
             ..StageKit::bare(stream.as_mut(), &clock)
         };
+        let mut free_at = clock.now();
         while let Ok(mut item) = wait.recv_or_halt(&out_rx, beat.halt()) {
+            let taken = clock.now();
+            item.batch
+                .took_all(Stamp::Computed, Stamp::CopiedOut, free_at, taken);
             if !take(beat, &clock, &item.batch) {
                 break;
             }
@@ -370,6 +379,7 @@ fn spawn_dedicated(
                 break;
             }
             beat.idle();
+            free_at = clock.now();
         }
         Ok(())
     })?);

@@ -6,7 +6,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use super::batcher::BatcherState;
 use super::stages::{Inputs, TensorBatch, TensorRequest};
 use crate::error::Result;
-use crate::request::RunClock;
+use crate::request::{RunClock, Stamp};
 
 /// The batcher thread: feeds [`BatcherState`] from the request queue and sends each
 /// batch it releases; flushes what is left when the queue hangs up.
@@ -17,15 +17,16 @@ pub(super) fn batcher_loop(
     clock: &RunClock,
 ) -> Result<()> {
     loop {
+        let free_at = clock.now();
         let received = match state.deadline() {
             None => requests.recv().map_err(|_| RecvTimeoutError::Disconnected),
             Some(deadline) => requests.recv_deadline(clock.instant_at(deadline)),
         };
         let done = match received {
             Ok(request) => {
-                state.push(request, clock.now());
+                push_taken(&mut state, request, free_at, clock.now());
                 while let Ok(request) = requests.try_recv() {
-                    state.push(request, clock.now());
+                    push_taken(&mut state, request, free_at, clock.now());
                 }
                 false
             }
@@ -41,4 +42,20 @@ pub(super) fn batcher_loop(
             return Ok(());
         }
     }
+}
+
+/// Queues a request the batcher took at `now`, having been free to since `free_at`
+/// (the hop's wake-up is the queue stage's).
+#[inline]
+fn push_taken(
+    state: &mut BatcherState<Inputs>,
+    mut request: TensorRequest,
+    free_at: u64,
+    now: u64,
+) {
+    request
+        .meta
+        .stamps
+        .took(Stamp::Sent, Stamp::Dequeued, free_at, now);
+    state.push(request, now);
 }

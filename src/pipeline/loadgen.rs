@@ -121,6 +121,7 @@ impl<S, R> Client<S, R> {
         not_before: Option<Instant>,
     ) -> Result<std::result::Result<RequestMeta, Cut>> {
         let deadline = watch.deadline(not_before);
+        let free_at = self.clock.now();
         loop {
             if crate::pipeline::interrupt::requested() {
                 return Ok(Err(Watch::interrupted(answered, expected)));
@@ -128,7 +129,10 @@ impl<S, R> Client<S, R> {
             let slice = deadline.min(Instant::now() + POLL);
             match self.wait.recv_deadline(&self.rx, slice) {
                 Ok(Ok(mut response)) => {
-                    response.meta.stamps.set(Stamp::Received, self.clock.now());
+                    let now = self.clock.now();
+                    let stamps = &mut response.meta.stamps;
+                    stamps.set(Stamp::Received, now);
+                    stamps.took(Stamp::CopiedOut, Stamp::Received, free_at, now);
                     watch.progressed();
                     return Ok(Ok(response.meta));
                 }

@@ -75,6 +75,8 @@ pub(crate) fn collect_on_schedule<P, S: RequestSink<P>, R>(
     let mut payloads = payloads.into_iter();
     let (mut sent, mut received) = (0u64, 0u64);
     let mut cut = None;
+    // Since when the thread has had nothing to do but wait for a response.
+    let mut free_at = clock.now();
     while received < n {
         // Everything due goes out first.
         while sent < n && clock.now() >= intended[sent as usize] {
@@ -90,6 +92,7 @@ pub(crate) fn collect_on_schedule<P, S: RequestSink<P>, R>(
             );
             client.send_request(request)?;
             sent += 1;
+            free_at = clock.now();
         }
         if crate::pipeline::interrupt::requested() {
             cut = Some(Watch::interrupted(received, n));
@@ -136,10 +139,14 @@ pub(crate) fn collect_on_schedule<P, S: RequestSink<P>, R>(
                     Ok(never) => match never {},
                 },
             };
-            meta.stamps.set(Stamp::Received, clock.now());
+            let now = clock.now();
+            meta.stamps.set(Stamp::Received, now);
+            meta.stamps
+                .took(Stamp::CopiedOut, Stamp::Received, free_at, now);
             watch.progressed();
             record(&mut collector, meta)?;
             received += 1;
+            free_at = clock.now();
         }
     }
     let wall = wall_before.elapsed().as_secs_f64();

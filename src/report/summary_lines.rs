@@ -62,9 +62,32 @@ pub(super) fn latency_lines(s: &mut String, r: &RunReport) {
         .map(|(n, v)| format!("{n} {v:.4}"))
         .collect();
     let _ = writeln!(s, "Stage breakdown (mean ms): {}", stages.join(" | "));
+    if let Some(line) = wake_up_line(&r.stages_ms) {
+        let _ = writeln!(s, "{line}");
+    }
     if let Some(line) = load_generator_line(r) {
         let _ = writeln!(s, "{line}");
     }
+}
+
+/// The wake-ups inside the stage means: the part of each stage that is a thread
+/// starting on a request it could have started on at once; the rest of a waiting
+/// stage is queueing behind other requests.
+fn wake_up_line(st: &crate::metrics::StageSummary) -> Option<String> {
+    if st.wake_up.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = st
+        .wake_up
+        .iter()
+        .map(|(n, v)| format!("{n} {:.1} µs", v * 1e3))
+        .collect();
+    let total: f64 = st.wake_up.iter().map(|(_, v)| v).sum();
+    Some(format!(
+        "  of which wake-ups (a thread starting on a request it was free to take): {} | {:.1} % of the mean latency",
+        parts.join(" | "),
+        100.0 * total / st.total().max(f64::MIN_POSITIVE)
+    ))
 }
 
 /// The GPU utilisation, or why it is absent.

@@ -31,6 +31,10 @@ pub struct TraceRecord {
     /// Latency minus the core stage (the forward; a remote request's round trip):
     /// what the pipeline or the client adds, ns.
     pub overhead_ns: u64,
+    /// The wake-up inside each stage that ends in a hand-off between threads, ns
+    /// (an object keyed by stage name; stages without a hand-off are absent).
+    #[serde(serialize_with = "stages_as_object")]
+    pub wake_up_ns: Vec<(&'static str, u64)>,
 }
 
 impl TraceRecord {
@@ -55,6 +59,11 @@ impl TraceRecord {
             latency_ns,
             stages_ns,
             overhead_ns: latency_ns.saturating_sub(compute),
+            wake_up_ns: scheme
+                .stages()
+                .iter()
+                .filter_map(|&(name, _, ends)| Some((name, meta.stamps.wake_ns(ends)?)))
+                .collect(),
         })
     }
 }

@@ -36,3 +36,4 @@ mod report;
 mod serve;
 mod spin_calibration;
 mod target;
+mod wake_up_theory;
