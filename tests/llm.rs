@@ -87,6 +87,14 @@ fn check_steady(f: &LlmFigures, gap: f64) {
     );
     known("e2e", e2e.p50, e2e.min, e2e_want);
     assert_eq!(itl.count, f.counts.completed * (TOKENS - 1));
+    let err = |got: f64, want: f64| format!("{:+.2} %", (got / want - 1.0) * 100.0);
+    eprintln!(
+        "known answers (p50 vs known): TTFT {}, ITL {}, TPOT {}, e2e {}",
+        err(ttft.p50, TTFT_MS as f64),
+        err(itl.p50, gap),
+        err(tpot.p50, gap),
+        err(e2e.p50, e2e_want)
+    );
 }
 
 #[test]
@@ -153,17 +161,16 @@ fn goodput_counts_only_the_requests_within_both_bounds() {
 #[test]
 fn cut_unfinished_and_silent_streams_are_counted_never_dropped() {
     let server = Scripted::start();
-    let mut cfg = config(
-        &server,
-        &[
-            ("cut", 0.25),
-            ("nodone", 0.25),
-            ("silent", 0.25),
-            ("flaky", 0.25),
-        ],
-    );
+    let models = [
+        ("cut", 0.2),
+        ("nodone", 0.2),
+        ("stops", 0.2),
+        ("silent", 0.2),
+        ("flaky", 0.2),
+    ];
+    let mut cfg = config(&server, &models);
     cfg.warmup = 0;
-    cfg.num_requests = 16;
+    cfg.num_requests = 20;
     cfg.request_timeout = Duration::from_millis(600);
     let r = run(&cfg).unwrap();
     let by = |m: &str| {
@@ -174,26 +181,43 @@ fn cut_unfinished_and_silent_streams_are_counted_never_dropped() {
             .figures
             .counts
     };
-    let (cut, nodone, silent, flaky) = (by("cut"), by("nodone"), by("silent"), by("flaky"));
-    assert!(cut.sent > 0 && nodone.sent > 0 && silent.sent > 0 && flaky.sent > 0);
+    let (cut, nodone, stops) = (by("cut"), by("nodone"), by("stops"));
+    let (silent, flaky) = (by("silent"), by("flaky"));
+    assert!([cut, nodone, stops, silent, flaky]
+        .iter()
+        .all(|c| c.sent > 0));
     assert_eq!((cut.cut_short, cut.completed), (cut.sent, 0));
-    assert_eq!((nodone.cut_short, nodone.completed), (nodone.sent, 0));
+    assert_eq!((stops.cut_short, stops.completed), (stops.sent, 0));
+    // Whole but for the [DONE]: completed, and said so.
+    assert_eq!((nodone.completed, nodone.cut_short), (nodone.sent, 0));
     assert_eq!((silent.timed_out, silent.completed), (silent.sent, 0));
     assert_eq!(flaky.completed + flaky.failed, flaky.sent);
     assert!(flaky.failed > 0);
     let c = &r.figures.counts;
-    assert_eq!(c.sent, 16);
-    assert_eq!(c.completed + c.cut_short + c.timed_out + c.failed, 16);
+    assert_eq!(c.sent, 20);
+    assert_eq!(c.completed + c.cut_short + c.timed_out + c.failed, 20);
     // The cut streams' first tokens count toward TTFT; nothing else of theirs does.
     let ttft_n = r.figures.ttft_ms.unwrap().count;
-    assert_eq!(ttft_n, cut.sent + nodone.sent + flaky.completed);
-    assert_eq!(r.figures.e2e_ms.unwrap().count, flaky.completed);
+    assert_eq!(
+        ttft_n,
+        cut.sent + stops.sent + nodone.sent + flaky.completed
+    );
+    assert_eq!(
+        r.figures.e2e_ms.unwrap().count,
+        nodone.sent + flaky.completed
+    );
+    let nodone_figures = &r.per_model.iter().find(|x| x.model == "nodone").unwrap();
+    check_steady(&nodone_figures.figures, GAP_MS as f64);
     let notes = r.notes.join("\n");
+    assert!(notes.contains("connection broke"), "{notes}");
     assert!(
-        notes.contains("inside an event") || notes.contains("connection broke"),
+        notes.contains("without a finish_reason or data: [DONE]"),
         "{notes}"
     );
-    assert!(notes.contains("without data: [DONE]"), "{notes}");
+    assert!(
+        notes.contains("without data: [DONE]; counted as completed"),
+        "{notes}"
+    );
 }
 
 #[test]

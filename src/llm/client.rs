@@ -2,6 +2,11 @@
 //! frame is stamped when it is read, every server-sent event it completes takes
 //! that stamp, and the request ends in one [`Outcome`] (completed, cut short, timed
 //! out, failed) with what arrived before, so that no request is ever lost.
+//!
+//! A stream is whole when it ends with `data: [DONE]`, or when its body ends cleanly
+//! after a chunk with a `finish_reason` (servers differ: `transformers serve` sends
+//! no `[DONE]`). A body that breaks, stops inside an event, or ends with neither is
+//! cut short.
 
 use std::time::{Duration, Instant};
 
@@ -135,7 +140,7 @@ async fn read_stream(
     let mut parser = SseParser::new();
     let mut done = false;
     let mut finished = false; // a finish_reason came
-    loop {
+    let ended = loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Err(_) => {
                 record.outcome = Outcome::TimedOut;
@@ -145,7 +150,7 @@ async fn read_stream(
         };
         let now = since(Instant::now());
         let data = match frame {
-            None => break,
+            None => break now,
             Some(Err(e)) => {
                 let n = record.chunk_ns.len();
                 record.outcome = Outcome::CutShort(format!(
@@ -185,7 +190,7 @@ async fn read_stream(
                 }
             }
         }
-    }
+    };
     let n = record.chunk_ns.len();
     record.outcome = if done {
         Outcome::Completed
@@ -194,9 +199,11 @@ async fn read_stream(
             "the stream stopped inside an event after {n} text chunks"
         ))
     } else if finished {
-        Outcome::CutShort(format!(
-            "the stream ended after its finish_reason ({n} text chunks) but without data: [DONE]"
-        ))
+        // Some servers (transformers serve) end the body after the finish_reason and
+        // never send [DONE]: whole all the same, ending when the body did.
+        record.end_ns = Some(ended);
+        record.without_done = true;
+        Outcome::Completed
     } else {
         Outcome::CutShort(format!(
             "the stream ended without a finish_reason or data: [DONE] after {n} text chunks"

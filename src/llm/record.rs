@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "status", content = "reason")]
 pub enum Outcome {
-    /// Whole: a non-streamed answer, or a stream that ended with `data: [DONE]`.
+    /// Whole: a non-streamed answer, or a stream that ended with `data: [DONE]` (or
+    /// cleanly after its `finish_reason`).
     Completed,
     /// A stream that ended without `[DONE]`: the connection closed or broke mid-way.
     CutShort(String),
@@ -38,6 +39,9 @@ pub struct RequestRecord {
     /// The text it received.
     #[serde(skip)]
     pub text: String,
+    /// A stream that ended after its finish_reason without `data: [DONE]`.
+    #[serde(skip)]
+    pub without_done: bool,
     /// The server's `usage` counts (prompt, completion), when it sent them.
     pub usage: Option<(Option<u64>, Option<u64>)>,
     /// Prompt tokens, by the run's token source; `None` when unknown.
@@ -56,6 +60,7 @@ impl RequestRecord {
             end_ns: None,
             send_lag_ns,
             text: String::new(),
+            without_done: false,
             usage: None,
             input_tokens: None,
             output_tokens: None,

@@ -167,6 +167,10 @@ fn report(
             .into_iter()
             .map(|why| format!("a request ended: {why}")),
     );
+    let no_done = records.iter().filter(|r| r.without_done).count();
+    if no_done > 0 {
+        notes.push(format!("{no_done} streams ended after their finish_reason without data: [DONE]; counted as completed, ending when the body ended"));
+    }
     let max_lag = records.iter().map(|r| r.send_lag_ns).max().unwrap_or(0) as f64 / 1e6;
     LlmReport {
         kind: "llm".to_string(),

@@ -9,7 +9,8 @@
 //! | `steady` | first token after [`TTFT_MS`], then one every [`GAP_MS`], [`TOKENS`] in all, usage, `[DONE]` |
 //! | `slow` | as `steady` with gaps of [`SLOW_GAP_MS`] |
 //! | `cut` | 3 tokens, then the connection closes inside an event and a chunk |
-//! | `nodone` | every token and a finish_reason, then a clean end without `[DONE]` |
+//! | `nodone` | every token and a finish_reason, then a clean end without `[DONE]` (as `transformers serve` does) |
+//! | `stops` | 3 tokens, then a clean end: no finish_reason, no `[DONE]` |
 //! | `silent` | reads the request and never answers (until 10 s) |
 //! | `error` | HTTP 500 with an OpenAI error body |
 //! | `html` | HTTP 200 with an HTML page |
@@ -22,6 +23,9 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Requests to the `flaky` model so far (its own count: every second one fails).
+static FLAKY: AtomicU64 = AtomicU64::new(0);
 
 pub const TTFT_MS: u64 = 100;
 pub const GAP_MS: u64 = 40;
@@ -94,7 +98,7 @@ fn serve(stream: TcpStream, counter: &AtomicU64) -> std::io::Result<()> {
             )?;
             continue;
         }
-        let n = counter.fetch_add(1, Ordering::SeqCst);
+        counter.fetch_add(1, Ordering::SeqCst);
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let model = json["model"].as_str().unwrap_or("").to_string();
         let stream_it = json["stream"].as_bool().unwrap_or(false);
@@ -105,7 +109,7 @@ fn serve(stream: TcpStream, counter: &AtomicU64) -> std::io::Result<()> {
             .map_or(0, |p| p.split_whitespace().count());
         match model.as_str() {
             "error" => return error(&mut out),
-            "flaky" if n % 2 == 1 => return error(&mut out),
+            "flaky" if FLAKY.fetch_add(1, Ordering::SeqCst) % 2 == 1 => return error(&mut out),
             "html" => {
                 let page = "<html><body><h1>502 Bad Gateway</h1></body></html>";
                 write!(out, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}", page.len())?;
@@ -148,6 +152,11 @@ fn serve(stream: TcpStream, counter: &AtomicU64) -> std::io::Result<()> {
         };
         for k in 0..TOKENS {
             wait_until(at(k));
+            if model == "stops" && k == 3 {
+                write!(out, "0\r\n\r\n")?;
+                out.flush()?;
+                break;
+            }
             if model == "cut" && k == 3 {
                 // Half an event in half a chunk, then the socket closes.
                 let half = "data: {\"choices\":[{\"te";
