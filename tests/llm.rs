@@ -8,7 +8,9 @@
 //! never below the known one; noise on this busy machine only adds. So each figure
 //! is checked against the known value from below with a small slack (clock
 //! granularity) and from above at the median (2 %), where noise of a few requests
-//! cannot reach.
+//! cannot reach; plus, from above, however late the server itself measured its own
+//! writes (on an overloaded machine its thread wakes late, and the client is right
+//! to see that).
 
 mod llm_server;
 
@@ -53,19 +55,26 @@ fn run(cfg: &LlmConfig) -> inferbench::Result<LlmReport> {
     llm::run(cfg, &mut |_| {})
 }
 
-/// `got` is `want` (ms) within 2 % at the median, and not below it by more than 0.3 ms.
-fn known(name: &str, got_p50: f64, got_min: f64, want: f64) {
+/// `got` is `want` (ms) within 2 % at the median, beyond the server's own lateness
+/// (`late` ms: what the machine's scheduling added on the server's side, which the
+/// client rightly measures), and not below `want` by more than 0.3 ms.
+fn known(name: &str, got_p50: f64, got_min: f64, want: f64, late: f64) {
     assert!(
         got_min >= want - 0.3,
         "{name}: min {got_min} ms below the known {want} ms"
     );
     assert!(
-        got_p50 <= want * 1.02,
-        "{name}: p50 {got_p50} ms more than 2 % above {want} ms"
+        got_p50 <= want * 1.02 + late,
+        "{name}: p50 {got_p50} ms more than 2 % above {want} ms (+ the server's {late} ms late)"
     );
 }
 
-fn check_steady(f: &LlmFigures, gap: f64) {
+/// The server's worst lateness so far, ms.
+fn late_ms(server: &Scripted) -> f64 {
+    server.late_ns.load(std::sync::atomic::Ordering::SeqCst) as f64 / 1e6
+}
+
+fn check_steady(f: &LlmFigures, gap: f64, late: f64) {
     let (ttft, itl, tpot, e2e) = (
         f.ttft_ms.unwrap(),
         f.itl_ms.unwrap(),
@@ -73,23 +82,23 @@ fn check_steady(f: &LlmFigures, gap: f64) {
         f.e2e_ms.unwrap(),
     );
     let e2e_want = TTFT_MS as f64 + (TOKENS - 1) as f64 * gap;
-    known("TTFT", ttft.p50, ttft.min, TTFT_MS as f64);
+    known("TTFT", ttft.p50, ttft.min, TTFT_MS as f64, late);
     // A gap is the difference of two stamps, each late by noise: only the median is known.
     assert!(
-        (itl.p50 - gap).abs() <= gap * 0.02,
+        (itl.p50 - gap).abs() <= gap * 0.02 + late,
         "ITL p50 {} ms vs {gap} ms",
         itl.p50
     );
     assert!(
-        (tpot.p50 - gap).abs() <= gap * 0.02,
+        (tpot.p50 - gap).abs() <= gap * 0.02 + late,
         "TPOT p50 {} ms vs {gap} ms",
         tpot.p50
     );
-    known("e2e", e2e.p50, e2e.min, e2e_want);
+    known("e2e", e2e.p50, e2e.min, e2e_want, late);
     assert_eq!(itl.count, f.counts.completed * (TOKENS - 1));
     let err = |got: f64, want: f64| format!("{:+.2} %", (got / want - 1.0) * 100.0);
     eprintln!(
-        "known answers (p50 vs known): TTFT {}, ITL {}, TPOT {}, e2e {}",
+        "known answers (p50 vs known): TTFT {}, ITL {}, TPOT {}, e2e {} (server late by up to {late:.2} ms)",
         err(ttft.p50, TTFT_MS as f64),
         err(itl.p50, gap),
         err(tpot.p50, gap),
@@ -108,14 +117,14 @@ fn ttft_itl_tpot_and_e2e_match_the_known_stream() {
     let r = run(&cfg).unwrap();
     let f = &r.figures;
     assert_eq!((f.counts.sent, f.counts.completed), (12, 12));
-    check_steady(f, GAP_MS as f64);
+    check_steady(f, GAP_MS as f64, late_ms(&server));
     assert_eq!(f.output_tokens, Some(12 * TOKENS));
     let g = f.goodput.unwrap();
     assert_eq!(
         g.good, 12,
         "every request is well within twice the known TTFT and 1.5× the gap"
     );
-    // Throughput over the window: 12 requests, 4 at a time, 300 ms each: 3 rounds.
+    // Throughput over the window: 12 requests, 4 at a time, 400 ms each: 3 rounds.
     let round_s = (TTFT_MS + (TOKENS - 1) * GAP_MS) as f64 / 1e3;
     assert!(
         f.duration_s >= 3.0 * round_s && f.duration_s <= 3.0 * round_s * 1.1,
@@ -149,8 +158,8 @@ fn goodput_counts_only_the_requests_within_both_bounds() {
         "both models drawn"
     );
     assert_eq!(steady.counts.sent + slow.counts.sent, 16);
-    check_steady(steady, GAP_MS as f64);
-    check_steady(slow, SLOW_GAP_MS as f64);
+    check_steady(steady, GAP_MS as f64, late_ms(&server));
+    check_steady(slow, SLOW_GAP_MS as f64, late_ms(&server));
     assert_eq!(r.figures.goodput.unwrap().good, steady.counts.completed);
     assert_eq!(slow.goodput.unwrap().good, 0);
     // The same seed sends the same models in the same order.
@@ -171,7 +180,7 @@ fn cut_unfinished_and_silent_streams_are_counted_never_dropped() {
     let mut cfg = config(&server, &models);
     cfg.warmup = 0;
     cfg.num_requests = 20;
-    cfg.request_timeout = Duration::from_millis(600);
+    cfg.request_timeout = Duration::from_millis(1500);
     let r = run(&cfg).unwrap();
     let by = |m: &str| {
         &r.per_model
@@ -190,7 +199,12 @@ fn cut_unfinished_and_silent_streams_are_counted_never_dropped() {
     assert_eq!((stops.cut_short, stops.completed), (stops.sent, 0));
     // Whole but for the [DONE]: completed, and said so.
     assert_eq!((nodone.completed, nodone.cut_short), (nodone.sent, 0));
-    assert_eq!((silent.timed_out, silent.completed), (silent.sent, 0));
+    assert_eq!(
+        (silent.timed_out, silent.completed),
+        (silent.sent, 0),
+        "{:?}",
+        r.notes
+    );
     assert_eq!(flaky.completed + flaky.failed, flaky.sent);
     assert!(flaky.failed > 0);
     let c = &r.figures.counts;
@@ -207,7 +221,7 @@ fn cut_unfinished_and_silent_streams_are_counted_never_dropped() {
         nodone.sent + flaky.completed
     );
     let nodone_figures = &r.per_model.iter().find(|x| x.model == "nodone").unwrap();
-    check_steady(&nodone_figures.figures, GAP_MS as f64);
+    check_steady(&nodone_figures.figures, GAP_MS as f64, late_ms(&server));
     let notes = r.notes.join("\n");
     assert!(notes.contains("connection broke"), "{notes}");
     assert!(
@@ -269,6 +283,7 @@ fn whole_answers_have_an_end_to_end_latency_and_no_ttft() {
         e2e.p50,
         e2e.min,
         (TTFT_MS + (TOKENS - 1) * GAP_MS) as f64,
+        late_ms(&server),
     );
     assert_eq!(f.output_tokens, Some(12 * TOKENS), "the server's usage");
 }
@@ -315,7 +330,7 @@ fn a_tokenizer_counts_and_one_that_does_not_match_the_server_is_refused() {
     cfg.tokenizer = Some(tokenizer("words.json", r#"{"type":"WhitespaceSplit"}"#));
     let r = run(&cfg).unwrap();
     assert_eq!(r.figures.output_tokens, Some(12 * TOKENS));
-    check_steady(&r.figures, GAP_MS as f64);
+    check_steady(&r.figures, GAP_MS as f64, late_ms(&server));
     // Each character a token: 4 per " tok", where the server counts 1.
     cfg.tokenizer = Some(tokenizer(
         "chars.json",

@@ -8,13 +8,13 @@
 //! the crate's rules: requests built before timing, a warm-up left out, latency from
 //! the intended send time, HDR percentiles, and every request counted however it ended.
 //!
-//! - [`url`]: `openai://HOST:PORT[/PREFIX]`.
-//! - [`config`]: what a run is; [`prompts`]: ShareGPT files and synthetic sets.
-//! - [`sse`], [`chunk`]: server-sent events and what each says.
-//! - [`client`]: one request, timed chunk by chunk; [`record`]: what it left.
-//! - [`tokens`]: counting with a `tokenizer.json`, or the server's `usage`.
-//! - [`figures`]: percentiles, throughput, goodput; [`report`]: the record of a run.
-//! - [`runner`]: a run end to end; [`server_metrics`]: the server's Prometheus deltas.
+//! - [`url`] parses `openai://HOST:PORT[/PREFIX]`.
+//! - [`config`] is what a run is; [`prompts`] reads ShareGPT files and makes synthetic sets.
+//! - [`sse`] and [`chunk`] read server-sent events and what each says.
+//! - [`client`] sends one request, timed chunk by chunk; [`record`] is what it left.
+//! - [`tokens`] counts with a `tokenizer.json`, or takes the server's `usage`.
+//! - [`figures`] gives percentiles, throughput, goodput; [`report`] is the record of a run.
+//! - [`runner`] runs it end to end; [`server_metrics`] gives the server's Prometheus deltas.
 
 pub mod chunk;
 pub mod client;

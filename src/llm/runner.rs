@@ -250,6 +250,16 @@ async fn scrape(cfg: &LlmConfig) -> Result<Option<String>> {
         .map_err(|e| Error::Target(format!("--scrape-server-metrics {url}: {e}")))
 }
 
+/// What every request task of a window shares: the client, the endpoint, each
+/// request's (index, body, model), whether it streams, and the timeout.
+type Shared = (
+    HttpClient,
+    hyper::Uri,
+    Vec<(usize, Bytes, usize)>,
+    bool,
+    Duration,
+);
+
 /// The measured window: every request sent by the arrival process, each record in
 /// request order, and the window's length (first intended send to last end), s.
 async fn window(
@@ -272,15 +282,7 @@ async fn window(
         cfg.stream,
         cfg.request_timeout,
     ));
-    let one = |shared: Arc<(
-        HttpClient,
-        hyper::Uri,
-        Vec<(usize, Bytes, usize)>,
-        bool,
-        Duration,
-    )>,
-               i: usize,
-               intended: Instant| async move {
+    let one = |shared: Arc<Shared>, i: usize, intended: Instant| async move {
         let (http, uri, jobs, stream, timeout) = &*shared;
         let (_, body, model) = &jobs[i];
         let call = Call {

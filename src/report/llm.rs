@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use crate::llm::figures::LlmFigures;
-use crate::llm::prompts::PromptSource;
+use crate::llm::prompts::{Lengths, PromptSource};
 use crate::llm::tokens::TokenSource;
 use crate::llm::LlmReport;
 use crate::metrics::LatencySummary;
@@ -62,6 +62,15 @@ pub fn figures(f: &LlmFigures) -> String {
     out
 }
 
+/// `N`, or `A..B` for a range.
+fn span(l: &Lengths) -> String {
+    if l.min == l.max {
+        l.min.to_string()
+    } else {
+        format!("{}..{}", l.min, l.max)
+    }
+}
+
 /// The summary of one run.
 pub fn render(r: &LlmReport) -> String {
     let c = &r.config;
@@ -72,8 +81,10 @@ pub fn render(r: &LlmReport) -> String {
         .collect();
     let prompts = match &c.prompts {
         PromptSource::Synthetic { input, output } => format!(
-            "synthetic, input {}..{} words, output {}..{} tokens, uniform, seed {}",
-            input.min, input.max, output.min, output.max, c.seed
+            "synthetic, input {} words, output {} tokens (max_tokens), uniform, seed {}",
+            span(input),
+            span(output),
+            c.seed
         ),
         PromptSource::ShareGpt {
             path,

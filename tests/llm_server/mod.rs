@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 /// Requests to the `flaky` model so far (its own count: every second one fails).
 static FLAKY: AtomicU64 = AtomicU64::new(0);
 
-pub const TTFT_MS: u64 = 100;
+pub const TTFT_MS: u64 = 200;
 pub const GAP_MS: u64 = 40;
 pub const SLOW_GAP_MS: u64 = 80;
 pub const TOKENS: u64 = 6;
@@ -35,6 +35,9 @@ pub const TOKENS: u64 = 6;
 pub struct Scripted {
     pub port: u16,
     pub requests: Arc<AtomicU64>,
+    /// The latest any token left after its scheduled time (ns, after the write): the
+    /// machine's scheduling noise on the server's side, which no client can remove.
+    pub late_ns: Arc<AtomicU64>,
 }
 
 impl Scripted {
@@ -43,15 +46,21 @@ impl Scripted {
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicU64::new(0));
         let counter = requests.clone();
+        let late_ns = Arc::new(AtomicU64::new(0));
+        let late = late_ns.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let counter = counter.clone();
+                let (counter, late) = (counter.clone(), late.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &counter);
+                    let _ = serve(stream, &counter, &late);
                 });
             }
         });
-        Self { port, requests }
+        Self {
+            port,
+            requests,
+            late_ns,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -59,7 +68,7 @@ impl Scripted {
     }
 }
 
-fn serve(stream: TcpStream, counter: &AtomicU64) -> std::io::Result<()> {
+fn serve(stream: TcpStream, counter: &AtomicU64, late: &AtomicU64) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     loop {
@@ -125,6 +134,12 @@ fn serve(stream: TcpStream, counter: &AtomicU64) -> std::io::Result<()> {
         let at = |k: u64| read_at + Duration::from_millis(TTFT_MS + k * gap);
         let wait_until =
             |t: Instant| std::thread::sleep(t.saturating_duration_since(Instant::now()));
+        let note_late = |t: Instant| {
+            late.fetch_max(
+                Instant::now().saturating_duration_since(t).as_nanos() as u64,
+                Ordering::SeqCst,
+            );
+        };
         let piece = |text: &str, finish: bool| {
             let finish = if finish { "\"length\"" } else { "null" };
             if chat {
@@ -143,6 +158,7 @@ fn serve(stream: TcpStream, counter: &AtomicU64) -> std::io::Result<()> {
                 format!("{{\"choices\":[{{\"index\":0,\"text\":\"{text}\",\"finish_reason\":\"length\"}}],\"usage\":{usage}}}")
             };
             write!(out, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{whole}", whole.len())?;
+            note_late(at(TOKENS - 1));
             continue;
         }
         write!(out, "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")?;
@@ -168,6 +184,7 @@ fn serve(stream: TcpStream, counter: &AtomicU64) -> std::io::Result<()> {
                 &mut out,
                 &format!("data: {}\n\n", piece(" tok", k == TOKENS - 1)),
             )?;
+            note_late(at(k));
         }
         chunk(
             &mut out,
