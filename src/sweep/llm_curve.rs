@@ -97,3 +97,108 @@ pub fn recommend(points: &[CurvePoint], ttft_ms: f64, tpot_ms: f64) -> Recommend
     };
     Recommendation { rate: best, text }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::llm::figures::figures;
+    use crate::llm::prompts::{Lengths, PromptSource};
+    use crate::llm::record::{Outcome, RequestRecord};
+    use crate::llm::report::ClientCost;
+    use crate::llm::tokens::TokenSource;
+    use crate::llm::ModelShare;
+    use crate::results::Environment;
+
+    /// A point whose every request has this TTFT and gap (ms), 6 tokens; `lost` of
+    /// them time out.
+    fn point(rate: f64, ttft: u64, gap: u64, lost: usize) -> CurvePoint {
+        let records: Vec<RequestRecord> = (0..20)
+            .map(|i| {
+                let mut r = RequestRecord::new(0, 0);
+                if i >= lost {
+                    r.outcome = Outcome::Completed;
+                    r.chunk_ns = (0..6).map(|k| (ttft + k * gap) * 1_000_000).collect();
+                    r.end_ns = r.chunk_ns.last().copied();
+                    r.output_tokens = Some(6);
+                }
+                r
+            })
+            .collect();
+        let config = LlmConfig {
+            url: "openai://h:1".parse().unwrap(),
+            models: vec![ModelShare {
+                name: "m".into(),
+                share: 1.0,
+            }],
+            api: llm::Api::Completions,
+            stream: true,
+            prompts: PromptSource::Synthetic {
+                input: Lengths { min: 1, max: 1 },
+                output: Lengths { min: 6, max: 6 },
+            },
+            tokenizer: None,
+            num_requests: 20,
+            arrival: Arrival::Poisson(rate),
+            seed: 0,
+            warmup: 0,
+            request_timeout: Duration::from_secs(1),
+            slo: None,
+            scrape_metrics: None,
+        };
+        let report = LlmReport {
+            kind: "llm".into(),
+            config,
+            tokens: TokenSource::ServerUsage,
+            notes: Vec::new(),
+            figures: figures(&records, 10.0, None),
+            per_model: Vec::new(),
+            client: ClientCost {
+                cpu_s: 0.0,
+                cores_busy: 0.0,
+                cpu_per_output_token_us: None,
+                max_send_lag_ms: 0.0,
+            },
+            server_metrics: None,
+            environment: Environment {
+                inferbench_version: String::new(),
+                cpu_model: None,
+                cores: 2,
+                cuda_available: false,
+                openmp_wait: Vec::new(),
+            },
+        };
+        CurvePoint { rate, report }
+    }
+
+    #[test]
+    fn the_answer_is_the_last_rate_before_the_first_that_breaks_a_bound() {
+        let points = [
+            point(1.0, 50, 10, 0),
+            point(2.0, 80, 12, 0),
+            point(4.0, 300, 12, 0),
+            point(8.0, 50, 10, 0),
+        ];
+        let rec = recommend(&points, 100.0, 20.0);
+        assert_eq!(rec.rate, Some(2.0), "{}", rec.text);
+        assert!(
+            rec.text.contains("4 requests/s broke it: p99 TTFT"),
+            "{}",
+            rec.text
+        );
+        // TPOT breaks too; and a rate that lost a request never qualifies.
+        let rec = recommend(&[point(1.0, 50, 30, 0)], 100.0, 20.0);
+        assert_eq!(rec.rate, None);
+        assert!(rec.text.contains("p99 TPOT"), "{}", rec.text);
+        let rec = recommend(&[point(1.0, 50, 10, 0), point(2.0, 50, 10, 1)], 100.0, 20.0);
+        assert_eq!(rec.rate, Some(1.0));
+        assert!(
+            rec.text.contains("1 of 20 requests did not complete"),
+            "{}",
+            rec.text
+        );
+        let rec = recommend(&[point(1.0, 50, 10, 0)], 100.0, 20.0);
+        assert!(rec.text.contains("the highest measured"), "{}", rec.text);
+    }
+}
