@@ -10,10 +10,32 @@
 #                    installed twice, and nothing is installed into .venv by this script
 #                    beyond what scripts/setup.sh --torchvision puts there)
 #   wrk              the Debian package, through scripts/need-debian-package.sh
+#   .peers/llm       only with --llm (and then only it): transformers[serving], whose
+#                    `transformers serve` is an OpenAI-compatible LLM server (streams over
+#                    server-sent events), for scripts/peers/llm-curve.sh. Its extra pins
+#                    torch>=2.6 and pip brings its own (about 5.6 GB in all, a few
+#                    minutes); .venv's is never touched.
 #
 # .peers/ is ignored by git. Delete a venv to have it installed again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+TRANSFORMERS_VERSION="5.23.0"
+if [ "${1:-}" = --llm ]; then
+  LLM=.peers/llm
+  LLM_STAMP="$LLM/.installed-transformers-serving-$TRANSFORMERS_VERSION"
+  if [ ! -f "$LLM_STAMP" ]; then
+    printf '[peers] installing transformers[serving]==%s into %s (a few minutes, ~5.6 GB)\n' "$TRANSFORMERS_VERSION" "$LLM" >&2
+    mkdir -p .peers
+    [ -x "$LLM/bin/python" ] || "${PYTHON:-python3}" -m venv "$LLM"
+    "$LLM/bin/python" -m pip install --quiet --disable-pip-version-check "transformers[serving]==$TRANSFORMERS_VERSION"
+    "$LLM/bin/python" -c 'import transformers, fastapi, uvicorn, torch, tokenizers' \
+      || { echo "[peers] error: transformers serve's packages do not import in $LLM" >&2; exit 1; }
+    touch "$LLM_STAMP"
+  fi
+  printf '[peers] transformers %s (serve) ready in %s\n' "$TRANSFORMERS_VERSION" "$LLM" >&2
+  exit 0
+fi
 
 MLSERVER_VERSION="1.7.1"
 TRITONCLIENT_VERSION="2.73.0"

@@ -23,6 +23,8 @@
 //!   model) and `device` (CPU and, with feature `cuda`, GPU buffers, streams, copies).
 //! - [`pipeline`]: the load generator, batcher, backend stages and their threads, the
 //!   collector, the bare-forward baseline, a long-lived server and one run end to end.
+//! - [`llm`]: a client of OpenAI-compatible LLM servers (`inferbench llm`): time to
+//!   first token, inter-token latency, time per output token, goodput.
 //! - Measurement glue: `measure` (criterion suites, which are sweep files, and the
 //!   measurements), [`sweep`] (grids, repeats, the curve and rate search, the GEMM
 //!   probe), [`compare`] (criterion results against a saved baseline), [`ab`] (paired
@@ -42,6 +44,8 @@ pub mod config;
 #[cfg(feature = "torch")]
 pub mod device;
 pub mod error;
+#[cfg(feature = "torch")]
+pub mod llm;
 #[cfg(feature = "torch")]
 pub mod measure;
 pub mod metrics;

@@ -119,6 +119,10 @@ impl std::str::FromStr for TargetUrl {
             (Protocol::Http, rest)
         } else if let Some(rest) = text.strip_prefix("grpc://") {
             (Protocol::Grpc, rest)
+        } else if text.starts_with("openai://") {
+            return Err(bad(
+                "an openai:// target is an LLM server, measured by its streams: use `inferbench llm --target URL --model NAME` (docs/llm.md)",
+            ));
         } else if text.starts_with("https://") || text.starts_with("grpcs://") {
             return Err(bad(
                 "TLS is not supported; measure the server behind its TLS terminator",

@@ -28,12 +28,13 @@ pub fn poisson_schedule(rate: f64, n: usize, seed: u64) -> Vec<u64> {
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for
-/// inter-arrival times; no dependency for 10 lines.
+/// inter-arrival times and for drawing a workload from a seed; no dependency for 10 lines.
 #[derive(Debug, Clone)]
-struct SplitMix64(u64);
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -42,7 +43,7 @@ impl SplitMix64 {
     }
 
     /// Uniform in (0, 1]: never 0, so its logarithm is finite.
-    fn unit_open_closed(&mut self) -> f64 {
+    pub fn unit_open_closed(&mut self) -> f64 {
         ((self.next_u64() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
 }

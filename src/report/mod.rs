@@ -5,6 +5,8 @@
 #[cfg(feature = "torch")]
 pub mod calibration;
 pub mod curve;
+#[cfg(feature = "torch")]
+pub mod llm;
 pub mod summary;
 mod summary_lines;
 pub mod sweep;

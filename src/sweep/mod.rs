@@ -12,6 +12,8 @@ pub mod criterion_settings;
 pub mod curve;
 #[cfg(feature = "torch")]
 pub mod environment;
+#[cfg(feature = "torch")]
+pub mod llm_curve;
 pub mod part;
 pub mod progress;
 pub mod record;

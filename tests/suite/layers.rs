@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
     // the server: load generator, batcher, stages, threads
     &["pipeline"],
     // the network: the pipeline served, and a client of any such server
-    &["serve", "target"],
+    &["serve", "target", "llm"],
     // measurement glue, grids, baselines
     &["measure", "sweep", "compare", "ab"],
     // what people read

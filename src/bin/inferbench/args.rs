@@ -60,6 +60,11 @@ pub enum Command {
     /// running: how the model scales with threads here (compare PyTorch eager with
     /// scripts/gpu/pytorch_reference.py --device cpu --threads 1,2).
     Calibrate(crate::calibrate::CalibrateArgs),
+    /// Measure an OpenAI-compatible LLM server by its streams (--target
+    /// openai://HOST:PORT): time to first token, inter-token latency, time per output
+    /// token, end to end, token throughput and goodput; one window, or a curve over
+    /// --rates with the highest rate within p99 TTFT and TPOT bounds.
+    Llm(crate::llm::LlmArgs),
 }
 
 #[derive(Args)]

@@ -3,6 +3,7 @@
 mod args;
 mod calibrate;
 mod limit_args;
+mod llm;
 mod model_args;
 mod serve;
 mod server_args;
@@ -345,6 +346,7 @@ fn main() -> ExitCode {
         Command::Calibrate(args) => calibrate::run(args),
         Command::ServeWindows(args) => serve_windows(args),
         Command::Serve(args) => serve::run(args),
+        Command::Llm(args) => llm::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A real LLM server measured by `inferbench llm`: `transformers serve` (OpenAI-compatible,
+# streams over server-sent events) with a tiny GPT-2 made here with random weights
+# (scripts/peers/make_tiny_llm.py: nothing is downloaded), on loopback, on the CPU.
+# A measurement, not a test: it prints what it measured; the exit status is 1 only if
+# the server or a run failed.
+#
+#   scripts/peers/llm-curve.sh [--iters 40] [--input-len 32..64] [--output-len 32]
+#       [--ttft-ms X] [--tpot-ms Y] [--layers 2] [--width 64]
+#
+# 1. one stream at a time (concurrency:1): the server's unloaded TTFT and TPOT;
+# 2. four at a time (concurrency:4): its capacity C in requests/s;
+# 3. a curve of Poisson windows at 0.25, 0.5, 0.75, 1.0 and 1.25 × C, with the
+#    recommendation "highest rate with p99 TTFT <= X and p99 TPOT <= Y" (default X = 3 ×
+#    the unloaded p50 TTFT, Y = 2 × the unloaded p50 TPOT);
+# 4. per window, the client's CPU (its own getrusage: share of a core and µs per output
+#    token) next to the server's (its process's CPU time from ps), so that it is plain
+#    which one limited the figures.
+# Token counts: the model's tokenizer.json, checked against the server's usage.
+# Needs the release binary (cargo build --release --bin inferbench); installs the server
+# (scripts/peers.sh --llm) itself.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+TAG=llm-curve
+# shellcheck source=scripts/peers/lib.sh
+. scripts/peers/lib.sh
+
+ITERS=40 IN=32..64 OUT=32 TTFT= TPOT= LAYERS=2 WIDTH=64
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --iters) ITERS=$2; shift 2 ;;
+    --input-len) IN=$2; shift 2 ;;
+    --output-len) OUT=$2; shift 2 ;;
+    --ttft-ms) TTFT=$2; shift 2 ;;
+    --tpot-ms) TPOT=$2; shift 2 ;;
+    --layers) LAYERS=$2; shift 2 ;;
+    --width) WIDTH=$2; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+
+need_inferbench
+scripts/peers.sh --llm
+peers_init
+
+model=.peers/models/tiny-gpt2-${LAYERS}x${WIDTH}
+if [ ! -f "$model/model.safetensors" ]; then
+  .peers/llm/bin/python scripts/peers/make_tiny_llm.py "$model" --layers "$LAYERS" --width "$WIDTH" >&2
+fi
+port=$(free_port)
+start_bg "transformers serve" "$PEERS_TMP/serve.log" \
+  .peers/llm/bin/transformers serve --host 127.0.0.1 --port "$port" --device cpu "$model"
+server=$BG_PID
+wait_http_ok "http://127.0.0.1:$port/health" 120 "$server" || { tail -n 30 "$PEERS_TMP/serve.log" >&2; exit 1; }
+say "transformers serve $(.peers/llm/bin/python -c 'import transformers; print(transformers.__version__)') on 127.0.0.1:$port, model $model; load $(load_now)"
+
+server_cpu() { ps -o times= -p "$server" | tr -d ' '; }
+common=(llm --target "openai://127.0.0.1:$port/v1" --model "$model" --tokenizer "$model/tokenizer.json"
+        --input-len "$IN" --output-len "$OUT" --iters "$ITERS" --request-timeout 120s
+        --out "$PEERS_TMP/llm.jsonl" --quiet)
+
+# window NAME ARGS...: one run; prints its line and the client/server CPU.
+window() {
+  local name=$1; shift
+  local s0 s1
+  s0=$(server_cpu)
+  "$INFERBENCH" "${common[@]}" "$@" --json >"$PEERS_TMP/$name.json"
+  s1=$(server_cpu)
+  python3 - "$PEERS_TMP/$name.json" "$name" "$s0" "$s1" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); f = r["figures"]; c = r["client"]
+server_cpu = int(sys.argv[4]) - int(sys.argv[3])
+p = lambda s, k: "n/a" if s is None else f"{s[k]:.2f}"
+print(f"{sys.argv[2]:<14} {f['request_rps'] or 0:6.2f} req/s {f['output_tokens_per_s'] or 0:7.1f} tok/s"
+      f"  TTFT p50/p99 {p(f['ttft_ms'],'p50')}/{p(f['ttft_ms'],'p99')} ms"
+      f"  TPOT p50/p99 {p(f['tpot_ms'],'p50')}/{p(f['tpot_ms'],'p99')} ms"
+      f"  failed {f['counts']['sent'] - f['counts']['completed']}"
+      f"  | client {c['cores_busy']*100:.1f} % of a core, {c['cpu_per_output_token_us'] or float('nan'):.0f} µs/token;"
+      f" server {server_cpu / f['duration_s'] * 100:.0f} % ({server_cpu} s CPU, 1 s resolution)")
+PY
+}
+
+window concurrency:1 --arrival concurrency:1
+window concurrency:4 --arrival concurrency:4
+read -r C T1 P1 < <(python3 - "$PEERS_TMP/concurrency:4.json" "$PEERS_TMP/concurrency:1.json" <<'PY'
+import json, sys
+c4 = json.load(open(sys.argv[1]))["figures"]; c1 = json.load(open(sys.argv[2]))["figures"]
+print(c4["request_rps"], c1["ttft_ms"]["p50"], c1["tpot_ms"]["p50"])
+PY
+)
+TTFT=${TTFT:-$(python3 -c "print(round(3 * $T1, 1))")}
+TPOT=${TPOT:-$(python3 -c "print(round(2 * $P1, 1))")}
+rates=$(python3 -c "print(','.join(f'{f * $C:.3g}' for f in (0.25, 0.5, 0.75, 1.0, 1.25)))")
+say "capacity at concurrency 4: $C requests/s; curve at $rates requests/s; bounds p99 TTFT <= $TTFT ms, p99 TPOT <= $TPOT ms"
+s0=$(server_cpu)
+"$INFERBENCH" "${common[@]}" --rates "$rates" --goodput-ttft-ms "$TTFT" --goodput-tpot-ms "$TPOT"
+s1=$(server_cpu)
+python3 - "$PEERS_TMP/llm.jsonl" "$((s1 - s0))" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])][2:]
+cpu = sum(r["client"]["cpu_s"] for r in rows); tok = sum(r["figures"]["output_tokens"] or 0 for r in rows)
+wall = sum(r["figures"]["duration_s"] for r in rows)
+print(f"curve: client {cpu:.2f} s CPU over {wall:.1f} s of windows ({cpu / wall * 100:.1f} % of a core),"
+      f" {cpu * 1e6 / tok:.0f} µs per output token; server {sys.argv[2]} s CPU ({int(sys.argv[2]) / wall * 100:.0f} % of a core)")
+PY
+say "done; load $(load_now)"

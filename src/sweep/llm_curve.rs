@@ -1,0 +1,204 @@
+//! An LLM server's latency–throughput curve: one window of Poisson arrivals per
+//! offered rate (the same prompts and models for every rate: the same seed), and the
+//! recommendation "the highest rate with p99 TTFT ≤ X and p99 TPOT ≤ Y". Rates are
+//! taken in ascending order and the answer is the last one before the first that
+//! breaks a bound: a rate that passes above a failing one is noise, not capacity.
+//! A rate where any request failed, was cut short or timed out never qualifies: the
+//! percentiles of the survivors would hide exactly the overload they should show.
+
+use crate::config::Arrival;
+use crate::error::Result;
+use crate::llm::{self, LlmConfig, LlmReport};
+
+/// One rate's run.
+#[derive(Debug, Clone)]
+pub struct CurvePoint {
+    /// Offered rate, requests/s.
+    pub rate: f64,
+    /// Its report.
+    pub report: LlmReport,
+}
+
+/// The answer of a curve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recommendation {
+    /// The highest qualifying rate, if any.
+    pub rate: Option<f64>,
+    /// The line printed.
+    pub text: String,
+}
+
+/// Runs `cfg` at each of `rates` (ascending), handing each point to `on_point`
+/// (which appends it to the results file) as soon as it is measured.
+pub fn run_curve(
+    cfg: &LlmConfig,
+    rates: &[f64],
+    progress: &mut dyn FnMut(&str),
+    on_point: &mut dyn FnMut(&CurvePoint) -> Result<()>,
+) -> Result<Vec<CurvePoint>> {
+    let mut rates = rates.to_vec();
+    rates.sort_by(f64::total_cmp);
+    let mut points = Vec::new();
+    for rate in rates {
+        progress(&format!("rate {rate} requests/s"));
+        let mut at = cfg.clone();
+        at.arrival = Arrival::Poisson(rate);
+        let point = CurvePoint {
+            rate,
+            report: llm::run(&at, progress)?,
+        };
+        on_point(&point)?;
+        points.push(point);
+    }
+    Ok(points)
+}
+
+/// Why a point does not qualify, or `None` when it does.
+fn breaks(p: &CurvePoint, ttft_ms: f64, tpot_ms: f64) -> Option<String> {
+    let f = &p.report.figures;
+    let lost = f.counts.sent - f.counts.completed;
+    if lost > 0 {
+        return Some(format!(
+            "{lost} of {} requests did not complete",
+            f.counts.sent
+        ));
+    }
+    let (Some(ttft), Some(tpot)) = (f.ttft_ms, f.tpot_ms) else {
+        return Some("p99 TTFT or p99 TPOT was not measured".into());
+    };
+    if ttft.p99 > ttft_ms {
+        return Some(format!("p99 TTFT {:.2} ms > {ttft_ms} ms", ttft.p99));
+    }
+    if tpot.p99 > tpot_ms {
+        return Some(format!("p99 TPOT {:.2} ms > {tpot_ms} ms", tpot.p99));
+    }
+    None
+}
+
+/// The highest rate before the first that breaks p99 TTFT ≤ `ttft_ms` or p99 TPOT ≤ `tpot_ms`.
+pub fn recommend(points: &[CurvePoint], ttft_ms: f64, tpot_ms: f64) -> Recommendation {
+    let goal = format!("p99 TTFT <= {ttft_ms} ms and p99 TPOT <= {tpot_ms} ms");
+    let mut best = None;
+    let mut stop = None;
+    for p in points {
+        match breaks(p, ttft_ms, tpot_ms) {
+            None => best = Some(p.rate),
+            Some(why) => {
+                stop = Some(format!("{} requests/s broke it: {why}", p.rate));
+                break;
+            }
+        }
+    }
+    let text = match (best, &stop) {
+        (Some(rate), Some(why)) => format!("highest rate with {goal}: {rate} requests/s ({why})"),
+        (Some(rate), None) => format!("highest rate with {goal}: {rate} requests/s, the highest measured (measure higher rates to find the limit)"),
+        (None, Some(why)) => format!("no measured rate kept {goal}: {why}"),
+        (None, None) => format!("no rate was measured for {goal}"),
+    };
+    Recommendation { rate: best, text }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::llm::figures::figures;
+    use crate::llm::prompts::{Lengths, PromptSource};
+    use crate::llm::record::{Outcome, RequestRecord};
+    use crate::llm::report::ClientCost;
+    use crate::llm::tokens::TokenSource;
+    use crate::llm::ModelShare;
+    use crate::results::Environment;
+
+    /// A point whose every request has this TTFT and gap (ms), 6 tokens; `lost` of
+    /// them time out.
+    fn point(rate: f64, ttft: u64, gap: u64, lost: usize) -> CurvePoint {
+        let records: Vec<RequestRecord> = (0..20)
+            .map(|i| {
+                let mut r = RequestRecord::new(0, 0);
+                if i >= lost {
+                    r.outcome = Outcome::Completed;
+                    r.chunk_ns = (0..6).map(|k| (ttft + k * gap) * 1_000_000).collect();
+                    r.end_ns = r.chunk_ns.last().copied();
+                    r.output_tokens = Some(6);
+                }
+                r
+            })
+            .collect();
+        let config = LlmConfig {
+            url: "openai://h:1".parse().unwrap(),
+            models: vec![ModelShare {
+                name: "m".into(),
+                share: 1.0,
+            }],
+            api: llm::Api::Completions,
+            stream: true,
+            prompts: PromptSource::Synthetic {
+                input: Lengths { min: 1, max: 1 },
+                output: Lengths { min: 6, max: 6 },
+            },
+            tokenizer: None,
+            num_requests: 20,
+            arrival: Arrival::Poisson(rate),
+            seed: 0,
+            warmup: 0,
+            request_timeout: Duration::from_secs(1),
+            slo: None,
+            scrape_metrics: None,
+        };
+        let report = LlmReport {
+            kind: "llm".into(),
+            config,
+            tokens: TokenSource::ServerUsage,
+            notes: Vec::new(),
+            figures: figures(&records, 10.0, None),
+            per_model: Vec::new(),
+            client: ClientCost {
+                cpu_s: 0.0,
+                cores_busy: 0.0,
+                cpu_per_output_token_us: None,
+                max_send_lag_ms: 0.0,
+            },
+            server_metrics: None,
+            environment: Environment {
+                inferbench_version: String::new(),
+                cpu_model: None,
+                cores: 2,
+                cuda_available: false,
+                openmp_wait: Vec::new(),
+            },
+        };
+        CurvePoint { rate, report }
+    }
+
+    #[test]
+    fn the_answer_is_the_last_rate_before_the_first_that_breaks_a_bound() {
+        let points = [
+            point(1.0, 50, 10, 0),
+            point(2.0, 80, 12, 0),
+            point(4.0, 300, 12, 0),
+            point(8.0, 50, 10, 0),
+        ];
+        let rec = recommend(&points, 100.0, 20.0);
+        assert_eq!(rec.rate, Some(2.0), "{}", rec.text);
+        assert!(
+            rec.text.contains("4 requests/s broke it: p99 TTFT"),
+            "{}",
+            rec.text
+        );
+        // TPOT breaks too; and a rate that lost a request never qualifies.
+        let rec = recommend(&[point(1.0, 50, 30, 0)], 100.0, 20.0);
+        assert_eq!(rec.rate, None);
+        assert!(rec.text.contains("p99 TPOT"), "{}", rec.text);
+        let rec = recommend(&[point(1.0, 50, 10, 0), point(2.0, 50, 10, 1)], 100.0, 20.0);
+        assert_eq!(rec.rate, Some(1.0));
+        assert!(
+            rec.text.contains("1 of 20 requests did not complete"),
+            "{}",
+            rec.text
+        );
+        let rec = recommend(&[point(1.0, 50, 10, 0)], 100.0, 20.0);
+        assert!(rec.text.contains("the highest measured"), "{}", rec.text);
+    }
+}
