@@ -27,6 +27,8 @@ mod iai_gate;
 mod launcher;
 mod layers;
 mod limits;
+mod llm;
+mod llm_server;
 mod model_files;
 mod open_loop_theory;
 mod outputs;

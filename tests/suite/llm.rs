@@ -1,5 +1,5 @@
 //! The LLM client (`inferbench llm`) against a scripted server whose token timings
-//! are known exactly (tests/llm_server): TTFT, ITL, TPOT, end to end and goodput
+//! are known exactly (tests/suite/llm_server): TTFT, ITL, TPOT, end to end and goodput
 //! within 2 % of the known answers; every way a request can end badly is counted;
 //! bad prompt files, tokenizers and flags are refused by name.
 //!
@@ -12,7 +12,7 @@
 //! writes (on an overloaded machine its thread wakes late, and the client is right
 //! to see that).
 
-mod llm_server;
+use crate::llm_server;
 
 use std::path::PathBuf;
 use std::process::Command;
