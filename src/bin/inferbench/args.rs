@@ -70,6 +70,8 @@ pub struct RunArgs {
     pub target: crate::target_args::TargetArgs,
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub stable: crate::stable_args::StableArgs,
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -78,8 +80,8 @@ pub struct RunArgs {
     pub out: PathBuf,
     /// Also write one JSON line per measured request (latency, stages, overhead) here,
     /// replacing the file (never the --out file; a file that is not such a trace only
-    /// with --force).
-    #[arg(long)]
+    /// with --force). Not with --until-stable.
+    #[arg(long, conflicts_with = "until_stable")]
     pub trace: Option<PathBuf>,
     /// Let --trace replace an existing file that is not a trace written by inferbench.
     #[arg(long, requires = "trace")]
@@ -90,8 +92,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Append a run cut short (Ctrl-C, a stall, the time limit) to the results file,
-    /// marked incomplete; without it only the summary is printed.
-    #[arg(long)]
+    /// marked incomplete; without it only the summary is printed. Not with
+    /// --until-stable (a run that does not settle is always appended, marked).
+    #[arg(long, conflicts_with = "until_stable")]
     pub keep_partial: bool,
 }
 
@@ -99,7 +102,7 @@ pub struct RunArgs {
 /// takes `run`'s flags).
 #[derive(Args)]
 pub struct LoadArgs {
-    /// Measured requests (serve-windows: per window), after the warm-up.
+    /// Measured requests (serve-windows and --until-stable: per window), after the warm-up.
     #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
     pub iters: u32,
     /// burst (all requests back to back), concurrency:N (at most N in flight), or
