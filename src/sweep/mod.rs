@@ -12,6 +12,8 @@
 pub mod criterion_settings;
 pub mod curve;
 #[cfg(feature = "torch")]
+pub mod curve_run;
+#[cfg(feature = "torch")]
 pub mod environment;
 pub mod part;
 pub mod progress;

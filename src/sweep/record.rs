@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::part::Shard;
 use super::spec::SweepSpec;
 use crate::config::RunConfig;
+use crate::metrics::stability::Stability;
 use crate::metrics::LatencySummary;
 pub use crate::percentile::Percentile;
 
@@ -211,6 +212,13 @@ pub struct ConfigRecord {
     pub figures: Option<ConfigFigures>,
     /// The model's forward cost, GFLOP per sample; absent for models without one (spin).
     pub model_gflop_per_sample: Option<f64>,
+    /// Measured until stable: whether every repeat settled (`false`: the figures do
+    /// not stand, and the report never ranks them); absent for fixed windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<bool>,
+    /// Measured until stable: each repeat's windows, verdict and intervals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stability: Vec<Stability>,
     /// Where.
     pub env: SweepEnvironment,
 }
@@ -234,6 +242,10 @@ pub struct RatePoint {
     pub latency_ms: LatencySummary,
     /// Longest time the sender fell behind its schedule, ms.
     pub sender_lag_max_ms: f64,
+    /// Measured until stable: its windows, verdict and intervals (an unsettled
+    /// point counts as over any budget); absent for a fixed window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<Stability>,
     /// Where.
     pub env: SweepEnvironment,
 }

@@ -82,9 +82,7 @@ pub fn figure_with_interval(
 ) -> (f64, Option<Interval>) {
     let value = percentile.of_summary(summary);
     let interval = match percentile.quantile() {
-        Some(q) => quantile_interval(latency.count(), q, |f| {
-            latency.quantile_ns(f) as f64 / 1e6
-        }),
+        Some(q) => quantile_interval(latency.count(), q, |f| latency.quantile_ns(f) as f64 / 1e6),
         None if summary.count >= 2 => {
             let half = Z_95 * summary.std / (summary.count as f64).sqrt();
             Some(Interval {
@@ -109,12 +107,20 @@ mod tests {
             max_time: "soon".into(),
             ..UntilStable::default()
         };
-        assert!(bad.criteria().unwrap_err().to_string().contains("stable-max-time"));
+        assert!(bad
+            .criteria()
+            .unwrap_err()
+            .to_string()
+            .contains("stable-max-time"));
         let bad = UntilStable {
             windows: 1,
             ..UntilStable::default()
         };
-        assert!(bad.criteria().unwrap_err().to_string().contains("until-stable"));
+        assert!(bad
+            .criteria()
+            .unwrap_err()
+            .to_string()
+            .contains("until-stable"));
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub fn run_until_stable(
     }
     let run_end = Instant::now() + limits.max_duration;
     let mut server = Endpoint::start(cfg, limits, Some(run_end), progress)?;
-    let measured = windows(&mut server, cfg, until, progress)
-        .and_then(|(all, stability, window_s)| {
+    let measured =
+        windows(&mut server, cfg, until, progress).and_then(|(all, stability, window_s)| {
             let report = server.report(cfg, all, Environment::detect())?;
             Ok((report, stability, window_s))
         });

@@ -144,9 +144,12 @@ pub struct SweepArgs {
     /// Runs per configuration [default: the sweep's, 3].
     #[arg(long)]
     pub repeats: Option<u32>,
-    /// Measured requests per run [default: the sweep's; quick 200, seed 100].
+    /// Measured requests per run (until stable: per window) [default: the sweep's;
+    /// quick 200, seed 100].
     #[arg(long)]
     pub iters: Option<u32>,
+    #[command(flatten)]
+    pub stable: crate::stable_args::StableArgs,
     /// Results file (JSON lines, appended) [default: results/sweeps/NAME-TIME.jsonl].
     /// With a shard: a folder (NAME-shard-I-of-N.jsonl inside, rewritten by a rerun)
     /// unless it ends in .jsonl [default: results/sweeps].
@@ -179,9 +182,11 @@ pub struct CurveArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub target: crate::target_args::TargetArgs,
-    /// Measured requests at each rate.
+    /// Measured requests at each rate (until stable: per window).
     #[arg(long = "iters", default_value_t = 200)]
     pub iters: u32,
+    #[command(flatten)]
+    pub stable: crate::stable_args::StableArgs,
     /// Offered rates in requests/s, comma-separated, or auto (20 %-110 % of the burst
     /// capacity, measured first).
     #[arg(long, default_value = "auto")]

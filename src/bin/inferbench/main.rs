@@ -25,7 +25,7 @@ use inferbench::sweep::curve::{check_budget_ms, Rates};
 use inferbench::sweep::environment::default_results_path;
 use inferbench::sweep::record::Percentile;
 use inferbench::sweep::shard::{self, Shard};
-use inferbench::sweep::{runner, spec::SweepSpec};
+use inferbench::sweep::{curve_run, runner, spec::SweepSpec};
 
 use args::{
     AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs,
@@ -180,6 +180,7 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     };
     spec.repeats = args.repeats.unwrap_or(spec.repeats);
     spec.iters = args.iters.unwrap_or(spec.iters);
+    spec.until_stable = args.stable.until(spec.until_stable.take())?;
     if let Some(target) = args.target.config()? {
         spec.aim_at(target, None);
     }
@@ -247,6 +248,7 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     let percentile = Percentile::parse_for("--percentile", &args.percentile)?;
     let budget = args.latency_budget_ms.map(check_budget_ms).transpose()?;
     let rates = Rates::parse(&args.rates)?;
+    let until = args.stable.until(None)?;
     let limits = args.limits.limits()?;
     limits.check(&cfg)?;
     let out = args
@@ -255,10 +257,16 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     inferbench::device::check_available(std::slice::from_ref(&cfg))?;
     let mut sink = JsonlSink::open(&out)?;
     interrupt::install().context("cannot install the Ctrl-C handler")?;
-    let rates = runner::resolve_rates(&cfg, &rates, args.quiet, limits)?;
+    let run = curve_run::CurveRun {
+        sweep: &args.name,
+        cfg: &cfg,
+        until: until.as_ref(),
+        limits,
+        quiet: args.quiet,
+    };
+    let rates = curve_run::resolve_rates(&run, &rates)?;
     let budget = budget.map(|b| (percentile, b));
-    let curve = (args.name.as_str(), &cfg);
-    let (points, found) = runner::run_curve(curve, &rates, budget, &mut sink, args.quiet, limits)?;
+    let (points, found) = curve_run::run_curve(&run, &rates, budget, &mut sink)?;
     print!(
         "{}",
         curve_table::render(&points, found.as_ref(), percentile)
