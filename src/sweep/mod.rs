@@ -25,3 +25,6 @@ pub mod spec;
 pub mod stable;
 #[cfg(feature = "torch")]
 pub mod stable_run;
+pub mod tune;
+#[cfg(feature = "torch")]
+pub mod tune_run;

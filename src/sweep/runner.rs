@@ -122,7 +122,8 @@ fn sweep_run(
     }
 }
 
-fn run_config(
+/// Runs one configuration `spec.repeats` times into its record; `None` for Ctrl-C.
+pub fn run_config(
     spec: &SweepSpec,
     (index, cfg): (usize, &RunConfig),
     env: &SweepEnvironment,

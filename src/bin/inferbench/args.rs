@@ -38,6 +38,10 @@ pub enum Command {
     /// Latency against throughput: open-loop Poisson runs at a list of rates, and
     /// optionally the highest rate that keeps a percentile within a budget.
     Curve(CurveArgs),
+    /// Search a sweep's grid for the best configuration (the highest throughput, or
+    /// the highest rate within a latency budget) by hill climbing instead of running
+    /// all of it; every measured point goes to a results file that `report` reads.
+    Tune(crate::tune::TuneArgs),
     /// Markdown report with SVG plots and a recommendation from sweep and curve results.
     Report(ReportArgs),
     /// Make one baseline from several saved runs: per benchmark the run with the median

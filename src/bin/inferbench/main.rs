@@ -8,7 +8,9 @@ mod serve;
 mod server_args;
 mod server_config;
 mod stable_args;
+mod stable_run;
 mod target_args;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -42,7 +44,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let limits = args.limits.limits()?;
     limits.check(&cfg)?;
     if let Some(until) = args.stable.until(None)? {
-        return run_until_stable(&args, &cfg, &until, limits);
+        return stable_run::run_until_stable(&args, &cfg, &until, limits);
     }
     // A device that cannot be opened fails before anything is written.
     let device = match cfg.target {
@@ -94,40 +96,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         progress(&format!("appended to {}", sink.path().display()));
     }
     Ok(())
-}
-
-/// `run --until-stable`: windows until the figures stand; appended either way, and
-/// exit 1 when they did not settle.
-fn run_until_stable(
-    args: &RunArgs,
-    cfg: &inferbench::RunConfig,
-    until: &inferbench::sweep::stable::UntilStable,
-    limits: inferbench::config::limits::RunLimits,
-) -> anyhow::Result<()> {
-    let mut sink = JsonlSink::open(&args.out)?;
-    let progress = progress_lines("[inferbench] ", args.quiet);
-    if !args.load.no_bare {
-        progress("until stable: no bare forward is timed (pipeline efficiency absent)");
-    }
-    interrupt::install().context("cannot install the Ctrl-C handler")?;
-    let mut tell = progress;
-    let report = inferbench::sweep::stable_run::run_until_stable(cfg, until, limits, &mut tell)?;
-    sink.append(&report)?;
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", summary::render(&report));
-        progress(&format!("appended to {}", sink.path().display()));
-    }
-    match &report.stability {
-        Some(s) if !s.settled => anyhow::bail!(
-            "the run did not settle in {:.1} s ({}); recorded with \"settled\": false in {}",
-            s.elapsed_s,
-            s.reason.as_deref().unwrap_or("time up"),
-            sink.path().display()
-        ),
-        _ => Ok(()),
-    }
 }
 
 fn init_model(args: InitArgs) -> anyhow::Result<()> {
@@ -387,6 +355,7 @@ fn main() -> ExitCode {
         Command::MergeBaselines(args) => merge_baselines(args),
         Command::Sweep(args) => sweep(args),
         Command::Curve(args) => curve(args),
+        Command::Tune(args) => tune::run(args),
         Command::Report(args) => report(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::ServeWindows(args) => serve_windows(args),
