@@ -216,6 +216,7 @@ fn report() -> (RunReport, JsonlSink) {
         },
         incomplete: None,
         target: None,
+        stability: None,
     };
     let mut sink =
         JsonlSink::open(std::path::Path::new("/dev/null")).expect("/dev/null is writable");

@@ -164,10 +164,12 @@ pub fn min_duration(cfg: &RunConfig) -> (Duration, String) {
     (total, why)
 }
 
-/// The busy-wait of a spin model, also inside a fault-injecting one (`fail:spin:2ms@10`).
+/// The busy-wait of a spin model per batch, also inside a fault-injecting one
+/// (`fail:spin:2ms@10`); a per-sample cost or a drift only lengthens it.
 fn spin_time(model: &str) -> Option<Duration> {
     let spin = &model[model.find("spin:")? + "spin:".len()..];
-    parse_duration("model", spin.split('@').next().unwrap_or(spin)).ok()
+    let spin = spin.split('@').next().unwrap_or(spin);
+    parse_duration("model", spin.split('+').next().unwrap_or(spin)).ok()
 }
 
 fn saturating_mul(d: Duration, n: u64) -> Duration {

@@ -1,12 +1,15 @@
 //! Turning timestamps into figures: latency distributions ([`latency`]), the
 //! per-stage breakdown ([`stages`]), device time per stage from timing events
-//! ([`device_stages`]), the compute and copy limits of a GPU run ([`limits`]), utilisation sampled over the measured
-//! window ([`utilization`]) and queueing theory's answers to check them against ([`queueing`]).
+//! ([`device_stages`]), the compute and copy limits of a GPU run ([`limits`]),
+//! utilisation sampled over the measured window ([`utilization`]), when a run
+//! measured in windows may stop ([`stability`]), and queueing theory's answers to
+//! check them against ([`queueing`]).
 
 pub mod device_stages;
 pub mod latency;
 pub mod limits;
 pub mod queueing;
+pub mod stability;
 pub mod stages;
 pub mod utilization;
 

@@ -118,7 +118,9 @@ mod tests {
             ..ModelConfig::default()
         };
         assert_eq!(
-            Architecture::Spin { per_batch_us: 100 }.gflop_per_sample(&at(32)),
+            Architecture::parse("spin:100us")
+                .unwrap()
+                .gflop_per_sample(&at(32)),
             None
         );
         let g = Architecture::Resnet18.gflop_per_sample(&at(224)).unwrap();

@@ -73,7 +73,7 @@ fn prepare_plain(
         compile_cache: None,
         cuda_graph: None,
     };
-    if let Some(per_batch) = arch.spin_time() {
+    if let Some((per_batch, per_sample, drift_per_s)) = arch.spin_time() {
         if cfg.compile != CompileMode::Eager {
             return Err(Error::config(
                 "compile",
@@ -82,6 +82,9 @@ fn prepare_plain(
         }
         let spin = SpinModel {
             per_batch,
+            per_sample,
+            drift_per_s,
+            built: std::time::Instant::now(),
             classes: arch.num_classes(),
         };
         return Ok(PreparedModel {

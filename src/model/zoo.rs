@@ -25,6 +25,15 @@ pub enum Architecture {
     Spin {
         /// Time one forward takes, whatever the batch size.
         per_batch_us: u64,
+        /// Time added per sample of the batch (`spin:1ms+250us-per-sample`), so that
+        /// a grid over batch sizes has a known best; 0 for the plain spin model.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        per_sample_us: u64,
+        /// Time added to each forward per second since the model was built
+        /// (`spin:1ms+drift-1ms-per-s`): a deliberately drifting server, which a
+        /// run until stable must report as unsettled. 0 for the plain spin model.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        drift_us_per_s: u64,
     },
 }
 
@@ -38,17 +47,7 @@ impl Architecture {
             "mobilenet_v3_small" => Ok(Self::MobilenetV3Small),
             "tiny-transformer" | "tiny_transformer" => Ok(Self::TinyTransformer),
             other => match other.strip_prefix("spin:") {
-                Some(duration) => Ok(Self::Spin {
-                    per_batch_us: parse_duration_us("model", duration).map_err(|e| match e {
-                        Error::Config { reason, .. } => Error::config(
-                            "model",
-                            format!(
-                                "spin:{reason} (the spin model is spin:<duration>, e.g. spin:2ms)"
-                            ),
-                        ),
-                        other => other,
-                    })?,
-                }),
+                Some(spec) => parse_spin(spec),
                 None => Err(Error::UnknownModel {
                     name: other.to_string(),
                 }),
@@ -63,7 +62,20 @@ impl Architecture {
             Self::TinyCnn => "tiny-cnn".into(),
             Self::MobilenetV3Small => "mobilenet_v3_small".into(),
             Self::TinyTransformer => "tiny-transformer".into(),
-            Self::Spin { per_batch_us } => format!("spin:{per_batch_us}us"),
+            Self::Spin {
+                per_batch_us,
+                per_sample_us,
+                drift_us_per_s,
+            } => {
+                let mut name = format!("spin:{per_batch_us}us");
+                if *per_sample_us > 0 {
+                    name.push_str(&format!("+{per_sample_us}us{PER_SAMPLE}"));
+                }
+                if *drift_us_per_s > 0 {
+                    name.push_str(&format!("{DRIFT}{drift_us_per_s}us{PER_SECOND}"));
+                }
+                name
+            }
         }
     }
 
@@ -86,10 +98,19 @@ impl Architecture {
         !matches!(self, Self::Spin { .. })
     }
 
-    /// Busy-wait per forward, for the synthetic model.
-    pub fn spin_time(&self) -> Option<Duration> {
+    /// Busy-wait per forward, for the synthetic model: per batch, per sample, and
+    /// the drift per second.
+    pub fn spin_time(&self) -> Option<(Duration, Duration, Duration)> {
         match self {
-            Self::Spin { per_batch_us } => Some(Duration::from_micros(*per_batch_us)),
+            Self::Spin {
+                per_batch_us,
+                per_sample_us,
+                drift_us_per_s,
+            } => Some((
+                Duration::from_micros(*per_batch_us),
+                Duration::from_micros(*per_sample_us),
+                Duration::from_micros(*drift_us_per_s),
+            )),
             _ => None,
         }
     }
@@ -108,6 +129,52 @@ impl Architecture {
             Self::Spin { .. } => None,
         }
     }
+}
+
+/// The suffix of a per-sample cost: `spin:1ms+250us-per-sample`.
+const PER_SAMPLE: &str = "-per-sample";
+/// The prefix of a drift: `spin:1ms+drift-1ms-per-s` (no `/`, which ids use as a separator).
+const DRIFT: &str = "+drift-";
+/// The suffix of a drift.
+const PER_SECOND: &str = "-per-s";
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `<duration>[+<duration>-per-sample][+drift-<duration>-per-s]`, after `spin:`.
+fn parse_spin(spec: &str) -> Result<Architecture> {
+    let syntax = "the spin model is spin:<duration>[+<duration>-per-sample][+drift-<duration>-per-s], e.g. spin:2ms, spin:1ms+250us-per-sample, spin:1ms+drift-1ms-per-s";
+    let bad = |what: &str| Error::config("model", format!("spin:{spec}: {what} ({syntax})"));
+    let duration = |text: &str| {
+        parse_duration_us("model", text).map_err(|e| match e {
+            Error::Config { reason, .. } => bad(&reason),
+            other => other,
+        })
+    };
+    let (rest, drift) = match spec.split_once(DRIFT) {
+        Some((rest, drift)) => match drift.strip_suffix(PER_SECOND) {
+            Some(d) => (rest, duration(d)?),
+            None => return Err(bad("a drift must end in -per-s")),
+        },
+        None => (spec, 0),
+    };
+    let (base, per_sample) = match rest.split_once('+') {
+        Some((base, extra)) => match extra.strip_suffix(PER_SAMPLE) {
+            Some(d) => (base, duration(d)?),
+            None => {
+                return Err(bad(&format!(
+                    "'+{extra}' is neither a per-sample cost nor a drift"
+                )))
+            }
+        },
+        None => (rest, 0),
+    };
+    Ok(Architecture::Spin {
+        per_batch_us: duration(base)?,
+        per_sample_us: per_sample,
+        drift_us_per_s: drift,
+    })
 }
 
 fn tiny_cnn(p: &nn::Path, classes: i64) -> FuncT<'static> {
@@ -143,12 +210,27 @@ mod tests {
             "mobilenet_v3_small",
             "tiny-transformer",
             "spin:2000us",
+            "spin:1000us+250us-per-sample",
+            "spin:1000us+drift-1000us-per-s",
+            "spin:1000us+10us-per-sample+drift-5us-per-s",
         ] {
             assert_eq!(Architecture::parse(name).unwrap().name(), name);
         }
         assert_eq!(
             Architecture::parse("spin:2ms").unwrap(),
-            Architecture::Spin { per_batch_us: 2000 }
+            Architecture::Spin {
+                per_batch_us: 2000,
+                per_sample_us: 0,
+                drift_us_per_s: 0
+            }
+        );
+        assert_eq!(
+            Architecture::parse("spin:1ms+250us-per-sample+drift-2ms-per-s").unwrap(),
+            Architecture::Spin {
+                per_batch_us: 1000,
+                per_sample_us: 250,
+                drift_us_per_s: 2000
+            }
         );
     }
 
@@ -163,5 +245,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("spin:2ms"));
+        for bad in [
+            "spin:1ms+250us",
+            "spin:1ms+drift-1ms",
+            "spin:1ms+x-per-sample",
+        ] {
+            let err = Architecture::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("-per-sample"), "{bad}: {err}");
+        }
     }
 }

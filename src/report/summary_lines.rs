@@ -22,7 +22,8 @@ pub(super) fn arrival_name(arrival: Arrival) -> String {
     }
 }
 
-/// The line that says a run was cut short, when it was.
+/// The line that says a run was cut short, when it was, and a run until stable's
+/// verdict: whether its figures stand, after how many windows, and their intervals.
 pub(super) fn incomplete_line(s: &mut String, r: &RunReport) {
     if let Some(why) = &r.incomplete {
         let _ = writeln!(
@@ -31,6 +32,32 @@ pub(super) fn incomplete_line(s: &mut String, r: &RunReport) {
             r.requests
         );
     }
+    let Some(st) = &r.stability else {
+        return;
+    };
+    let head = if st.settled {
+        "Until stable: settled".to_string()
+    } else {
+        format!(
+            "NOT SETTLED ({}); the figures below do not stand, and were measured",
+            st.reason.as_deref().unwrap_or("time up")
+        )
+    };
+    let interval = st.latency_interval_ms.map_or_else(
+        || "no 95 % interval (too few requests)".to_string(),
+        |i| format!("95 % interval {:.3}-{:.3} ms", i.lo, i.hi),
+    );
+    let throughput = st.throughput_interval.map_or_else(String::new, |i| {
+        format!(
+            "; throughput {:.1}-{:.1} samples/s over the last {} windows",
+            i.lo, i.hi, st.criteria.windows
+        )
+    });
+    let _ = writeln!(
+        s,
+        "{head} after {} windows ({} requests, {:.1} s): {} {:.3} ms, {interval}{throughput}",
+        st.windows, st.requests, st.elapsed_s, st.figure, st.latency_ms
+    );
 }
 
 /// The cold start, the latency figures, throughput, the stage breakdown and the

@@ -246,6 +246,10 @@ pub struct RunReport {
     /// check, response), and the figures only a server knows are absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<target::TargetFacts>,
+    /// A run measured until stable: its windows, whether it settled, and the
+    /// interval of each figure; absent for a run of one fixed window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<crate::metrics::stability::Stability>,
 }
 
 impl RunReport {
@@ -281,6 +285,7 @@ impl RunReport {
             env,
             incomplete: None,
             target: None,
+            stability: None,
         }
     }
 }

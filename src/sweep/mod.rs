@@ -2,6 +2,7 @@
 //! [`criterion_settings`], is how `cargo bench` measures the same grid), each run `repeats` times and
 //! aggregated to mean ± std ([`record`]), with a progress line ([`progress`]); the
 //! latency–throughput curve and the highest-rate-under-a-budget search ([`curve`]);
+//! runs measured until stable ([`stable`], `stable_run`);
 //! and, with libtorch, the runs themselves, the GEMM peak probe and the environment
 //! (`runner`, `environment`).
 //!
@@ -10,6 +11,8 @@
 
 pub mod criterion_settings;
 pub mod curve;
+#[cfg(feature = "torch")]
+pub mod curve_run;
 #[cfg(feature = "torch")]
 pub mod environment;
 #[cfg(feature = "torch")]
@@ -21,3 +24,9 @@ pub mod record;
 pub mod runner;
 pub mod shard;
 pub mod spec;
+pub mod stable;
+#[cfg(feature = "torch")]
+pub mod stable_run;
+pub mod tune;
+#[cfg(feature = "torch")]
+pub mod tune_run;

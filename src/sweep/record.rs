@@ -6,7 +6,8 @@
 //! - `config`: one configuration over its repeats, mean ± std ([`ConfigRecord`]);
 //! - `rate`: one point of a latency–throughput curve ([`RatePoint`]);
 //! - `max_rate`: the highest rate that kept a percentile under a budget ([`MaxRateRecord`]);
-//! - `shard`: a shard's header: its part of the grid and the grid's hash ([`ShardRecord`]).
+//! - `shard`: a shard's header: its part of the grid and the grid's hash ([`ShardRecord`]);
+//! - `tune`: the path a tune's search took and why it stopped ([`TuneRecord`]).
 
 use std::collections::BTreeMap;
 
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::part::Shard;
 use super::spec::SweepSpec;
 use crate::config::RunConfig;
+use crate::metrics::stability::Stability;
 use crate::metrics::LatencySummary;
 pub use crate::percentile::Percentile;
 
@@ -211,6 +213,13 @@ pub struct ConfigRecord {
     pub figures: Option<ConfigFigures>,
     /// The model's forward cost, GFLOP per sample; absent for models without one (spin).
     pub model_gflop_per_sample: Option<f64>,
+    /// Measured until stable: whether every repeat settled (`false`: the figures do
+    /// not stand, and the report never ranks them); absent for fixed windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled: Option<bool>,
+    /// Measured until stable: each repeat's windows, verdict and intervals.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stability: Vec<Stability>,
     /// Where.
     pub env: SweepEnvironment,
 }
@@ -234,6 +243,10 @@ pub struct RatePoint {
     pub latency_ms: LatencySummary,
     /// Longest time the sender fell behind its schedule, ms.
     pub sender_lag_max_ms: f64,
+    /// Measured until stable: its windows, verdict and intervals (an unsettled
+    /// point counts as over any budget); absent for a fixed window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stability: Option<Stability>,
     /// Where.
     pub env: SweepEnvironment,
 }
@@ -282,6 +295,36 @@ pub struct ShardRecord {
     pub env: SweepEnvironment,
 }
 
+/// What `inferbench tune` did: the goal, the path its search took through the
+/// grid, why it stopped, and the configuration it found. Each measured point is
+/// also in the file as a `config` record (or `rate` and `max_rate` records).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TuneRecord {
+    /// Sweep name.
+    pub sweep: String,
+    /// The goal, as words: `maximum throughput`, `maximum rate with p99 ≤ 50 ms`.
+    pub goal: String,
+    /// `hill` (the search) or `grid` (every point, for comparison).
+    pub strategy: String,
+    /// The seed that picked the start and the order of the neighbours.
+    pub seed: u64,
+    /// Configurations in the grid.
+    pub grid_size: usize,
+    /// Each measured configuration in order: id, score (samples/s; absent: failed,
+    /// not settled or over budget) and whether the search moved there.
+    pub path: Vec<(String, Option<f64>, bool)>,
+    /// The best configuration's id and score; absent when nothing scored.
+    pub best: Option<(String, f64)>,
+    /// Why it stopped: `local-optimum`, `budget`, `exhausted`.
+    pub stop: super::tune::Stop,
+    /// The explanation, one paragraph.
+    pub text: String,
+    /// Wall time of the whole search, s.
+    pub wall_s: f64,
+    /// Where.
+    pub env: SweepEnvironment,
+}
+
 /// One line of a sweep's results file. (A sweep has tens of records, so the size
 /// difference between variants costs nothing worth a Box.)
 #[allow(clippy::large_enum_variant)]
@@ -298,6 +341,8 @@ pub enum Record {
     MaxRate(MaxRateRecord),
     /// A shard's header.
     Shard(ShardRecord),
+    /// What a tune's search did.
+    Tune(TuneRecord),
 }
 
 #[cfg(test)]

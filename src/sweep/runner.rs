@@ -1,25 +1,24 @@
-//! Running a sweep, a latency–throughput curve and the rate search: each point is a
-//! full [`crate::target::run`] (a fresh server per repeat, as the seed's
+//! Running a sweep: each point is a full [`crate::target::run`] (a fresh server per repeat, as the seed's
 //! runner started a fresh process), and each finished configuration is written as
 //! one complete JSON line, so an interrupted sweep leaves every finished record.
 //! Ctrl-C stops a sweep between configurations (the one running is not recorded);
 //! a run cut short by a stall or the time limit is recorded as failed and the sweep
 //! goes on.
 
-use super::curve::{auto_rates, search_max_rate, Rates, SearchLimits, SearchResult};
+use super::curve_run::limited;
 use super::environment::probe_record;
 use super::progress::Progress;
 use super::record::{
-    ConfigFigures, ConfigRecord, LatencyStats, MaxRateRecord, Percentile, RatePoint, Record, Stat,
-    Status, SweepEnvironment,
+    ConfigFigures, ConfigRecord, LatencyStats, Percentile, Record, Stat, Status, SweepEnvironment,
 };
 use super::shard::{self, Shard};
 use super::spec::SweepSpec;
+use super::stable::UntilStable;
+use super::stable_run::run_until_stable;
 use crate::config::limits::RunLimits;
-use crate::config::{Arrival, RunConfig};
+use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::model::Architecture;
-use crate::pipeline::RunOptions;
 use crate::results::jsonl::JsonlSink;
 use crate::results::RunReport;
 use crate::target;
@@ -95,10 +94,22 @@ pub fn run_sweep(
     Ok(outcome)
 }
 
-/// One run of a sweep: its report, the error that failed it, or `None` for Ctrl-C.
-fn sweep_run(cfg: &RunConfig, limits: RunLimits) -> Option<std::result::Result<RunReport, String>> {
+/// One run of a sweep (until stable, with `until`): its report, the error that
+/// failed it, or `None` for Ctrl-C.
+fn sweep_run(
+    cfg: &RunConfig,
+    until: Option<&UntilStable>,
+    limits: RunLimits,
+) -> Option<std::result::Result<RunReport, String>> {
     if crate::pipeline::interrupt::requested() {
         return None;
+    }
+    if let Some(until) = until {
+        return match run_until_stable(cfg, until, limits, &mut |_| {}) {
+            Ok(report) => Some(Ok(report)),
+            Err(Error::Interrupted) => None,
+            Err(e) => Some(Err(e.to_string())),
+        };
     }
     match target::run(cfg, limited(limits)) {
         Ok(outcome) => match outcome.cut {
@@ -111,15 +122,8 @@ fn sweep_run(cfg: &RunConfig, limits: RunLimits) -> Option<std::result::Result<R
     }
 }
 
-/// One run's options: the defaults, within `limits`.
-fn limited(limits: RunLimits) -> RunOptions<'static> {
-    RunOptions {
-        limits,
-        ..RunOptions::default()
-    }
-}
-
-fn run_config(
+/// Runs one configuration `spec.repeats` times into its record; `None` for Ctrl-C.
+pub fn run_config(
     spec: &SweepSpec,
     (index, cfg): (usize, &RunConfig),
     env: &SweepEnvironment,
@@ -134,7 +138,7 @@ fn run_config(
         if !quiet {
             progress.show(&format!("{id} (rep {}/{})", rep + 1, spec.repeats));
         }
-        match sweep_run(cfg, limits) {
+        match sweep_run(cfg, spec.until_stable.as_ref(), limits) {
             None => return Ok(None),
             Some(Ok(report)) => reports.push(report),
             Some(Err(e)) => {
@@ -183,6 +187,12 @@ fn run_config(
         error,
         figures: aggregate(&reports),
         model_gflop_per_sample: gflop,
+        settled: spec.until_stable.as_ref().map(|_| {
+            reports
+                .iter()
+                .all(|r| r.stability.as_ref().is_some_and(|s| s.settled))
+        }),
+        stability: reports.iter().filter_map(|r| r.stability.clone()).collect(),
         env: env.clone(),
     }))
 }
@@ -236,139 +246,5 @@ pub fn aggregate(reports: &[RunReport]) -> Option<ConfigFigures> {
                 .as_ref()
                 .map(|c| c.compiled_in_s)
         }),
-    })
-}
-
-/// The configuration's capacity in requests/s: its burst throughput.
-pub fn capacity_rps(cfg: &RunConfig, limits: RunLimits) -> Result<f64> {
-    let mut burst = cfg.clone();
-    burst.load.arrival = Arrival::Burst;
-    burst.measure_bare_forward = false;
-    let report = target::run(&burst, limited(limits))?.into_complete()?;
-    Ok(report.throughput_samples_per_s / cfg.load.batch_size as f64)
-}
-
-/// The rates a curve runs at: the explicit ones, or fractions of the burst capacity,
-/// which is measured first.
-pub fn resolve_rates(
-    cfg: &RunConfig,
-    rates: &Rates,
-    quiet: bool,
-    limits: RunLimits,
-) -> Result<Vec<f64>> {
-    match rates {
-        Rates::Explicit(r) => Ok(r.clone()),
-        Rates::Auto => {
-            if !quiet {
-                eprintln!("[curve] measuring the burst capacity of {}", cfg.id());
-            }
-            let capacity = capacity_rps(cfg, limits)?;
-            if !quiet {
-                eprintln!("[curve] capacity {capacity:.1} requests/s; rates at 20-110 % of it");
-            }
-            Ok(auto_rates(capacity))
-        }
-    }
-}
-
-/// One open-loop Poisson run at `rate` requests/s, within `limits`.
-pub fn rate_point(
-    (sweep, cfg): (&str, &RunConfig),
-    rate: f64,
-    env: &SweepEnvironment,
-    limits: RunLimits,
-) -> Result<RatePoint> {
-    let mut at_rate = cfg.clone();
-    at_rate.load.arrival = Arrival::Poisson(rate);
-    at_rate.measure_bare_forward = false;
-    let report = target::run(&at_rate, limited(limits))?.into_complete()?;
-    Ok(RatePoint {
-        sweep: sweep.to_string(),
-        id: cfg.id(),
-        offered_rps: rate,
-        achieved_rps: report.requests as f64 / report.window_s,
-        throughput_samples_per_s: report.throughput_samples_per_s,
-        latency_ms: report.latency_ms,
-        sender_lag_max_ms: report.stages_ms.sender_lag_max,
-        config: at_rate,
-        env: env.clone(),
-    })
-}
-
-/// Runs the curve at `rates` (appending each point) and, with a budget, the search,
-/// each run within `limits`; returns the points and the search's record.
-pub fn run_curve(
-    (sweep, cfg): (&str, &RunConfig),
-    rates: &[f64],
-    budget: Option<(Percentile, f64)>,
-    sink: &mut JsonlSink,
-    quiet: bool,
-    limits: RunLimits,
-) -> Result<(Vec<RatePoint>, Option<MaxRateRecord>)> {
-    let env = SweepEnvironment::detect();
-    let mut progress = Progress::start("curve", rates.len());
-    let mut points = Vec::new();
-    for &rate in rates {
-        if !quiet {
-            progress.show(&format!("{} at {rate:.1} requests/s", cfg.id()));
-        }
-        let point = rate_point((sweep, cfg), rate, &env, limits)?;
-        sink.append(&Record::Rate(point.clone()))?;
-        points.push(point);
-        progress.finish_one();
-    }
-    if !quiet {
-        progress.end();
-    }
-    let Some((percentile, budget_ms)) = budget else {
-        return Ok((points, None));
-    };
-    let ceiling = rates.iter().copied().fold(0.0, f64::max);
-    let found = search(
-        (sweep, cfg),
-        ceiling,
-        (percentile, budget_ms),
-        &env,
-        quiet,
-        limits,
-    )?;
-    let record = MaxRateRecord {
-        sweep: sweep.to_string(),
-        id: cfg.id(),
-        percentile,
-        budget_ms,
-        max_rps: found.best.map(|b| b.0),
-        latency_at_max_ms: found.best.map(|b| b.1),
-        first_failing_rps: found.first_failing,
-        probes: found.probes.len() as u32,
-        env,
-    };
-    sink.append(&Record::MaxRate(record.clone()))?;
-    Ok((points, Some(record)))
-}
-
-fn search(
-    (sweep, cfg): (&str, &RunConfig),
-    ceiling: f64,
-    (percentile, budget_ms): (Percentile, f64),
-    env: &SweepEnvironment,
-    quiet: bool,
-    limits: RunLimits,
-) -> Result<SearchResult> {
-    search_max_rate(ceiling, budget_ms, 0.1, SearchLimits::default(), |rate| {
-        let point = rate_point((sweep, cfg), rate, env, limits)?;
-        let latency = percentile.of_summary(&point.latency_ms);
-        if !quiet {
-            eprintln!(
-                "[search] {rate:.1} requests/s: {} {latency:.2} ms ({} {budget_ms} ms)",
-                percentile.name(),
-                if latency <= budget_ms {
-                    "within"
-                } else {
-                    "over"
-                }
-            );
-        }
-        Ok(latency)
     })
 }

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::criterion_settings::CriterionSettings;
+use super::stable::UntilStable;
 use crate::config::target::TargetConfig;
 use crate::config::{
     Arrival, BatchPolicy, CompileMode, DeviceSpec, InputSpec, ModelConfig, ModelKind, Precision,
@@ -99,6 +100,11 @@ pub struct SweepSpec {
     /// (batch sizes, arrivals) and the server's own stay at their defaults.
     /// Default none.
     pub target: Option<TargetConfig>,
+    /// Measure each run until stable (an `[until_stable]` table, or
+    /// `--until-stable`); `iters` is then the window. Default none: one window of
+    /// `iters` requests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until_stable: Option<UntilStable>,
 }
 
 impl Default for SweepSpec {
@@ -137,6 +143,7 @@ impl SweepSpec {
             channels_last: vec![false],
             quantize: vec![Quantize::None],
             target: None,
+            until_stable: None,
         }
     }
 

@@ -325,10 +325,10 @@ fn top_level_folders_are_the_ones_the_layout_names() {
 #[test]
 fn the_scan_sees_a_real_dependency() {
     // Guards the scan itself: the pipeline is known to use the configuration, the
-    // sweep runner the curve search, and the CLI's flags the model flags.
+    // curve's runner the curve search, and the CLI's flags the model flags.
     assert!(module_graph()["pipeline"].contains("config"));
     let graphs = folder_graphs();
-    assert!(graphs[Path::new("sweep")]["runner"].contains("curve"));
+    assert!(graphs[Path::new("sweep")]["curve_run"].contains("curve"));
     assert!(graphs[Path::new("bin/inferbench")]["server_args"].contains("model_args"));
     assert_eq!(
         names_after("use super::{a::{B, C}, d};\nx = super::e::f;", "super::"),

@@ -16,6 +16,7 @@ mod bench_suite;
 mod cli;
 mod cli_shards;
 mod cli_sweep;
+mod cli_tune;
 mod compare;
 mod end_to_end;
 mod faults;

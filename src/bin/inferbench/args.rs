@@ -38,6 +38,10 @@ pub enum Command {
     /// Latency against throughput: open-loop Poisson runs at a list of rates, and
     /// optionally the highest rate that keeps a percentile within a budget.
     Curve(CurveArgs),
+    /// Search a sweep's grid for the best configuration (the highest throughput, or
+    /// the highest rate within a latency budget) by hill climbing instead of running
+    /// all of it; every measured point goes to a results file that `report` reads.
+    Tune(crate::tune::TuneArgs),
     /// Markdown report with SVG plots and a recommendation from sweep and curve results.
     Report(ReportArgs),
     /// Make one baseline from several saved runs: per benchmark the run with the median
@@ -75,6 +79,8 @@ pub struct RunArgs {
     pub target: crate::target_args::TargetArgs,
     #[command(flatten)]
     pub load: LoadArgs,
+    #[command(flatten)]
+    pub stable: crate::stable_args::StableArgs,
     /// Print the report as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -83,8 +89,8 @@ pub struct RunArgs {
     pub out: PathBuf,
     /// Also write one JSON line per measured request (latency, stages, overhead) here,
     /// replacing the file (never the --out file; a file that is not such a trace only
-    /// with --force).
-    #[arg(long)]
+    /// with --force). Not with --until-stable.
+    #[arg(long, conflicts_with = "until_stable")]
     pub trace: Option<PathBuf>,
     /// Let --trace replace an existing file that is not a trace written by inferbench.
     #[arg(long, requires = "trace")]
@@ -95,8 +101,9 @@ pub struct RunArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Append a run cut short (Ctrl-C, a stall, the time limit) to the results file,
-    /// marked incomplete; without it only the summary is printed.
-    #[arg(long)]
+    /// marked incomplete; without it only the summary is printed. Not with
+    /// --until-stable (a run that does not settle is always appended, marked).
+    #[arg(long, conflicts_with = "until_stable")]
     pub keep_partial: bool,
 }
 
@@ -104,7 +111,7 @@ pub struct RunArgs {
 /// takes `run`'s flags).
 #[derive(Args)]
 pub struct LoadArgs {
-    /// Measured requests (serve-windows: per window), after the warm-up.
+    /// Measured requests (serve-windows and --until-stable: per window), after the warm-up.
     #[arg(long = "iters", visible_alias = "num-iters", default_value_t = 100)]
     pub iters: u32,
     /// burst (all requests back to back), concurrency:N (at most N in flight), or
@@ -146,9 +153,12 @@ pub struct SweepArgs {
     /// Runs per configuration [default: the sweep's, 3].
     #[arg(long)]
     pub repeats: Option<u32>,
-    /// Measured requests per run [default: the sweep's; quick 200, seed 100].
+    /// Measured requests per run (until stable: per window) [default: the sweep's;
+    /// quick 200, seed 100].
     #[arg(long)]
     pub iters: Option<u32>,
+    #[command(flatten)]
+    pub stable: crate::stable_args::StableArgs,
     /// Results file (JSON lines, appended) [default: results/sweeps/NAME-TIME.jsonl].
     /// With a shard: a folder (NAME-shard-I-of-N.jsonl inside, rewritten by a rerun)
     /// unless it ends in .jsonl [default: results/sweeps].
@@ -181,9 +191,11 @@ pub struct CurveArgs {
     pub server: ServerArgs,
     #[command(flatten)]
     pub target: crate::target_args::TargetArgs,
-    /// Measured requests at each rate.
+    /// Measured requests at each rate (until stable: per window).
     #[arg(long = "iters", default_value_t = 200)]
     pub iters: u32,
+    #[command(flatten)]
+    pub stable: crate::stable_args::StableArgs,
     /// Offered rates in requests/s, comma-separated, or auto (20 %-110 % of the burst
     /// capacity, measured first).
     #[arg(long, default_value = "auto")]

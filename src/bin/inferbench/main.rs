@@ -8,7 +8,10 @@ mod model_args;
 mod serve;
 mod server_args;
 mod server_config;
+mod stable_args;
+mod stable_run;
 mod target_args;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -25,7 +28,7 @@ use inferbench::sweep::curve::{check_budget_ms, Rates};
 use inferbench::sweep::environment::default_results_path;
 use inferbench::sweep::record::Percentile;
 use inferbench::sweep::shard::{self, Shard};
-use inferbench::sweep::{runner, spec::SweepSpec};
+use inferbench::sweep::{curve_run, runner, spec::SweepSpec};
 
 use args::{
     AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs,
@@ -41,6 +44,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     cfg.validate()?;
     let limits = args.limits.limits()?;
     limits.check(&cfg)?;
+    if let Some(until) = args.stable.until(None)? {
+        return stable_run::run_until_stable(&args, &cfg, &until, limits);
+    }
     // A device that cannot be opened fails before anything is written.
     let device = match cfg.target {
         Some(_) => None,
@@ -143,6 +149,7 @@ fn sweep(args: SweepArgs) -> anyhow::Result<()> {
     };
     spec.repeats = args.repeats.unwrap_or(spec.repeats);
     spec.iters = args.iters.unwrap_or(spec.iters);
+    spec.until_stable = args.stable.until(spec.until_stable.take())?;
     if let Some(target) = args.target.config()? {
         spec.aim_at(target, None);
     }
@@ -210,6 +217,7 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     let percentile = Percentile::parse_for("--percentile", &args.percentile)?;
     let budget = args.latency_budget_ms.map(check_budget_ms).transpose()?;
     let rates = Rates::parse(&args.rates)?;
+    let until = args.stable.until(None)?;
     let limits = args.limits.limits()?;
     limits.check(&cfg)?;
     let out = args
@@ -218,10 +226,16 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     inferbench::device::check_available(std::slice::from_ref(&cfg))?;
     let mut sink = JsonlSink::open(&out)?;
     interrupt::install().context("cannot install the Ctrl-C handler")?;
-    let rates = runner::resolve_rates(&cfg, &rates, args.quiet, limits)?;
+    let run = curve_run::CurveRun {
+        sweep: &args.name,
+        cfg: &cfg,
+        until: until.as_ref(),
+        limits,
+        quiet: args.quiet,
+    };
+    let rates = curve_run::resolve_rates(&run, &rates)?;
     let budget = budget.map(|b| (percentile, b));
-    let curve = (args.name.as_str(), &cfg);
-    let (points, found) = runner::run_curve(curve, &rates, budget, &mut sink, args.quiet, limits)?;
+    let (points, found) = curve_run::run_curve(&run, &rates, budget, &mut sink)?;
     print!(
         "{}",
         curve_table::render(&points, found.as_ref(), percentile)
@@ -342,6 +356,7 @@ fn main() -> ExitCode {
         Command::MergeBaselines(args) => merge_baselines(args),
         Command::Sweep(args) => sweep(args),
         Command::Curve(args) => curve(args),
+        Command::Tune(args) => tune::run(args),
         Command::Report(args) => report(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::ServeWindows(args) => serve_windows(args),

@@ -45,6 +45,7 @@ pub fn render(
     }
     curve(&mut md, data);
     failures(&mut md, data);
+    searches(&mut md, data);
     md
 }
 
@@ -266,6 +267,17 @@ fn curve(md: &mut String, data: &SweepData) {
             ),
         };
         let _ = writeln!(md, "{line}\n");
+    }
+}
+
+/// What each tune's search did, in its own words.
+fn searches(md: &mut String, data: &SweepData) {
+    if data.tunes.is_empty() {
+        return;
+    }
+    md.push_str("## Searches (`inferbench tune`)\n\n");
+    for t in &data.tunes {
+        let _ = writeln!(md, "- {}\n", t.text);
     }
 }
 

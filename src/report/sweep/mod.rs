@@ -27,6 +27,8 @@ pub struct SweepData {
     pub rates: Vec<RatePoint>,
     /// Rate searches.
     pub max_rates: Vec<MaxRateRecord>,
+    /// What each tune's search did.
+    pub tunes: Vec<crate::sweep::record::TuneRecord>,
     /// Shard headers, when the sweep ran in shards ([`shards`]).
     pub shards: Vec<ShardRecord>,
 }
@@ -65,6 +67,7 @@ impl SweepData {
             Record::Rate(r) => self.rates.push(r),
             Record::MaxRate(m) => self.max_rates.push(m),
             Record::Shard(s) => self.shards.push(s),
+            Record::Tune(t) => self.tunes.push(t),
         }
     }
 

@@ -104,7 +104,8 @@ fn qualifies(c: &ConfigRecord, goal: &Goal) -> bool {
     let Some(f) = c.figures.as_ref() else {
         return false;
     };
-    if c.status != Status::Ok {
+    // A figure that did not settle is no figure to rank.
+    if c.status != Status::Ok || c.settled == Some(false) {
         return false;
     }
     match (goal.constraint, goal.budget_ms) {
@@ -128,7 +129,8 @@ pub fn recommend(configs: &[ConfigRecord], goal: &Goal) -> Result<Recommendation
     };
     let runner_up = ranked.get(1).copied();
     let tie = runner_up.is_some_and(|(_, s, e)| best_score - s <= best_score * best_err.hypot(e));
-    let text = explain(configs, goal, best, runner_up.map(|r| r.0), tie);
+    let mut text = explain(configs, goal, best, runner_up.map(|r| r.0), tie);
+    text.push_str(&unsettled_note(configs));
     Ok(Recommendation {
         chosen: Some(best),
         runner_up: runner_up.map(|r| r.0),
@@ -190,11 +192,27 @@ fn explain(
     text
 }
 
+/// Names the configurations left out because their figures did not settle.
+pub fn unsettled_note(configs: &[ConfigRecord]) -> String {
+    let ids: Vec<String> = configs
+        .iter()
+        .filter(|c| c.settled == Some(false))
+        .map(|c| format!("`{}`", c.id))
+        .collect();
+    match ids.len() {
+        0 => String::new(),
+        n => format!(
+            " {n} configuration(s) did not settle and were not ranked: {}.",
+            ids.join(", ")
+        ),
+    }
+}
+
 fn nothing_qualifies(configs: &[ConfigRecord], goal: &Goal) -> Recommendation {
     let fastest = configs
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.status == Status::Ok && c.figures.is_some())
+        .filter(|(_, c)| c.status == Status::Ok && c.figures.is_some() && c.settled != Some(false))
         .min_by(|a, b| {
             let lat = |c: &ConfigRecord| {
                 c.figures
@@ -212,7 +230,7 @@ fn nothing_qualifies(configs: &[ConfigRecord], goal: &Goal) -> Recommendation {
             figures_line(c, goal)
         ),
         (Some(_), None) => "No configuration qualifies.".into(),
-    };
+    } + &unsettled_note(configs);
     Recommendation {
         chosen: None,
         runner_up: None,

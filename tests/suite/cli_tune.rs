@@ -1,0 +1,144 @@
+//! `--until-stable` and `inferbench tune` end to end on spin models whose answers
+//! are known: a per-sample cost that makes the largest batch the fastest by a wide
+//! margin, and a drift that never lets a run settle. The assertions are about
+//! counts, verdicts and which configuration wins, never about timings.
+
+use crate::common;
+
+use common::{inferbench, inferbench_ok as ok, refused, s};
+
+use inferbench::report::sweep::SweepData;
+use inferbench::sweep::record::Record;
+
+fn records(path: &std::path::Path) -> Vec<Record> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn tune_climbs_to_the_largest_batch_and_writes_every_point_and_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spin.toml");
+    // 1 ms + 250 µs a sample: 800, 2000 and 3200 samples/s for bs 1, 4 and 16 on
+    // one worker; margins far beyond a busy machine's noise.
+    std::fs::write(
+        &spec,
+        "model = \"spin:1ms+250us-per-sample\"\nimage_size = 8\niters = 40\nbatch_sizes = [1, 4, 16]\nworkers = [1]\narrivals = [\"concurrency:2\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("tune.jsonl");
+    let run = ok(&["tune", "--config", s(&spec), "--out", s(&out), "-q"]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        text.contains("Best: `spin:1ms+250us-per-sample-8px/bs16/"),
+        "{text}"
+    );
+    let recs = records(&out);
+    let configs = recs
+        .iter()
+        .filter(|r| matches!(r, Record::Config(_)))
+        .count();
+    let Some(Record::Tune(t)) = recs.last() else {
+        panic!("the last record is the tune's: {recs:?}");
+    };
+    assert_eq!(t.path.len(), configs);
+    assert_eq!(t.grid_size, 3);
+    assert_eq!(t.path.iter().filter(|p| p.2).count(), 3, "{:?}", t.path);
+    assert!(t.text.contains("Stopped because"), "{}", t.text);
+    // The report reads it as a sweep's file and repeats the explanation.
+    let report = dir.path().join("report");
+    ok(&[
+        "report",
+        "--input",
+        s(&out),
+        "--out-dir",
+        s(&report),
+        "--constraint",
+        "throughput",
+    ]);
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("## Searches"), "{md}");
+    let data = SweepData::load(&[out]).unwrap();
+    assert_eq!(data.tunes.len(), 1);
+}
+
+#[test]
+fn a_drifting_server_is_reported_not_settled_and_recorded_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs.jsonl");
+    // 10 ms slower every second: each window of 40 requests is far slower than the last.
+    let run = inferbench(&[
+        "run",
+        "--model",
+        "spin:1ms+drift-10ms-per-s",
+        "--image-size",
+        "8",
+        "--iters",
+        "40",
+        "--arrival",
+        "concurrency:2",
+        "--until-stable",
+        "--stable-max-time",
+        "3s",
+        "--out",
+        s(&out),
+        "-q",
+    ]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(err.contains("did not settle"), "{err}");
+    assert!(String::from_utf8_lossy(&run.stdout).contains("NOT SETTLED"));
+    let line: serde_json::Value =
+        serde_json::from_str(std::fs::read_to_string(&out).unwrap().trim()).unwrap();
+    assert_eq!(line["stability"]["settled"], false);
+    assert!(line["stability"]["windows"].as_u64().unwrap() >= 3);
+}
+
+#[test]
+fn until_stable_and_tune_refuse_what_cannot_work_by_name() {
+    refused(
+        &["run", "--model", "spin:1ms", "--stability-pct", "5"],
+        "--until-stable",
+    );
+    refused(
+        &[
+            "run",
+            "--model",
+            "spin:1ms",
+            "--until-stable",
+            "--stable-windows",
+            "1",
+        ],
+        "at least 2 windows",
+    );
+    refused(
+        &[
+            "run",
+            "--model",
+            "spin:1ms",
+            "--until-stable",
+            "--stable-max-time",
+            "20m",
+        ],
+        "--max-duration",
+    );
+    refused(
+        &["tune", "--preset", "quick", "--goal", "latency"],
+        "--latency-budget-ms",
+    );
+    refused(
+        &["tune", "--preset", "quick", "--strategy", "random"],
+        "hill or grid",
+    );
+    refused(
+        &["tune", "--preset", "quick", "--max-runs", "0"],
+        "--max-runs",
+    );
+    refused(&["run", "--model", "spin:1ms+drift-1ms"], "-per-s");
+    // clap refuses a trace of a windowed run (exit 2).
+    let both = inferbench(&["run", "--until-stable", "--trace", "t.jsonl"]);
+    assert_eq!(both.status.code(), Some(2));
+}
