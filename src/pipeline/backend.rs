@@ -32,8 +32,8 @@ use super::stages::{
     run_steps, InFlight, Intake, Loan, Responses, StageKit, TensorBatch, TensorRequest,
 };
 use super::wait::WaitPolicy;
+use crate::config::BatchPolicy;
 use crate::config::StreamLayout;
-use crate::config::{BatchPolicy, InputSpec};
 use crate::device::ComputeDevice;
 use crate::error::{Error, Result};
 use crate::metrics::DeviceStageTimes;
@@ -384,20 +384,6 @@ fn spawn_dedicated(
         Ok(())
     })?);
     Ok(())
-}
-
-/// The input buffers of one worker: per model input, `[the most samples a forward
-/// takes, ...input shape]` in the input's element type.
-pub fn input_buffers(
-    batching: &BatchPolicy,
-    request_samples: u32,
-    specs: &[InputSpec],
-) -> Vec<(Vec<i64>, Kind)> {
-    let rows = batching.max_samples(request_samples);
-    specs
-        .iter()
-        .map(|spec| (spec.batched(rows), spec.dtype.kind()))
-        .collect()
 }
 
 /// One worker's input buffers, in the layout the model's weights have (channels-last

@@ -47,5 +47,5 @@ mod workload;
 #[cfg(feature = "torch")]
 pub use run::{run, run_with, RunOptions, RunOutcome};
 #[cfg(feature = "torch")]
-pub use server::{Queues, Server, Window, Workload};
+pub use server::{input_buffers, Queues, Server, Window, Workload};
 pub use watch::Cut;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::unbounded;
 
 use super::arrivals::poisson_schedule;
-use super::backend::{input_buffers, Backend, BackendPlan};
+use super::backend::{Backend, BackendPlan};
 use super::collector::Collector;
 use super::loadgen::{collect_burst, collect_closed_loop, warm_up, Client};
 use super::scheduled::collect_on_schedule;
@@ -299,3 +299,17 @@ impl Server {
 /// How long stopping waits for the stages after a window was cut short: enough for
 /// a stage between batches to see the cancel flag, not for a forward to finish.
 const CUT_GRACE: Duration = Duration::from_millis(200);
+
+/// The input buffers of one worker: per model input, `[the most samples a forward
+/// takes, ...input shape]` in the input's element type.
+pub fn input_buffers(
+    batching: &crate::config::BatchPolicy,
+    request_samples: u32,
+    specs: &[crate::config::InputSpec],
+) -> Vec<(Vec<i64>, tch::Kind)> {
+    let rows = batching.max_samples(request_samples);
+    specs
+        .iter()
+        .map(|spec| (spec.batched(rows), spec.dtype.kind()))
+        .collect()
+}
