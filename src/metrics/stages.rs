@@ -65,10 +65,10 @@ impl StageBreakdown {
         }
         // Branch-free over every slot (this runs once per response); the slots
         // hold ns + 1, so the totals are corrected by the counts when read.
-        let wakes = stamps.wakes_raw();
-        for i in 0..STAMP_COUNT {
-            self.wake_totals_ns[i] += u64::from(wakes[i]);
-            self.wake_counts[i] += u64::from(wakes[i] != 0);
+        let slots = self.wake_totals_ns.iter_mut().zip(&mut self.wake_counts);
+        for ((total, count), &w) in slots.zip(stamps.wakes_raw()) {
+            *total += u64::from(w);
+            *count += u64::from(w != 0);
         }
         let lag = stamps.sender_lag_ns();
         self.sender_lag_total_ns += lag;
