@@ -66,22 +66,7 @@ pub fn md1_quantile(q: f64, rate: f64, service: f64) -> Option<f64> {
 /// `arrivals[i]` (non-decreasing) and needs `services[i]`; it starts on the server
 /// that frees first, once it has arrived.
 pub fn fifo_replay(arrivals: &[f64], services: &[f64], servers: usize) -> Vec<f64> {
-    assert!(servers > 0, "a queue needs a server");
-    let mut free = vec![f64::NEG_INFINITY; servers];
-    arrivals
-        .iter()
-        .zip(services)
-        .map(|(&arrive, &service)| {
-            let (slot, _) = free
-                .iter()
-                .enumerate()
-                .min_by(|a, b| a.1.total_cmp(b.1))
-                .expect("at least one server");
-            let done = free[slot].max(arrive) + service;
-            free[slot] = done;
-            done - arrive
-        })
-        .collect()
+    fifo_replay_setup(arrivals, services, servers, 0.0)
 }
 
 /// Mean time in system of an M/D/1 queue whose server needs `setup` before it

@@ -79,6 +79,7 @@ pub(crate) fn collect_on_schedule<P, S: RequestSink<P>, R>(
     let mut free_at = clock.now();
     while received < n {
         // Everything due goes out first.
+        let sent_before = sent;
         while sent < n && clock.now() >= intended[sent as usize] {
             let payload = payloads
                 .next()
@@ -92,6 +93,8 @@ pub(crate) fn collect_on_schedule<P, S: RequestSink<P>, R>(
             );
             client.send_request(request)?;
             sent += 1;
+        }
+        if sent > sent_before {
             free_at = clock.now();
         }
         if crate::pipeline::interrupt::requested() {
