@@ -28,6 +28,7 @@ use super::batcher::BatcherState;
 use super::batcher_loop::batcher_loop;
 use super::monitor::{StageBeat, StageMonitor};
 use super::ordering::{self, Role};
+use super::pinning::Placement;
 use super::stages::{
     run_steps, InFlight, Intake, Loan, Responses, StageKit, TensorBatch, TensorRequest,
 };
@@ -63,6 +64,8 @@ pub struct BackendPlan<'a> {
     pub clock: RunClock,
     /// How every stage waits for its next item.
     pub wait: WaitPolicy,
+    /// Where the batcher's thread goes ([`Placement::for_batcher`]); `None`: anywhere.
+    pub placement: Option<&'a Placement>,
 }
 
 /// The backend's threads; [`Backend::join`] waits for them after the request sender is dropped.
@@ -91,6 +94,7 @@ impl Backend {
                 let state = BatcherState::new(max_batch_samples, Duration::from_micros(timeout_us));
                 let clock = plan.clock;
                 let beat = monitor.register("batcher");
+                let _held = plan.placement.map(Placement::for_batcher).transpose()?;
                 threads.push(spawn_stage(beat, responses.clone(), move |_| {
                     batcher_loop(state, &requests, &tx, &clock)
                 })?);

@@ -31,6 +31,7 @@ pub(crate) mod loadgen;
 #[cfg(feature = "torch")]
 pub mod monitor;
 pub mod ordering;
+pub mod pinning;
 #[cfg(feature = "torch")]
 mod run;
 #[cfg(feature = "torch")]

@@ -3,15 +3,19 @@
 //!
 //! Why one thread, and why it may spin: on a small machine every thread that parks
 //! pays a wake-up when its item comes, and on a VM that wake-up is tens to hundreds
-//! of µs. Measured on the 2-core VM (`spin:5ms`, `poisson:60`, 1500 requests): with
-//! a parked collector the response pickup was 86 µs a request, and a separate sender
-//! thread competed with it for the second core; with the client spinning while a
-//! request is in flight it was 4 µs and the mean latency came within 0.3 % of an
-//! ideal FIFO queue replayed on the same arrivals and service times. One thread that
-//! both sends and collects never competes with itself; it spins only while a
-//! response can come (a request is in flight) and only when the machine has a core
-//! the server does not use ([`Pickup::choose`]); otherwise it parks, and the report
-//! says the pickup delay is in the latency.
+//! of µs. One thread that both sends and collects never competes with itself; it
+//! spins only while a response can come (a request is in flight), and only when
+//! the machine has a core to spare beyond the server's busy threads and the
+//! client's own ([`Pickup::choose`]); otherwise it parks, and the report says the
+//! pickup delay is in the latency.
+//!
+//! Why a spare core: a spinning client holds its core, and the OS wakes a parked
+//! server thread next to its waker. Measured on the 2-core VM (`spin:5ms`,
+//! `poisson:60`, 1200 requests, one worker): with the client spinning on the
+//! second core, a worker that was idle started 515-535 µs after the request and
+//! its 5 ms forward read 5.40 ms (the spin shared a core until the scheduler moved
+//! it); with the client parked, 12 µs and 5.01 ms, and the mean latency fell from
+//! 7.22-7.30 to 6.54-6.56 ms although the response pickup grew from 88 to 374-403 µs.
 
 use std::time::{Duration, Instant};
 
@@ -21,6 +25,7 @@ use super::collector::Collector;
 use super::loadgen::{
     backend_stopped, failure, record, Client, Collected, Payloads, RequestSink, POLL,
 };
+use super::pinning::Placement;
 use super::watch::Watch;
 use crate::error::Result;
 use crate::metrics::utilization::thread_cpu_seconds;
@@ -35,20 +40,41 @@ const SEND_LEAD: Duration = Duration::from_micros(200);
 const SCHEDULE_LEAD_NS: u64 = 2_000_000;
 
 impl Pickup {
-    /// Spin while requests are in flight when the machine has more cores than the
-    /// server's compute threads; park otherwise, so the client never takes a core
-    /// the forward needs.
-    pub fn choose(cores: usize, server_threads: usize) -> (Self, String) {
-        if cores > server_threads {
+    /// Spin while requests are in flight where the client's core is its own, so
+    /// its spinning takes nothing from the server; park where the batcher shares it
+    /// ([`Placement`]).
+    pub fn on_own_core(placement: &Placement) -> (Self, String) {
+        if placement.client_alone() {
             (
                 Pickup::Spin,
-                format!("{cores} cores, {server_threads} for the server's compute threads"),
+                format!("{}: the client spins on its own core", placement.describe()),
             )
         } else {
             (
                 Pickup::Park,
                 format!(
-                    "{cores} cores, all {server_threads} needed by the server's compute threads: \
+                    "{}: the client parks, leaving the core to the batcher, and each \
+                     response's wake-up is in its latency",
+                    placement.describe()
+                ),
+            )
+        }
+    }
+
+    /// Spin while requests are in flight when the machine has a core beyond the
+    /// server's busy threads and the client's own; park otherwise, so the client
+    /// never takes a core that a server thread waking up needs (see the module doc).
+    pub fn choose(cores: usize, server_threads: usize) -> (Self, String) {
+        if cores >= server_threads + 2 {
+            (
+                Pickup::Spin,
+                format!("{cores} cores, {server_threads} for the server's busy threads"),
+            )
+        } else {
+            (
+                Pickup::Park,
+                format!(
+                    "{cores} cores, {server_threads} for the server's busy threads and none to spare: \
                      the client parks, and each response's wake-up is in its latency"
                 ),
             )
@@ -163,4 +189,22 @@ pub(crate) fn collect_on_schedule<P, S: RequestSink<P>, R>(
         client_cpu_cores: cpu,
     };
     Ok(((collector, cut), harness))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_spins_only_with_a_core_to_spare() {
+        // One worker on 2 cores: the client's core and the worker's, none spare.
+        assert_eq!(Pickup::choose(2, 1).0, Pickup::Park);
+        assert_eq!(Pickup::choose(3, 1).0, Pickup::Spin);
+        // A worker and the batcher's thread on 3 cores.
+        assert_eq!(Pickup::choose(3, 2).0, Pickup::Park);
+        // A remote server uses none of this machine's cores.
+        assert_eq!(Pickup::choose(2, 0).0, Pickup::Spin);
+        assert_eq!(Pickup::choose(1, 0).0, Pickup::Park);
+        assert!(Pickup::choose(2, 1).1.contains("none to spare"));
+    }
 }

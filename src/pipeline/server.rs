@@ -15,6 +15,7 @@ use super::arrivals::poisson_schedule;
 use super::backend::{Backend, BackendPlan};
 use super::collector::Collector;
 use super::loadgen::{collect_burst, collect_closed_loop, warm_up, Client};
+use super::pinning::Placement;
 use super::scheduled::collect_on_schedule;
 use super::stages::{ResponseResult, ResponseSink, Responses, TensorRequest};
 use super::wait::WaitPolicy;
@@ -73,6 +74,9 @@ pub struct Server {
     cut: bool,
     /// Latency of the cold-start request.
     pub warmup_ns: u64,
+    /// The client's core and the server threads' cores, where the machine has a
+    /// core for each ([`Placement`]); `None`: the OS places them.
+    placement: Option<Placement>,
 }
 
 impl Server {
@@ -116,6 +120,7 @@ impl Server {
         let wait = WaitPolicy::spin_then_park(Duration::from_micros(cfg.backend.spin_wait_us));
         let (request_tx, request_rx) = unbounded::<TensorRequest>();
         let (response_tx, response_rx) = unbounded::<ResponseResult>();
+        let placement = work.placement();
         let plan = BackendPlan {
             model: &work.model,
             device: Arc::clone(&work.device),
@@ -127,9 +132,14 @@ impl Server {
             device_times: Arc::clone(&device_times),
             clock,
             wait,
+            placement: placement.as_ref(),
         };
         let responses = Responses::new(response_tx);
-        let backend = Backend::spawn(plan, request_rx, responses.clone())?;
+        let backend = {
+            // The server's threads inherit the cores this thread holds meanwhile.
+            let _held = placement.as_ref().map(Placement::for_server).transpose()?;
+            Backend::spawn(plan, request_rx, responses.clone())?
+        };
         // The workers' instances were copied on this thread: release its team again.
         openmp::release_thread_team();
         // Weights were copied on the default stream, which the workers' streams do not
@@ -154,6 +164,7 @@ impl Server {
             stall: None,
             cut: false,
             warmup_ns: 0,
+            placement,
         };
         progress("warm-up");
         if let Err(e) = server.warm_up(warmups as u64) {
@@ -213,11 +224,19 @@ impl Server {
         let mut watch = Watch::new(run_end, self.stall, &busy);
         let (client, inputs, span) = (&self.client, &self.work.inputs, (first, n));
         let mut load_generator = None;
+        let _client_core = self
+            .placement
+            .as_ref()
+            .map(Placement::for_client)
+            .transpose()?;
         let collected = match self.work.cfg.load.arrival {
             Arrival::Burst => collect_burst(client, &mut watch, inputs, span, collector),
             Arrival::Poisson(rate) => {
                 let schedule = poisson_schedule(rate, n as usize, self.work.cfg.load.seed ^ first);
-                let pickup = Pickup::choose(crate::config::cores(), self.work.server_threads());
+                let pickup = match &self.placement {
+                    Some(p) => Pickup::on_own_core(p),
+                    None => Pickup::choose(crate::config::cores(), self.work.busy_threads()),
+                };
                 collect_on_schedule(
                     client, &mut watch, inputs, span, &schedule, pickup, collector,
                 )

@@ -257,7 +257,7 @@ impl RemoteServer {
                 format!("the server shares this machine's {cores} cores: the client parks, and each response's wake-up is in its latency"),
             )
         } else {
-            Pickup::choose(cores, 1)
+            Pickup::choose(cores, 0)
         }
     }
 

