@@ -5,9 +5,13 @@
 //! breaks a bound: a rate that passes above a failing one is noise, not capacity.
 //! A rate where any request failed, was cut short or timed out never qualifies: the
 //! percentiles of the survivors would hide exactly the overload they should show.
+//!
+//! Without rates given (`--rates auto`), a burst window first measures the server's
+//! capacity for these requests ([`measure_capacity`]) and the rates are the tensor
+//! curve's fractions of it ([`crate::sweep::curve::auto_rates`]).
 
 use crate::config::Arrival;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::llm::{self, LlmConfig, LlmReport};
 
 /// One rate's run.
@@ -51,6 +55,44 @@ pub fn run_curve(
         points.push(point);
     }
     Ok(points)
+}
+
+/// The server's capacity for `cfg`'s requests, requests/s: every request of one
+/// window sent at once (a burst), completed requests over the window. Its report
+/// comes back with it, for the results file. An error where no request completed:
+/// there is then no capacity to take fractions of.
+pub fn measure_capacity(
+    cfg: &LlmConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<(f64, LlmReport)> {
+    progress("measuring the server's capacity: one burst of every request");
+    let mut burst = cfg.clone();
+    burst.arrival = Arrival::Burst;
+    let report = llm::run(&burst, progress)?;
+    let f = &report.figures;
+    match f.request_rps.filter(|r| *r > 0.0 && f.counts.completed > 0) {
+        Some(rps) => {
+            let lost = f.counts.sent - f.counts.completed;
+            progress(&format!(
+                "capacity {rps:.3} requests/s ({} completed{})",
+                f.counts.completed,
+                if lost > 0 {
+                    format!(", {lost} lost: the curve's upper rates will show it")
+                } else {
+                    String::new()
+                }
+            ));
+            Ok((rps, report))
+        }
+        None => Err(Error::config(
+            "rates",
+            format!(
+                "auto: the capacity burst completed none of its {} requests; give the rates \
+                 (e.g. --rates 0.5,1,2) or look at why the server fails them",
+                f.counts.sent
+            ),
+        )),
+    }
 }
 
 /// Why a point does not qualify, or `None` when it does.

@@ -496,3 +496,62 @@ fn the_command_line_refuses_what_does_not_apply_by_name() {
         assert!(!ok && err.contains(want), "{args:?}: {err}");
     }
 }
+
+/// `--rates auto`: a burst measures the capacity first and the curve's rates are the
+/// tensor curve's fractions of it. The scripted server answers every request in
+/// parallel in `TTFT + (TOKENS − 1) · GAP` = 400 ms, so a burst of 8 can be served at
+/// most 8 / 0.4 s = 20 requests/s: the capacity is at most that, and far above 0.
+#[test]
+fn rates_auto_measure_the_capacity_then_take_fractions_of_it() {
+    let server = Scripted::start();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("llm.jsonl");
+    let url = server.url();
+    let args = [
+        "llm",
+        "--target",
+        &url,
+        "--model",
+        "m",
+        "--iters",
+        "8",
+        "--output-len",
+        "6",
+        "--rates",
+        "auto",
+        "--goodput-ttft-ms",
+        "10000",
+        "--goodput-tpot-ms",
+        "10000",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let (ok, err) = cli(&args);
+    assert!(ok, "{err}");
+    let reports: Vec<LlmReport> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        reports.len(),
+        1 + 8,
+        "the capacity burst and one window per rate"
+    );
+    assert_eq!(reports[0].config.arrival, Arrival::Burst);
+    let capacity = reports[0].figures.request_rps.unwrap();
+    let round_s = (TTFT_MS + (TOKENS - 1) * GAP_MS) as f64 / 1e3;
+    assert!(
+        capacity <= 8.0 / round_s + 1e-9 && capacity > 1.0,
+        "capacity {capacity} requests/s"
+    );
+    let rates: Vec<f64> = reports[1..]
+        .iter()
+        .map(|r| match r.config.arrival {
+            Arrival::Poisson(rate) => rate,
+            ref other => panic!("a curve window with {other:?}"),
+        })
+        .collect();
+    assert_eq!(rates, inferbench::sweep::curve::auto_rates(capacity));
+    assert!(err.contains("capacity"), "{err}");
+}

@@ -11,7 +11,7 @@ use inferbench::llm::prompts::{Lengths, PromptSource};
 use inferbench::llm::{self, config::model_shares, Api, LlmConfig, OpenAiUrl, Slo};
 use inferbench::report::llm as render;
 use inferbench::results::jsonl::JsonlSink;
-use inferbench::sweep::curve::Rates;
+use inferbench::sweep::curve::{auto_rates, Rates};
 use inferbench::sweep::llm_curve;
 
 #[derive(Args)]
@@ -58,8 +58,9 @@ pub struct LlmArgs {
     /// burst, concurrency:N or poisson:RATE (requests/s).
     #[arg(long, default_value = "burst", conflicts_with = "rates")]
     pub arrival: String,
-    /// A curve: one Poisson window per rate (requests/s, comma-separated), then the
-    /// highest rate within --goodput-ttft-ms and --goodput-tpot-ms at p99.
+    /// A curve: one Poisson window per rate (requests/s, comma-separated; auto: fractions
+    /// of the capacity a burst measures first), then the highest rate within
+    /// --goodput-ttft-ms and --goodput-tpot-ms at p99.
     #[arg(long)]
     pub rates: Option<String>,
     /// Seed of the prompts, of each request's model and of Poisson arrivals.
@@ -150,13 +151,7 @@ impl LlmArgs {
 
 pub fn run(args: LlmArgs) -> anyhow::Result<()> {
     let cfg = args.config()?;
-    let rates = match &args.rates {
-        None => None,
-        Some(text) => match Rates::parse(text)? {
-            Rates::Explicit(rates) => Some(rates),
-            Rates::Auto => anyhow::bail!("--rates auto: an LLM curve needs explicit rates (e.g. 0.5,1,2,4); find the server's capacity first with --arrival burst"),
-        },
-    };
+    let rates = args.rates.as_deref().map(Rates::parse).transpose()?;
     if rates.is_some() {
         anyhow::ensure!(cfg.stream, "--rates with --no-stream: the recommendation is on p99 TTFT and TPOT, which only streams have");
         anyhow::ensure!(
@@ -171,16 +166,33 @@ pub fn run(args: LlmArgs) -> anyhow::Result<()> {
             eprintln!("[llm] {line}");
         }
     };
-    let Some(rates) = rates else {
-        let report = llm::run(&cfg, &mut progress)?;
-        sink.append(&report)?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        } else {
-            print!("{}", render::render(&report));
+    let rates = match rates {
+        None => {
+            let report = llm::run(&cfg, &mut progress)?;
+            sink.append(&report)?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", render::render(&report));
+            }
+            progress(&format!("appended to {}", sink.path().display()));
+            return Ok(());
         }
-        progress(&format!("appended to {}", sink.path().display()));
-        return Ok(());
+        Some(Rates::Explicit(rates)) => rates,
+        Some(Rates::Auto) => {
+            let (capacity, burst) = llm_curve::measure_capacity(&cfg, &mut progress)?;
+            sink.append(&burst)?;
+            let rates = auto_rates(capacity);
+            progress(&format!(
+                "rates: {} requests/s",
+                rates
+                    .iter()
+                    .map(|r| format!("{r:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            rates
+        }
     };
     let points =
         llm_curve::run_curve(&cfg, &rates, &mut progress, &mut |p| sink.append(&p.report))?;
