@@ -98,13 +98,12 @@ pub fn draw(
     match source {
         PromptSource::Synthetic { input, output } => Ok((0..n)
             .map(|_| {
-                let words = input.draw(&mut rng);
-                let text = (0..words)
-                    .map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize])
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let target = input.draw(&mut rng);
+                // The words from a seed of their own, so that the output lengths
+                // drawn next do not depend on how the words tokenise.
+                let mut words = SplitMix64(rng.next_u64());
                 Prompt {
-                    text,
+                    text: synthetic(target, &mut words, length),
                     max_tokens: output.draw(&mut rng),
                 }
             })
@@ -120,6 +119,36 @@ pub fn draw(
                 .collect())
         }
     }
+}
+
+/// A prompt `target` units long by `length` (tokens with a tokenizer, words
+/// without): a word a unit first (each of [`WORDS`] is one GPT-2 token), then a word
+/// dropped while over and added while under. Another tokenizer may split a word in
+/// two; the loop then tries other words, and after a bounded number of tries it
+/// keeps the longest text not over the target (a `max` length is a limit).
+fn synthetic(target: u32, rng: &mut SplitMix64, length: &dyn Fn(&str) -> usize) -> String {
+    let mut pick = || WORDS[(rng.next_u64() % WORDS.len() as u64) as usize];
+    let target = target as usize;
+    let mut words: Vec<&str> = (0..target).map(|_| pick()).collect();
+    let mut best_under: Option<String> = None;
+    for _ in 0..4 * target + 16 {
+        let text = words.join(" ");
+        let n = length(&text);
+        if n == target {
+            return text;
+        }
+        if n < target {
+            if best_under.as_ref().is_none_or(|b| length(b) < n) {
+                best_under = Some(text);
+            }
+            words.push(pick());
+        } else if words.len() > 1 {
+            words.pop();
+        } else {
+            break;
+        }
+    }
+    best_under.unwrap_or_else(|| words.join(" "))
 }
 
 /// The conversations of a ShareGPT file that fit the limits (prompts and answers of
@@ -206,6 +235,36 @@ mod tests {
             .iter()
             .all(|p| (8..=16).contains(&words(&p.text)) && p.max_tokens == 4));
         assert!(a.iter().any(|p| words(&p.text) == 8) && a.iter().any(|p| words(&p.text) == 16));
+    }
+
+    #[test]
+    fn synthetic_prompts_are_as_long_as_drawn_in_the_run_s_own_units() {
+        // A tokenizer that splits some words in two (as one other than GPT-2's may).
+        let tokens = |t: &str| {
+            t.split_whitespace()
+                .map(|w| if w.len() > 3 { 2 } else { 1 })
+                .sum::<usize>()
+        };
+        let src = PromptSource::Synthetic {
+            input: Lengths::parse("input-len", "5..40").unwrap(),
+            output: Lengths::parse("output-len", "4..9").unwrap(),
+        };
+        let by_tokens = draw(&src, 200, 3, &tokens).unwrap();
+        let lengths: Vec<usize> = by_tokens.iter().map(|p| tokens(&p.text)).collect();
+        assert!(lengths.iter().all(|n| (5..=40).contains(n)), "{lengths:?}");
+        let by_words = draw(&src, 200, 3, &words).unwrap();
+        let drawn: Vec<usize> = by_words.iter().map(|p| words(&p.text)).collect();
+        assert_eq!(
+            lengths, drawn,
+            "each prompt as long as drawn, whatever the units"
+        );
+        assert_ne!(by_tokens, by_words, "words of two tokens were replaced");
+        let max_tokens = |v: &[Prompt]| v.iter().map(|p| p.max_tokens).collect::<Vec<_>>();
+        assert_eq!(
+            max_tokens(&by_tokens),
+            max_tokens(&by_words),
+            "outputs do not depend on the units"
+        );
     }
 
     #[test]

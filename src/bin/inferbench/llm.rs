@@ -36,7 +36,7 @@ pub struct LlmArgs {
     /// synthetic (see --input-len, --output-len) or a ShareGPT-format JSON file.
     #[arg(long, default_value = "synthetic", value_name = "synthetic|PATH")]
     pub prompts: String,
-    /// Synthetic prompt length in words (tokens are counted separately), N or A..B
+    /// Synthetic prompt length (tokens with --tokenizer, words without), N or A..B
     /// (uniform) [default: 128].
     #[arg(long, value_name = "N|A..B")]
     pub input_len: Option<String>,
