@@ -130,7 +130,8 @@ fn synthetic(target: u32, rng: &mut SplitMix64, length: &dyn Fn(&str) -> usize) 
     let mut pick = || WORDS[(rng.next_u64() % WORDS.len() as u64) as usize];
     let target = target as usize;
     let mut words: Vec<&str> = (0..target).map(|_| pick()).collect();
-    let mut best_under: Option<String> = None;
+    // The longest text under the target so far, and its length.
+    let mut best_under: Option<(usize, String)> = None;
     for _ in 0..4 * target + 16 {
         let text = words.join(" ");
         let n = length(&text);
@@ -138,8 +139,8 @@ fn synthetic(target: u32, rng: &mut SplitMix64, length: &dyn Fn(&str) -> usize) 
             return text;
         }
         if n < target {
-            if best_under.as_ref().is_none_or(|b| length(b) < n) {
-                best_under = Some(text);
+            if best_under.as_ref().is_none_or(|(b, _)| *b < n) {
+                best_under = Some((n, text));
             }
             words.push(pick());
         } else if words.len() > 1 {
@@ -148,7 +149,7 @@ fn synthetic(target: u32, rng: &mut SplitMix64, length: &dyn Fn(&str) -> usize) 
             break;
         }
     }
-    best_under.unwrap_or_else(|| words.join(" "))
+    best_under.map_or_else(|| words.join(" "), |(_, text)| text)
 }
 
 /// The conversations of a ShareGPT file that fit the limits (prompts and answers of

@@ -4,12 +4,14 @@
 //! Why one thread, and why it may spin: on a small machine every thread that parks
 //! pays a wake-up when its item comes, and on a VM that wake-up is tens to hundreds
 //! of µs. One thread that both sends and collects never competes with itself; it
-//! spins only while a response can come (a request is in flight), and only when
-//! the machine has a core to spare beyond the server's busy threads and the
-//! client's own ([`Pickup::choose`]); otherwise it parks, and the report says the
-//! pickup delay is in the latency.
+//! spins only while a response can come (a request is in flight), and only on a
+//! core no server thread needs: its own where the server pins it apart
+//! ([`Pickup::on_own_core`], `pipeline::pinning`), or, unpinned, where the machine
+//! has a core to spare beyond the server's busy threads and the client's own
+//! ([`Pickup::choose`]). Otherwise it parks, and the report says the pickup delay
+//! is in the latency.
 //!
-//! Why a spare core: a spinning client holds its core, and the OS wakes a parked
+//! Why a spare core when unpinned: a spinning client holds its core, and the OS wakes a parked
 //! server thread next to its waker. Measured on the 2-core VM (`spin:5ms`,
 //! `poisson:60`, 1200 requests, one worker): with the client spinning on the
 //! second core, a worker that was idle started 515-535 µs after the request and

@@ -111,9 +111,8 @@ impl Workload {
     /// Where the client and the server's threads run ([`Placement`]): pinned apart
     /// for an open loop (Poisson arrivals), where at low load every request finds
     /// parked threads and where the OS wakes them decides the latency; left to the
-    /// OS for a burst or a closed loop, whose threads stay busy, and where pinning
-    /// to fewer cores costs most when other processes load the machine (a 20 ms
-    /// spin against a 22 ms one read 2 % apart, not 10 %, with a CPU hog per core).
+    /// OS for a burst or a closed loop, whose threads stay busy, and where pinned
+    /// threads could not move away from another process's load.
     pub fn placement(&self) -> Option<Placement> {
         matches!(self.cfg.load.arrival, crate::config::Arrival::Poisson(_))
             .then(|| Placement::choose(self.server_threads(), self.has_batcher()))
