@@ -71,7 +71,7 @@ impl Scripted {
 fn serve(stream: TcpStream, counter: &AtomicU64, late: &AtomicU64) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
-    loop {
+    'requests: loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
@@ -169,9 +169,11 @@ fn serve(stream: TcpStream, counter: &AtomicU64, late: &AtomicU64) -> std::io::R
         for k in 0..TOKENS {
             wait_until(at(k));
             if model == "stops" && k == 3 {
+                // The body ends here: nothing more may follow on this connection, or
+                // the client would read it as the next request's answer.
                 write!(out, "0\r\n\r\n")?;
                 out.flush()?;
-                break;
+                continue 'requests;
             }
             if model == "cut" && k == 3 {
                 // Half an event in half a chunk, then the socket closes.
