@@ -11,7 +11,12 @@ the rounds. Client and server share this machine's cores: the client's own CPU i
 reported beside each served row, and that CPU is what sharing costs the server.
 
     scripts/network-headline.sh [--rounds 3] [--iters 300] [--concurrency 4]
-        [--model resnet18 --image-size 32 --intra-op-threads 1] [--out FILE.md]
+        [--model resnet18 --image-size 32 --intra-op-threads 1] [--spin-wait 20ms]
+        [--out FILE.md]
+
+`--spin-wait D` starts the server, and runs the in-process pipeline, polling for up to
+D before parking (the server's requests poll for their answers too); the served
+clients park, as a client on another machine would not share the server's cores.
 """
 
 import argparse
@@ -79,16 +84,18 @@ def main():
     p.add_argument("--intra-op-threads", default="1",
                    help="per worker; 1 leaves a core to the client on a 2-core machine")
     p.add_argument("--workers", default="1")
+    p.add_argument("--spin-wait", default="0",
+                   help="the server's (and the in-process pipeline's) --spin-wait, e.g. 20ms")
     p.add_argument("--out", help="also write the table here (markdown)")
     a = p.parse_args()
     if not os.access(BIN, os.X_OK):
         sys.exit(f"[headline] {BIN} is missing: build it with cargo build --release --bin inferbench")
     model = ["--model", a.model, "--image-size", a.image_size, "--workers", a.workers,
              "--intra-op-threads", a.intra_op_threads]
-    server = Server(model)
+    server = Server(model + ["--spin-wait", a.spin_wait])
     try:
         hops = [
-            ("in-process pipeline", lambda load: run(model + load, "the in-process run")),
+            ("in-process pipeline", lambda load: run(model + ["--spin-wait", a.spin_wait] + load, "the in-process run")),
             ("REST, binary tensors", lambda load: run(["--target", server.http] + load, "REST binary")),
             ("REST, JSON tensors", lambda load: run(["--target", server.http, "--tensor-encoding", "json"] + load, "REST JSON")),
             ("gRPC", lambda load: run(["--target", server.grpc] + load, "gRPC")),
@@ -120,7 +127,7 @@ def main():
     bare_thr = med(bare)
     lines = [
         f"# {a.model} {a.image_size} px, {a.workers} worker(s) x {a.intra_op_threads} intra-op thread(s), "
-        f"concurrency {a.concurrency}; {a.rounds} rounds in turns, medians; "
+        f"concurrency {a.concurrency}, server --spin-wait {a.spin_wait}; {a.rounds} rounds in turns, medians; "
         f"client and server share this machine's {os.cpu_count()} cores",
         "",
         "| hop | samples/s | ratio to bare | ratio to in-process | its loss: pipeline / network front | p99 ms | p50 ms at concurrency 1 | p50 added by the front (us) | client CPU (cores) |",

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
 
 use crossbeam_channel::Sender;
 use tch::Tensor;
@@ -72,6 +73,8 @@ pub struct Engine {
     requests: RwLock<Option<Sender<TensorRequest>>>,
     pending: Mutex<HashMap<u64, oneshot::Sender<std::result::Result<Answer, Refusal>>>>,
     next_id: AtomicU64,
+    /// How long a request polls for its answer before parking (`--spin-wait`).
+    spin: OnceLock<Duration>,
 }
 
 impl Engine {
@@ -86,7 +89,14 @@ impl Engine {
             requests: RwLock::new(None),
             pending: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
+            spin: OnceLock::new(),
         })
+    }
+
+    /// Makes each request poll for its answer for up to `spin` before parking
+    /// (the pipeline's `--spin-wait`; [`super::polling`]).
+    pub fn poll_answers_for(&self, spin: Duration) {
+        let _ = self.spin.set(spin);
     }
 
     /// Where the server is now.
@@ -219,9 +229,10 @@ impl Engine {
                 .remove(&id);
             return Err(self.not_ready());
         }
-        match answer.await {
-            Ok(answered) => answered,
-            Err(_) => Err(Refusal::internal(format!(
+        let spin = self.spin.get().copied().unwrap_or_default();
+        match super::polling::receive(answer, spin).await {
+            Some(answered) => answered,
+            None => Err(Refusal::internal(format!(
                 "the pipeline stopped before answering: {}",
                 self.failure()
             ))),

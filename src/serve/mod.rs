@@ -25,6 +25,7 @@ pub mod http;
 pub mod infer;
 mod load;
 pub mod metrics;
+mod polling;
 pub mod postprocess;
 pub mod preprocess;
 mod running;

@@ -45,6 +45,7 @@ pub fn start(
         .build()
         .map_err(|e| Error::Pipeline(format!("cannot start the network runtime: {e}")))?;
     let engine = Engine::new(&model);
+    engine.poll_answers_for(std::time::Duration::from_micros(cfg.backend.spin_wait_us));
     let (stop, stopped) = watch::channel(false);
     let fronts = runtime.block_on(start_fronts(&engine, options, stopped))?;
     let (load_tx, load_rx) = std::sync::mpsc::channel();

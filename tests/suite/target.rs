@@ -378,3 +378,44 @@ fn requests_in_flight_reach_the_server_together_on_every_protocol() {
         );
     }
 }
+
+#[test]
+fn a_polling_server_and_client_answer_every_request_and_still_stop_on_a_signal() {
+    // Under --spin-wait each request's network task polls for its answer
+    // (serve::polling): every request must still be answered and counted once, and
+    // the server must still stop.
+    let mut server = serve(&[
+        "--model",
+        "spin:2ms",
+        "--image-size",
+        "8",
+        "--spin-wait",
+        "50ms",
+    ]);
+    let metrics = format!("{}/metrics", server.http.split("/v2").next().unwrap());
+    for target in [server.http.clone(), server.grpc.clone()] {
+        #[rustfmt::skip]
+        let r = run_json(&target, &["--iters", "40", "--spin-wait", "50ms", "--server-metrics", &metrics]);
+        assert_eq!(r["requests"], 40, "{target}");
+        assert_eq!(r["target"]["server_metrics"]["requests"], 40.0, "{target}");
+        assert_eq!(r["target"]["server_metrics"]["failures"], 0.0, "{target}");
+    }
+    let pid = server.child.id().to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(signalled.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the polling server did not stop within a minute of SIGINT"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}

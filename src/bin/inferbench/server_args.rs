@@ -34,10 +34,11 @@ pub struct ServerArgs {
     /// Dynamic batching: longest wait of the oldest queued request, e.g. 5ms.
     #[arg(long, default_value = "10ms", requires = "max_batch_size")]
     pub batch_timeout: String,
-    /// Poll an empty queue this long before parking, e.g. 10ms (each stage, and the
-    /// client of a burst or a closed loop; a poisson client spins or parks by the
-    /// cores it has, reported as load_generator.pickup): cuts the wake-up latency of
-    /// every hop, costs a core while polling.
+    /// Poll an empty queue this long before parking, e.g. 10ms (each stage, the
+    /// client of a burst or a closed loop, and under `serve` each request awaiting its
+    /// answer; a poisson client spins or parks by the cores it has, reported as
+    /// load_generator.pickup): cuts the wake-up latency of every hop, costs a core
+    /// while polling.
     #[arg(long, default_value = "0")]
     pub spin_wait: String,
 }
