@@ -12,6 +12,9 @@ use crate::config::{Arrival, RunConfig};
 use crate::error::Result;
 use crate::pipeline::RunOptions;
 use crate::results::jsonl::JsonlSink;
+
+/// The search's lowest probe, as a fraction of its ceiling.
+const LOWEST_PROBE: f64 = 0.1;
 use crate::results::RunReport;
 use crate::target;
 
@@ -124,7 +127,7 @@ pub fn run_curve(
         return Ok((points, None));
     };
     let ceiling = rates.iter().copied().fold(0.0, f64::max);
-    let (record, _) = max_rate(run, ceiling, budget, &env, &mut |_| Ok(()))?;
+    let (record, _) = max_rate(run, (ceiling, None), budget, &env, &mut |_| Ok(()))?;
     sink.append(&Record::MaxRate(record.clone()))?;
     Ok((points, Some(record)))
 }
@@ -132,14 +135,18 @@ pub fn run_curve(
 /// The highest rate up to `ceiling` whose percentile stays within the budget, as
 /// a record, with the search's probes; `on_point` is given each probe's point.
 /// A probe that did not settle counts as over the budget: its figure does not stand.
+/// The lowest probe is a tenth of the ceiling, or `bar` (requests/s) where that is
+/// higher: a rate at or below the bar is not worth finding (`tune`'s current point
+/// has it already), and a low probe is the search's longest run.
 pub fn max_rate(
     run: &CurveRun<'_>,
-    ceiling: f64,
+    (ceiling, bar): (f64, Option<f64>),
     (percentile, budget_ms): (Percentile, f64),
     env: &SweepEnvironment,
     on_point: &mut dyn FnMut(&RatePoint) -> Result<()>,
 ) -> Result<(MaxRateRecord, SearchResult)> {
-    let found = search_max_rate(ceiling, budget_ms, 0.1, SearchLimits::default(), |rate| {
+    let floor = bar.map_or(LOWEST_PROBE, |b| (b / ceiling).max(LOWEST_PROBE));
+    let found = search_max_rate(ceiling, budget_ms, floor, SearchLimits::default(), |rate| {
         let point = rate_point(run, rate, env)?;
         on_point(&point)?;
         let latency = percentile.of_summary(&point.latency_ms);
@@ -166,6 +173,7 @@ pub fn max_rate(
         latency_at_max_ms: found.best.map(|b| b.1),
         first_failing_rps: found.first_failing,
         probes: found.probes.len() as u32,
+        bar_rps: bar,
         env: env.clone(),
     };
     Ok((record, found))

@@ -270,6 +270,13 @@ pub struct MaxRateRecord {
     pub first_failing_rps: Option<f64>,
     /// Runs the search took.
     pub probes: u32,
+    /// Under `tune`: the rate (requests/s) this configuration had to exceed within the
+    /// budget to beat the search's current point. The search started there rather
+    /// than low, and did not run at all when the burst capacity (× 1.1, the search's
+    /// ceiling) was below it; `max_rps` is then absent because the point cannot win,
+    /// not because no rate met the budget. Absent for a whole search.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bar_rps: Option<f64>,
     /// Where.
     pub env: SweepEnvironment,
 }

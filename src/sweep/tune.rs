@@ -132,15 +132,18 @@ fn onward(axes: &[Axis], from: &[usize], to: &[usize]) -> Option<Vec<usize>> {
     })
 }
 
-/// Hill climbing over `axes` from the seed's start. `eval` measures a point;
-/// `out_of_budget(measured)` is asked before each measurement; a neighbour must
-/// beat the current point by more than `min_gain` (a fraction, e.g. 0.02) to move.
+/// Hill climbing over `axes` from the seed's start. `eval(point, bar)` measures a
+/// point; `out_of_budget(measured)` is asked before each measurement; a neighbour
+/// must beat the current point by more than `min_gain` (a fraction, e.g. 0.02) to
+/// move. `bar` is that score (`None` while no point has scored): a point that
+/// cannot exceed it cannot change the search, so `eval` may stop measuring it once
+/// that is known and answer `None`.
 pub fn hill_climb<E>(
     axes: &[Axis],
     seed: u64,
     min_gain: f64,
     mut out_of_budget: impl FnMut(usize) -> bool,
-    mut eval: impl FnMut(&[usize]) -> Result<Option<f64>, E>,
+    mut eval: impl FnMut(&[usize], Option<f64>) -> Result<Option<f64>, E>,
 ) -> Result<Search, E> {
     let mut rng = Rng(seed);
     let total: usize = axes.iter().map(|a| a.len).product();
@@ -176,7 +179,10 @@ pub fn hill_climb<E>(
             search.stop = Stop::Budget;
             break;
         }
-        let score = eval(&point)?;
+        let bar = current
+            .as_ref()
+            .and_then(|(_, c)| c.map(|c| c * (1.0 + min_gain)));
+        let score = eval(&point, bar)?;
         let beats = match (&current, score) {
             (None, _) => true,
             (Some((_, None)), Some(_)) => true,

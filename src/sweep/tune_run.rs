@@ -74,19 +74,26 @@ pub fn run_tune(spec: &SweepSpec, opts: &TuneOptions, sink: &mut JsonlSink) -> R
         opts.max_runs.is_some_and(|m| measured >= m)
             || opts.max_time.is_some_and(|t| started.elapsed() >= t)
     };
-    let mut eval = |point: &[usize]| -> Result<Option<f64>> {
+    let mut eval = |point: &[usize], bar: Option<f64>| -> Result<Option<f64>> {
         let index = flat_index(&axes, point);
         let cfg = &configs[index];
         if !opts.quiet {
             progress.show(&cfg.id());
         }
-        let score = measure_point(spec, (index, cfg), opts, &env, sink, &mut progress)?;
+        let measured = measure_point(spec, (index, cfg), opts, bar, &env, sink, &mut progress)?;
         progress.finish_one();
         if !opts.quiet {
-            let shown = score.map_or("no score".into(), |s| format!("{s:.1} samples/s"));
+            let shown = match measured {
+                Measured::Score(s) => format!("{s:.1} samples/s"),
+                Measured::NoScore => "no score".into(),
+                Measured::CannotBeat => "cannot beat the current point".into(),
+            };
             progress.note(&format!("[tune] {}: {shown}", cfg.id()));
         }
-        Ok(score)
+        Ok(match measured {
+            Measured::Score(s) => Some(s),
+            Measured::NoScore | Measured::CannotBeat => None,
+        })
     };
     let search = if opts.grid {
         every_point(configs.len(), &axes, out_of_budget, &mut eval)?
@@ -106,7 +113,7 @@ fn every_point(
     total: usize,
     axes: &[super::tune::Axis],
     mut out_of_budget: impl FnMut(usize) -> bool,
-    eval: &mut dyn FnMut(&[usize]) -> Result<Option<f64>>,
+    eval: &mut dyn FnMut(&[usize], Option<f64>) -> Result<Option<f64>>,
 ) -> Result<Search> {
     let mut search = Search {
         visits: Vec::new(),
@@ -119,7 +126,7 @@ fn every_point(
             break;
         }
         let point = point_of(axes, index);
-        let score = eval(&point)?;
+        let score = eval(&point, None)?;
         if let Some(s) = score.filter(|&s| search.best.as_ref().is_none_or(|b| s > b.1)) {
             search.best = Some((point.clone(), s));
         }
@@ -132,16 +139,28 @@ fn every_point(
     Ok(search)
 }
 
-/// One point's score: its throughput, or its samples/s at the highest rate within
-/// the budget. `None` when it failed, did not settle, or no rate met the budget.
+/// What measuring a point gave.
+enum Measured {
+    /// Its throughput, or its samples/s at the highest rate within the budget.
+    Score(f64),
+    /// It failed, did not settle, or no rate met the budget.
+    NoScore,
+    /// With a budget: it cannot beat the bar it was given (the search's current point).
+    CannotBeat,
+}
+
+/// One point's score. With a budget and a `bar` (samples/s), its rate search starts
+/// at the bar, and does not run when the burst capacity is below it: a point that
+/// cannot beat the bar cannot move the search.
 fn measure_point(
     spec: &SweepSpec,
     (index, cfg): (usize, &crate::config::RunConfig),
     opts: &TuneOptions,
+    bar: Option<f64>,
     env: &SweepEnvironment,
     sink: &mut JsonlSink,
     progress: &mut Progress,
-) -> Result<Option<f64>> {
+) -> Result<Measured> {
     match opts.goal {
         Goal::Throughput => {
             let Some(record) =
@@ -150,8 +169,10 @@ fn measure_point(
                 return Err(Error::Interrupted);
             };
             let score = match (&record.status, record.settled, &record.figures) {
-                (Status::Ok, None | Some(true), Some(f)) => Some(f.throughput_samples_per_s.mean),
-                _ => None,
+                (Status::Ok, None | Some(true), Some(f)) => {
+                    Measured::Score(f.throughput_samples_per_s.mean)
+                }
+                _ => Measured::NoScore,
             };
             sink.append(&Record::Config(record))?;
             Ok(score)
@@ -164,20 +185,37 @@ fn measure_point(
                 limits: opts.limits,
                 quiet: true,
             };
+            let batch = cfg.load.batch_size as f64;
+            let bar_rps = bar.map(|b| b / batch);
             let found = capacity_rps(&run).and_then(|capacity| {
+                let ceiling = capacity * CEILING_OVER_CAPACITY;
+                if let Some(bar_rps) = bar_rps.filter(|&b| b >= ceiling) {
+                    if !opts.quiet {
+                        progress.note(&format!(
+                            "[tune] {}: burst capacity {capacity:.1} requests/s; the search could find at most {ceiling:.1}, not above the {bar_rps:.1} it needs to move: not searched",
+                            cfg.id()
+                        ));
+                    }
+                    return Ok(cannot_beat(&run, (percentile, budget_ms), bar_rps, env));
+                }
                 let mut append =
                     |p: &super::record::RatePoint| sink.append(&Record::Rate(p.clone()));
                 max_rate(
                     &run,
-                    capacity * 1.1,
+                    (ceiling, bar_rps),
                     (percentile, budget_ms),
                     env,
                     &mut append,
                 )
+                .map(|(record, _)| record)
             });
             match found {
-                Ok((record, _)) => {
-                    let score = record.max_rps.map(|r| r * cfg.load.batch_size as f64);
+                Ok(record) => {
+                    let score = match (record.max_rps, record.bar_rps) {
+                        (Some(r), _) => Measured::Score(r * batch),
+                        (None, Some(_)) => Measured::CannotBeat,
+                        (None, None) => Measured::NoScore,
+                    };
                     sink.append(&Record::MaxRate(record))?;
                     Ok(score)
                 }
@@ -189,10 +227,35 @@ fn measure_point(
                             cfg.id()
                         ));
                     }
-                    Ok(None)
+                    Ok(Measured::NoScore)
                 }
             }
         }
+    }
+}
+
+/// How far above its burst capacity a point's rate search reaches: a short probe
+/// can pass a little past the capacity before its queue grows.
+const CEILING_OVER_CAPACITY: f64 = 1.1;
+
+/// The record of a point not searched: even its ceiling is at or below `bar_rps`.
+fn cannot_beat(
+    run: &CurveRun<'_>,
+    (percentile, budget_ms): (super::record::Percentile, f64),
+    bar_rps: f64,
+    env: &SweepEnvironment,
+) -> super::record::MaxRateRecord {
+    super::record::MaxRateRecord {
+        sweep: run.sweep.to_string(),
+        id: run.cfg.id(),
+        percentile,
+        budget_ms,
+        max_rps: None,
+        latency_at_max_ms: None,
+        first_failing_rps: None,
+        probes: 0,
+        bar_rps: Some(bar_rps),
+        env: env.clone(),
     }
 }
 

@@ -13,7 +13,7 @@ fn modes(len: usize) -> Axis {
 
 /// A landscape with one peak at (3, 1, mode 2): ordered axes fall away from it,
 /// and the mode axis scales it.
-fn peak(p: &[usize]) -> Result<Option<f64>, ()> {
+fn peak(p: &[usize], _bar: Option<f64>) -> Result<Option<f64>, ()> {
     let d = (p[0] as f64 - 3.0).powi(2) + (p[1] as f64 - 1.0).powi(2);
     let mode = [0.7, 0.9, 1.0][p[2]];
     Ok(Some(100.0 * mode / (1.0 + d)))
@@ -86,12 +86,12 @@ fn a_small_space_is_exhausted_and_failed_points_never_win() {
         0,
         0.0,
         |_| false,
-        |p| Ok::<_, ()>(if p[0] == 0 { None } else { Some(1.0) }),
+        |p, _| Ok::<_, ()>(if p[0] == 0 { None } else { Some(1.0) }),
     )
     .unwrap();
     assert_eq!(s.stop, Stop::Exhausted);
     assert_eq!(s.best, Some((vec![1], 1.0)));
-    let none = hill_climb(&axes, 0, 0.0, |_| false, |_| Ok::<_, ()>(None)).unwrap();
+    let none = hill_climb(&axes, 0, 0.0, |_| false, |_, _| Ok::<_, ()>(None)).unwrap();
     assert_eq!(none.best, None);
 }
 
@@ -104,7 +104,7 @@ fn a_gain_within_min_gain_does_not_move_the_search() {
         0,
         0.02,
         |_| false,
-        |p| Ok::<_, ()>(Some(100.0 + p[0] as f64 * 0.5)),
+        |p, _| Ok::<_, ()>(Some(100.0 + p[0] as f64 * 0.5)),
     )
     .unwrap();
     assert_eq!(s.visits.len(), 2);
@@ -120,7 +120,7 @@ fn errors_from_a_measurement_end_the_search() {
         0,
         0.0,
         |_| false,
-        |p| {
+        |p, _| {
             if p[0] == 1 {
                 Err("boom")
             } else {
@@ -160,7 +160,7 @@ fn a_move_along_an_ordered_axis_tries_the_next_step_first() {
         0,
         0.0,
         |_| false,
-        |p| Ok::<_, ()>(Some(1.0 + p[0] as f64)),
+        |p, _| Ok::<_, ()>(Some(1.0 + p[0] as f64)),
     )
     .unwrap();
     assert_eq!(s.best.as_ref().unwrap().0[0], 5);
@@ -175,4 +175,32 @@ fn a_move_along_an_ordered_axis_tries_the_next_step_first() {
         .map(|v| v.point[0])
         .collect();
     assert_eq!(batches, vec![1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn each_point_is_told_the_score_it_must_beat_to_move_the_search() {
+    // Scores 10, 20, 30 along one axis, 10 % needed to move: the start is told no bar,
+    // each next point the current one's score + 10 %.
+    let axes = [ordered(3)];
+    let mut bars = Vec::new();
+    let s = hill_climb(
+        &axes,
+        0,
+        0.1,
+        |_| false,
+        |p, bar| {
+            bars.push(bar);
+            Ok::<_, ()>(Some(10.0 * (p[0] + 1) as f64))
+        },
+    )
+    .unwrap();
+    assert_eq!(s.best.unwrap().0, vec![2]);
+    let expected = [None, Some(11.0), Some(22.0)];
+    assert_eq!(bars.len(), 3);
+    for (bar, want) in bars.iter().zip(expected) {
+        assert_eq!(
+            bar.map(|b| (b * 1e9).round()),
+            want.map(|w| (w * 1e9_f64).round())
+        );
+    }
 }

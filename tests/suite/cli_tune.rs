@@ -66,6 +66,53 @@ fn tune_climbs_to_the_largest_batch_and_writes_every_point_and_its_path() {
 }
 
 #[test]
+fn a_latency_tune_does_not_search_a_point_that_cannot_beat_the_current_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spin.toml");
+    // Started at bs 16 (seed 0: the first value), 3,200 samples/s of capacity; its
+    // neighbour bs 1 has 800 (880 at the search's ceiling), so once bs 16 keeps the
+    // budget above a quarter of its capacity, bs 1 cannot beat it and is not searched.
+    std::fs::write(
+        &spec,
+        "model = \"spin:1ms+250us-per-sample\"\nimage_size = 8\niters = 40\nbatch_sizes = [16, 1]\nworkers = [1]\narrivals = [\"concurrency:2\"]\n",
+    )
+    .unwrap();
+    let out = dir.path().join("tune.jsonl");
+    #[rustfmt::skip]
+    let run = ok(&["tune", "--config", s(&spec), "--out", s(&out), "-q", "--goal", "latency",
+        "--latency-budget-ms", "100", "--percentile", "p99"]);
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        text.contains("Best: `spin:1ms+250us-per-sample-8px/bs16/"),
+        "{text}"
+    );
+    let max_rates: Vec<_> = records(&out)
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::MaxRate(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(max_rates.len(), 2, "{max_rates:?}");
+    let (first, second) = (&max_rates[0], &max_rates[1]);
+    assert!(first.id.contains("/bs16/") && first.bar_rps.is_none() && first.probes > 0);
+    let best = first.max_rps.unwrap() * 16.0;
+    assert!(second.id.contains("/bs1/"), "{second:?}");
+    assert_eq!((second.probes, second.max_rps), (0, None), "{second:?}");
+    let bar = second.bar_rps.unwrap();
+    assert!(
+        (bar - best * 1.02).abs() < 1e-6 * bar,
+        "bar {bar} against best {best}"
+    );
+    // The report says why it has no rate, rather than that none met the budget.
+    let report = dir.path().join("report");
+    #[rustfmt::skip]
+    ok(&["report", "--input", s(&out), "--out-dir", s(&report), "--constraint", "throughput"]);
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("cannot beat the tune's current point"), "{md}");
+}
+
+#[test]
 fn a_drifting_server_is_reported_not_settled_and_recorded_as_such() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("runs.jsonl");

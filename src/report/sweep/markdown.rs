@@ -257,6 +257,19 @@ fn curve(md: &mut String, data: &SweepData) {
                     .map_or(" — the highest rate probed, so the limit may lie above it".into(), |f| format!("; {f:.1} requests/s broke the budget")),
                 m.probes
             ),
+            _ if m.bar_rps.is_some() => format!(
+                "`{}` cannot beat the tune's current point: it needed more than {:.1} requests/s with {} ≤ {} ms, {}; {} runs.",
+                m.id,
+                m.bar_rps.unwrap_or_default(),
+                m.percentile.name(),
+                m.budget_ms,
+                if m.probes == 0 {
+                    "above what its burst capacity allows, so it was not searched"
+                } else {
+                    "and broke the budget there"
+                },
+                m.probes
+            ),
             _ => format!(
                 "**No probed rate kept {} ≤ {} ms for `{}`** (lowest probed: {}); {} runs.",
                 m.percentile.name(),
