@@ -221,8 +221,10 @@ pub struct CurveArgs {
 
 #[derive(Args)]
 pub struct ReportArgs {
-    /// Results files of `sweep` and `curve`, or folders of them (repeat the flag for
-    /// several); the shards of a sharded sweep are checked and merged.
+    /// Results files of `sweep`, `curve` and `tune`, or folders of them (repeat the
+    /// flag for several); the shards of a sharded sweep are checked and merged. Or the
+    /// results of `inferbench llm` (given apart): a table per server and prompt set,
+    /// the curve over rates and its recommendation.
     #[arg(long, required = true)]
     pub input: Vec<PathBuf>,
     /// Rank configurations measured on different GPU (or CPU) models together.
@@ -241,6 +243,13 @@ pub struct ReportArgs {
     /// Latency budget in ms (needed by --constraint latency).
     #[arg(long)]
     pub latency_budget_ms: Option<f64>,
+    /// LLM results: the p99 TTFT bound of the recommendation, ms (with
+    /// --goodput-tpot-ms; default: the runs' own goodput bounds).
+    #[arg(long, requires = "goodput_tpot_ms")]
+    pub goodput_ttft_ms: Option<f64>,
+    /// LLM results: the p99 TPOT bound of the recommendation, ms.
+    #[arg(long, requires = "goodput_ttft_ms")]
+    pub goodput_tpot_ms: Option<f64>,
 }
 
 #[derive(Args)]

@@ -5,6 +5,7 @@ mod calibrate;
 mod limit_args;
 mod llm;
 mod model_args;
+mod report_cmd;
 mod serve;
 mod server_args;
 mod server_config;
@@ -21,7 +22,6 @@ use inferbench::compare::{self, render, CompareOptions};
 use inferbench::config::Arrival;
 use inferbench::model::{checkpoint, Architecture};
 use inferbench::pipeline::{interrupt, RunOptions};
-use inferbench::report::sweep::{recommend, shards, write_report};
 use inferbench::report::{curve as curve_table, summary, trace};
 use inferbench::results::jsonl::JsonlSink;
 use inferbench::sweep::curve::{check_budget_ms, Rates};
@@ -31,8 +31,8 @@ use inferbench::sweep::shard::{self, Shard};
 use inferbench::sweep::{curve_run, runner, spec::SweepSpec};
 
 use args::{
-    AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, ReportArgs, RunArgs,
-    ServeWindowsArgs, SweepArgs,
+    AbArgs, Cli, Command, CompareArgs, CurveArgs, InitArgs, MergeArgs, RunArgs, ServeWindowsArgs,
+    SweepArgs,
 };
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
@@ -244,32 +244,6 @@ fn curve(args: CurveArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn report(args: ReportArgs) -> anyhow::Result<()> {
-    let goal = recommend::Goal {
-        constraint: recommend::Constraint::parse(&args.constraint)?,
-        percentile: Percentile::parse_for("--latency-pct", &args.latency_pct)?,
-        budget_ms: args.latency_budget_ms,
-    };
-    goal.validate()?;
-    let data = shards::load(&args.input, args.mixed_hardware)?;
-    let files = write_report(&data, &goal, &args.out_dir)?;
-    println!("{}", files.recommendation.text);
-    println!(
-        "report: {} ({} plots)",
-        files.markdown.display(),
-        files.plots.len()
-    );
-    // A report of failures only is written (it lists them) but is no success.
-    let measured = data.configs.iter().any(|c| c.figures.is_some()) || !data.rates.is_empty();
-    if !measured {
-        anyhow::bail!(
-            "report: nothing in the input was measured ({} configuration(s), every one failed); the report lists their errors",
-            data.configs.len()
-        );
-    }
-    Ok(())
-}
-
 fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
     let root = compare::criterion_dir::home(&args.criterion_dir);
     let merged = compare::merge::merge_runs(&root, &args.runs, &args.into)?;
@@ -357,7 +331,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep(args),
         Command::Curve(args) => curve(args),
         Command::Tune(args) => tune::run(args),
-        Command::Report(args) => report(args),
+        Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::ServeWindows(args) => serve_windows(args),
         Command::Serve(args) => serve::run(args),

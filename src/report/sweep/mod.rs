@@ -157,16 +157,18 @@ pub fn write_report(data: &SweepData, goal: &recommend::Goal, dir: &Path) -> Res
     })
 }
 
-/// Refuses to replace a `report.md` that is not a report written here (a folder's own
-/// notes, given as `--out-dir` by mistake), before anything is written.
-fn refuse_other_markdown(path: &Path) -> Result<()> {
+/// Refuses to replace a `report.md` that is not a report written here (a sweep's or
+/// an LLM run's: a folder's own notes, given as `--out-dir` by mistake), before
+/// anything is written.
+pub(crate) fn refuse_other_markdown(path: &Path) -> Result<()> {
     match std::fs::metadata(path) {
         Ok(meta) if meta.is_file() && meta.len() > 0 => {}
         _ => return Ok(()),
     }
     let first =
         crate::results::file::first_line(path).map_err(|e| Error::io("cannot read", path, e))?;
-    if first.trim_end() == markdown::TITLE.trim_end() {
+    let ours = [markdown::TITLE, super::LLM_TITLE];
+    if ours.iter().any(|t| first.trim_end() == t.trim_end()) {
         return Ok(());
     }
     Err(Error::config(

@@ -1,0 +1,92 @@
+//! `inferbench report` on the results of `inferbench llm`, measured against the
+//! scripted server (tests/suite/llm_server), whose first token always comes
+//! 200 ms after the request is read: so a 10 s bound is kept at every rate and a
+//! 100 ms bound at none, whatever the machine is doing.
+
+use crate::llm_server::Scripted;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn inferbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_inferbench"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_curve_of_llm_windows_becomes_a_table_a_recommendation_and_a_plot() {
+    let server = Scripted::start();
+    let dir = tempfile::tempdir().unwrap();
+    let results = dir.path().join("llm.jsonl");
+    let url = server.url();
+    #[rustfmt::skip]
+    let measured = inferbench(&["llm", "--target", &url, "--model", "m", "--iters", "8",
+        "--output-len", "6", "--rates", "2,4", "--goodput-ttft-ms", "10000",
+        "--goodput-tpot-ms", "10000", "--out", s(&results), "-q"]);
+    assert!(measured.status.success(), "{}", text(&measured));
+
+    // The runs' own bounds: both rates keep them, so the higher one is the answer.
+    let out_dir = dir.path().join("report");
+    let report = inferbench(&["report", "--input", s(&results), "--out-dir", s(&out_dir)]);
+    assert!(report.status.success(), "{}", text(&report));
+    let said = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        said.contains(
+            "highest rate with p99 TTFT <= 10000 ms and p99 TPOT <= 10000 ms: 4 requests/s"
+        ),
+        "{said}"
+    );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.starts_with("# inferbench LLM report"), "{md}");
+    for row in ["| poisson 2.000/s | 8 | 8 |", "| poisson 4.000/s | 8 | 8 |"] {
+        assert!(md.contains(row), "no row '{row}' in:\n{md}");
+    }
+    let svg = std::fs::read_to_string(out_dir.join("llm_latency_vs_rate.svg")).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("p99 TTFT") && svg.contains("p99 TPOT"));
+
+    // The report's own bounds replace the runs': no rate keeps a 100 ms TTFT.
+    #[rustfmt::skip]
+    let strict = inferbench(&["report", "--input", s(&results), "--out-dir", s(&out_dir),
+        "--goodput-ttft-ms", "100", "--goodput-tpot-ms", "100"]);
+    assert!(strict.status.success(), "{}", text(&strict));
+    let said = String::from_utf8_lossy(&strict.stdout);
+    assert!(
+        said.contains("no measured rate kept p99 TTFT <= 100 ms"),
+        "{said}"
+    );
+
+    // LLM and sweep results together, and the bounds of one given to the other, are refused.
+    let sweep = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/sweep/known.jsonl");
+    #[rustfmt::skip]
+    let mixed = inferbench(&["report", "--input", s(&results), "--input", s(&sweep),
+        "--out-dir", s(&out_dir)]);
+    assert!(!mixed.status.success());
+    assert!(
+        text(&mixed).contains("mixes `inferbench llm` results with sweep results"),
+        "{}",
+        text(&mixed)
+    );
+    #[rustfmt::skip]
+    let wrong = inferbench(&["report", "--input", s(&sweep), "--out-dir", s(&dir.path().join("r2")),
+        "--goodput-ttft-ms", "100", "--goodput-tpot-ms", "100"]);
+    assert!(!wrong.status.success());
+    assert!(
+        text(&wrong).contains("are for `inferbench llm` results"),
+        "{}",
+        text(&wrong)
+    );
+}
