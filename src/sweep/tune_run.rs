@@ -108,12 +108,15 @@ pub fn run_tune(spec: &SweepSpec, opts: &TuneOptions, sink: &mut JsonlSink) -> R
     Ok(record)
 }
 
+/// Measures a point, told the score it must beat (`None` for none): its score.
+type Eval<'a> = dyn FnMut(&[usize], Option<f64>) -> Result<Option<f64>> + 'a;
+
 /// The grid in order, for the comparison the search is measured against.
 fn every_point(
     total: usize,
     axes: &[super::tune::Axis],
     mut out_of_budget: impl FnMut(usize) -> bool,
-    eval: &mut dyn FnMut(&[usize], Option<f64>) -> Result<Option<f64>>,
+    eval: &mut Eval<'_>,
 ) -> Result<Search> {
     let mut search = Search {
         visits: Vec::new(),
