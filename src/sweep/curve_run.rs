@@ -12,11 +12,11 @@ use crate::config::{Arrival, RunConfig};
 use crate::error::Result;
 use crate::pipeline::RunOptions;
 use crate::results::jsonl::JsonlSink;
+use crate::results::RunReport;
+use crate::target;
 
 /// The search's lowest probe, as a fraction of its ceiling.
 const LOWEST_PROBE: f64 = 0.1;
-use crate::results::RunReport;
-use crate::target;
 
 /// What every run of a curve shares.
 #[derive(Clone, Copy)]
