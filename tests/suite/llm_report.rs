@@ -81,6 +81,15 @@ fn a_curve_of_llm_windows_becomes_a_table_a_recommendation_and_a_plot() {
         text(&mixed)
     );
     #[rustfmt::skip]
+    let sweep_flag = inferbench(&["report", "--input", s(&results), "--out-dir", s(&out_dir),
+        "--latency-pct", "p99"]);
+    assert!(!sweep_flag.status.success());
+    assert!(
+        text(&sweep_flag).contains("--latency-pct is for sweep results"),
+        "{}",
+        text(&sweep_flag)
+    );
+    #[rustfmt::skip]
     let wrong = inferbench(&["report", "--input", s(&sweep), "--out-dir", s(&dir.path().join("r2")),
         "--goodput-ttft-ms", "100", "--goodput-tpot-ms", "100"]);
     assert!(!wrong.status.success());

@@ -234,12 +234,13 @@ pub struct ReportArgs {
     #[arg(long, default_value = "reports/latest")]
     pub out_dir: PathBuf,
     /// latency (best throughput within --latency-budget-ms), throughput, or balanced
-    /// (best throughput per ms of --latency-pct).
-    #[arg(long, default_value = "balanced")]
-    pub constraint: String,
-    /// The latency figure for the budget and for balanced: mean, p50, p90, p95, p99, p99.9.
-    #[arg(long, default_value = "p95")]
-    pub latency_pct: String,
+    /// (best throughput per ms of --latency-pct) [default: balanced].
+    #[arg(long)]
+    pub constraint: Option<String>,
+    /// The latency figure for the budget and for balanced: mean, p50, p90, p95, p99,
+    /// p99.9 [default: p95].
+    #[arg(long)]
+    pub latency_pct: Option<String>,
     /// Latency budget in ms (needed by --constraint latency).
     #[arg(long)]
     pub latency_budget_ms: Option<f64>,

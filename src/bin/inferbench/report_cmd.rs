@@ -18,10 +18,15 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
             llm.iter().all(|&l| l),
             "report: the input mixes `inferbench llm` results with sweep results; report on them apart"
         );
-        anyhow::ensure!(
-            args.latency_budget_ms.is_none() && args.constraint == "balanced",
-            "report: --constraint and --latency-budget-ms rank sweep configurations; an LLM report's bounds are --goodput-ttft-ms and --goodput-tpot-ms"
-        );
+        let sweep_only = [
+            ("--constraint", args.constraint.is_some()),
+            ("--latency-pct", args.latency_pct.is_some()),
+            ("--latency-budget-ms", args.latency_budget_ms.is_some()),
+            ("--mixed-hardware", args.mixed_hardware),
+        ];
+        if let Some((flag, _)) = sweep_only.iter().find(|(_, given)| *given) {
+            anyhow::bail!("report: {flag} is for sweep results; an LLM report's bounds are --goodput-ttft-ms and --goodput-tpot-ms");
+        }
         return llm_report(&files, &args);
     }
     anyhow::ensure!(
@@ -29,8 +34,11 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
         "report: --goodput-ttft-ms and --goodput-tpot-ms are for `inferbench llm` results; a sweep's bound is --latency-budget-ms"
     );
     let goal = recommend::Goal {
-        constraint: recommend::Constraint::parse(&args.constraint)?,
-        percentile: Percentile::parse_for("--latency-pct", &args.latency_pct)?,
+        constraint: recommend::Constraint::parse(args.constraint.as_deref().unwrap_or("balanced"))?,
+        percentile: Percentile::parse_for(
+            "--latency-pct",
+            args.latency_pct.as_deref().unwrap_or("p95"),
+        )?,
         budget_ms: args.latency_budget_ms,
     };
     goal.validate()?;
