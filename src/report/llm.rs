@@ -13,7 +13,8 @@ use crate::llm::LlmReport;
 use crate::metrics::LatencySummary;
 use crate::sweep::llm_curve::{CurvePoint, Recommendation};
 
-fn opt(v: Option<f64>, digits: usize) -> String {
+/// `v` with `digits` decimals, or `n/a`.
+pub(super) fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("n/a".into(), |v| format!("{v:.digits$}"))
 }
 
@@ -63,7 +64,7 @@ pub fn figures(f: &LlmFigures) -> String {
 }
 
 /// `N`, or `A..B` for a range.
-fn span(l: &Lengths) -> String {
+pub(super) fn span(l: &Lengths) -> String {
     if l.min == l.max {
         l.min.to_string()
     } else {
@@ -71,14 +72,23 @@ fn span(l: &Lengths) -> String {
     }
 }
 
+/// A statistic's p50 or p99, or `n/a`.
+pub(super) fn p50_or_p99(s: Option<&LatencySummary>, p99: bool) -> String {
+    opt(s.map(|s| if p99 { s.p99 } else { s.p50 }), 2)
+}
+
+/// Each model of a run with its share of the requests: `a (90 %)`.
+pub(super) fn models(c: &crate::llm::LlmConfig) -> Vec<String> {
+    c.models
+        .iter()
+        .map(|m| format!("{} ({:.0} %)", m.name, m.share * 100.0))
+        .collect()
+}
+
 /// The summary of one run.
 pub fn render(r: &LlmReport) -> String {
     let c = &r.config;
-    let models: Vec<String> = c
-        .models
-        .iter()
-        .map(|m| format!("{} ({:.0} %)", m.name, m.share * 100.0))
-        .collect();
+    let models = models(c);
     let prompts = match &c.prompts {
         PromptSource::Synthetic { input, output } => format!(
             "synthetic, input {} words, output {} tokens (max_tokens), uniform, seed {}",
@@ -154,9 +164,7 @@ pub fn curve(points: &[CurvePoint], rec: Option<&Recommendation>) -> String {
     let mut out = String::from("offered req/s  achieved req/s  out tok/s  goodput req/s  TTFT p50 ms  TTFT p99 ms  TPOT p50 ms  TPOT p99 ms  failed\n");
     for p in points {
         let f = &p.report.figures;
-        let pct = |s: Option<&LatencySummary>, p99: bool| {
-            opt(s.map(|s| if p99 { s.p99 } else { s.p50 }), 2)
-        };
+        let pct = p50_or_p99;
         let _ = writeln!(
             out,
             "{:>13.2}  {:>14}  {:>9}  {:>13}  {:>11}  {:>11}  {:>11}  {:>11}  {:>6}",

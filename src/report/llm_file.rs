@@ -10,12 +10,13 @@ use std::path::{Path, PathBuf};
 
 use plotters::prelude::*;
 
+use super::llm::{models, opt, p50_or_p99, span};
+use super::sweep::chart::draw_legend;
 use super::sweep::plots::Plot;
 use crate::config::Arrival;
 use crate::error::{Error, Result};
-use crate::llm::prompts::{Lengths, PromptSource};
+use crate::llm::prompts::PromptSource;
 use crate::llm::LlmReport;
-use crate::metrics::LatencySummary;
 use crate::sweep::llm_curve::{recommend, CurvePoint, Recommendation};
 
 use super::LLM_TITLE as TITLE;
@@ -117,15 +118,6 @@ fn rate(r: &LlmReport) -> Option<f64> {
 
 fn describe(r: &LlmReport) -> String {
     let c = &r.config;
-    let models: Vec<String> = c
-        .models
-        .iter()
-        .map(|m| format!("{} {:.0} %", m.name, m.share * 100.0))
-        .collect();
-    let span = |l: &Lengths| match l.min == l.max {
-        true => l.min.to_string(),
-        false => format!("{}..{}", l.min, l.max),
-    };
     let prompts = match &c.prompts {
         PromptSource::Synthetic { input, output } => {
             format!(
@@ -141,7 +133,7 @@ fn describe(r: &LlmReport) -> String {
         c.url,
         c.api.path(),
         if c.stream { "" } else { " (whole answers)" },
-        models.join(", "),
+        models(c).join(", "),
         c.seed
     )
 }
@@ -152,14 +144,6 @@ fn load_label(a: &Arrival) -> String {
         Arrival::Concurrency(c) => format!("concurrency {c}"),
         Arrival::Burst => "burst".into(),
     }
-}
-
-fn opt(v: Option<f64>, digits: usize) -> String {
-    v.map_or("n/a".into(), |v| format!("{v:.digits$}"))
-}
-
-fn p(s: Option<&LatencySummary>, p99: bool) -> String {
-    opt(s.map(|s| if p99 { s.p99 } else { s.p50 }), 2)
 }
 
 /// The markdown of `series`, with `plot` (a file name beside it) when drawn.
@@ -184,12 +168,12 @@ pub fn markdown(series: &[Series<'_>], plot: Option<&str>) -> String {
                 opt(f.request_rps, 2),
                 opt(f.output_tokens_per_s, 1),
                 opt(f.goodput.as_ref().and_then(|g| g.rps), 2),
-                p(f.ttft_ms.as_ref(), false),
-                p(f.ttft_ms.as_ref(), true),
-                p(f.itl_ms.as_ref(), true),
-                p(f.tpot_ms.as_ref(), false),
-                p(f.tpot_ms.as_ref(), true),
-                p(f.e2e_ms.as_ref(), true),
+                p50_or_p99(f.ttft_ms.as_ref(), false),
+                p50_or_p99(f.ttft_ms.as_ref(), true),
+                p50_or_p99(f.itl_ms.as_ref(), true),
+                p50_or_p99(f.tpot_ms.as_ref(), false),
+                p50_or_p99(f.tpot_ms.as_ref(), true),
+                p50_or_p99(f.e2e_ms.as_ref(), true),
             );
         }
         match &s.recommendation {
@@ -312,12 +296,7 @@ fn draw(
             )?;
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     root.present()?;
     Ok(())
 }

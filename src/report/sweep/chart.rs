@@ -41,7 +41,7 @@ pub(super) fn lines<'a>(
 }
 
 /// The legend box every plot uses.
-pub(super) fn draw_legend<'a, X, Y>(
+pub(crate) fn draw_legend<'a, X, Y>(
     chart: &mut ChartContext<'a, SVGBackend<'a>, Cartesian2d<X, Y>>,
     position: SeriesLabelPosition,
 ) -> DrawResult<()>

@@ -2,7 +2,7 @@
 //! recommendation under a constraint ([`recommend`]), SVG plots ([`plots`]) and the
 //! markdown that ties them together ([`markdown`]), all written by [`write_report`].
 
-mod chart;
+pub(crate) mod chart;
 pub mod gpu_plots;
 pub mod markdown;
 pub mod plots;
