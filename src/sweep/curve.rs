@@ -89,14 +89,28 @@ pub struct SearchResult {
     pub probes: Vec<(f64, f64)>,
 }
 
+/// Which end of the bracket the search probes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchOrder {
+    /// The floor first: it is a bar the rate must clear (`tune`'s current score),
+    /// so a point that fails it is done after one probe.
+    FloorFirst,
+    /// The ceiling first, the floor only if every rate above it failed: the floor
+    /// is the slowest probe (its requests arrive furthest apart) and, where some
+    /// higher rate passes, it changes nothing.
+    CeilingFirst,
+}
+
 /// Bisection between a low rate (`floor_fraction` × `ceiling`) and `ceiling`:
 /// `probe(rate)` runs the pipeline at that rate and returns the percentile's latency
 /// in ms. Latency is assumed to grow with the rate, which holds for a queue until
-/// noise: the bracket is narrowed only to `limits.tolerance` for that reason.
+/// noise: the bracket is narrowed only to `limits.tolerance` for that reason. Both
+/// orders give the same answer on a latency that grows with the rate; they differ in
+/// which probes they pay for (see [`SearchOrder`]).
 pub fn search_max_rate<E>(
     ceiling: f64,
     budget_ms: f64,
-    floor_fraction: f64,
+    (floor_fraction, order): (f64, SearchOrder),
     limits: SearchLimits,
     mut probe: impl FnMut(f64) -> Result<f64, E>,
 ) -> Result<SearchResult, E> {
@@ -117,20 +131,30 @@ pub fn search_max_rate<E>(
         Ok(ok)
     };
     let mut lo = ceiling * floor_fraction;
-    if !run(lo, &mut result)? {
+    if order == SearchOrder::FloorFirst && !run(lo, &mut result)? {
         return Ok(result);
     }
     let mut hi = ceiling;
     if run(hi, &mut result)? {
         return Ok(result);
     }
-    while (hi - lo) / hi > limits.tolerance && (result.probes.len() as u32) < limits.max_probes {
+    // Ceiling first keeps one probe back for the floor, which it has not run yet.
+    let reserve = u32::from(order == SearchOrder::CeilingFirst);
+    let mut passed = order == SearchOrder::FloorFirst;
+    while (hi - lo) / hi > limits.tolerance
+        && (result.probes.len() as u32) + reserve < limits.max_probes
+    {
         let mid = (lo + hi) / 2.0;
         if run(mid, &mut result)? {
             lo = mid;
+            passed = true;
         } else {
             hi = mid;
         }
+    }
+    if !passed {
+        // Every rate above the floor failed: only the floor itself can still pass.
+        run(lo, &mut result)?;
     }
     // `best` holds the last rate that passed, which is `lo`.
     Ok(result)
@@ -183,7 +207,8 @@ mod tests {
             tolerance: 0.01,
             max_probes: 20,
         };
-        let found = search_max_rate(550.0, 6.0, 0.1, limits, latency).unwrap();
+        let found =
+            search_max_rate(550.0, 6.0, (0.1, SearchOrder::FloorFirst), limits, latency).unwrap();
         let (rate, lat) = found.best.unwrap();
         assert!(rate <= 400.0 && rate > 400.0 * 0.98, "{rate}");
         assert!(lat <= 6.0);
@@ -193,9 +218,13 @@ mod tests {
 
     #[test]
     fn a_budget_below_the_service_time_finds_nothing() {
-        let found = search_max_rate(500.0, 1.0, 0.1, SearchLimits::default(), |r| {
-            Ok::<_, ()>(md1_mean_latency_ms(r, 2.0))
-        })
+        let found = search_max_rate(
+            500.0,
+            1.0,
+            (0.1, SearchOrder::FloorFirst),
+            SearchLimits::default(),
+            |r| Ok::<_, ()>(md1_mean_latency_ms(r, 2.0)),
+        )
         .unwrap();
         assert_eq!(found.best, None);
         assert_eq!(found.probes.len(), 1);
@@ -203,16 +232,20 @@ mod tests {
 
     #[test]
     fn a_budget_met_at_the_ceiling_stops_there_and_probes_are_capped() {
-        let easy = search_max_rate(300.0, 100.0, 0.1, SearchLimits::default(), |r| {
-            Ok::<_, ()>(md1_mean_latency_ms(r, 2.0))
-        })
+        let easy = search_max_rate(
+            300.0,
+            100.0,
+            (0.1, SearchOrder::FloorFirst),
+            SearchLimits::default(),
+            |r| Ok::<_, ()>(md1_mean_latency_ms(r, 2.0)),
+        )
         .unwrap();
         assert_eq!(easy.best.map(|b| b.0), Some(300.0));
         assert_eq!(easy.probes.len(), 2);
         let capped = search_max_rate(
             550.0,
             6.0,
-            0.1,
+            (0.1, SearchOrder::FloorFirst),
             SearchLimits {
                 tolerance: 1e-9,
                 max_probes: 5,
@@ -221,6 +254,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(capped.probes.len(), 5);
+    }
+
+    #[test]
+    fn ceiling_first_finds_the_same_rate_without_the_floor_probe_unless_nothing_above_passes() {
+        let md1 = |r: f64| Ok::<_, ()>(md1_mean_latency_ms(r, 2.0));
+        let limits = SearchLimits {
+            tolerance: 0.01,
+            max_probes: 20,
+        };
+        let floor_first = search_max_rate(550.0, 6.0, (0.1, SearchOrder::FloorFirst), limits, md1);
+        let top = search_max_rate(550.0, 6.0, (0.1, SearchOrder::CeilingFirst), limits, md1);
+        let (floor_first, top) = (floor_first.unwrap(), top.unwrap());
+        assert_eq!(top.best, floor_first.best);
+        assert_eq!(top.first_failing, floor_first.first_failing);
+        assert_eq!(top.probes[0].0, 550.0);
+        assert!(top.probes.iter().all(|p| p.0 > 55.0), "{:?}", top.probes);
+        assert_eq!(top.probes.len() + 1, floor_first.probes.len());
+        // A budget no rate meets: the floor is probed last, and nothing is found.
+        let none = search_max_rate(500.0, 1.0, (0.1, SearchOrder::CeilingFirst), limits, md1);
+        let none = none.unwrap();
+        assert_eq!(
+            (none.best, none.probes.last().map(|p| p.0)),
+            (None, Some(50.0))
+        );
+        // Only the floor passes (a budget between its latency and the next probe's).
+        let floor_only = md1_mean_latency_ms(50.0, 2.0) + 1e-9;
+        let capped = SearchLimits {
+            tolerance: 0.01,
+            max_probes: 4,
+        };
+        let found = search_max_rate(
+            500.0,
+            floor_only,
+            (0.1, SearchOrder::CeilingFirst),
+            capped,
+            md1,
+        );
+        let found = found.unwrap();
+        assert_eq!(found.best.map(|b| b.0), Some(50.0));
+        assert_eq!(found.probes.len(), 4);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! logic): each point is a full run at an offered rate (until stable, where asked),
 //! and each is written as one JSON line as it finishes.
 
-use super::curve::{auto_rates, search_max_rate, Rates, SearchLimits, SearchResult};
+use super::curve::{auto_rates, search_max_rate, Rates, SearchLimits, SearchOrder, SearchResult};
 use super::progress::Progress;
 use super::record::{MaxRateRecord, Percentile, RatePoint, Record, SweepEnvironment};
 use super::stable::UntilStable;
@@ -137,7 +137,9 @@ pub fn run_curve(
 /// A probe that did not settle counts as over the budget: its figure does not stand.
 /// The lowest probe is a tenth of the ceiling, or `bar` (requests/s) where that is
 /// higher: a rate at or below the bar is not worth finding (`tune`'s current point
-/// has it already), and a low probe is the search's longest run.
+/// has it already). With a bar the search probes it first, so a point that cannot
+/// beat it costs one probe; without one it starts at the ceiling and runs the floor,
+/// its longest probe, only if nothing above it passed.
 pub fn max_rate(
     run: &CurveRun<'_>,
     (ceiling, bar): (f64, Option<f64>),
@@ -145,7 +147,10 @@ pub fn max_rate(
     env: &SweepEnvironment,
     on_point: &mut dyn FnMut(&RatePoint) -> Result<()>,
 ) -> Result<(MaxRateRecord, SearchResult)> {
-    let floor = bar.map_or(LOWEST_PROBE, |b| (b / ceiling).max(LOWEST_PROBE));
+    let floor = match bar {
+        Some(b) => ((b / ceiling).max(LOWEST_PROBE), SearchOrder::FloorFirst),
+        None => (LOWEST_PROBE, SearchOrder::CeilingFirst),
+    };
     let found = search_max_rate(ceiling, budget_ms, floor, SearchLimits::default(), |rate| {
         let point = rate_point(run, rate, env)?;
         on_point(&point)?;
