@@ -1,9 +1,10 @@
 //! Until stable: when a run measured in windows may stop. Two questions, as the
 //! tools that answer them well ask them:
 //!
-//! - Did the figures stop moving? The last `windows` windows' throughput and
-//!   latency figure each lie within `stability_pct` of their mean (Triton
-//!   perf_analyzer's `--stability-percentage` over 3 windows).
+//! - Did the figures stop moving? Over the last `windows` windows, the highest
+//!   throughput is at most `stability_pct` above the lowest, and so is the highest
+//!   window latency figure (Triton perf_analyzer's `--stability-percentage`: the
+//!   ratio of max to min over the recent 3 measurements).
 //! - Is the latency figure known well enough? Its 95 % confidence interval over
 //!   every request so far, from order statistics (the binomial ranks around `n·q`,
 //!   as MLPerf LoadGen's early stopping), is no wider than `ci_width_pct` of it.
@@ -24,8 +25,8 @@ pub const Z_95: f64 = 1.959_963_984_540_054;
 pub struct StabilityCriteria {
     /// Consecutive windows compared. Default 3 (perf_analyzer's).
     pub windows: u32,
-    /// Each of those windows within ± this % of their mean, for throughput and the
-    /// latency figure. Default 10 (perf_analyzer's).
+    /// The highest of those windows at most this % above the lowest, for throughput
+    /// and the window latency figure. Default 10 (perf_analyzer's).
     pub stability_pct: f64,
     /// The latency figure's 95 % interval at most this % of its value wide.
     /// Default 10.
@@ -85,7 +86,9 @@ pub struct WindowPoint {
     pub requests: u64,
     /// Samples per second over the window.
     pub throughput_samples_per_s: f64,
-    /// The judged latency figure over the window, ms.
+    /// The window's latency figure compared between windows, ms: the judged
+    /// percentile where a window holds enough requests to estimate it, else the
+    /// window's mean ([`Stability::window_figure`] says which).
     pub latency_ms: f64,
 }
 
@@ -152,7 +155,7 @@ pub enum Verdict {
 pub struct Judgement {
     /// Stop or go on.
     pub verdict: Verdict,
-    /// Largest distance of a compared window's throughput from their mean, %.
+    /// How far the compared windows' highest throughput is above their lowest, %.
     pub throughput_spread_pct: Option<f64>,
     /// The same for the latency figure.
     pub latency_spread_pct: Option<f64>,
@@ -162,12 +165,13 @@ pub struct Judgement {
     pub reason: String,
 }
 
-/// Largest distance from the mean of the last `k` values, % of the mean.
+/// How far the highest of the last `k` values is above the lowest, % of the lowest
+/// (perf_analyzer's max / min).
 fn spread_pct(values: &[f64], k: usize) -> Option<f64> {
     let last = values.get(values.len().checked_sub(k)?..)?;
-    let mean = last.iter().sum::<f64>() / k as f64;
-    let worst = last.iter().map(|v| (v - mean).abs()).fold(0.0, f64::max);
-    (mean > 0.0).then(|| worst / mean * 100.0)
+    let min = last.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = last.iter().copied().fold(0.0, f64::max);
+    (min > 0.0).then(|| (max / min - 1.0) * 100.0)
 }
 
 /// Judges the windows so far: `latency` is the figure over every request so far
@@ -189,14 +193,14 @@ pub fn judge(
     match throughput_spread_pct {
         None => why.push(format!("fewer than {k} windows")),
         Some(s) if s > c.stability_pct => why.push(format!(
-            "throughput of the last {k} windows within ±{s:.1} % (needs ±{} %)",
+            "throughput of the last {k} windows: max {s:.1} % above min (needs ≤ {} %)",
             c.stability_pct
         )),
         Some(_) => {}
     }
     if let Some(s) = latency_spread_pct.filter(|s| *s > c.stability_pct) {
         why.push(format!(
-            "latency of the last {k} windows within ±{s:.1} % (needs ±{} %)",
+            "latency of the last {k} windows: max {s:.1} % above min (needs ≤ {} %)",
             c.stability_pct
         ));
     }
@@ -243,6 +247,10 @@ pub struct Stability {
     pub elapsed_s: f64,
     /// The judged latency figure (`p99`, `mean`, …).
     pub figure: String,
+    /// The latency figure compared between windows: `figure`, or `mean` where a
+    /// window is too short to estimate it (absent in records from before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_figure: Option<String>,
     /// Its value over every request, ms.
     pub latency_ms: f64,
     /// Its 95 % interval, ms (absent: too few requests for one).

@@ -61,7 +61,29 @@ fn steady_windows_settle_once_the_minimum_time_is_spent() {
     let j = judge(&w, narrow(5.0), 1.5, &c);
     assert_eq!(j.verdict, Verdict::Settled, "{}", j.reason);
     assert!(j.reason.is_empty());
-    assert!(j.throughput_spread_pct.unwrap() < 4.0);
+    // max / min: 104 / 97 = 1.072.
+    assert!((j.throughput_spread_pct.unwrap() - 7.216).abs() < 0.01);
+}
+
+/// perf_analyzer's test is max / min, not the distance from the mean: three windows
+/// within ±6 % of their mean are 12 % apart, which is not stable at 10 %.
+#[test]
+fn the_spread_is_the_highest_window_over_the_lowest() {
+    let c = StabilityCriteria::default();
+    let w = [window(94.0, 5.0), window(100.0, 5.0), window(106.0, 5.0)];
+    let j = judge(&w, narrow(5.0), 5.0, &c);
+    assert_eq!(j.verdict, Verdict::Continue);
+    assert!(
+        j.reason.contains("max 12.8 % above min (needs ≤ 10 %)"),
+        "{}",
+        j.reason
+    );
+    // A server slowing 10 % a window (the drifting spin) is 21 % apart over three.
+    let slowing: Vec<WindowPoint> = (0..3)
+        .map(|k| window(100.0 / 1.1f64.powi(k), 5.0))
+        .collect();
+    let j = judge(&slowing, narrow(5.0), 5.0, &c);
+    assert!((j.throughput_spread_pct.unwrap() - 21.0).abs() < 1e-9);
 }
 
 #[test]
@@ -99,7 +121,12 @@ fn a_wide_interval_or_moving_latency_is_named_in_the_reason() {
     let wide = Interval { lo: 4.0, hi: 6.0 };
     let j = judge(&w, (5.0, Some(wide)), 100.0, &c);
     assert_eq!(j.verdict, Verdict::Unsettled);
-    assert!(j.reason.contains("latency of the last 3"), "{}", j.reason);
+    assert!(
+        j.reason
+            .contains("latency of the last 3 windows: max 60.0 % above min"),
+        "{}",
+        j.reason
+    );
     assert!(j.reason.contains("interval 40.0 % wide"), "{}", j.reason);
 }
 

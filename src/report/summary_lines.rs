@@ -53,9 +53,14 @@ pub(super) fn incomplete_line(s: &mut String, r: &RunReport) {
             i.lo, i.hi, st.criteria.windows
         )
     });
+    // Windows too short for the percentile are compared by their mean latency.
+    let compared = match st.window_figure.as_deref() {
+        Some(f) if f != st.figure => format!("; windows compared by their {f} latency"),
+        _ => String::new(),
+    };
     let _ = writeln!(
         s,
-        "{head} after {} windows ({} requests, {:.1} s): {} {:.3} ms, {interval}{throughput}",
+        "{head} after {} windows ({} requests, {:.1} s): {} {:.3} ms, {interval}{throughput}{compared}",
         st.windows, st.requests, st.elapsed_s, st.figure, st.latency_ms
     );
 }

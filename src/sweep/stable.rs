@@ -17,7 +17,7 @@ use crate::percentile::Percentile;
 /// [until_stable]
 /// percentile = "p99"     # the latency figure judged: mean, p50 … p99.9
 /// windows = 3            # consecutive windows compared
-/// stability_pct = 10     # each within ± this % of their mean (throughput and the figure)
+/// stability_pct = 10     # the highest window at most this % above the lowest (throughput and the figure)
 /// ci_width_pct = 10      # the figure's 95 % interval at most this % of it wide
 /// min_time = "1s"
 /// max_time = "60s"       # not settled by then: reported as unsettled
@@ -72,6 +72,24 @@ impl UntilStable {
     }
 }
 
+/// Requests a window must hold beyond a percentile for its own estimate of it to be
+/// compared between windows. A window of 100 requests has one request past its p99,
+/// so its "p99" is its slowest request, and comparing those compares noise.
+pub const TAIL_REQUESTS_PER_WINDOW: f64 = 10.0;
+
+/// The latency figure compared between windows of `requests`: `percentile` where a
+/// window holds [`TAIL_REQUESTS_PER_WINDOW`] requests beyond it, else the mean. The
+/// percentile's own precision is judged over every request, by its interval.
+pub fn window_figure(percentile: Percentile, requests: u64) -> Percentile {
+    match percentile.quantile() {
+        // The small allowance keeps 100 × (1 − 0.9) from reading 9.999….
+        Some(q) if requests as f64 * (1.0 - q) + 1e-6 < TAIL_REQUESTS_PER_WINDOW => {
+            Percentile::Mean
+        }
+        _ => percentile,
+    }
+}
+
 /// `percentile` over `latency` (ms) with its 95 % interval: order statistics for a
 /// quantile, the normal interval of the mean for the mean. `None` for the interval
 /// when there are too few requests.
@@ -121,6 +139,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("until-stable"));
+    }
+
+    #[test]
+    fn a_window_too_short_for_its_percentile_is_compared_by_its_mean() {
+        assert_eq!(window_figure(Percentile::P99, 100), Percentile::Mean);
+        assert_eq!(window_figure(Percentile::P99, 1000), Percentile::P99);
+        assert_eq!(window_figure(Percentile::P90, 100), Percentile::P90);
+        assert_eq!(window_figure(Percentile::P95, 100), Percentile::Mean);
+        assert_eq!(window_figure(Percentile::Mean, 10), Percentile::Mean);
     }
 
     #[test]

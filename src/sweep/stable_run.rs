@@ -9,7 +9,7 @@
 
 use std::time::Instant;
 
-use super::stable::{figure_with_interval, UntilStable};
+use super::stable::{figure_with_interval, window_figure, UntilStable};
 use crate::config::limits::RunLimits;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
@@ -72,6 +72,7 @@ fn windows(
         Some(_) => StageScheme::Remote,
         None => StageScheme::Pipeline,
     };
+    let compared = window_figure(until.percentile, cfg.load.num_iters as u64);
     let mut all = Collector::with_scheme(false, scheme);
     let mut points = Vec::new();
     let mut window_s = 0.0;
@@ -91,7 +92,7 @@ fn windows(
         points.push(WindowPoint {
             requests: figures.requests,
             throughput_samples_per_s: figures.throughput_samples_per_s,
-            latency_ms: until.percentile.of_summary(&figures.latency_ms),
+            latency_ms: compared.of_summary(&figures.latency_ms),
         });
         let summary = all
             .latency
@@ -128,6 +129,7 @@ fn windows(
             requests: all.latency.count(),
             elapsed_s: elapsed,
             figure: until.percentile.name().to_string(),
+            window_figure: Some(compared.name().to_string()),
             latency_ms: latency.0,
             latency_interval_ms: latency.1,
             throughput_interval: throughput_range(&points, criteria.windows as usize),

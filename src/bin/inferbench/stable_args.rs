@@ -22,7 +22,7 @@ pub struct StableArgs {
     /// Consecutive windows compared [default: 3].
     #[arg(long)]
     pub stable_windows: Option<u32>,
-    /// Each compared window within ± this % of their mean [default: 10].
+    /// The highest compared window at most this % above the lowest [default: 10].
     #[arg(long)]
     pub stability_pct: Option<f64>,
     /// The percentile's 95 % interval at most this % of it wide [default: 10].
