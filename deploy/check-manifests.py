@@ -1,7 +1,8 @@
 """Checks what the Kubernetes schemas cannot: that the sweep Job and the report Job
-agree with each other and with inferbench's flags. Run by scripts/deploy-lint.sh.
+agree with each other and with inferbench's flags, and that any further Indexed Job
+given (the tune Job) is sharded as the sweep Job is. Run by scripts/deploy-lint.sh.
 
-- the sweep Job is Indexed, with completions = parallelism = --shards;
+- each Indexed Job (sweep, tune) has completions = parallelism = --shards;
 - each pod asks for exactly one GPU and selects one GPU type by node label;
 - both Jobs mount the same results claim, and the report reads the folder the
   shards write.
@@ -23,33 +24,45 @@ def flag(args, name):
     return args[args.index(name) + 1]
 
 
-def main(sweep_path, report_path):
-    sweep, report = load(sweep_path), load(report_path)
-    spec = sweep["spec"]
+def indexed_job_problems(job, name):
+    """What is wrong with an Indexed Job of shards; returns (problems, shards, args)."""
+    spec = job["spec"]
     pod = spec["template"]["spec"]
     (shard,) = pod["containers"]
     args = shard["args"]
     shards = int(flag(args, "--shards"))
     problems = []
     if spec.get("completionMode") != "Indexed":
-        problems.append("the sweep Job is not completionMode: Indexed")
+        problems.append(f"the {name} Job is not completionMode: Indexed")
     if not spec.get("completions") == spec.get("parallelism") == shards:
         problems.append(
-            f"completions {spec.get('completions')}, parallelism {spec.get('parallelism')} "
-            f"and --shards {shards} differ"
+            f"the {name} Job's completions {spec.get('completions')}, parallelism "
+            f"{spec.get('parallelism')} and --shards {shards} differ"
         )
     for kind in ("requests", "limits"):
         gpus = shard["resources"][kind].get("nvidia.com/gpu")
         if gpus != 1:
-            problems.append(f"a shard {kind} {gpus} GPUs, not 1")
+            problems.append(f"a {name} shard {kind} {gpus} GPUs, not 1")
     if not any(k.startswith("nvidia.com/gpu") for k in pod.get("nodeSelector", {})):
-        problems.append("no nodeSelector for the GPU type")
+        problems.append(f"the {name} Job has no nodeSelector for the GPU type")
+    return problems, shards, args
+
+
+def main(sweep_path, report_path, *indexed_paths):
+    sweep, report = load(sweep_path), load(report_path)
+    problems, shards, args = indexed_job_problems(sweep, "sweep")
+    others = [load(p) for p in indexed_paths]
+    for path, job in zip(indexed_paths, others):
+        found, _, job_args = indexed_job_problems(job, path)
+        problems += found
+        if job_args[0] == "tune" and "--follow" not in job_args:
+            problems.append(f"{path}: a tune Job's shards need --follow to go on past round 0")
     (merge,) = report["spec"]["template"]["spec"]["containers"]
     if flag(merge["args"], "--input") != flag(args, "--out"):
         problems.append("the report does not read the folder the shards write")
     claims = {
         v["persistentVolumeClaim"]["claimName"]
-        for job in (sweep, report)
+        for job in (sweep, report, *others)
         for v in job["spec"]["template"]["spec"]["volumes"]
     }
     if len(claims) != 1:
@@ -58,7 +71,10 @@ def main(sweep_path, report_path):
         print(f"check-manifests: {p}", file=sys.stderr)
     if problems:
         sys.exit(1)
-    print(f"check-manifests: {shards} shards, one GPU each, one results volume: consistent")
+    print(
+        f"check-manifests: {shards} shards, one GPU each, one results volume: consistent "
+        f"({1 + len(others)} Indexed Job(s))"
+    )
 
 
 if __name__ == "__main__":

@@ -29,4 +29,10 @@ pub mod stable;
 pub mod stable_run;
 pub mod tune;
 #[cfg(feature = "torch")]
+pub mod tune_explain;
+pub mod tune_options;
+#[cfg(feature = "torch")]
+pub mod tune_round_run;
+pub mod tune_rounds;
+#[cfg(feature = "torch")]
 pub mod tune_run;

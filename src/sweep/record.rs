@@ -326,8 +326,13 @@ pub struct TuneRecord {
     pub stop: super::tune::Stop,
     /// The explanation, one paragraph.
     pub text: String,
-    /// Wall time of the whole search, s.
-    pub wall_s: f64,
+    /// Wall time of the whole search, s; absent for a search in rounds, whose
+    /// shards ran as separate jobs (their own records time each point).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wall_s: Option<f64>,
+    /// Rounds of a search in rounds (`tune --round-dir`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<usize>,
     /// Where.
     pub env: SweepEnvironment,
 }

@@ -71,7 +71,7 @@ pub fn point_of(axes: &[Axis], mut index: usize) -> Vec<usize> {
 }
 
 /// A small deterministic generator (splitmix64): the same seed, the same search.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
     fn next(&mut self) -> u64 {
@@ -94,7 +94,7 @@ impl Rng {
 }
 
 /// The neighbours of `point`, in the seed's order.
-fn neighbours(axes: &[Axis], point: &[usize], rng: &mut Rng) -> Vec<Vec<usize>> {
+pub(super) fn neighbours(axes: &[Axis], point: &[usize], rng: &mut Rng) -> Vec<Vec<usize>> {
     let mut out = Vec::new();
     for (k, a) in axes.iter().enumerate() {
         let values: Vec<usize> = if a.ordered {
@@ -114,6 +114,15 @@ fn neighbours(axes: &[Axis], point: &[usize], rng: &mut Rng) -> Vec<Vec<usize>> 
     }
     rng.shuffle(&mut out);
     out
+}
+
+/// The seed's start: every axis's first value for seed 0, else a value of each
+/// axis drawn from `rng`.
+pub(super) fn start_point(axes: &[Axis], seed: u64, rng: &mut Rng) -> Vec<usize> {
+    match seed {
+        0 => vec![0; axes.len()],
+        _ => axes.iter().map(|a| rng.below(a.len)).collect(),
+    }
 }
 
 /// One more step from `to` in the direction `from → to` took, where that was a
@@ -147,10 +156,7 @@ pub fn hill_climb<E>(
 ) -> Result<Search, E> {
     let mut rng = Rng(seed);
     let total: usize = axes.iter().map(|a| a.len).product();
-    let start: Vec<usize> = match seed {
-        0 => vec![0; axes.len()],
-        _ => axes.iter().map(|a| rng.below(a.len)).collect(),
-    };
+    let start = start_point(axes, seed, &mut rng);
     let mut search = Search {
         visits: Vec::new(),
         best: None,

@@ -5,58 +5,19 @@
 //! reads like a sweep's; a `tune` record at the end says which path the search
 //! took and why it stopped.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::curve_run::{capacity_rps, max_rate, CurveRun};
 use super::environment::probe_record;
 use super::progress::Progress;
-use super::record::{Percentile, Record, Status, SweepEnvironment, TuneRecord};
+use super::record::{Record, Status, SweepEnvironment, TuneRecord};
 use super::runner::run_config;
 use super::spec::SweepSpec;
 use super::tune::{axes_of, flat_index, hill_climb, point_of, Search, Stop, Visit};
-use crate::config::limits::RunLimits;
+use super::tune_explain::{tune_record, Timing};
+pub use super::tune_options::{Goal, TuneOptions};
 use crate::error::{Error, Result};
 use crate::results::jsonl::JsonlSink;
-
-/// What the search maximises.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Goal {
-    /// Samples/s of the configuration as the sweep runs it.
-    Throughput,
-    /// Samples/s at the highest Poisson rate whose percentile stays within the
-    /// budget, ms (the curve's question, asked of each point).
-    MaxRate(Percentile, f64),
-}
-
-impl Goal {
-    fn words(self) -> String {
-        match self {
-            Goal::Throughput => "maximum throughput".into(),
-            Goal::MaxRate(p, b) => format!("maximum rate with {} ≤ {b} ms", p.name()),
-        }
-    }
-}
-
-/// How to search.
-#[derive(Debug, Clone)]
-pub struct TuneOptions {
-    /// What to maximise.
-    pub goal: Goal,
-    /// Measure every point (`true`, for comparison) instead of searching.
-    pub grid: bool,
-    /// Picks the start and the neighbours' order.
-    pub seed: u64,
-    /// Most points to measure.
-    pub max_runs: Option<usize>,
-    /// No point starts after this long.
-    pub max_time: Option<Duration>,
-    /// A neighbour must beat the current point by this fraction to move there.
-    pub min_gain: f64,
-    /// Each run's limits.
-    pub limits: RunLimits,
-    /// No progress lines.
-    pub quiet: bool,
-}
 
 /// Searches `spec`'s grid for `opts.goal`, appending every measured point and the
 /// search's record to `sink`; returns the record.
@@ -90,10 +51,7 @@ pub fn run_tune(spec: &SweepSpec, opts: &TuneOptions, sink: &mut JsonlSink) -> R
             };
             progress.note(&format!("[tune] {}: {shown}", cfg.id()));
         }
-        Ok(match measured {
-            Measured::Score(s) => Some(s),
-            Measured::NoScore | Measured::CannotBeat => None,
-        })
+        Ok(measured.score())
     };
     let search = if opts.grid {
         every_point(configs.len(), &axes, out_of_budget, &mut eval)?
@@ -103,7 +61,8 @@ pub fn run_tune(spec: &SweepSpec, opts: &TuneOptions, sink: &mut JsonlSink) -> R
     if !opts.quiet {
         progress.end();
     }
-    let record = tune_record(spec, opts, &search, &configs, started.elapsed(), env);
+    let timing = Timing::Wall(started.elapsed());
+    let record = tune_record(spec, opts, &search, &configs, timing, env);
     sink.append(&Record::Tune(record.clone()))?;
     Ok(record)
 }
@@ -142,8 +101,29 @@ fn every_point(
     Ok(search)
 }
 
+/// A point's score under `--goal throughput`, from its record: its mean throughput
+/// if it ran, and settled where it was asked to.
+pub(super) fn config_score(record: &super::record::ConfigRecord) -> Measured {
+    match (&record.status, record.settled, &record.figures) {
+        (Status::Ok, None | Some(true), Some(f)) => {
+            Measured::Score(f.throughput_samples_per_s.mean)
+        }
+        _ => Measured::NoScore,
+    }
+}
+
+/// A point's score under a latency budget, from its rate search's record: samples/s
+/// at the highest rate within the budget (`batch` samples a request).
+pub(super) fn max_rate_score(record: &super::record::MaxRateRecord, batch: f64) -> Measured {
+    match (record.max_rps, record.bar_rps) {
+        (Some(r), _) => Measured::Score(r * batch),
+        (None, Some(_)) => Measured::CannotBeat,
+        (None, None) => Measured::NoScore,
+    }
+}
+
 /// What measuring a point gave.
-enum Measured {
+pub(super) enum Measured {
     /// Its throughput, or its samples/s at the highest rate within the budget.
     Score(f64),
     /// It failed, did not settle, or no rate met the budget.
@@ -152,10 +132,20 @@ enum Measured {
     CannotBeat,
 }
 
+impl Measured {
+    /// The score; none for a point that has none or could not beat its bar.
+    pub(super) fn score(&self) -> Option<f64> {
+        match self {
+            Measured::Score(s) => Some(*s),
+            Measured::NoScore | Measured::CannotBeat => None,
+        }
+    }
+}
+
 /// One point's score. With a budget and a `bar` (samples/s), its rate search starts
 /// at the bar, and does not run when the burst capacity is below it: a point that
 /// cannot beat the bar cannot move the search.
-fn measure_point(
+pub(super) fn measure_point(
     spec: &SweepSpec,
     (index, cfg): (usize, &crate::config::RunConfig),
     opts: &TuneOptions,
@@ -171,12 +161,7 @@ fn measure_point(
             else {
                 return Err(Error::Interrupted);
             };
-            let score = match (&record.status, record.settled, &record.figures) {
-                (Status::Ok, None | Some(true), Some(f)) => {
-                    Measured::Score(f.throughput_samples_per_s.mean)
-                }
-                _ => Measured::NoScore,
-            };
+            let score = config_score(&record);
             sink.append(&Record::Config(record))?;
             Ok(score)
         }
@@ -214,11 +199,7 @@ fn measure_point(
             });
             match found {
                 Ok(record) => {
-                    let score = match (record.max_rps, record.bar_rps) {
-                        (Some(r), _) => Measured::Score(r * batch),
-                        (None, Some(_)) => Measured::CannotBeat,
-                        (None, None) => Measured::NoScore,
-                    };
+                    let score = max_rate_score(&record, batch);
                     sink.append(&Record::MaxRate(record))?;
                     Ok(score)
                 }
@@ -260,87 +241,4 @@ fn cannot_beat(
         bar_rps: Some(bar_rps),
         env: env.clone(),
     }
-}
-
-fn tune_record(
-    spec: &SweepSpec,
-    opts: &TuneOptions,
-    search: &Search,
-    configs: &[crate::config::RunConfig],
-    wall: Duration,
-    env: SweepEnvironment,
-) -> TuneRecord {
-    let axes = axes_of(spec);
-    let id = |p: &[usize]| configs[flat_index(&axes, p)].id();
-    let path: Vec<(String, Option<f64>, bool)> = search
-        .visits
-        .iter()
-        .map(|v| (id(&v.point), v.score, v.moved))
-        .collect();
-    let best = search.best.as_ref().map(|(p, s)| (id(p), *s));
-    let text = explain(spec, opts, search, &path, &best, wall, configs.len());
-    TuneRecord {
-        sweep: spec.name.clone(),
-        goal: opts.goal.words(),
-        strategy: if opts.grid { "grid" } else { "hill" }.into(),
-        seed: opts.seed,
-        grid_size: configs.len(),
-        path,
-        best,
-        stop: search.stop,
-        text,
-        wall_s: wall.as_secs_f64(),
-        env,
-    }
-}
-
-/// The search in words: where it started, each move, why it stopped, what it found.
-fn explain(
-    spec: &SweepSpec,
-    opts: &TuneOptions,
-    search: &Search,
-    path: &[(String, Option<f64>, bool)],
-    best: &Option<(String, f64)>,
-    wall: Duration,
-    grid: usize,
-) -> String {
-    let score = |s: Option<f64>| s.map_or("no score".into(), |s| format!("{s:.1} samples/s"));
-    let mut text = format!("Tune '{}' for {}", spec.name, opts.goal.words());
-    if opts.grid {
-        text.push_str(": every configuration of the grid, in order.");
-    } else {
-        let moves: Vec<String> = path
-            .iter()
-            .filter(|p| p.2)
-            .map(|(id, s, _)| format!("`{id}` ({})", score(*s)))
-            .collect();
-        text.push_str(&format!(
-            " (hill climbing, seed {}, a move needs +{} %): {}.",
-            opts.seed,
-            opts.min_gain * 100.0,
-            match moves.split_first() {
-                Some((start, rest)) if !rest.is_empty() =>
-                    format!("started at {start}, moved to {}", rest.join(", then ")),
-                Some((start, _)) => format!("started at {start} and never moved"),
-                None => "measured nothing".into(),
-            }
-        ));
-    }
-    let why = match search.stop {
-        Stop::LocalOptimum => "no neighbour of the best point beats it (a local optimum)",
-        Stop::Budget => "the budget ran out",
-        Stop::Exhausted => "every configuration was measured",
-    };
-    text.push_str(&format!(
-        " Stopped because {why}, after measuring {} of {grid} configurations in {:.0} s.",
-        path.len(),
-        wall.as_secs_f64()
-    ));
-    match best {
-        Some((id, s)) => text.push_str(&format!(" **Best: `{id}`, {s:.1} samples/s.**")),
-        None => text.push_str(
-            " **No configuration scored** (each failed, did not settle or met no budget).",
-        ),
-    }
-    text
 }

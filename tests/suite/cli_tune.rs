@@ -189,3 +189,130 @@ fn until_stable_and_tune_refuse_what_cannot_work_by_name() {
     let both = inferbench(&["run", "--until-stable", "--trace", "t.jsonl"]);
     assert_eq!(both.status.code(), Some(2));
 }
+
+/// The search in rounds as an Indexed Job runs it: each round's shards measure their
+/// parts (here one after the other), then the driver asks what is pending, until the
+/// search is over. Every point is measured once, the shards' parts do not overlap,
+/// the answer is the known one, and the folder is a report's input.
+#[test]
+fn tune_in_rounds_of_shards_measures_each_point_once_and_finds_the_largest_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spin.toml");
+    std::fs::write(
+        &spec,
+        "model = \"spin:1ms+250us-per-sample\"\nimage_size = 8\niters = 40\nbatch_sizes = [1, 4, 16]\nworkers = [1]\narrivals = [\"concurrency:2\"]\n",
+    )
+    .unwrap();
+    let rounds = dir.path().join("rounds");
+    let tune = |extra: &[&str]| {
+        let mut args = vec![
+            "tune",
+            "--config",
+            s(&spec),
+            "--round-dir",
+            s(&rounds),
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        ok(&args)
+    };
+    let mut answer = None;
+    for _ in 0..6 {
+        let state = String::from_utf8_lossy(&tune(&[]).stdout).into_owned();
+        if !state.starts_with("pending: round") {
+            answer = Some(state);
+            break;
+        }
+        assert!(
+            !rounds.join("tune.jsonl").exists(),
+            "no result while pending"
+        );
+        tune(&["--shard", "0/2"]);
+        tune(&["--shard", "1/2"]);
+    }
+    let answer = answer.expect("the search ends within 6 rounds of a 3-point grid");
+    assert!(
+        answer.contains("Best: `spin:1ms+250us-per-sample-8px/bs16/"),
+        "{answer}"
+    );
+    assert!(answer.contains("in rounds"), "{answer}");
+    // Each configuration has one record, whichever shard measured it.
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(&rounds).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("round-") {
+            ids.extend(records(&path).into_iter().filter_map(|r| match r {
+                Record::Config(c) => Some(c.id),
+                _ => None,
+            }));
+        }
+    }
+    let unique: std::collections::BTreeSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "measured twice: {ids:?}");
+    let Some(Record::Tune(t)) = records(&rounds.join("tune.jsonl")).pop() else {
+        panic!("tune.jsonl holds the tune record");
+    };
+    assert_eq!((t.strategy.as_str(), t.path.len()), ("rounds", ids.len()));
+    assert!(t.rounds.is_some() && t.wall_s.is_none(), "{t:?}");
+    // A shard run after the end measures nothing; another search is refused by name.
+    let after = tune(&["--shard", "1/2"]);
+    assert!(String::from_utf8_lossy(&after.stderr).contains("is over"));
+    refused(
+        &[
+            "tune",
+            "--config",
+            s(&spec),
+            "--round-dir",
+            s(&rounds),
+            "--seed",
+            "3",
+        ],
+        "holds the rounds of another search",
+    );
+    let report = dir.path().join("report");
+    ok(&["report", "--input", s(&rounds), "--out-dir", s(&report)]);
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("hill climbing in rounds"), "{md}");
+}
+
+/// A following shard whose partner never runs does not wait for ever: after
+/// --round-wait it names what is unmeasured and exits 1; the partner resumes it.
+#[test]
+fn a_following_shard_alone_stops_at_its_round_wait_naming_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spin.toml");
+    // Round 1 from bs 1/w1 is {bs 4/w1, bs 1/w2}: one for each of two shards.
+    std::fs::write(
+        &spec,
+        "model = \"spin:1ms+250us-per-sample\"\nimage_size = 8\niters = 40\nbatch_sizes = [1, 4]\nworkers = [1, 2]\narrivals = [\"concurrency:2\"]\n",
+    )
+    .unwrap();
+    let rounds = dir.path().join("rounds");
+    let base = [
+        "tune",
+        "--config",
+        s(&spec),
+        "--round-dir",
+        s(&rounds),
+        "-q",
+    ];
+    let follow = [
+        &base[..],
+        &["--shard", "0/2", "--follow", "--round-wait", "2s"],
+    ]
+    .concat();
+    refused(
+        &follow,
+        "have not measured spin:1ms+250us-per-sample-8px/bs1/",
+    );
+    let pending = ok(&base);
+    assert!(
+        String::from_utf8_lossy(&pending.stdout).starts_with("pending: round 1, 1 of 2"),
+        "{}",
+        String::from_utf8_lossy(&pending.stdout)
+    );
+    ok(&[&base[..], &["--shard", "1/2"]].concat());
+    let next = String::from_utf8_lossy(&ok(&base).stdout).into_owned();
+    assert!(!next.starts_with("pending: round 1"), "{next}");
+}

@@ -13,6 +13,7 @@ mod stable_args;
 mod stable_run;
 mod target_args;
 mod tune;
+mod tune_rounds;
 
 use std::process::ExitCode;
 

@@ -60,8 +60,32 @@ pub struct TuneArgs {
     #[command(flatten)]
     pub stable: crate::stable_args::StableArgs,
     /// Results file (JSON lines, appended) [default: results/tunes/NAME-TIME.jsonl].
-    #[arg(long)]
+    #[arg(long, conflicts_with = "round_dir")]
     pub out: Option<PathBuf>,
+    /// Search in rounds kept in this folder, each round's candidates measured by
+    /// shards (--shard I/N, or --shards N in a Kubernetes Indexed Job); without a
+    /// shard: say what is pending, or write the finished search to DIR/tune.jsonl.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["max_time", "strategy"])]
+    pub round_dir: Option<PathBuf>,
+    /// With --round-dir: measure shard I of N (from 0) of the pending round, e.g. 1/4.
+    #[arg(long, requires = "round_dir")]
+    pub shard: Option<String>,
+    /// With --round-dir: measure shard $JOB_COMPLETION_INDEX of N of the pending round.
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "round_dir",
+        conflicts_with = "shard"
+    )]
+    pub shards: Option<u32>,
+    /// With a shard: measure its part of every round until the search is over,
+    /// waiting between rounds for the other shards (one Indexed Job for the search).
+    #[arg(long, requires = "round_dir")]
+    pub follow: bool,
+    /// With --follow: the longest a shard waits for the others to finish a round
+    /// [default: 60m].
+    #[arg(long, requires = "follow")]
+    pub round_wait: Option<String>,
     /// No progress lines.
     #[arg(long, short)]
     pub quiet: bool,
@@ -131,6 +155,18 @@ pub fn run(args: TuneArgs) -> anyhow::Result<()> {
         limits,
         quiet: args.quiet,
     };
+    if let Some(dir) = &args.round_dir {
+        interrupt::install().context("cannot install the Ctrl-C handler")?;
+        let follow = match (args.follow, &args.round_wait) {
+            (false, _) => None,
+            (true, None) => Some(std::time::Duration::from_secs(3600)),
+            (true, Some(t)) => Some(parse_limit(t).with_context(|| {
+                format!("--round-wait '{t}': expected a duration such as 90s or 30m")
+            })?),
+        };
+        let shard = (args.shard.as_deref(), args.shards);
+        return crate::tune_rounds::run(&spec, &opts, dir, shard, follow);
+    }
     let out = args
         .out
         .clone()
