@@ -6,7 +6,7 @@
 # the server or a run failed.
 #
 #   scripts/peers/llm-curve.sh [--iters 40] [--input-len 32..64] [--output-len 32]
-#       [--ttft-ms X] [--tpot-ms Y] [--layers 2] [--width 64]
+#       [--ttft-ms X] [--tpot-ms Y] [--layers 2] [--width 64] [--server-threads 1]
 #
 # 1. one stream at a time (concurrency:1): the server's unloaded TTFT and TPOT;
 # 2. four at a time (concurrency:4): its capacity C in requests/s;
@@ -17,6 +17,10 @@
 #    token) next to the server's (its process's CPU time from ps), so that it is plain
 #    which one limited the figures.
 # Token counts: the model's tokenizer.json, checked against the server's usage.
+# The server's torch runs --server-threads intra-op threads (OMP_NUM_THREADS, default 1):
+# with 2 threads on a 2-core machine any other load stalls its OpenMP barriers and cuts
+# its throughput about ninefold (measured, docs/llm.md), so the default keeps the figures
+# the server's, not the neighbours'.
 # Needs the release binary (cargo build --release --bin inferbench); installs the server
 # (scripts/peers.sh --llm) itself.
 set -euo pipefail
@@ -25,7 +29,7 @@ TAG=llm-curve
 # shellcheck source=scripts/peers/lib.sh
 . scripts/peers/lib.sh
 
-ITERS=40 IN=32..64 OUT=32 TTFT= TPOT= LAYERS=2 WIDTH=64
+ITERS=40 IN=32..64 OUT=32 TTFT= TPOT= LAYERS=2 WIDTH=64 THREADS=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --iters) ITERS=$2; shift 2 ;;
@@ -35,11 +39,13 @@ while [ $# -gt 0 ]; do
     --tpot-ms) TPOT=$2; shift 2 ;;
     --layers) LAYERS=$2; shift 2 ;;
     --width) WIDTH=$2; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    --server-threads) THREADS=$2; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
 
+case "$THREADS" in ''|*[!0-9]*|0) die "--server-threads '$THREADS': expected a whole number of threads, 1 or more" ;; esac
 need_inferbench
 scripts/peers.sh --llm
 peers_init
@@ -50,10 +56,10 @@ if [ ! -f "$model/model.safetensors" ]; then
 fi
 port=$(free_port)
 start_bg "transformers serve" "$PEERS_TMP/serve.log" \
-  .peers/llm/bin/transformers serve --host 127.0.0.1 --port "$port" --device cpu "$model"
+  env OMP_NUM_THREADS="$THREADS" .peers/llm/bin/transformers serve --host 127.0.0.1 --port "$port" --device cpu "$model"
 server=$BG_PID
 wait_http_ok "http://127.0.0.1:$port/health" 120 "$server" || { tail -n 30 "$PEERS_TMP/serve.log" >&2; exit 1; }
-say "transformers serve $(.peers/llm/bin/python -c 'import transformers; print(transformers.__version__)') on 127.0.0.1:$port, model $model; load $(load_now)"
+say "transformers serve $(.peers/llm/bin/python -c 'import transformers; print(transformers.__version__)') on 127.0.0.1:$port, model $model, $THREADS intra-op thread(s); load $(load_now)"
 
 server_cpu() { ps -o times= -p "$server" | tr -d ' '; }
 common=(llm --target "openai://127.0.0.1:$port/v1" --model "$model" --tokenizer "$model/tokenizer.json"
