@@ -1,9 +1,12 @@
 """Checks what the Kubernetes schemas cannot: that the sweep Job and the report Job
 agree with each other and with inferbench's flags, and that any further Indexed Job
-given (the tune Job) is sharded as the sweep Job is. Run by scripts/deploy-lint.sh.
+given (the tune Job) is sharded as the sweep Job is, and that an `llm` Job is one
+CPU-only pod aimed at an OpenAI-compatible target. Run by scripts/deploy-lint.sh.
 
 - each Indexed Job (sweep, tune) has completions = parallelism = --shards;
 - each pod asks for exactly one GPU and selects one GPU type by node label;
+- the llm Job: one pod (no parallelism: pods sharing one server change its figures),
+  no GPU (the client needs none), an openai:// target, results on the volume;
 - both Jobs mount the same results claim, and the report reads the folder the
   shards write.
 """
@@ -48,11 +51,36 @@ def indexed_job_problems(job, name):
     return problems, shards, args
 
 
+def llm_job_problems(job, name):
+    """What is wrong with an `inferbench llm` Job."""
+    spec = job["spec"]
+    pod = spec["template"]["spec"]
+    (client,) = pod["containers"]
+    args = client["args"]
+    problems = []
+    if spec.get("parallelism", 1) != 1 or spec.get("completions", 1) != 1:
+        problems.append(f"{name}: an llm Job runs one pod; pods sharing a server change its figures")
+    for kind in ("requests", "limits"):
+        if "nvidia.com/gpu" in client["resources"].get(kind, {}):
+            problems.append(f"{name}: the llm client {kind} a GPU it does not use")
+    if not flag(args, "--target").startswith("openai://"):
+        problems.append(f"{name}: --target is not an openai:// URL")
+    mounts = [m["mountPath"] for m in client.get("volumeMounts", [])]
+    if not any(flag(args, "--out").startswith(m + "/") for m in mounts):
+        problems.append(f"{name}: --out is not on a mounted volume: {flag(args, '--out')}")
+    return problems
+
+
 def main(sweep_path, report_path, *indexed_paths):
     sweep, report = load(sweep_path), load(report_path)
     problems, shards, args = indexed_job_problems(sweep, "sweep")
     others = [load(p) for p in indexed_paths]
+    indexed = []
     for path, job in zip(indexed_paths, others):
+        if job["spec"]["template"]["spec"]["containers"][0]["args"][0] == "llm":
+            problems += llm_job_problems(job, path)
+            continue
+        indexed.append(path)
         found, _, job_args = indexed_job_problems(job, path)
         problems += found
         if job_args[0] == "tune" and "--follow" not in job_args:
@@ -73,7 +101,7 @@ def main(sweep_path, report_path, *indexed_paths):
         sys.exit(1)
     print(
         f"check-manifests: {shards} shards, one GPU each, one results volume: consistent "
-        f"({1 + len(others)} Indexed Job(s))"
+        f"({1 + len(indexed)} Indexed Job(s), {len(others) - len(indexed)} llm Job(s))"
     )
 
 
