@@ -32,6 +32,8 @@ pub mod tune;
 pub mod tune_explain;
 pub mod tune_options;
 #[cfg(feature = "torch")]
+mod tune_round_plan;
+#[cfg(feature = "torch")]
 pub mod tune_round_run;
 pub mod tune_rounds;
 #[cfg(feature = "torch")]

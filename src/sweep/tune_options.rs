@@ -18,7 +18,8 @@ pub enum Goal {
 }
 
 impl Goal {
-    pub(super) fn words(self) -> String {
+    /// The goal in words: `maximum throughput`, `maximum rate with p99 ≤ 50 ms`.
+    pub fn words(self) -> String {
         match self {
             Goal::Throughput => "maximum throughput".into(),
             Goal::MaxRate(p, b) => format!("maximum rate with {} ≤ {b} ms", p.name()),

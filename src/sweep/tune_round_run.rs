@@ -14,37 +14,23 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::environment::probe_record;
 use super::progress::Progress;
 use super::record::{Record, SweepEnvironment, TuneRecord};
-use super::shard::{cost, partition, spec_hash, Shard};
+use super::shard::{cost, partition, Shard};
 use super::spec::SweepSpec;
 use super::tune::{axes_of, flat_index};
 use super::tune_explain::{tune_record, Timing};
 use super::tune_options::{Goal, TuneOptions};
+use super::tune_round_plan::pin_plan;
 use super::tune_rounds::{next_round, Round};
 use super::tune_run::{config_score, max_rate_score, measure_point};
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::results::jsonl::JsonlSink;
 
-/// The search a round folder belongs to, written on first use.
-const PLAN_FILE: &str = "tune-plan.json";
 /// The finished search's record.
 pub const RESULT_FILE: &str = "tune.jsonl";
-
-/// What pins a search: rounds replayed under anything else would be another search.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Plan {
-    sweep: String,
-    spec_hash: String,
-    goal: String,
-    seed: u64,
-    min_gain: f64,
-    max_runs: Option<usize>,
-}
 
 /// Where the search stands.
 #[derive(Debug, Clone, PartialEq)]
@@ -275,58 +261,6 @@ fn replay(spec: &SweepSpec, opts: &TuneOptions, known: &HashMap<usize, Option<f6
     next_round(&axes, opts.seed, opts.min_gain, opts.max_runs, |p| {
         known.get(&flat_index(&axes, p)).copied()
     })
-}
-
-/// Writes the plan on first use; refuses a folder that holds another search's.
-fn pin_plan(spec: &SweepSpec, opts: &TuneOptions, configs: &[RunConfig], dir: &Path) -> Result<()> {
-    let plan = Plan {
-        sweep: spec.name.clone(),
-        spec_hash: spec_hash(&spec.name, spec.repeats, configs),
-        goal: opts.goal.words(),
-        seed: opts.seed,
-        min_gain: opts.min_gain,
-        max_runs: opts.max_runs,
-    };
-    let path = dir.join(PLAN_FILE);
-    if !path.exists() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::io("cannot create the round folder", dir, e))?;
-        let text = serde_json::to_vec_pretty(&plan).expect("the plan serialises; this is a bug");
-        return crate::results::file::write_atomically(&path, &text);
-    }
-    let text =
-        std::fs::read(&path).map_err(|e| Error::io("cannot read the tune plan", &path, e))?;
-    let pinned: Plan = serde_json::from_slice(&text).map_err(|e| {
-        Error::config(
-            "round-dir",
-            format!("{}: not a tune plan ({e})", path.display()),
-        )
-    })?;
-    if pinned != plan {
-        return Err(Error::config(
-            "round-dir",
-            format!(
-                "{} holds the rounds of another search ({}); this one is ({}): give the same \
-                 grid, --goal, --seed, --min-gain-pct, --max-runs, --repeats and --iters, or a new folder",
-                dir.display(),
-                describe(&pinned),
-                describe(&plan)
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn describe(p: &Plan) -> String {
-    format!(
-        "grid '{}' {}, {}, seed {}, gain {} %, max runs {}",
-        p.sweep,
-        p.spec_hash,
-        p.goal,
-        p.seed,
-        p.min_gain * 100.0,
-        p.max_runs.map_or("none".into(), |m| m.to_string())
-    )
 }
 
 /// The score of every point measured in `dir`'s round files, by grid position.
