@@ -10,6 +10,8 @@ use super::suite::Suite;
 use super::units::{TailLatency, Utilization};
 use crate::config::RunConfig;
 use crate::pipeline::Window;
+use crate::sweep::stable::UntilStable;
+use crate::sweep::stable_run::settle;
 use crate::target::Endpoint;
 
 /// A window this long holds several utilisation samples (the sampler's period is
@@ -203,6 +205,20 @@ pub fn bench_configs<M: PipelineMeasurement>(
                 continue;
             }
         };
+        if let Some(until) = &suite.spec.until_stable {
+            if let Err(why) = settle_first(&mut server, cfg, until, &id) {
+                eprintln!("[inferbench] {id}: NOT MEASURED: {why}");
+                failed.push(NotMeasured {
+                    id: id.clone(),
+                    measurement: measurement.name(),
+                    why,
+                });
+                if let Err(e) = server.stop() {
+                    eprintln!("[inferbench] {id} did not shut down cleanly: {e}");
+                }
+                continue;
+            }
+        }
         let mut group = c.benchmark_group(&id);
         group
             .sampling_mode(SamplingMode::Flat)
@@ -238,4 +254,29 @@ pub fn bench_configs<M: PipelineMeasurement>(
         }
     }
     failed
+}
+
+/// The suite's `[until_stable]` phase: windows of the suite's size on the started
+/// server until the judge says the figures stand, before criterion takes a sample.
+/// A server that does not settle is not measured (the error says why), so criterion
+/// never averages samples of a server still moving.
+fn settle_first(
+    server: &mut Endpoint,
+    cfg: &RunConfig,
+    until: &UntilStable,
+    id: &str,
+) -> Result<(), String> {
+    let stability = settle(server, cfg, until, &mut |_| {}).map_err(|e| e.to_string())?;
+    if !stability.settled {
+        return Err(format!(
+            "did not settle before criterion's samples in {:.1} s ({})",
+            stability.elapsed_s,
+            stability.reason.unwrap_or_default()
+        ));
+    }
+    eprintln!(
+        "[inferbench] {id}: settled after {} windows ({} requests, {:.1} s; {} {:.3} ms); criterion samples from here",
+        stability.windows, stability.requests, stability.elapsed_s, stability.figure, stability.latency_ms
+    );
+    Ok(())
 }

@@ -84,9 +84,16 @@ impl Suite {
 
     /// Expands and checks a specification. The sweep's `iters`, `repeats` and `bare`
     /// do not apply: criterion decides how many windows to measure, and a window is
-    /// `requests_per_sample` requests with no bare-forward comparison.
+    /// `requests_per_sample` requests with no bare-forward comparison. Its
+    /// `[until_stable]` table does: windows of that size are measured until stable
+    /// before criterion's samples.
     pub fn from_spec(spec: SweepSpec) -> Result<Self> {
         spec.criterion.validate()?;
+        // An `[until_stable]` table is the settling phase before each group's samples
+        // (`groups::settle_first`): refuse one that cannot work before measuring.
+        if let Some(until) = &spec.until_stable {
+            until.criteria()?;
+        }
         let mut configs = spec.expand()?;
         // A model the zoo does not know, or a file that does not load, would make
         // every group fail to start: refuse it here with the rest.

@@ -58,6 +58,19 @@ pub fn run_until_stable(
     Ok(report)
 }
 
+/// Measures windows on a started `server` until `until` is met or its time is up and
+/// returns the verdict: the criterion suite's settling phase, so that its samples
+/// start from a server whose figures have stopped moving (criterion's own warm-up is
+/// a fixed time, not a test).
+pub fn settle(
+    server: &mut Endpoint,
+    cfg: &RunConfig,
+    until: &UntilStable,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Stability> {
+    windows(server, cfg, until, progress).map(|(_, stability, _)| stability)
+}
+
 /// Measures windows until the judge stops; returns the last window with every
 /// window's requests in its collector and the CPU share over all of them, the
 /// verdict, and the summed window length, s.

@@ -316,3 +316,59 @@ fn the_suites_windows_keep_the_time_limits_the_environment_gives() {
         &["INFERBENCH_STALL_TIMEOUT", "'soon'"],
     );
 }
+
+/// A suite file's `[until_stable]` table is honoured, not ignored: each group's server
+/// is measured in windows until stable before criterion samples it, and a server that
+/// never settles (a spin model whose time grows) is not measured and fails the bench.
+#[test]
+fn a_suite_measures_until_stable_before_criterion_samples_and_refuses_a_drifting_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("criterion");
+    // Windows of 200 requests: long enough that the drift (1 ms more each second)
+    // moves each window's figures far beyond 10 % of the last ones'.
+    let suite = |name: &str, model: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(
+            &path,
+            format!(
+                "model = \"{model}\"\nimage_size = 8\nbatch_sizes = [1]\nworkers = [1]\narrivals = [\"concurrency:2\"]\n\n[criterion]\nrequests_per_sample = 200\n\n[until_stable]\npercentile = \"p90\"\nmin_time = \"0s\"\nmax_time = \"4s\"\n"
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let steady = suite("steady.toml", "spin:200us");
+    let out = bench(
+        &[
+            ("INFERBENCH_SUITE", &steady),
+            ("CRITERION_HOME", home.to_str().unwrap()),
+        ],
+        &["--test"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        stderr.matches("criterion samples from here").count(),
+        3,
+        "each of the three measurements settles first: {stderr}"
+    );
+
+    let drifting = suite("drifting.toml", "spin:1ms+drift-1ms-per-s");
+    let out = bench(
+        &[
+            ("INFERBENCH_SUITE", &drifting),
+            ("CRITERION_HOME", home.to_str().unwrap()),
+        ],
+        &["--test"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("did not settle before criterion's samples"),
+        "{stderr}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("Success"),
+        "nothing was measured"
+    );
+}
