@@ -55,6 +55,18 @@ pub struct Search {
     pub stop: Stop,
 }
 
+impl Search {
+    /// Nothing measured yet (a search that ends so stopped at a local optimum
+    /// unless it says otherwise).
+    pub(super) fn new() -> Self {
+        Self {
+            visits: Vec::new(),
+            best: None,
+            stop: Stop::LocalOptimum,
+        }
+    }
+}
+
 /// The grid's position of `point` (the first axis outermost, as a sweep expands it).
 pub fn flat_index(axes: &[Axis], point: &[usize]) -> usize {
     axes.iter().zip(point).fold(0, |i, (a, &p)| i * a.len + p)
@@ -157,11 +169,7 @@ pub fn hill_climb<E>(
     let mut rng = Rng(seed);
     let total: usize = axes.iter().map(|a| a.len).product();
     let start = start_point(axes, seed, &mut rng);
-    let mut search = Search {
-        visits: Vec::new(),
-        best: None,
-        stop: Stop::LocalOptimum,
-    };
+    let mut search = Search::new();
     if total == 0 {
         search.stop = Stop::Exhausted;
         return Ok(search);
@@ -230,7 +238,7 @@ pub fn hill_climb<E>(
 
 #[cfg(test)]
 #[path = "tune_tests.rs"]
-mod tests;
+pub(super) mod tests;
 
 /// The axes of `spec`'s grid in the order [`SweepSpec::expand`] crosses them, so
 /// that [`flat_index`] of a point is its position in the expanded grid. Numbers

@@ -52,11 +52,7 @@ pub fn next_round(
     known: impl Fn(&[usize]) -> Option<Option<f64>>,
 ) -> Round {
     let total: usize = axes.iter().map(|a| a.len).product();
-    let mut search = Search {
-        visits: Vec::new(),
-        best: None,
-        stop: Stop::LocalOptimum,
-    };
+    let mut search = Search::new();
     if total == 0 {
         search.stop = Stop::Exhausted;
         return Round::Done { search, rounds: 0 };

@@ -1,23 +1,21 @@
 use std::collections::HashMap;
 
+use super::super::tune::tests::{modes, ordered};
 use super::*;
 
-fn ordered(len: usize) -> Axis {
-    Axis { len, ordered: true }
-}
-
-fn modes(len: usize) -> Axis {
-    Axis {
-        len,
-        ordered: false,
-    }
-}
-
-/// One peak at (3, 1, mode 2), as the sequential search's tests use.
+/// One peak at (3, 1, mode 2): the sequential search's landscape.
 fn peak(p: &[usize]) -> Option<f64> {
-    let d = (p[0] as f64 - 3.0).powi(2) + (p[1] as f64 - 1.0).powi(2);
-    let mode = [0.7, 0.9, 1.0][p[2]];
-    Some(100.0 * mode / (1.0 + d))
+    super::super::tune::tests::peak(p, None).expect("the landscape always scores")
+}
+
+/// The points the search moved to, in order, with their scores.
+fn moves(search: &Search) -> Vec<f64> {
+    search
+        .visits
+        .iter()
+        .filter(|v| v.moved)
+        .map(|v| v.score.unwrap())
+        .collect()
 }
 
 /// Runs the rounds to the end as the shards would: each pending round's points are
@@ -71,12 +69,7 @@ fn every_seed_reaches_a_single_peak_in_rounds_of_unmeasured_neighbours() {
         assert_eq!(visited, flat, "seed {seed}");
         // Each round after the first holds neighbours of the point moved to last.
         // Moves only go up, one per round but the last.
-        let moved: Vec<f64> = search
-            .visits
-            .iter()
-            .filter(|v| v.moved)
-            .map(|v| v.score.unwrap())
-            .collect();
+        let moved = moves(&search);
         assert_eq!(moved.len(), rounds - 1, "seed {seed}");
         assert!(moved.windows(2).all(|w| w[1] > w[0]), "{moved:?}");
         assert!(flat.len() < 54, "seed {seed}: {}", flat.len());
@@ -88,12 +81,7 @@ fn a_round_is_told_the_current_points_score_with_the_gain_as_its_bar() {
     let axes = [ordered(6), ordered(3), modes(3)];
     let (search, _, asked) = run_rounds(&axes, 0, None, |p, _| peak(p));
     assert_eq!(asked[0].1, None);
-    let moved: Vec<f64> = search
-        .visits
-        .iter()
-        .filter(|v| v.moved)
-        .map(|v| v.score.unwrap())
-        .collect();
+    let moved = moves(&search);
     for (round, current) in asked[1..].iter().zip(&moved) {
         assert!((round.1.unwrap() - current * 1.02).abs() < 1e-9);
     }

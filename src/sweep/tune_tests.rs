@@ -1,10 +1,10 @@
 use super::*;
 
-fn ordered(len: usize) -> Axis {
+pub(crate) fn ordered(len: usize) -> Axis {
     Axis { len, ordered: true }
 }
 
-fn modes(len: usize) -> Axis {
+pub(crate) fn modes(len: usize) -> Axis {
     Axis {
         len,
         ordered: false,
@@ -13,7 +13,7 @@ fn modes(len: usize) -> Axis {
 
 /// A landscape with one peak at (3, 1, mode 2): ordered axes fall away from it,
 /// and the mode axis scales it.
-fn peak(p: &[usize], _bar: Option<f64>) -> Result<Option<f64>, ()> {
+pub(crate) fn peak(p: &[usize], _bar: Option<f64>) -> Result<Option<f64>, ()> {
     let d = (p[0] as f64 - 3.0).powi(2) + (p[1] as f64 - 1.0).powi(2);
     let mode = [0.7, 0.9, 1.0][p[2]];
     Ok(Some(100.0 * mode / (1.0 + d)))
