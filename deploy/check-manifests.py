@@ -7,6 +7,10 @@ CPU-only pod aimed at an OpenAI-compatible target. Run by scripts/deploy-lint.sh
 - each pod asks for exactly one GPU and selects one GPU type by node label;
 - the llm Job: one pod (no parallelism: pods sharing one server change its figures),
   no GPU (the client needs none), an openai:// target, results on the volume;
+- the llm shards Job (`llm --shards N`): Indexed, completions = parallelism = --shards,
+  each pod's own server as a native sidecar (an init container with restartPolicy
+  Always and a startup probe on the port the client targets over loopback), given
+  rates (not auto) at least as many as shards, results into a folder on the volume;
 - both Jobs mount the same results claim, and the report reads the folder the
   shards write.
 """
@@ -27,6 +31,19 @@ def flag(args, name):
     return args[args.index(name) + 1]
 
 
+def sharding_problems(spec, shards, what):
+    """An Indexed Job whose completions and parallelism are its --shards."""
+    problems = []
+    if spec.get("completionMode") != "Indexed":
+        problems.append(f"{what} is not completionMode: Indexed")
+    if not spec.get("completions") == spec.get("parallelism") == shards:
+        problems.append(
+            f"{what}: completions {spec.get('completions')}, parallelism "
+            f"{spec.get('parallelism')} and --shards {shards} differ"
+        )
+    return problems
+
+
 def indexed_job_problems(job, name):
     """What is wrong with an Indexed Job of shards; returns (problems, shards, args)."""
     spec = job["spec"]
@@ -34,14 +51,7 @@ def indexed_job_problems(job, name):
     (shard,) = pod["containers"]
     args = shard["args"]
     shards = int(flag(args, "--shards"))
-    problems = []
-    if spec.get("completionMode") != "Indexed":
-        problems.append(f"the {name} Job is not completionMode: Indexed")
-    if not spec.get("completions") == spec.get("parallelism") == shards:
-        problems.append(
-            f"the {name} Job's completions {spec.get('completions')}, parallelism "
-            f"{spec.get('parallelism')} and --shards {shards} differ"
-        )
+    problems = sharding_problems(spec, shards, f"the {name} Job")
     for kind in ("requests", "limits"):
         gpus = shard["resources"][kind].get("nvidia.com/gpu")
         if gpus != 1:
@@ -71,13 +81,56 @@ def llm_job_problems(job, name):
     return problems
 
 
+def llm_shards_job_problems(job, name):
+    """What is wrong with an `inferbench llm --shards N` Job (a server beside each shard)."""
+    spec = job["spec"]
+    pod = spec["template"]["spec"]
+    (client,) = pod["containers"]
+    args = client["args"]
+    shards = int(flag(args, "--shards"))
+    problems = sharding_problems(spec, shards, name)
+    for kind in ("requests", "limits"):
+        if "nvidia.com/gpu" in client["resources"].get(kind, {}):
+            problems.append(f"{name}: the llm client {kind} a GPU it does not use")
+    target = flag(args, "--target")
+    host_port = target.removeprefix("openai://").split("/")[0]
+    host, _, port = host_port.partition(":")
+    if host not in ("127.0.0.1", "localhost"):
+        problems.append(f"{name}: --target {target} is not the server beside the shard (loopback)")
+    sidecars = [c for c in pod.get("initContainers", []) if c.get("restartPolicy") == "Always"]
+    if len(sidecars) != 1:
+        problems.append(f"{name}: expected one server sidecar (an init container with restartPolicy: Always), found {len(sidecars)}")
+    else:
+        probe = sidecars[0].get("startupProbe", {}).get("httpGet", {})
+        if str(probe.get("port")) != port:
+            problems.append(f"{name}: the server's startup probe checks port {probe.get('port')}, the client targets {port}")
+        if "nvidia.com/gpu" in sidecars[0]["resources"].get("limits", {}) and not any(
+            k.startswith("nvidia.com/gpu") for k in pod.get("nodeSelector", {})
+        ):
+            problems.append(f"{name}: the replicas' GPU type is not pinned by a nodeSelector")
+    rates = flag(args, "--rates")
+    if rates == "auto":
+        problems.append(f"{name}: --rates auto: each shard would take its own replica's capacity")
+    elif len(rates.split(",")) < shards:
+        problems.append(f"{name}: {len(rates.split(','))} rates for {shards} shards: some pods measure nothing")
+    out = flag(args, "--out")
+    mounts = [m["mountPath"] for m in client.get("volumeMounts", [])]
+    if out.endswith(".jsonl") or not any(out.startswith(m + "/") for m in mounts):
+        problems.append(f"{name}: --out is not a folder on a mounted volume: {out}")
+    return problems
+
+
 def main(sweep_path, report_path, *indexed_paths):
     sweep, report = load(sweep_path), load(report_path)
     problems, shards, args = indexed_job_problems(sweep, "sweep")
     others = [load(p) for p in indexed_paths]
     indexed = []
     for path, job in zip(indexed_paths, others):
-        if job["spec"]["template"]["spec"]["containers"][0]["args"][0] == "llm":
+        job_args = job["spec"]["template"]["spec"]["containers"][0]["args"]
+        if job_args[0] == "llm" and "--shards" in job_args:
+            problems += llm_shards_job_problems(job, path)
+            continue
+        if job_args[0] == "llm":
             problems += llm_job_problems(job, path)
             continue
         indexed.append(path)

@@ -29,4 +29,4 @@ say "hadolint deploy/Dockerfile"
 "$VENV/bin/hadolint" --config deploy/hadolint.yaml deploy/Dockerfile
 say "kubernetes-validate deploy/k8s/*.yaml (Kubernetes $K8S_VERSION, strict)"
 "$VENV/bin/kubernetes-validate" --strict --kubernetes-version "$K8S_VERSION" deploy/k8s/*.yaml
-"$VENV/bin/python" deploy/check-manifests.py deploy/k8s/sweep-job.yaml deploy/k8s/report-job.yaml deploy/k8s/tune-job.yaml deploy/k8s/llm-job.yaml
+"$VENV/bin/python" deploy/check-manifests.py deploy/k8s/sweep-job.yaml deploy/k8s/report-job.yaml deploy/k8s/tune-job.yaml deploy/k8s/llm-job.yaml deploy/k8s/llm-shards-job.yaml

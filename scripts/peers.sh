@@ -15,6 +15,12 @@
 #                    server-sent events), for scripts/peers/llm-curve.sh. Its extra pins
 #                    torch>=2.6 and pip brings its own (about 5.6 GB in all, a few
 #                    minutes); .venv's is never touched.
+#   .peers/llama     only with --llama (and then only it, plus .peers/llm for the model's
+#                    conversion): llama.cpp's `llama-server` (OpenAI-compatible, with a
+#                    Prometheus /metrics endpoint), built from the llama.cpp source that
+#                    PyPI's llama-cpp-python sdist vendors (checked by its sha256), with
+#                    cmake from PyPI, nothing fetched at build time (no web UI, no TLS).
+#                    About 10 minutes of compiling on 2 cores, once; ~500 MB.
 #
 # .peers/ is ignored by git. Delete a venv to have it installed again.
 set -euo pipefail
@@ -34,6 +40,49 @@ if [ "${1:-}" = --llm ]; then
     touch "$LLM_STAMP"
   fi
   printf '[peers] transformers %s (serve) ready in %s\n' "$TRANSFORMERS_VERSION" "$LLM" >&2
+  exit 0
+fi
+
+LLAMA_CPP_PYTHON_VERSION="0.3.36"
+LLAMA_CPP_PYTHON_SHA256="832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+LLAMA_CPP_PYTHON_URL="https://files.pythonhosted.org/packages/ec/e9/e7de2b0463ea3ffbf0ede6cb21b58c1258a8f6521aae45ca773a59fe7cf3/llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION.tar.gz"
+CMAKE_VERSION="4.4.5"
+if [ "${1:-}" = --llama ]; then
+  "$0" --llm
+  LLAMA=.peers/llama
+  LLAMA_STAMP="$LLAMA/.built-llama-server-from-llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION"
+  if [ ! -f "$LLAMA_STAMP" ]; then
+    printf '[peers] building llama.cpp'"'"'s llama-server (llama-cpp-python %s sdist) into %s (about 10 minutes, once)\n' "$LLAMA_CPP_PYTHON_VERSION" "$LLAMA" >&2
+    command -v g++ >/dev/null || { echo "[peers] error: no C++ compiler (Debian: apt-get install build-essential)" >&2; exit 1; }
+    mkdir -p "$LLAMA"
+    [ -x "$LLAMA/venv/bin/cmake" ] || {
+      "${PYTHON:-python3}" -m venv "$LLAMA/venv"
+      "$LLAMA/venv/bin/python" -m pip install --quiet --disable-pip-version-check "cmake==$CMAKE_VERSION"
+    }
+    sdist="$LLAMA/llama_cpp_python-$LLAMA_CPP_PYTHON_VERSION.tar.gz"
+    if ! echo "$LLAMA_CPP_PYTHON_SHA256  $sdist" | sha256sum -c --quiet - >/dev/null 2>&1; then
+      curl -sSfL -o "$sdist.part" "$LLAMA_CPP_PYTHON_URL"
+      echo "$LLAMA_CPP_PYTHON_SHA256  $sdist.part" | sha256sum -c --quiet - \
+        || { echo "[peers] error: $sdist does not have the sha256 PyPI lists" >&2; rm -f "$sdist.part"; exit 1; }
+      mv "$sdist.part" "$sdist"
+    fi
+    rm -rf "$LLAMA/src" && mkdir -p "$LLAMA/src"
+    tar xzf "$sdist" -C "$LLAMA/src" --strip-components=1
+    src="$LLAMA/src/vendor/llama.cpp"
+    # Nothing fetched while building: the web UI would come from huggingface
+    # (LLAMA_USE_PREBUILT_UI), and TLS needs libssl-dev (LLAMA_OPENSSL); neither serves
+    # loopback. GGML_NATIVE=OFF: a binary for the x86-64 of this kind, not of this CPU.
+    "$LLAMA/venv/bin/cmake" -S "$src" -B "$LLAMA/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF \
+      -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
+      -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \
+      -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_COMMIT="llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION" >"$LLAMA/configure.log" 2>&1 \
+      || { tail -n 30 "$LLAMA/configure.log" >&2; exit 1; }
+    nice -n 10 "$LLAMA/venv/bin/cmake" --build "$LLAMA/build" --target llama-server -j "$(nproc)" >"$LLAMA/build.log" 2>&1 \
+      || { tail -n 30 "$LLAMA/build.log" >&2; exit 1; }
+    "$LLAMA/build/bin/llama-server" --version >&2
+    touch "$LLAMA_STAMP"
+  fi
+  printf '[peers] llama-server (llama.cpp of llama-cpp-python %s) ready in %s/build/bin\n' "$LLAMA_CPP_PYTHON_VERSION" "$LLAMA" >&2
   exit 0
 fi
 

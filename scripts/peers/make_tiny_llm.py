@@ -3,10 +3,14 @@ anything: a byte-level BPE tokenizer trained on a few lines of generated text, a
 2-layer GPT-2 with random weights from a fixed seed, saved as transformers saves a
 model (config.json, model.safetensors, tokenizer.json, tokenizer_config.json).
 
-    python make_tiny_llm.py OUT_DIR [--layers 2] [--width 64]
+    python make_tiny_llm.py OUT_DIR [--layers 2] [--width 64] [--ascii]
 
 Random weights generate nonsense, which is all a latency measurement needs: the
 server runs the same forward passes, token by token, as for a trained model.
+
+--ascii trains the tokenizer on the 128 ASCII bytes only: a random model can then
+never emit half of a UTF-8 character, which a server (llama.cpp's) holds back and
+sends with the next token, so that every streamed chunk is one token.
 """
 
 import argparse
@@ -22,12 +26,26 @@ WORDS = ("the of and to in is that for it as was with be by on not he this are o
          "been if more when will would who so no").split()
 
 
+def ascii_alphabet():
+    """ByteLevel's characters for the bytes below 128 (GPT-2's byte-to-unicode map)."""
+    printable = (list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAD))
+                 + list(range(0xAE, 0x100)))
+    chars = {b: chr(b) for b in printable}
+    shifted = 0
+    for b in range(256):
+        if b not in chars:
+            chars[b] = chr(256 + shifted)
+            shifted += 1
+    return [chars[b] for b in range(128)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ascii", action="store_true", help="an ASCII-only byte alphabet")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rng = random.Random(args.seed)
@@ -36,7 +54,8 @@ def main():
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(vocab_size=512, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+                                  initial_alphabet=(ascii_alphabet() if args.ascii
+                                                    else pre_tokenizers.ByteLevel.alphabet()))
     tok.train_from_iterator(corpus, trainer)
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
                                    bos_token="<|endoftext|>", unk_token="<|endoftext|>")

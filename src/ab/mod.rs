@@ -19,10 +19,13 @@
 //! called 19 times out of 20. The job stops as soon as every verdict is settled, or
 //! at its time cap ([`procedure`]). Blocks come from any [`procedure::Measure`]:
 //! servers, processes, or synthetic data in tests. [`render`] prints the table and
-//! the github-action-benchmark files.
+//! the github-action-benchmark files. The same procedure compares two LLM servers
+//! (`llm-ab`): each run one `llm` window against that side's server ([`llm_runs`]).
 
 pub mod child;
 pub mod figures;
+#[cfg(feature = "torch")]
+pub mod llm_runs;
 pub mod procedure;
 pub mod program;
 pub mod render;
@@ -82,7 +85,7 @@ impl Default for AbOptions {
 
 impl AbOptions {
     /// Options from command-line values: percentages, a duration such as `180s` or `3min`,
-    /// figure names (none = all); validated.
+    /// figure names of [`Figure::ALL`] (none = all); validated.
     pub fn from_flags(
         threshold_pct: f64,
         confidence_pct: f64,
@@ -91,13 +94,32 @@ impl AbOptions {
         max_time: &str,
         figures: &[String],
     ) -> Result<Self> {
+        Self::from_flags_in(
+            &Figure::ALL,
+            threshold_pct,
+            confidence_pct,
+            (min_blocks, max_blocks),
+            max_time,
+            figures,
+        )
+    }
+
+    /// As [`AbOptions::from_flags`], with the figures named from `family` (none = all of it).
+    pub fn from_flags_in(
+        family: &[Figure],
+        threshold_pct: f64,
+        confidence_pct: f64,
+        (min_blocks, max_blocks): (u32, u32),
+        max_time: &str,
+        figures: &[String],
+    ) -> Result<Self> {
         let max_time = crate::config::parse_duration("max-time", max_time)?;
         let figures = if figures.is_empty() {
-            Figure::ALL.to_vec()
+            family.to_vec()
         } else {
             figures
                 .iter()
-                .map(|f| Figure::parse(f))
+                .map(|f| Figure::parse_in(f, family))
                 .collect::<Result<_>>()?
         };
         let options = Self {
@@ -204,7 +226,8 @@ pub struct ConfigResult {
     pub run_args: String,
     /// Completed pairs (twice the blocks).
     pub pairs: u32,
-    /// The judged figures, in [`Figure::ALL`] order; ones neither side measured are left out.
+    /// The judged figures, in table order ([`Figure::ALL`], then [`Figure::LLM`]);
+    /// ones neither side measured are left out.
     pub figures: Vec<FigureResult>,
 }
 

@@ -138,12 +138,20 @@ pub fn judge(id: &str, run_args: &str, blocks: &[Vec<Pair>], options: &AbOptions
         id: id.to_string(),
         run_args: run_args.to_string(),
         pairs: blocks.iter().map(Vec::len).sum::<usize>() as u32,
-        figures: Figure::ALL
-            .iter()
-            .filter(|f| options.figures.contains(f))
-            .filter_map(|&f| judge_figure(f, blocks, options))
+        figures: table_order(&options.figures)
+            .into_iter()
+            .filter_map(|f| judge_figure(f, blocks, options))
             .collect(),
     }
+}
+
+/// The figures in table order (as declared: [`Figure::ALL`], then [`Figure::LLM`]),
+/// each once.
+fn table_order(figures: &[Figure]) -> Vec<Figure> {
+    let mut sorted = figures.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    sorted
 }
 
 /// Whether another block fits: it is expected to take as long as the last one did.

@@ -104,6 +104,16 @@ pub struct RunConfig {
 }
 
 impl Arrival {
+    /// As `--arrival` writes it (`burst`, `concurrency:N`, `poisson:RATE`): what
+    /// [`Arrival::parse`] reads back, and the part of an id that names the load.
+    pub fn flag(self) -> String {
+        match self {
+            Self::Burst => "burst".into(),
+            Self::Concurrency(n) => format!("concurrency:{n}"),
+            Self::Poisson(r) => format!("poisson:{r}"),
+        }
+    }
+
     /// Parses `burst`, `concurrency:N`, `poisson:RATE` or `poisson:inf` (= burst), as
     /// `--arrival` and sweep files write them.
     pub fn parse(text: &str) -> Result<Self> {
@@ -278,10 +288,8 @@ impl RunConfig {
         if let Some(threads) = self.backend.intra_op_threads {
             id.push_str(&format!("/t{threads}"));
         }
-        match self.load.arrival {
-            Arrival::Burst => {}
-            Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
-            Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
+        if self.load.arrival != Arrival::Burst {
+            id.push_str(&format!("/{}", self.load.arrival.flag()));
         }
         if self.model.precision != Precision::Fp32 {
             id.push_str(&format!("/{}", self.model.precision.name()));

@@ -321,10 +321,8 @@ impl RunConfig {
             "target/{protocol}/{}/bs{}",
             t.url.model, self.load.batch_size
         );
-        match self.load.arrival {
-            Arrival::Burst => {}
-            Arrival::Concurrency(n) => id.push_str(&format!("/concurrency:{n}")),
-            Arrival::Poisson(r) => id.push_str(&format!("/poisson:{r}")),
+        if self.load.arrival != Arrival::Burst {
+            id.push_str(&format!("/{}", self.load.arrival.flag()));
         }
         if t.encoding == Some(Encoding::Json) {
             id.push_str("/json");

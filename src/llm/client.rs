@@ -73,20 +73,25 @@ pub struct Call<'a> {
 pub async fn send(client: &HttpClient, call: Call<'_>) -> RequestRecord {
     let since = |t: Instant| t.saturating_duration_since(call.intended).as_nanos() as u64;
     let mut record = RequestRecord::new(call.model, since(Instant::now()));
-    let mut request = Request::post(call.uri.clone())
-        .body(Full::new(call.body))
-        .expect("a POST with a parsed URI is a valid request; this is a bug");
-    request
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     let deadline = tokio::time::Instant::from_std(call.deadline);
-    let response = match tokio::time::timeout_at(deadline, client.request(request)).await {
-        Err(_) => return record, // timed out before any answer
-        Ok(Err(e)) => {
-            record.outcome = Outcome::Failed(format!("cannot send ({})", error_chain(&e)));
-            return record;
+    let response = loop {
+        let mut request = Request::post(call.uri.clone())
+            .body(Full::new(call.body.clone()))
+            .expect("a POST with a parsed URI is a valid request; this is a bug");
+        request
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match tokio::time::timeout_at(deadline, client.request(request)).await {
+            Err(_) => return record, // timed out before any answer
+            Ok(Err(e)) if closed_before_answering(&e) && record.resent < MAX_RESENDS => {
+                record.resent += 1;
+            }
+            Ok(Err(e)) => {
+                record.outcome = Outcome::Failed(format!("cannot send ({})", error_chain(&e)));
+                return record;
+            }
+            Ok(Ok(response)) => break response,
         }
-        Ok(Ok(response)) => response,
     };
     let status = response.status();
     let content_type = response
@@ -228,6 +233,37 @@ async fn read_whole(body: &mut Incoming, deadline: tokio::time::Instant) -> Opti
 }
 
 /// An error with its causes, on one line.
+/// How many times a request is sent again on another connection after the server
+/// closed the one it went out on before answering (see [`closed_before_answering`]).
+const MAX_RESENDS: u32 = 3;
+
+/// Whether the connection closed before any byte of an answer: a kept-alive
+/// connection the server had already closed. Some servers close every connection
+/// after a streamed answer while advertising keep-alive (llama.cpp's server does);
+/// the pool hands the connection out again before the close arrives, and the request
+/// dies unread. Sending it again on another connection measures the server instead
+/// of that race; the request's times still count from its intended send time, so
+/// the lost attempt is in its latency, and the run says how many were sent again.
+/// A server that closes with the request unread resets the connection instead
+/// (reset, broken pipe): the same race, told apart from a request the server
+/// answered by there being no byte of an answer. A server that resets every new
+/// connection still fails each request after [`MAX_RESENDS`] tries.
+fn closed_before_answering(e: &hyper_util::client::legacy::Error) -> bool {
+    let Some(h) = std::error::Error::source(e).and_then(|s| s.downcast_ref::<hyper::Error>())
+    else {
+        return false;
+    };
+    let mut source = std::error::Error::source(h);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::{BrokenPipe, ConnectionReset};
+            return matches!(io.kind(), ConnectionReset | BrokenPipe);
+        }
+        source = s.source();
+    }
+    h.is_incomplete_message()
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();

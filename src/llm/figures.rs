@@ -171,10 +171,11 @@ fn meets(r: &RequestRecord, slo: Slo) -> Option<bool> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn done(ttft_ms: u64, gap_ms: u64, tokens: u64) -> RequestRecord {
+    /// A completed stream: first token at `ttft_ms`, then one every `gap_ms`.
+    pub(crate) fn done(ttft_ms: u64, gap_ms: u64, tokens: u64) -> RequestRecord {
         let mut r = RequestRecord::new(0, 0);
         r.outcome = Outcome::Completed;
         r.chunk_ns = (0..tokens)

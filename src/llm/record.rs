@@ -44,10 +44,18 @@ pub struct RequestRecord {
     pub without_done: bool,
     /// The server's `usage` counts (prompt, completion), when it sent them.
     pub usage: Option<(Option<u64>, Option<u64>)>,
+    /// Times it was sent again because the server closed its connection before
+    /// answering (a kept-alive connection the server had closed; see the client).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub resent: u32,
     /// Prompt tokens, by the run's token source; `None` when unknown.
     pub input_tokens: Option<u64>,
     /// Output tokens, by the run's token source; `None` when unknown.
     pub output_tokens: Option<u64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl RequestRecord {
@@ -62,6 +70,7 @@ impl RequestRecord {
             text: String::new(),
             without_done: false,
             usage: None,
+            resent: 0,
             input_tokens: None,
             output_tokens: None,
         }

@@ -34,6 +34,20 @@ pub struct ModelFigures {
     pub figures: LlmFigures,
 }
 
+/// Which part of a curve a window belongs to when the curve's rates were cut over
+/// server replicas (`inferbench llm --shard I/N`, one server per pod): the report
+/// puts the shards' windows back into one curve, and names any rate of `rates`
+/// that no shard's file holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CurveShard {
+    /// This shard, from 0.
+    pub index: u32,
+    /// How many shards the curve was cut into.
+    pub count: u32,
+    /// Every rate of the whole curve (requests/s), not only this shard's.
+    pub rates: Vec<f64>,
+}
+
 /// One LLM run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmReport {
@@ -55,6 +69,9 @@ pub struct LlmReport {
     pub client: ClientCost,
     /// The server's metrics over the window, with `--scrape-server-metrics`.
     pub server_metrics: Option<ServerWindow>,
+    /// The curve's shard that measured it, when the curve was sharded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<CurveShard>,
     /// Where it ran.
     pub environment: Environment,
 }

@@ -103,8 +103,9 @@ pub fn run(cfg: &LlmConfig, progress: &mut dyn FnMut(&str)) -> Result<LlmReport>
                 return Err(Error::Target(format!("{}: the warm-up request to model '{}' did not complete: {}", cfg.url, cfg.models[p.model].name, describe(&r.outcome, cfg.request_timeout))));
             }
             count_tokens(&mut r, &p.prompt, &counter);
-            if let (Some(path), Some((_, Some(server)))) = (&cfg.tokenizer, r.usage) {
-                tokens::check_agrees(path, r.output_tokens.unwrap_or(0), server)?;
+            if let (Some(path), Some((server_in, Some(server_out)))) = (&cfg.tokenizer, r.usage) {
+                let prompt = (r.input_tokens.unwrap_or(0), server_in);
+                tokens::check_agrees(path, prompt, (r.output_tokens.unwrap_or(0), server_out))?;
             }
             if i == 0 && counter.count("").is_none() && r.usage.is_none() {
                 notes.push("the server sent no usage and no --tokenizer was given: token counts, TPOT, token throughput and a TPOT goodput bound are absent".to_string());
@@ -171,6 +172,10 @@ fn report(
     if no_done > 0 {
         notes.push(format!("{no_done} streams ended after their finish_reason without data: [DONE]; counted as completed, ending when the body ended"));
     }
+    let resent = records.iter().filter(|r| r.resent > 0).count();
+    if resent > 0 {
+        notes.push(format!("{resent} requests were sent again after the server closed a kept-alive connection before answering (some servers close every connection after a stream); their latency includes the lost attempt"));
+    }
     let max_lag = records.iter().map(|r| r.send_lag_ns).max().unwrap_or(0) as f64 / 1e6;
     LlmReport {
         kind: "llm".to_string(),
@@ -189,6 +194,7 @@ fn report(
         figures: all,
         per_model,
         server_metrics,
+        shard: None,
         environment: Environment::detect(),
     }
 }

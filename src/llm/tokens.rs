@@ -68,16 +68,58 @@ impl TokenCounter {
     }
 }
 
-/// Refuses a tokenizer whose count of an answer differs from the server's by more
-/// than 10 % (and 2 tokens): re-tokenising decoded text may differ by a token or
-/// two, another model's vocabulary by far more.
-pub fn check_agrees(path: &Path, ours: u64, server: u64) -> Result<()> {
-    let diff = ours.abs_diff(server);
-    if diff > 2 && diff as f64 > 0.1 * server as f64 {
-        return Err(Error::config(
-            "tokenizer",
-            format!("{} counts {ours} tokens in the warm-up answer where the server counts {server}: it is not the tokenizer of the server's model; give that model's tokenizer.json, or leave --tokenizer out to count with the server's usage", path.display()),
-        ));
+/// Refuses a tokenizer that agrees with the server on neither the warm-up's prompt
+/// nor its answer: `prompt` and `answer` are (ours, the server's) counts, and a pair
+/// agrees within 10 % (or 2 tokens). Either may differ alone for the right
+/// tokenizer: a chat template adds tokens to the prompt that the client never sees,
+/// and re-tokenising a decoded answer need not give back the tokens generated (a
+/// model with random weights emits sequences that merge into far fewer). Another
+/// model's vocabulary disagrees on both.
+pub fn check_agrees(path: &Path, prompt: (u64, Option<u64>), answer: (u64, u64)) -> Result<()> {
+    let agree = |ours: u64, server: u64| {
+        let diff = ours.abs_diff(server);
+        diff <= 2 || diff as f64 <= 0.1 * server as f64
+    };
+    if prompt.1.is_some_and(|server| agree(prompt.0, server)) || agree(answer.0, answer.1) {
+        return Ok(());
     }
-    Ok(())
+    let prompt_words = match prompt.1 {
+        Some(server) => format!(
+            "{} prompt tokens where the server counts {server}, and ",
+            prompt.0
+        ),
+        None => String::new(),
+    };
+    Err(Error::config(
+        "tokenizer",
+        format!("{} counts {prompt_words}{} tokens in the warm-up answer where the server counts {}: it is not the tokenizer of the server's model; give that model's tokenizer.json, or leave --tokenizer out to count with the server's usage", path.display(), answer.0, answer.1),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tokenizer_must_agree_on_the_prompt_or_the_answer() {
+        let p = Path::new("t.json");
+        // A random model's answer re-tokenises into far fewer tokens; the prompt agrees.
+        assert!(check_agrees(p, (40, Some(40)), (12, 32)).is_ok());
+        // A chat template adds prompt tokens the client never sees; the answer agrees.
+        assert!(check_agrees(p, (40, Some(60)), (31, 32)).is_ok());
+        // Within 2 tokens is agreement even where 10 % is less.
+        assert!(check_agrees(p, (0, None), (5, 3)).is_ok());
+        let both = check_agrees(p, (160, Some(40)), (128, 32))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            both.contains("160 prompt tokens where the server counts 40")
+                && both.contains("128 tokens in the warm-up answer where the server counts 32"),
+            "{both}"
+        );
+        let answer_only = check_agrees(p, (0, None), (128, 32))
+            .unwrap_err()
+            .to_string();
+        assert!(!answer_only.contains("prompt tokens"), "{answer_only}");
+    }
 }

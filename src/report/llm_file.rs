@@ -35,19 +35,12 @@ pub fn holds_llm_runs(path: &Path) -> Result<bool> {
 pub fn load(paths: &[PathBuf]) -> Result<Vec<LlmReport>> {
     let mut runs = Vec::new();
     for path in paths {
-        let (lines, warnings) = crate::results::jsonl::read_lines(path)?;
-        for warning in warnings {
-            eprintln!("inferbench: warning: {warning}");
-        }
-        for (n, line) in lines {
-            let run = serde_json::from_str(&line).map_err(|e| {
-                Error::config(
-                    "input",
-                    format!("{}:{n}: not an `inferbench llm` window ({e}); give LLM results apart from sweep results", path.display()),
-                )
-            })?;
-            runs.push(run);
-        }
+        runs.extend(crate::results::jsonl::read_records(path, |n, _, e| {
+            Error::config(
+                "input",
+                format!("{}:{n}: not an `inferbench llm` window ({e}); give LLM results apart from sweep results", path.display()),
+            )
+        })?);
     }
     if runs.is_empty() {
         return Err(Error::config("input", "no LLM window in the input"));
@@ -64,6 +57,9 @@ pub struct Series<'a> {
     pub runs: Vec<&'a LlmReport>,
     /// The curve's recommendation, when there are bounds and Poisson windows.
     pub recommendation: Option<Recommendation>,
+    /// Where the windows came from shards of a curve (`llm --shard`): how many, and
+    /// any rate of the curve that no shard's file holds.
+    pub shards: Option<String>,
 }
 
 /// Groups `runs` into series; `bounds` (p99 TTFT ms, p99 TPOT ms) are the report's,
@@ -78,6 +74,7 @@ pub fn series(runs: &[LlmReport], bounds: Option<(f64, f64)>) -> Vec<Series<'_>>
                 what,
                 runs: vec![run],
                 recommendation: None,
+                shards: None,
             }),
         }
     }
@@ -105,8 +102,44 @@ pub fn series(runs: &[LlmReport], bounds: Option<(f64, f64)>) -> Vec<Series<'_>>
         if let (Some((ttft, tpot)), false) = (bounds.or(own), points.is_empty()) {
             s.recommendation = Some(recommend(&points, ttft, tpot));
         }
+        s.shards = shards_note(&s.runs);
     }
     out
+}
+
+/// Where `runs` came from shards: which of how many, on how many replicas, and the
+/// curve's rates that no window holds (the recommendation is then over what is
+/// there, and says so through this note).
+fn shards_note(runs: &[&LlmReport]) -> Option<String> {
+    let shards: Vec<&crate::llm::report::CurveShard> =
+        runs.iter().filter_map(|r| r.shard.as_ref()).collect();
+    let first = shards.first()?;
+    let mut present: Vec<u32> = shards.iter().map(|s| s.index).collect();
+    present.sort_unstable();
+    present.dedup();
+    let measured: Vec<f64> = runs.iter().filter_map(|r| rate(r)).collect();
+    let missing: Vec<String> = first
+        .rates
+        .iter()
+        .filter(|r| !measured.iter().any(|m| m == *r))
+        .map(|r| format!("{r}"))
+        .collect();
+    let mut servers: Vec<String> = runs.iter().map(|r| r.config.url.to_string()).collect();
+    servers.sort();
+    servers.dedup();
+    let mut note = format!(
+        "measured by {} of {} shards, each against its own server replica ({}): one curve only if the replicas are alike",
+        present.len(),
+        first.count,
+        servers.join(", ")
+    );
+    if !missing.is_empty() {
+        note += &format!(
+            "; **incomplete**: no shard's file holds the rate(s) {} requests/s, so the recommendation is over the rates measured",
+            missing.join(", ")
+        );
+    }
+    Some(note)
 }
 
 fn rate(r: &LlmReport) -> Option<f64> {
@@ -128,9 +161,15 @@ fn describe(r: &LlmReport) -> String {
         }
         PromptSource::ShareGpt { path, .. } => format!("ShareGPT {}", path.display()),
     };
+    // The shards of one curve measure each its own replica, often at addresses of
+    // their own: their windows belong together whatever the address.
+    let server = match &r.shard {
+        Some(sh) => format!("a curve in {} shards (replicas)", sh.count),
+        None => c.url.to_string(),
+    };
     format!(
         "{} {}{}, models {}, {prompts}, seed {}",
-        c.url,
+        server,
         c.api.path(),
         if c.stream { "" } else { " (whole answers)" },
         models(c).join(", "),
@@ -175,6 +214,9 @@ pub fn markdown(series: &[Series<'_>], plot: Option<&str>) -> String {
                 p50_or_p99(f.tpot_ms.as_ref(), true),
                 p50_or_p99(f.e2e_ms.as_ref(), true),
             );
+        }
+        if let Some(note) = &s.shards {
+            let _ = writeln!(md, "\nShards: {note}.");
         }
         match &s.recommendation {
             Some(rec) => {

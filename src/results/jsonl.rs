@@ -191,6 +191,24 @@ pub fn append_whole(file: &mut impl LineFile, line: &[u8]) -> std::io::Result<()
 /// A line of a file with its number, counting from 1.
 pub type NumberedLine = (usize, String);
 
+/// Every record of a results file, in order, each line parsed as a `T`: lines cut
+/// short are skipped with a warning on stderr (as [`read_lines`] finds them), and
+/// the first whole line that is not a `T` is the error `bad(line number, line,
+/// why)` words, so that each kind of file names what it expected.
+pub fn read_records<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    bad: impl Fn(usize, &str, serde_json::Error) -> Error,
+) -> Result<Vec<T>> {
+    let (lines, warnings) = read_lines(path)?;
+    for warning in warnings {
+        eprintln!("inferbench: warning: {warning}");
+    }
+    lines
+        .iter()
+        .map(|(n, line)| serde_json::from_str(line).map_err(|e| bad(*n, line, e)))
+        .collect()
+}
+
 /// The lines of a results file that hold JSON, numbered from 1, and a warning for
 /// each line that was cut short (a writer killed mid-line, a full disk) and skipped.
 /// A line that is whole JSON is returned as it is, for the caller to interpret.

@@ -9,10 +9,47 @@
 //! Without rates given (`--rates auto`), a burst window first measures the server's
 //! capacity for these requests ([`measure_capacity`]) and the rates are the tensor
 //! curve's fractions of it ([`crate::sweep::curve::auto_rates`]).
+//!
+//! A curve can be cut over server replicas ([`shard_rates`]): each shard measures
+//! its own server (a pod with the server beside the client), at its part of the
+//! rates, and the report puts the windows back into one curve. That is only a curve
+//! of one server if the replicas are alike (same model, hardware and flags).
 
+use super::part::Shard;
+use super::shard::partition;
 use crate::config::Arrival;
 use crate::error::{Error, Result};
+use crate::llm::report::CurveShard;
 use crate::llm::{self, LlmConfig, LlmReport};
+
+/// Shard `shard`'s part of `rates`, ascending: the rates cut by their cost, a
+/// window's length `iters / rate` (the low rates are the long windows), longest
+/// first to the least loaded shard, as a sweep's grid is cut ([`partition`]). Every
+/// rate lands in exactly one shard; a shard gets none when there are fewer rates
+/// than shards.
+pub fn shard_rates(rates: &[f64], iters: u32, shard: Shard) -> Vec<f64> {
+    let costs: Vec<u128> = rates
+        .iter()
+        .map(|&r| (f64::from(iters.max(1)) / r.max(1e-9) * 1e6) as u128)
+        .collect();
+    let mut mine: Vec<f64> = partition(&costs, shard.count)[shard.index as usize]
+        .iter()
+        .map(|&i| rates[i])
+        .collect();
+    mine.sort_by(f64::total_cmp);
+    mine
+}
+
+/// What a shard's windows record: which shard, and every rate of the curve.
+pub fn curve_shard(rates: &[f64], shard: Shard) -> CurveShard {
+    let mut rates = rates.to_vec();
+    rates.sort_by(f64::total_cmp);
+    CurveShard {
+        index: shard.index,
+        count: shard.count,
+        rates,
+    }
+}
 
 /// One rate's run.
 #[derive(Debug, Clone)]
@@ -33,10 +70,11 @@ pub struct Recommendation {
 }
 
 /// Runs `cfg` at each of `rates` (ascending), handing each point to `on_point`
-/// (which appends it to the results file) as soon as it is measured.
+/// (which appends it to the results file) as soon as it is measured; each window
+/// records `shard` when the curve is a shard's part.
 pub fn run_curve(
     cfg: &LlmConfig,
-    rates: &[f64],
+    (rates, shard): (&[f64], Option<&CurveShard>),
     progress: &mut dyn FnMut(&str),
     on_point: &mut dyn FnMut(&CurvePoint) -> Result<()>,
 ) -> Result<Vec<CurvePoint>> {
@@ -47,10 +85,9 @@ pub fn run_curve(
         progress(&format!("rate {rate} requests/s"));
         let mut at = cfg.clone();
         at.arrival = Arrival::Poisson(rate);
-        let point = CurvePoint {
-            rate,
-            report: llm::run(&at, progress)?,
-        };
+        let mut report = llm::run(&at, progress)?;
+        report.shard = shard.cloned();
+        let point = CurvePoint { rate, report };
         on_point(&point)?;
         points.push(point);
     }
@@ -203,6 +240,7 @@ mod tests {
                 max_send_lag_ms: 0.0,
             },
             server_metrics: None,
+            shard: None,
             environment: Environment {
                 inferbench_version: String::new(),
                 cpu_model: None,
@@ -212,6 +250,27 @@ mod tests {
             },
         };
         CurvePoint { rate, report }
+    }
+
+    #[test]
+    fn a_sharded_curve_measures_each_rate_once_with_the_long_windows_spread() {
+        let rates = [0.5, 1.0, 2.0, 4.0, 8.0];
+        let parts: Vec<Vec<f64>> = (0..2)
+            .map(|i| shard_rates(&rates, 100, Shard::new(i, 2).unwrap()))
+            .collect();
+        let mut all: Vec<f64> = parts.concat();
+        all.sort_by(f64::total_cmp);
+        assert_eq!(all, rates);
+        // 0.5 requests/s is the longest window (200 s of 375 s in all): alone
+        // against the rest, and each shard's rates ascend.
+        assert_eq!(parts[0], [0.5]);
+        assert_eq!(parts[1], [1.0, 2.0, 4.0, 8.0]);
+        let three: Vec<Vec<f64>> = (0..6)
+            .map(|i| shard_rates(&rates, 100, Shard::new(i, 6).unwrap()))
+            .collect();
+        assert_eq!(three.iter().filter(|p| p.is_empty()).count(), 1);
+        let s = curve_shard(&[2.0, 1.0], Shard::new(1, 3).unwrap());
+        assert_eq!((s.index, s.count, s.rates), (1, 3, vec![1.0, 2.0]));
     }
 
     #[test]

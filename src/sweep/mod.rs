@@ -38,3 +38,5 @@ pub mod tune_round_run;
 pub mod tune_rounds;
 #[cfg(feature = "torch")]
 pub mod tune_run;
+#[cfg(feature = "torch")]
+pub mod tune_screen;

@@ -333,6 +333,11 @@ pub struct TuneRecord {
     /// Rounds of a search in rounds (`tune --round-dir`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounds: Option<usize>,
+    /// Under a latency budget, the start's screen: the seed's start and its
+    /// neighbours with their burst capacity in samples/s (absent: the burst
+    /// failed); the search started at the highest. Empty otherwise.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub screen: Vec<(String, Option<f64>)>,
     /// Where.
     pub env: SweepEnvironment,
 }

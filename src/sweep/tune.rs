@@ -129,12 +129,32 @@ pub(super) fn neighbours(axes: &[Axis], point: &[usize], rng: &mut Rng) -> Vec<V
 }
 
 /// The seed's start: every axis's first value for seed 0, else a value of each
-/// axis drawn from `rng`.
+/// axis drawn from `rng` (the first value of an empty axis: such a grid has no
+/// points, and the search ends at once).
 pub(super) fn start_point(axes: &[Axis], seed: u64, rng: &mut Rng) -> Vec<usize> {
     match seed {
         0 => vec![0; axes.len()],
-        _ => axes.iter().map(|a| rng.below(a.len)).collect(),
+        _ => axes.iter().map(|a| rng.below(a.len.max(1))).collect(),
     }
+}
+
+/// The seed's start (see [`hill_climb`]).
+pub fn seed_start(axes: &[Axis], seed: u64) -> Vec<usize> {
+    start_point(axes, seed, &mut Rng(seed))
+}
+
+/// The seed's start and then its neighbours, in the order the search would try
+/// them: the candidates a caller may screen (e.g. by a cheap upper bound of their
+/// scores) to pick the start it hands to [`hill_climb_from`].
+pub fn start_and_neighbours(axes: &[Axis], seed: u64) -> Vec<Vec<usize>> {
+    let mut rng = Rng(seed);
+    let start = start_point(axes, seed, &mut rng);
+    if axes.iter().any(|a| a.len == 0) {
+        return Vec::new();
+    }
+    let mut out = vec![start.clone()];
+    out.extend(neighbours(axes, &start, &mut rng));
+    out
 }
 
 /// One more step from `to` in the direction `from → to` took, where that was a
@@ -163,12 +183,33 @@ pub fn hill_climb<E>(
     axes: &[Axis],
     seed: u64,
     min_gain: f64,
+    out_of_budget: impl FnMut(usize) -> bool,
+    eval: impl FnMut(&[usize], Option<f64>) -> Result<Option<f64>, E>,
+) -> Result<Search, E> {
+    hill_climb_from(
+        axes,
+        (seed, seed_start(axes, seed)),
+        min_gain,
+        out_of_budget,
+        eval,
+    )
+}
+
+/// [`hill_climb`] from `start` instead of the seed's start; the seed still orders
+/// the neighbours, exactly as it would from its own start, so a search is
+/// repeatable for its seed and its start.
+pub fn hill_climb_from<E>(
+    axes: &[Axis],
+    (seed, start): (u64, Vec<usize>),
+    min_gain: f64,
     mut out_of_budget: impl FnMut(usize) -> bool,
     mut eval: impl FnMut(&[usize], Option<f64>) -> Result<Option<f64>, E>,
 ) -> Result<Search, E> {
     let mut rng = Rng(seed);
     let total: usize = axes.iter().map(|a| a.len).product();
-    let start = start_point(axes, seed, &mut rng);
+    // Draw the seed's start all the same, so the neighbours come in the order
+    // they come in from it.
+    start_point(axes, seed, &mut rng);
     let mut search = Search::new();
     if total == 0 {
         search.stop = Stop::Exhausted;

@@ -21,7 +21,7 @@ pub enum Timing {
 pub(super) fn tune_record(
     spec: &SweepSpec,
     opts: &TuneOptions,
-    search: &Search,
+    (search, screened): (&Search, &[(String, Option<f64>)]),
     configs: &[crate::config::RunConfig],
     timing: Timing,
     env: SweepEnvironment,
@@ -34,7 +34,10 @@ pub(super) fn tune_record(
         .map(|v| (id(&v.point), v.score, v.moved))
         .collect();
     let best = search.best.as_ref().map(|(p, s)| (id(p), *s));
-    let text = explain(spec, opts, search, &path, &best, timing, configs.len());
+    let mut text = explain(spec, opts, search, &path, &best, timing, configs.len());
+    if !screened.is_empty() {
+        text = format!("{} {text}", screen_words(screened));
+    }
     TuneRecord {
         sweep: spec.name.clone(),
         goal: opts.goal.words(),
@@ -58,8 +61,25 @@ pub(super) fn tune_record(
             Timing::Rounds(n) => Some(n),
             Timing::Wall(_) => None,
         },
+        screen: screened.to_vec(),
         env,
     }
+}
+
+/// The start's screen in words (see [`super::tune_screen`]).
+fn screen_words(screened: &[(String, Option<f64>)]) -> String {
+    let each: Vec<String> = screened
+        .iter()
+        .map(|(id, c)| match c {
+            Some(c) => format!("`{id}` {c:.1}"),
+            None => format!("`{id}` failed"),
+        })
+        .collect();
+    format!(
+        "Screened by burst capacity (samples/s), the seed's start first: {}; the search starts at the highest where it is at least {} × the seed's start's.",
+        each.join(", "),
+        super::tune_screen::MOVE_MARGIN
+    )
 }
 
 /// The search in words: where it started, each move, why it stopped, what it found.

@@ -25,6 +25,7 @@ use super::tune_options::{Goal, TuneOptions};
 use super::tune_round_plan::pin_plan;
 use super::tune_rounds::{next_round, Round};
 use super::tune_run::{config_score, max_rate_score, measure_point};
+use super::tune_screen::Capacities;
 use crate::config::RunConfig;
 use crate::error::{Error, Result};
 use crate::results::jsonl::JsonlSink;
@@ -104,7 +105,14 @@ fn state(spec: &SweepSpec, opts: &TuneOptions, dir: &Path, write: bool) -> Resul
         }
         Round::Done { search, rounds } => {
             let env = SweepEnvironment::detect();
-            let record = tune_record(spec, opts, &search, &configs, Timing::Rounds(rounds), env);
+            let record = tune_record(
+                spec,
+                opts,
+                (&search, &[]),
+                &configs,
+                Timing::Rounds(rounds),
+                env,
+            );
             if write {
                 let mut line = serde_json::to_vec(&Record::Tune(record.clone()))
                     .expect("records serialise; this is a bug");
@@ -176,7 +184,7 @@ pub fn measure_shard(
             spec,
             (index, cfg),
             opts,
-            bar,
+            (bar, &mut Capacities::default()),
             &env,
             &mut sink,
             &mut progress,
@@ -312,20 +320,12 @@ fn round_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Every record of one round file; a line that is not one names the file and line.
 fn read_records(path: &Path) -> Result<Vec<Record>> {
-    let (lines, warnings) = crate::results::jsonl::read_lines(path)?;
-    for warning in warnings {
-        eprintln!("inferbench: warning: {warning}");
-    }
-    lines
-        .iter()
-        .map(|(n, line)| {
-            serde_json::from_str(line).map_err(|e| {
-                Error::config(
-                    "round-dir",
-                    format!("{}:{n}: not a tune record ({e})", path.display()),
-                )
-            })
-        })
-        .collect()
+    crate::results::jsonl::read_records(path, |n, _, e| {
+        Error::config(
+            "round-dir",
+            format!("{}:{n}: not a tune record ({e})", path.display()),
+        )
+    })
 }

@@ -7,15 +7,18 @@
 
 use std::time::Instant;
 
-use super::curve_run::{capacity_rps, max_rate, CurveRun};
+use super::curve_run::{max_rate, CurveRun};
 use super::environment::probe_record;
 use super::progress::Progress;
 use super::record::{Record, Status, SweepEnvironment, TuneRecord};
 use super::runner::run_config;
 use super::spec::SweepSpec;
-use super::tune::{axes_of, flat_index, hill_climb, point_of, Search, Stop, Visit};
+use super::tune::{
+    axes_of, flat_index, hill_climb_from, point_of, seed_start, Search, Stop, Visit,
+};
 use super::tune_explain::{tune_record, Timing};
 pub use super::tune_options::{Goal, TuneOptions};
+use super::tune_screen::{screen_start, Capacities};
 use crate::error::{Error, Result};
 use crate::results::jsonl::JsonlSink;
 
@@ -35,13 +38,32 @@ pub fn run_tune(spec: &SweepSpec, opts: &TuneOptions, sink: &mut JsonlSink) -> R
         opts.max_runs.is_some_and(|m| measured >= m)
             || opts.max_time.is_some_and(|t| started.elapsed() >= t)
     };
+    let mut capacities = Capacities::default();
+    let (start, screened) = match opts.goal {
+        Goal::MaxRate(..) if !opts.grid => screen_start(
+            spec,
+            (&axes, &configs),
+            opts,
+            &mut capacities,
+            &mut progress,
+        )?,
+        _ => (seed_start(&axes, opts.seed), Vec::new()),
+    };
     let mut eval = |point: &[usize], bar: Option<f64>| -> Result<Option<f64>> {
         let index = flat_index(&axes, point);
         let cfg = &configs[index];
         if !opts.quiet {
             progress.show(&cfg.id());
         }
-        let measured = measure_point(spec, (index, cfg), opts, bar, &env, sink, &mut progress)?;
+        let measured = measure_point(
+            spec,
+            (index, cfg),
+            opts,
+            (bar, &mut capacities),
+            &env,
+            sink,
+            &mut progress,
+        )?;
         progress.finish_one();
         if !opts.quiet {
             let shown = match measured {
@@ -56,13 +78,19 @@ pub fn run_tune(spec: &SweepSpec, opts: &TuneOptions, sink: &mut JsonlSink) -> R
     let search = if opts.grid {
         every_point(configs.len(), &axes, out_of_budget, &mut eval)?
     } else {
-        hill_climb(&axes, opts.seed, opts.min_gain, out_of_budget, &mut eval)?
+        hill_climb_from(
+            &axes,
+            (opts.seed, start),
+            opts.min_gain,
+            out_of_budget,
+            &mut eval,
+        )?
     };
     if !opts.quiet {
         progress.end();
     }
     let timing = Timing::Wall(started.elapsed());
-    let record = tune_record(spec, opts, &search, &configs, timing, env);
+    let record = tune_record(spec, opts, (&search, &screened), &configs, timing, env);
     sink.append(&Record::Tune(record.clone()))?;
     Ok(record)
 }
@@ -144,12 +172,13 @@ impl Measured {
 
 /// One point's score. With a budget and a `bar` (samples/s), its rate search starts
 /// at the bar, and does not run when the burst capacity is below it: a point that
-/// cannot beat the bar cannot move the search.
+/// cannot beat the bar cannot move the search. A capacity already in `capacities`
+/// (the start's screen) is not measured again.
 pub(super) fn measure_point(
     spec: &SweepSpec,
     (index, cfg): (usize, &crate::config::RunConfig),
     opts: &TuneOptions,
-    bar: Option<f64>,
+    (bar, capacities): (Option<f64>, &mut Capacities),
     env: &SweepEnvironment,
     sink: &mut JsonlSink,
     progress: &mut Progress,
@@ -175,7 +204,7 @@ pub(super) fn measure_point(
             };
             let batch = cfg.load.batch_size as f64;
             let bar_rps = bar.map(|b| b / batch);
-            let found = capacity_rps(&run).and_then(|capacity| {
+            let found = capacities.of(index, &run).and_then(|capacity| {
                 let ceiling = capacity * CEILING_OVER_CAPACITY;
                 if let Some(bar_rps) = bar_rps.filter(|&b| b >= ceiling) {
                     if !opts.quiet {

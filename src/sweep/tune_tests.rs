@@ -204,3 +204,38 @@ fn each_point_is_told_the_score_it_must_beat_to_move_the_search() {
         );
     }
 }
+
+#[test]
+fn the_screened_candidates_are_the_seeds_start_then_its_neighbours_in_the_searchs_order() {
+    let axes = [ordered(6), ordered(3), modes(3)];
+    for seed in 0..5 {
+        let candidates = start_and_neighbours(&axes, seed);
+        let s = hill_climb(&axes, seed, 0.0, |_| false, peak).unwrap();
+        assert_eq!(candidates[0], s.visits[0].point, "seed {seed}");
+        assert_eq!(candidates[0], seed_start(&axes, seed));
+        // Every candidate but the start is one step away from it.
+        for c in &candidates[1..] {
+            let differ = (0..3).filter(|&k| c[k] != candidates[0][k]).count();
+            assert_eq!(differ, 1, "seed {seed}: {c:?}");
+        }
+        // The search tries them in this order from the start (the landscape's
+        // start is never its peak, so the first neighbour is measured next).
+        assert_eq!(candidates[1], s.visits[1].point, "seed {seed}");
+    }
+    assert!(start_and_neighbours(&[ordered(0), modes(2)], 3).is_empty());
+}
+
+#[test]
+fn a_search_from_a_given_start_begins_there_and_keeps_the_seeds_order() {
+    let axes = [ordered(6), ordered(3), modes(3)];
+    for seed in 0..5 {
+        let own = hill_climb(&axes, seed, 0.0, |_| false, peak).unwrap();
+        let same =
+            hill_climb_from(&axes, (seed, seed_start(&axes, seed)), 0.0, |_| false, peak).unwrap();
+        assert_eq!(own, same, "seed {seed}");
+        let elsewhere =
+            hill_climb_from(&axes, (seed, vec![5, 2, 0]), 0.0, |_| false, peak).unwrap();
+        assert_eq!(elsewhere.visits[0].point, vec![5, 2, 0]);
+        assert_eq!(elsewhere.best.unwrap().0, vec![3, 1, 2], "seed {seed}");
+    }
+}

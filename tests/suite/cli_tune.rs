@@ -69,12 +69,13 @@ fn tune_climbs_to_the_largest_batch_and_writes_every_point_and_its_path() {
 fn a_latency_tune_does_not_search_a_point_that_cannot_beat_the_current_one() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("spin.toml");
-    // Started at bs 16 (seed 0: the first value), 3,200 samples/s of capacity; its
-    // neighbour bs 1 has 800 (880 at the search's ceiling), so once bs 16 keeps the
-    // budget above a quarter of its capacity, bs 1 cannot beat it and is not searched.
+    // Seed 0's start is bs 1 (the first value), 800 samples/s of capacity; its
+    // neighbour bs 16 has 3,200, so the screen starts the search at bs 16. Once bs 16
+    // keeps the budget above a quarter of its capacity, bs 1 (880 at the search's
+    // ceiling) cannot beat it and is not searched.
     std::fs::write(
         &spec,
-        "model = \"spin:1ms+250us-per-sample\"\nimage_size = 8\niters = 40\nbatch_sizes = [16, 1]\nworkers = [1]\narrivals = [\"concurrency:2\"]\n",
+        "model = \"spin:1ms+250us-per-sample\"\nimage_size = 8\niters = 40\nbatch_sizes = [1, 16]\nworkers = [1]\narrivals = [\"concurrency:2\"]\n",
     )
     .unwrap();
     let out = dir.path().join("tune.jsonl");
@@ -86,7 +87,26 @@ fn a_latency_tune_does_not_search_a_point_that_cannot_beat_the_current_one() {
         text.contains("Best: `spin:1ms+250us-per-sample-8px/bs16/"),
         "{text}"
     );
-    let max_rates: Vec<_> = records(&out)
+    let all = records(&out);
+    let tune = all
+        .iter()
+        .find_map(|r| match r {
+            Record::Tune(t) => Some(t),
+            _ => None,
+        })
+        .unwrap();
+    let screened: Vec<(&str, f64)> = tune
+        .screen
+        .iter()
+        .map(|(id, c)| (id.as_str(), c.unwrap()))
+        .collect();
+    assert_eq!(screened.len(), 2, "{screened:?}");
+    assert!(screened[0].0.contains("/bs1/") && screened[1].0.contains("/bs16/"));
+    assert!(screened[1].1 > screened[0].1, "{screened:?}");
+    assert_eq!(tune.path[0].0, screened[1].0, "{:?}", tune.path);
+    assert!(screened[1].1 >= 1.5 * screened[0].1, "{screened:?}");
+    assert!(tune.text.starts_with("Screened by burst capacity"));
+    let max_rates: Vec<_> = all
         .into_iter()
         .filter_map(|r| match r {
             Record::MaxRate(m) => Some(m),

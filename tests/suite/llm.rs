@@ -563,3 +563,37 @@ fn rates_auto_measure_the_capacity_then_take_fractions_of_it() {
     }
     assert!(err.contains("capacity"), "{err}");
 }
+
+#[test]
+fn a_server_that_closes_every_connection_after_answering_loses_no_request() {
+    // llama.cpp's server advertises keep-alive and closes the connection after each
+    // stream: a pooled client sends the next request down a connection about to close.
+    let server = Scripted::with_timing(crate::llm_server::Timing {
+        ttft_ms: 10,
+        gap_ms: 5,
+    });
+    let mut cfg = config(&server, &[("closes", 1.0)]);
+    cfg.arrival = Arrival::Concurrency(1);
+    cfg.num_requests = 30;
+    let r = run(&cfg).unwrap();
+    let c = &r.figures.counts;
+    assert_eq!(
+        (c.sent, c.completed, c.failed),
+        (30, 30, 0),
+        "{:?}",
+        r.notes
+    );
+    // Each request was read by the server once (the warm-up too): a request sent
+    // again had died unread, and none was answered twice.
+    assert_eq!(
+        server.requests.load(std::sync::atomic::Ordering::SeqCst),
+        31
+    );
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("sent again after the server closed")),
+        "{:?}",
+        r.notes
+    );
+}

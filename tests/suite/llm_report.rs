@@ -99,3 +99,99 @@ fn a_curve_of_llm_windows_becomes_a_table_a_recommendation_and_a_plot() {
         text(&wrong)
     );
 }
+
+#[test]
+fn a_curve_cut_over_replicas_comes_back_together_and_a_missing_shard_is_named() {
+    // Two scripted servers stand for two replicas, one beside each shard.
+    let replicas = [Scripted::start(), Scripted::start()];
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("shards");
+    let shard = |i: usize| {
+        #[rustfmt::skip]
+        let out = inferbench(&["llm", "--target", &replicas[i].url(), "--model", "m",
+            "--iters", "8", "--output-len", "6", "--rates", "4,8,16",
+            "--goodput-ttft-ms", "10000", "--goodput-tpot-ms", "10000",
+            "--shard", &format!("{i}/2"), "--out", s(&folder), "-q"]);
+        assert!(out.status.success(), "{}", text(&out));
+        out
+    };
+    let rates_in = |i: usize| -> Vec<f64> {
+        std::fs::read_to_string(folder.join(format!("llm-shard-{i}-of-2.jsonl")))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                assert_eq!(v["shard"]["rates"], serde_json::json!([4.0, 8.0, 16.0]));
+                v["config"]["arrival"]["value"].as_f64().unwrap()
+            })
+            .collect()
+    };
+    let first = shard(0);
+    assert!(
+        text(&first).contains("the recommendation needs every shard's windows"),
+        "{}",
+        text(&first)
+    );
+    shard(1);
+    // By cost (iters / rate): the 2 s window alone, the 1 s and 0.5 s ones together.
+    assert_eq!(rates_in(0), [4.0]);
+    assert_eq!(rates_in(1), [8.0, 16.0]);
+    // A retried shard replaces its file instead of doubling its windows.
+    shard(1);
+    assert_eq!(rates_in(1), [8.0, 16.0]);
+    assert_eq!(
+        replicas[0]
+            .requests
+            .load(std::sync::atomic::Ordering::SeqCst),
+        8 + 1
+    );
+
+    let out_dir = dir.path().join("report");
+    let report = inferbench(&["report", "--input", s(&folder), "--out-dir", s(&out_dir)]);
+    assert!(report.status.success(), "{}", text(&report));
+    assert!(
+        String::from_utf8_lossy(&report.stdout).contains(": 16 requests/s"),
+        "{}",
+        text(&report)
+    );
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(md.contains("measured by 2 of 2 shards"), "{md}");
+    assert!(!md.contains("incomplete"), "{md}");
+
+    std::fs::remove_file(folder.join("llm-shard-0-of-2.jsonl")).unwrap();
+    let report = inferbench(&["report", "--input", s(&folder), "--out-dir", s(&out_dir)]);
+    assert!(report.status.success(), "{}", text(&report));
+    let md = std::fs::read_to_string(out_dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("measured by 1 of 2 shards")
+            && md.contains("**incomplete**: no shard's file holds the rate(s) 4 requests/s"),
+        "{md}"
+    );
+}
+
+#[test]
+fn a_shard_without_rates_given_or_into_one_file_is_refused_by_name() {
+    let base = [
+        "llm",
+        "--target",
+        "openai://127.0.0.1:9/v1",
+        "--model",
+        "m",
+        "-q",
+    ];
+    let refused = |extra: &[&str], expect: &str| {
+        let out = inferbench(&[&base[..], extra].concat());
+        assert!(!out.status.success(), "{extra:?}");
+        assert!(text(&out).contains(expect), "{extra:?}: {}", text(&out));
+    };
+    refused(&["--shard", "0/2"], "--rates");
+    #[rustfmt::skip]
+    refused(&["--shard", "0/2", "--rates", "auto", "--goodput-ttft-ms", "1", "--goodput-tpot-ms", "1"],
+        "--rates auto with a shard");
+    #[rustfmt::skip]
+    refused(&["--shard", "0/2", "--rates", "1,2", "--goodput-ttft-ms", "1", "--goodput-tpot-ms", "1",
+        "--out", "x.jsonl"], "give a folder");
+    #[rustfmt::skip]
+    refused(&["--shard", "2/2", "--rates", "1,2", "--goodput-ttft-ms", "1", "--goodput-tpot-ms", "1"],
+        "out of range");
+}

@@ -29,6 +29,7 @@ mod launcher;
 mod layers;
 mod limits;
 mod llm;
+mod llm_ab;
 mod llm_report;
 mod llm_server;
 mod model_files;

@@ -69,6 +69,11 @@ pub enum Command {
     /// token, end to end, token throughput and goodput; one window, or a curve over
     /// --rates with the highest rate within p99 TTFT and TPOT bounds.
     Llm(crate::llm::LlmArgs),
+    /// Paired A/B of two OpenAI-compatible LLM servers (--base, --head): `llm` windows
+    /// of both, the same requests on each, in the order A B B A …, judged per figure
+    /// on the ratio head/base; exit 1 on a regression beyond the threshold, 2 when the
+    /// comparison could not be made (a server unreachable, a window losing requests).
+    LlmAb(crate::llm_ab::LlmAbArgs),
 }
 
 #[derive(Args)]
@@ -312,18 +317,8 @@ pub struct AbArgs {
     /// ab's own --max-duration and --stall-timeout are added to every one.
     #[arg(long = "run", allow_hyphen_values = true)]
     pub runs: Vec<String>,
-    /// Threshold in percent: a change counts only if its whole interval is beyond it.
-    #[arg(long, default_value_t = 2.0)]
-    pub threshold: f64,
-    /// Confidence of the intervals, percent.
-    #[arg(long, default_value_t = 95.0)]
-    pub confidence: f64,
-    /// Blocks before a verdict may settle (at least 6 at 95 %).
-    #[arg(long, default_value_t = 6)]
-    pub min_blocks: u32,
-    /// Most blocks per configuration.
-    #[arg(long, default_value_t = 50)]
-    pub max_blocks: u32,
+    #[command(flatten)]
+    pub judge: crate::ab_judge_args::JudgeArgs,
     /// A B B A rounds per block: each block starts both sides' servers, measures
     /// this many rounds of windows and stops them [default: 8; 1 with --process-per-run].
     #[arg(long)]
@@ -332,19 +327,6 @@ pub struct AbArgs {
     /// (slower and noisier; for a base binary without `serve-windows`).
     #[arg(long)]
     pub process_per_run: bool,
-    /// No block starts after this much wall time, e.g. 180s or 3min.
-    #[arg(long, default_value = "300s")]
-    pub max_time: String,
-    /// The figures judged, comma-separated: throughput, mean, p99, cpu-util, gpu-util
-    /// [default: all]; only these gate the exit status and the early stop.
-    #[arg(long, value_delimiter = ',')]
-    pub figures: Vec<String>,
-    /// Print the report as JSON instead of the table.
-    #[arg(long)]
-    pub json: bool,
-    /// Write github-action-benchmark files smaller_is_better.json and bigger_is_better.json here.
-    #[arg(long)]
-    pub json_dir: Option<PathBuf>,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,

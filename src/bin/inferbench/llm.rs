@@ -4,15 +4,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
+use crate::llm_window_args::WindowArgs;
 use clap::Args;
-use inferbench::config::Arrival;
-use inferbench::llm::prompts::{Lengths, PromptSource};
-use inferbench::llm::{self, config::model_shares, Api, LlmConfig, OpenAiUrl, Slo};
+use inferbench::llm::{self, config::model_shares, LlmConfig, OpenAiUrl};
 use inferbench::report::llm as render;
 use inferbench::results::jsonl::JsonlSink;
 use inferbench::sweep::curve::{auto_rates, Rates};
 use inferbench::sweep::llm_curve;
+use inferbench::sweep::shard::{report_input, results_path, start_fresh, Shard, JOB_INDEX_VAR};
 
 #[derive(Args)]
 pub struct LlmArgs {
@@ -23,38 +22,8 @@ pub struct LlmArgs {
     /// The server's model name; several, comma-separated, with --traffic-split.
     #[arg(long, value_name = "NAME[,NAME…]")]
     pub model: String,
-    /// Each model's share of the requests, comma-separated, summing to 1 (e.g. 0.9,0.1).
-    #[arg(long, value_name = "SHARES")]
-    pub traffic_split: Option<String>,
-    /// completions (POST /completions) or chat (POST /chat/completions).
-    #[arg(long, default_value = "completions")]
-    pub api: String,
-    /// Ask for whole answers instead of streams (then only end-to-end latency and
-    /// throughput are measured: no token arrives before the last).
-    #[arg(long)]
-    pub no_stream: bool,
-    /// synthetic (see --input-len, --output-len) or a ShareGPT-format JSON file.
-    #[arg(long, default_value = "synthetic", value_name = "synthetic|PATH")]
-    pub prompts: String,
-    /// Synthetic prompt length (tokens with --tokenizer, words without), N or A..B
-    /// (uniform) [default: 128].
-    #[arg(long, value_name = "N|A..B")]
-    pub input_len: Option<String>,
-    /// Synthetic output length asked for (max_tokens), N or A..B (uniform) [default: 64].
-    #[arg(long, value_name = "N|A..B")]
-    pub output_len: Option<String>,
-    /// ShareGPT: longest prompt kept (tokens with --tokenizer, words without) [default: 1024].
-    #[arg(long)]
-    pub max_input_length: Option<u32>,
-    /// ShareGPT: longest answer kept, also max_tokens [default: 1024].
-    #[arg(long)]
-    pub max_output_length: Option<u32>,
-    /// The model's tokenizer.json, to count tokens here [default: the server's usage].
-    #[arg(long, value_name = "PATH")]
-    pub tokenizer: Option<PathBuf>,
-    /// Measured requests (per rate with --rates), after the warm-up.
-    #[arg(long = "iters", default_value_t = 100)]
-    pub iters: u32,
+    #[command(flatten)]
+    pub window: WindowArgs,
     /// burst, concurrency:N or poisson:RATE (requests/s).
     #[arg(long, default_value = "burst", conflicts_with = "rates")]
     pub arrival: String,
@@ -63,30 +32,25 @@ pub struct LlmArgs {
     /// --goodput-ttft-ms and --goodput-tpot-ms at p99.
     #[arg(long)]
     pub rates: Option<String>,
-    /// Seed of the prompts, of each request's model and of Poisson arrivals.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// Requests sent one by one and awaited before measuring (not counted).
-    #[arg(long, default_value_t = 1)]
-    pub warmup: u32,
-    /// A request not finished this long after its intended send time is counted as timed out.
-    #[arg(long, default_value = "60s")]
-    pub request_timeout: String,
-    /// Goodput's TTFT bound in ms (and the curve's p99 TTFT bound).
-    #[arg(long)]
-    pub goodput_ttft_ms: Option<f64>,
-    /// Goodput's TPOT bound in ms (and the curve's p99 TPOT bound).
-    #[arg(long)]
-    pub goodput_tpot_ms: Option<f64>,
     /// The server's Prometheus endpoint (http://…/metrics), read before and after each window.
     #[arg(long, value_name = "URL")]
     pub scrape_server_metrics: Option<String>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Results file (JSON lines, appended).
-    #[arg(long, default_value = "results/llm.jsonl")]
-    pub out: PathBuf,
+    /// Results file (JSON lines, appended) [default: results/llm.jsonl]. With a shard,
+    /// a folder (llm-shard-I-of-N.jsonl inside, rewritten by a rerun) [default:
+    /// results/llm-shards].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Measure only shard I of N (from 0), e.g. 1/4, of the --rates: the curve cut
+    /// over server replicas, one server beside each shard; `report` puts the
+    /// shards' windows back into one curve.
+    #[arg(long, value_name = "I/N", requires = "rates")]
+    pub shard: Option<String>,
+    /// Measure shard $JOB_COMPLETION_INDEX of N (set by a Kubernetes Indexed Job).
+    #[arg(long, value_name = "N", conflicts_with = "shard", requires = "rates")]
+    pub shards: Option<u32>,
     /// No progress lines on stderr.
     #[arg(long, short)]
     pub quiet: bool,
@@ -95,55 +59,9 @@ pub struct LlmArgs {
 impl LlmArgs {
     fn config(&self) -> anyhow::Result<LlmConfig> {
         let url: OpenAiUrl = self.target.parse()?;
-        let prompts = if self.prompts == "synthetic" {
-            for (flag, given) in [
-                ("--max-input-length", self.max_input_length.is_some()),
-                ("--max-output-length", self.max_output_length.is_some()),
-            ] {
-                anyhow::ensure!(!given, "{flag} filters a ShareGPT file; with --prompts synthetic give --input-len and --output-len");
-            }
-            PromptSource::Synthetic {
-                input: Lengths::parse("input-len", self.input_len.as_deref().unwrap_or("128"))?,
-                output: Lengths::parse("output-len", self.output_len.as_deref().unwrap_or("64"))?,
-            }
-        } else {
-            for (flag, given) in [
-                ("--input-len", self.input_len.is_some()),
-                ("--output-len", self.output_len.is_some()),
-            ] {
-                anyhow::ensure!(!given, "{flag} sizes synthetic prompts; a ShareGPT file's prompts have their own lengths (filter them with --max-input-length, --max-output-length)");
-            }
-            PromptSource::ShareGpt {
-                path: PathBuf::from(&self.prompts),
-                max_input_length: self.max_input_length.unwrap_or(1024),
-                max_output_length: self.max_output_length.unwrap_or(1024),
-            }
-        };
-        let slo =
-            (self.goodput_ttft_ms.is_some() || self.goodput_tpot_ms.is_some()).then_some(Slo {
-                ttft_ms: self.goodput_ttft_ms,
-                tpot_ms: self.goodput_tpot_ms,
-            });
-        let cfg = LlmConfig {
-            url,
-            models: model_shares(&self.model, self.traffic_split.as_deref())?,
-            api: Api::parse(&self.api)?,
-            stream: !self.no_stream,
-            prompts,
-            tokenizer: self.tokenizer.clone(),
-            num_requests: self.iters,
-            arrival: Arrival::parse(&self.arrival).context("--arrival")?,
-            seed: self.seed,
-            warmup: self.warmup,
-            request_timeout: humantime::parse_duration(&self.request_timeout).map_err(|e| {
-                anyhow::anyhow!(
-                    "--request-timeout '{}': {e} (e.g. 60s, 500ms)",
-                    self.request_timeout
-                )
-            })?,
-            slo,
-            scrape_metrics: self.scrape_server_metrics.clone(),
-        };
+        let models = model_shares(&self.model, self.window.traffic_split.as_deref())?;
+        let mut cfg = self.window.config(url, models, &self.arrival)?;
+        cfg.scrape_metrics = self.scrape_server_metrics.clone();
         cfg.validate()?;
         Ok(cfg)
     }
@@ -155,11 +73,31 @@ pub fn run(args: LlmArgs) -> anyhow::Result<()> {
     if rates.is_some() {
         anyhow::ensure!(cfg.stream, "--rates with --no-stream: the recommendation is on p99 TTFT and TPOT, which only streams have");
         anyhow::ensure!(
-            args.goodput_ttft_ms.is_some() && args.goodput_tpot_ms.is_some(),
+            args.window.goodput_ttft_ms.is_some() && args.window.goodput_tpot_ms.is_some(),
             "--rates needs --goodput-ttft-ms and --goodput-tpot-ms: the bounds of the recommendation"
         );
     }
-    let mut sink = JsonlSink::open(&args.out)?;
+    let part = Shard::resolve(
+        args.shard.as_deref(),
+        args.shards,
+        std::env::var(JOB_INDEX_VAR).ok().as_deref(),
+    )?;
+    if part.is_some() {
+        anyhow::ensure!(
+            matches!(rates, Some(Rates::Explicit(_))),
+            "--rates auto with a shard: each shard would measure its own replica's capacity, \
+             and their rates would not make one curve; give the rates (e.g. those a \
+             `--rates auto` run against one replica printed)"
+        );
+    }
+    let out = match part {
+        Some(p) => shard_output(args.out.as_deref(), p)?,
+        None => args
+            .out
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("results/llm.jsonl")),
+    };
+    let mut sink = JsonlSink::open(&out)?;
     let quiet = args.quiet;
     let mut progress = move |line: &str| {
         if !quiet {
@@ -194,14 +132,74 @@ pub fn run(args: LlmArgs) -> anyhow::Result<()> {
             rates
         }
     };
-    let points =
-        llm_curve::run_curve(&cfg, &rates, &mut progress, &mut |p| sink.append(&p.report))?;
+    if let Some(p) = part {
+        return run_shard(&cfg, (&rates, p), &mut sink, &mut progress);
+    }
+    let points = llm_curve::run_curve(&cfg, (&rates, None), &mut progress, &mut |p| {
+        sink.append(&p.report)
+    })?;
     let (ttft, tpot) = (
-        args.goodput_ttft_ms.unwrap_or(f64::INFINITY),
-        args.goodput_tpot_ms.unwrap_or(f64::INFINITY),
+        args.window.goodput_ttft_ms.unwrap_or(f64::INFINITY),
+        args.window.goodput_tpot_ms.unwrap_or(f64::INFINITY),
     );
     let rec = llm_curve::recommend(&points, ttft, tpot);
     print!("{}", render::curve(&points, Some(&rec)));
     progress(&format!("results in {}", sink.path().display()));
     Ok(())
+}
+
+/// A shard's part of a curve: its rates, each window recording the shard and the whole
+/// curve's rates; no recommendation, which needs every shard's windows (`report`).
+fn run_shard(
+    cfg: &LlmConfig,
+    (rates, part): (&[f64], Shard),
+    sink: &mut JsonlSink,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<()> {
+    let mine = llm_curve::shard_rates(rates, cfg.num_requests, part);
+    let shard = llm_curve::curve_shard(rates, part);
+    let folder = report_input(sink.path(), Some(part));
+    if mine.is_empty() {
+        progress(&format!(
+            "shard {part}: no rate of the {} falls to this shard (more shards than rates); nothing to measure",
+            rates.len()
+        ));
+        return Ok(());
+    }
+    progress(&format!(
+        "shard {part}: {} of the curve's {} rates: {}",
+        mine.len(),
+        rates.len(),
+        mine.iter()
+            .map(|r| format!("{r}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let points = llm_curve::run_curve(cfg, (&mine, Some(&shard)), progress, &mut |p| {
+        sink.append(&p.report)
+    })?;
+    print!("{}", render::curve(&points, None));
+    println!(
+        "shard {part}: the recommendation needs every shard's windows: inferbench report --input {} --out-dir DIR",
+        folder.display()
+    );
+    progress(&format!("results in {}", sink.path().display()));
+    Ok(())
+}
+
+/// A shard's results file: `llm-shard-I-of-N.jsonl` in the folder `out` (default
+/// `results/llm-shards`), an earlier run of the same shard removed, so that a retried
+/// pod replaces its windows instead of doubling them. A `.jsonl` file is refused: the
+/// shards of one curve write side by side into one folder.
+fn shard_output(out: Option<&std::path::Path>, part: Shard) -> anyhow::Result<PathBuf> {
+    if let Some(file) = out.filter(|o| o.extension().is_some_and(|x| x == "jsonl")) {
+        anyhow::bail!(
+            "--out {} with a shard: give a folder; each shard writes {} inside it, and `report --input FOLDER` reads them together",
+            file.display(),
+            part.file_name("llm")
+        );
+    }
+    let path = results_path(out, std::path::Path::new("results/llm-shards"), "llm", part);
+    start_fresh(&path)?;
+    Ok(path)
 }

@@ -1,9 +1,12 @@
 //! The inferbench command line: parses flags ([`args`]), calls the library, prints.
 
+mod ab_judge_args;
 mod args;
 mod calibrate;
 mod limit_args;
 mod llm;
+mod llm_ab;
+mod llm_window_args;
 mod model_args;
 mod report_cmd;
 mod serve;
@@ -257,15 +260,8 @@ fn merge_baselines(args: MergeArgs) -> anyhow::Result<()> {
 }
 
 fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
-    use inferbench::ab::{child, program, render as ab_render, AbOptions};
-    let options = AbOptions::from_flags(
-        args.threshold,
-        args.confidence,
-        args.min_blocks,
-        args.max_blocks,
-        &args.max_time,
-        &args.figures,
-    )?;
+    use inferbench::ab::{child, program, Figure};
+    let options = args.judge.options(&Figure::ALL)?;
     let base = program::Program::new(args.base, &args.base_args)?;
     let head = program::Program::new(args.head, &args.head_args)?;
     let mut progress = progress_lines("", args.quiet);
@@ -273,21 +269,7 @@ fn ab_results(args: AbArgs) -> anyhow::Result<bool> {
     args.limits.limits()?;
     let runs = program::with_flags(&args.runs, &args.limits.given())?;
     let report = child::compare_programs(base, head, &runs, mode, &options, &mut progress)?;
-    if let Some(dir) = &args.json_dir {
-        ab_render::write_github_action_benchmark(&report, dir)?;
-    }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", ab_render::table(&report));
-    }
-    if !report.passed() {
-        eprintln!(
-            "inferbench: ab: the head regressed against the base (threshold ±{}%)",
-            args.threshold
-        );
-    }
-    Ok(report.passed())
+    args.judge.report(&report, "ab")
 }
 
 fn serve_windows(args: ServeWindowsArgs) -> anyhow::Result<()> {
@@ -337,6 +319,7 @@ fn main() -> ExitCode {
         Command::ServeWindows(args) => serve_windows(args),
         Command::Serve(args) => serve::run(args),
         Command::Llm(args) => llm::run(args),
+        Command::LlmAb(args) => return gate(llm_ab::run(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -105,18 +105,7 @@ impl SweepData {
 /// A line cut short by an interrupted write is skipped with a warning on stderr
 /// naming the file and line ([`crate::results::jsonl::read_lines`]).
 pub fn read_records(path: &Path) -> Result<Vec<Record>> {
-    let (lines, warnings) = crate::results::jsonl::read_lines(path)?;
-    for warning in warnings {
-        eprintln!("inferbench: warning: {warning}");
-    }
-    lines
-        .iter()
-        .map(|(n, line)| parse_line(path, *n, line))
-        .collect()
-}
-
-fn parse_line(path: &Path, line_no: usize, line: &str) -> Result<Record> {
-    serde_json::from_str(line).map_err(|e| {
+    crate::results::jsonl::read_records(path, |line_no, line, e| {
         let hint = if line.contains("\"latency_ms\"") && !line.contains("\"kind\"") {
             "it looks like an `inferbench run` result; report reads the files of `inferbench sweep` and `inferbench curve`"
         } else {
@@ -124,7 +113,10 @@ fn parse_line(path: &Path, line_no: usize, line: &str) -> Result<Record> {
         };
         Error::config(
             "input",
-            format!("{}:{line_no}: not a sweep record ({e}); {hint}", path.display()),
+            format!(
+                "{}:{line_no}: not a sweep record ({e}); {hint}",
+                path.display()
+            ),
         )
     })
 }

@@ -15,6 +15,11 @@
 //! | `error` | HTTP 500 with an OpenAI error body |
 //! | `html` | HTTP 200 with an HTML page |
 //! | `flaky` | as `steady`, but every second request is an HTTP 500 |
+//! | `fails-late` | as `steady` for this server's first two requests, then HTTP 500 |
+//! | `closes` | as `steady`, then, 20 ms after every answer, the connection closes though it was not asked to, whatever was sent on it since (as llama.cpp's server does after a stream) |
+//!
+//! [`Scripted::with_timing`] starts one whose `steady` first token and gaps are
+//! other than [`TTFT_MS`] and [`GAP_MS`] (two servers of known, different speeds).
 //!
 //! `GET /metrics` serves `scripted_requests_total`, the requests read so far.
 
@@ -32,6 +37,13 @@ pub const GAP_MS: u64 = 40;
 pub const SLOW_GAP_MS: u64 = 80;
 pub const TOKENS: u64 = 6;
 
+/// When a `steady` stream's tokens leave: the first after `ttft_ms`, then one every `gap_ms`.
+#[derive(Clone, Copy)]
+pub struct Timing {
+    pub ttft_ms: u64,
+    pub gap_ms: u64,
+}
+
 pub struct Scripted {
     pub port: u16,
     pub requests: Arc<AtomicU64>,
@@ -42,6 +54,13 @@ pub struct Scripted {
 
 impl Scripted {
     pub fn start() -> Self {
+        Self::with_timing(Timing {
+            ttft_ms: TTFT_MS,
+            gap_ms: GAP_MS,
+        })
+    }
+
+    pub fn with_timing(timing: Timing) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(AtomicU64::new(0));
@@ -52,7 +71,7 @@ impl Scripted {
             for stream in listener.incoming().flatten() {
                 let (counter, late) = (counter.clone(), late.clone());
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &counter, &late);
+                    let _ = serve(stream, &counter, &late, timing);
                 });
             }
         });
@@ -68,7 +87,12 @@ impl Scripted {
     }
 }
 
-fn serve(stream: TcpStream, counter: &AtomicU64, late: &AtomicU64) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    counter: &AtomicU64,
+    late: &AtomicU64,
+    timing: Timing,
+) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     'requests: loop {
@@ -107,7 +131,7 @@ fn serve(stream: TcpStream, counter: &AtomicU64, late: &AtomicU64) -> std::io::R
             )?;
             continue;
         }
-        counter.fetch_add(1, Ordering::SeqCst);
+        let nth = counter.fetch_add(1, Ordering::SeqCst) + 1;
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         let model = json["model"].as_str().unwrap_or("").to_string();
         let stream_it = json["stream"].as_bool().unwrap_or(false);
@@ -119,6 +143,7 @@ fn serve(stream: TcpStream, counter: &AtomicU64, late: &AtomicU64) -> std::io::R
         match model.as_str() {
             "error" => return error(&mut out),
             "flaky" if FLAKY.fetch_add(1, Ordering::SeqCst) % 2 == 1 => return error(&mut out),
+            "fails-late" if nth > 2 => return error(&mut out),
             "html" => {
                 let page = "<html><body><h1>502 Bad Gateway</h1></body></html>";
                 write!(out, "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}", page.len())?;
@@ -130,8 +155,12 @@ fn serve(stream: TcpStream, counter: &AtomicU64, late: &AtomicU64) -> std::io::R
             }
             _ => {}
         }
-        let gap = if model == "slow" { SLOW_GAP_MS } else { GAP_MS };
-        let at = |k: u64| read_at + Duration::from_millis(TTFT_MS + k * gap);
+        let gap = if model == "slow" {
+            SLOW_GAP_MS
+        } else {
+            timing.gap_ms
+        };
+        let at = |k: u64| read_at + Duration::from_millis(timing.ttft_ms + k * gap);
         let wait_until =
             |t: Instant| std::thread::sleep(t.saturating_duration_since(Instant::now()));
         let note_late = |t: Instant| {
@@ -197,6 +226,12 @@ fn serve(stream: TcpStream, counter: &AtomicU64, late: &AtomicU64) -> std::io::R
         }
         write!(out, "0\r\n\r\n")?;
         out.flush()?;
+        if model == "closes" {
+            // Late enough that the client has sent its next request down this
+            // connection, which is then closed unread.
+            std::thread::sleep(Duration::from_millis(20));
+            return Ok(());
+        }
     }
 }
 
