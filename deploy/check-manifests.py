@@ -61,6 +61,15 @@ def indexed_job_problems(job, name):
     return problems, shards, args
 
 
+def client_gpu_problems(client, name):
+    """An llm client needs no GPU: one it asks for is a GPU idle for the whole Job."""
+    return [
+        f"{name}: the llm client {kind} a GPU it does not use"
+        for kind in ("requests", "limits")
+        if "nvidia.com/gpu" in client["resources"].get(kind, {})
+    ]
+
+
 def llm_job_problems(job, name):
     """What is wrong with an `inferbench llm` Job."""
     spec = job["spec"]
@@ -70,9 +79,7 @@ def llm_job_problems(job, name):
     problems = []
     if spec.get("parallelism", 1) != 1 or spec.get("completions", 1) != 1:
         problems.append(f"{name}: an llm Job runs one pod; pods sharing a server change its figures")
-    for kind in ("requests", "limits"):
-        if "nvidia.com/gpu" in client["resources"].get(kind, {}):
-            problems.append(f"{name}: the llm client {kind} a GPU it does not use")
+    problems += client_gpu_problems(client, name)
     if not flag(args, "--target").startswith("openai://"):
         problems.append(f"{name}: --target is not an openai:// URL")
     mounts = [m["mountPath"] for m in client.get("volumeMounts", [])]
@@ -89,9 +96,7 @@ def llm_shards_job_problems(job, name):
     args = client["args"]
     shards = int(flag(args, "--shards"))
     problems = sharding_problems(spec, shards, name)
-    for kind in ("requests", "limits"):
-        if "nvidia.com/gpu" in client["resources"].get(kind, {}):
-            problems.append(f"{name}: the llm client {kind} a GPU it does not use")
+    problems += client_gpu_problems(client, name)
     target = flag(args, "--target")
     host_port = target.removeprefix("openai://").split("/")[0]
     host, _, port = host_port.partition(":")

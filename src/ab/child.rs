@@ -58,10 +58,7 @@ impl MeasureRun for ChildRuns {
             let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
             return Err(Error::Ab(format!(
                 "the {} run failed ({}): {shown}\n{}",
-                match side {
-                    Side::Base => "base",
-                    Side::Head => "head",
-                },
+                side.name(),
                 output.status,
                 tail.into_iter().rev().collect::<Vec<_>>().join("\n")
             )));

@@ -47,7 +47,7 @@ impl LlmSides {
         for side in [Side::Base, Side::Head] {
             self.of(side)
                 .validate()
-                .map_err(|e| Error::Ab(format!("{}: {e}", name(side))))?;
+                .map_err(|e| Error::Ab(format!("{}: {e}", side.name())))?;
         }
         let same = self.base.url == self.head.url && self.base.models == self.head.models;
         match (same, allow_same) {
@@ -122,20 +122,13 @@ impl LlmSides {
             let report = crate::llm::run(&cfg, &mut |_| {}).map_err(|e| {
                 Error::Ab(format!(
                     "the {} ({}) cannot be measured: {e}",
-                    name(side),
+                    side.name(),
                     self.describe(side)
                 ))
             })?;
             check_lost(side, "the probe", &report)?;
         }
         Ok(())
-    }
-}
-
-fn name(side: Side) -> &'static str {
-    match side {
-        Side::Base => "base",
-        Side::Head => "head",
     }
 }
 
@@ -195,7 +188,7 @@ fn lost(side: Side, window: &str, url: &str, c: Counts, notes: &[String]) -> Res
         .map_or(String::new(), |why| format!("; first: {why}"));
     Err(Error::Ab(format!(
         "the {} ({url}) lost {lost} of {} requests in {window} ({} failed, {} cut short, {} timed out{first}): a window that lost requests is not judged, since the survivors' figures would hide the loss",
-        name(side),
+        side.name(),
         c.sent,
         c.failed,
         c.cut_short,
@@ -236,7 +229,7 @@ impl MeasureRun for LlmWindows<'_> {
         // A side's windows 2r and 2r + 1 are round r's (A B B A): the same seed on both sides.
         cfg.seed = cfg.seed.wrapping_add(k / 2);
         let report = crate::llm::run(&cfg, &mut |_| {})
-            .map_err(|e| Error::Ab(format!("{} window {}: {e}", name(side), k + 1)))?;
+            .map_err(|e| Error::Ab(format!("{} window {}: {e}", side.name(), k + 1)))?;
         check_lost(side, &format!("window {}", k + 1), &report)?;
         let m = measurement(&report.figures, Some(self.id.clone()));
         if let Some(f) = self
@@ -246,7 +239,7 @@ impl MeasureRun for LlmWindows<'_> {
         {
             return Err(Error::Ab(format!(
                 "the {} ({}) measured {} = 0 {} in window {}{}: no ratio can compare a zero; loosen the bounds or leave the figure out of --figures",
-                name(side),
+                side.name(),
                 cfg.url,
                 f.name(),
                 f.unit(),
@@ -257,7 +250,7 @@ impl MeasureRun for LlmWindows<'_> {
         let f = &report.figures;
         (self.progress)(&format!(
             "[llm-ab] {} window {}: {} requests in {:.2} s, {} output tokens/s, TTFT p50 {} ms",
-            name(side),
+            side.name(),
             k + 1,
             f.counts.completed,
             f.duration_s,
@@ -284,7 +277,7 @@ pub fn one_sided(report: &AbReport, sides: &LlmSides) -> Vec<String> {
         notes.push(format!(
             "{} was measured by the {} ({}) only: it has no ratio and no verdict",
             f.figure.name(),
-            name(only),
+            only.name(),
             sides.describe(only)
         ));
     }

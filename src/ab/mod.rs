@@ -52,6 +52,16 @@ pub enum Side {
     Head,
 }
 
+impl Side {
+    /// `base` or `head`, as messages name the side.
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Base => "base",
+            Side::Head => "head",
+        }
+    }
+}
+
 /// How long to measure and how to judge.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AbOptions {

@@ -179,10 +179,7 @@ impl Server {
             .map(|s| s.to_string())
             .unwrap_or_else(|e| format!("not waited for: {e}"));
         let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
-        let side = match self.side {
-            Side::Base => "base",
-            Side::Head => "head",
-        };
+        let side = self.side.name();
         if stderr.contains("unrecognized subcommand") {
             return Error::Ab(format!(
                 "the {side} program has no `{SUBCOMMAND}` (a revision older than windowed A/B): \

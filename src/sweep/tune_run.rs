@@ -18,7 +18,7 @@ use super::tune::{
 };
 use super::tune_explain::{tune_record, Timing};
 pub use super::tune_options::{Goal, TuneOptions};
-use super::tune_screen::{screen_start, Capacities};
+use super::tune_screen::{point_run, screen_start, Capacities};
 use crate::error::{Error, Result};
 use crate::results::jsonl::JsonlSink;
 
@@ -195,13 +195,7 @@ pub(super) fn measure_point(
             Ok(score)
         }
         Goal::MaxRate(percentile, budget_ms) => {
-            let run = CurveRun {
-                sweep: &spec.name,
-                cfg,
-                until: spec.until_stable.as_ref(),
-                limits: opts.limits,
-                quiet: true,
-            };
+            let run = point_run(spec, cfg, opts);
             let batch = cfg.load.batch_size as f64;
             let bar_rps = bar.map(|b| b / batch);
             let found = capacities.of(index, &run).and_then(|capacity| {

@@ -42,6 +42,22 @@ impl Capacities {
     }
 }
 
+/// How tune runs one point's bursts and rate probes: quietly, within the run
+/// limits, until stable where the grid asks for it.
+pub(super) fn point_run<'a>(
+    spec: &'a SweepSpec,
+    cfg: &'a RunConfig,
+    opts: &TuneOptions,
+) -> CurveRun<'a> {
+    CurveRun {
+        sweep: &spec.name,
+        cfg,
+        until: spec.until_stable.as_ref(),
+        limits: opts.limits,
+        quiet: true,
+    }
+}
+
 /// What the screen measured: each candidate's id and burst capacity in samples/s
 /// (absent: its burst failed), in the order screened.
 pub type Screened = Vec<(String, Option<f64>)>;
@@ -64,13 +80,7 @@ pub(super) fn screen_start(
     for (k, point) in candidates.iter().enumerate() {
         let index = flat_index(axes, point);
         let cfg = &configs[index];
-        let run = CurveRun {
-            sweep: &spec.name,
-            cfg,
-            until: spec.until_stable.as_ref(),
-            limits: opts.limits,
-            quiet: true,
-        };
+        let run = point_run(spec, cfg, opts);
         let capacity = match capacities.of(index, &run) {
             Ok(c) => Some(c * cfg.load.batch_size as f64),
             Err(Error::Interrupted) => return Err(Error::Interrupted),
