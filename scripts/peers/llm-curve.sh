@@ -14,15 +14,20 @@
 #   scripts/peers/llm-curve.sh [--server transformers|llama] [--iters 40]
 #       [--input-len 32..64] [--output-len 32] [--ttft-ms X] [--tpot-ms Y]
 #       [--layers 2] [--width 64] [--server-threads 1]   (llama: 8 layers x 512 by default)
+#       [--same-seed-every-rate]   (every curve window sends the same requests; see 5.)
 #
 # 1. one stream at a time (concurrency:1): the server's unloaded TTFT and TPOT;
 # 2. four at a time (concurrency:4): its capacity C in requests/s;
 # 3. a curve of Poisson windows at 0.25, 0.5, 0.75, 1.0 and 1.25 × C, with the
-#    recommendation "highest rate with p99 TTFT <= X and p99 TPOT <= Y" (default X = 3 ×
-#    the unloaded p50 TTFT, Y = 2 × the unloaded p50 TPOT);
+#    recommendation "highest rate with p99 TTFT <= X and p99 TPOT <= Y" (default X = 4 ×
+#    the unloaded p99 TTFT, Y = 3 × the unloaded p99 TPOT: bounds on p99s taken from
+#    p99s, loose enough for a batching server's longer steps);
 # 4. per window, the client's CPU (its own getrusage: share of a core and µs per output
 #    token) next to the server's (its process's CPU time from ps), so that it is plain
-#    which one limited the figures.
+#    which one limited the figures;
+# 5. per curve window (llama), the prompt tokens the server took from its cache. Each
+#    rate's window sends requests of its own (seed + k) unless --same-seed-every-rate,
+#    with which every window after the first repeats the first's prompts.
 # Token counts: the model's tokenizer.json, checked against the server's usage
 # (transformers); llama.cpp's usage, checked against its Prometheus counter (llama).
 # The server runs --server-threads threads (OMP_NUM_THREADS for transformers, -t for
@@ -37,7 +42,7 @@ TAG=llm-curve
 # shellcheck source=scripts/peers/lib.sh
 . scripts/peers/lib.sh
 
-ITERS=40 IN=32..64 OUT=32 TTFT= TPOT= LAYERS= WIDTH= THREADS=1 SERVER=transformers
+ITERS=40 IN=32..64 OUT=32 TTFT= TPOT= LAYERS= WIDTH= THREADS=1 SERVER=transformers SAME=
 while [ $# -gt 0 ]; do
   case "$1" in
     --server) SERVER=$2; shift 2 ;;
@@ -49,7 +54,8 @@ while [ $# -gt 0 ]; do
     --layers) LAYERS=$2; shift 2 ;;
     --width) WIDTH=$2; shift 2 ;;
     --server-threads) THREADS=$2; shift 2 ;;
-    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    --same-seed-every-rate) SAME=--same-seed-every-rate; shift ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -135,26 +141,38 @@ if m:
 PY
 }
 
-window concurrency:1 --arrival concurrency:1
-window concurrency:4 --arrival concurrency:4
+# Each window its own seed, so that no window meets a caching server's copy of another's
+# prompts: 0 and 1 here, the curve's 2 (its windows 3, 4, …).
+window concurrency:1 --arrival concurrency:1 --seed 0
+window concurrency:4 --arrival concurrency:4 --seed 1
 read -r C T1 P1 < <(python3 - "$PEERS_TMP/concurrency:4.json" "$PEERS_TMP/concurrency:1.json" <<'PY'
 import json, sys
 c4 = json.load(open(sys.argv[1]))["figures"]; c1 = json.load(open(sys.argv[2]))["figures"]
-print(c4["request_rps"], c1["ttft_ms"]["p50"], c1["tpot_ms"]["p50"])
+print(c4["request_rps"], c1["ttft_ms"]["p99"], c1["tpot_ms"]["p99"])
 PY
 )
-TTFT=${TTFT:-$(python3 -c "print(round(3 * $T1, 1))")}
-TPOT=${TPOT:-$(python3 -c "print(round(2 * $P1, 1))")}
+TTFT=${TTFT:-$(python3 -c "print(round(4 * $T1, 1))")}
+TPOT=${TPOT:-$(python3 -c "print(round(3 * $P1, 1))")}
 rates=$(python3 -c "print(','.join(f'{f * $C:.3g}' for f in (0.25, 0.5, 0.75, 1.0, 1.25)))")
 say "capacity at concurrency 4: $C requests/s; curve at $rates requests/s; bounds p99 TTFT <= $TTFT ms, p99 TPOT <= $TPOT ms"
 s0=$(server_cpu)
-"$INFERBENCH" "${common[@]}" --rates "$rates" --goodput-ttft-ms "$TTFT" --goodput-tpot-ms "$TPOT"
+"$INFERBENCH" "${common[@]}" --rates "$rates" --goodput-ttft-ms "$TTFT" --goodput-tpot-ms "$TPOT" --seed 2 $SAME
 s1=$(server_cpu)
 python3 - "$PEERS_TMP/llm.jsonl" "$((s1 - s0))" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])][2:]
 cpu = sum(r["client"]["cpu_s"] for r in rows); tok = sum(r["figures"]["output_tokens"] or 0 for r in rows)
 wall = sum(r["figures"]["duration_s"] for r in rows)
+for r in rows:
+    m = r.get("server_metrics")
+    if not m:
+        continue
+    d = {x["series"]: x["delta"] for x in m["deltas"]}
+    t = r["figures"]["ttft_ms"] or {}
+    print(f"rate {r['config']['arrival']['value']:.3g} (seed {r['config'].get('window_seed', r['config']['seed'])}):"
+          f" TTFT p50/p99 {t.get('p50', float('nan')):.1f}/{t.get('p99', float('nan')):.1f} ms;"
+          f" server: {d.get('llamacpp:prompt_tokens_total', 0):.0f} prompt tokens computed,"
+          f" {d.get('llamacpp:prompt_tokens_cached_total', 0):.0f} from its cache")
 print(f"curve: client {cpu:.2f} s CPU over {wall:.1f} s of windows ({cpu / wall * 100:.1f} % of a core),"
       f" {cpu * 1e6 / tok:.0f} µs per output token; server {sys.argv[2]} s CPU ({int(sys.argv[2]) / wall * 100:.0f} % of a core)")
 PY

@@ -33,6 +33,7 @@ fn config(url: &str, model: &str) -> LlmConfig {
         num_requests: 4,
         arrival: Arrival::Concurrency(2),
         seed: 0,
+        window_seed: None,
         warmup: 1,
         request_timeout: Duration::from_secs(5),
         slo: None,

@@ -75,6 +75,11 @@ pub struct LlmConfig {
     pub arrival: Arrival,
     /// Seed of the prompts, the model each request goes to, and Poisson arrivals.
     pub seed: u64,
+    /// A curve's window draws with a seed of its own (the seed + its rate's place,
+    /// [`crate::sweep::llm_curve::WindowSeeds`]); `seed` stays the curve's, which
+    /// is what groups its windows into one curve. None: the window draws with `seed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_seed: Option<u64>,
     /// Requests sent one at a time and awaited before measuring (not counted).
     pub warmup: u32,
     /// A request not finished this long after its intended send time is timed out.
@@ -87,6 +92,11 @@ pub struct LlmConfig {
 }
 
 impl LlmConfig {
+    /// The seed this window draws its requests and arrivals with.
+    pub fn draw_seed(&self) -> u64 {
+        self.window_seed.unwrap_or(self.seed)
+    }
+
     /// Checks what a flag parser cannot; errors name the flag.
     pub fn validate(&self) -> Result<()> {
         if self.models.is_empty() {

@@ -38,8 +38,8 @@ fn plan(cfg: &LlmConfig, counter: &TokenCounter) -> Result<Vec<Planned>> {
         Some(n) => n as usize,
         None => t.split_whitespace().count(),
     };
-    let prompts = prompts::draw(&cfg.prompts, n, cfg.seed, &length)?;
-    let mut rng = SplitMix64(cfg.seed ^ 0x7a11_0c5e_1ec7_0000);
+    let prompts = prompts::draw(&cfg.prompts, n, cfg.draw_seed(), &length)?;
+    let mut rng = SplitMix64(cfg.draw_seed() ^ 0x7a11_0c5e_1ec7_0000);
     Ok(prompts
         .into_iter()
         .map(|prompt| {
@@ -312,7 +312,7 @@ async fn window(
         }
         Arrival::Poisson(rate) => {
             let offsets = if rate.is_finite() {
-                poisson_schedule(rate, n, cfg.seed)
+                poisson_schedule(rate, n, cfg.draw_seed())
             } else {
                 vec![0; n]
             };

@@ -6,6 +6,7 @@ use std::time::Duration;
 use criterion::measurement::{Measurement, WallTime};
 use criterion::{Criterion, SamplingMode, Throughput};
 
+use super::selection::Selection;
 use super::suite::Suite;
 use super::units::{TailLatency, Utilization};
 use crate::config::RunConfig;
@@ -141,36 +142,93 @@ impl PipelineMeasurement for Utilization {
 }
 
 /// Runs the suite: wall time, the tail-latency statistic and utilisation, each
-/// over every configuration, then criterion's summary (what `criterion_main!`
-/// would do, with the suite chosen at run time). Returns the benchmarks that could
-/// not start; the caller decides what that means for the exit status.
-pub fn run_suite(suite: &Suite) -> Vec<NotMeasured> {
+/// over every configuration `selection` (criterion's command line) selects, then
+/// criterion's summary (what `criterion_main!` would do, with the suite chosen at
+/// run time). Returns the benchmarks that could not start; the caller decides what
+/// that means for the exit status.
+pub fn run_suite(suite: &Suite, selection: &Selection) -> Vec<NotMeasured> {
+    let (latency, utilization) = measurements(suite);
     let mut failed = Vec::new();
     let mut time = criterion_config(Criterion::default()).configure_from_args();
-    failed.extend(bench_configs(&mut time, &WallTime, suite));
+    failed.extend(bench_configs(&mut time, &WallTime, suite, selection));
+    let mut tail =
+        criterion_config(Criterion::default().with_measurement(latency)).configure_from_args();
+    failed.extend(bench_configs(&mut tail, &latency, suite, selection));
+    let mut util =
+        criterion_config(Criterion::default().with_measurement(utilization)).configure_from_args();
+    failed.extend(bench_configs(&mut util, &utilization, suite, selection));
+    Criterion::default().configure_from_args().final_summary();
+    failed
+}
+
+/// The suite's tail-latency and utilisation measurements (the third is wall time).
+fn measurements(suite: &Suite) -> (TailLatency, Utilization) {
     let latency = TailLatency {
         percentile: suite.percentile,
         in_flight_per_worker: suite.spec.criterion.tail_in_flight_per_worker,
     };
-    let mut tail =
-        criterion_config(Criterion::default().with_measurement(latency)).configure_from_args();
-    failed.extend(bench_configs(&mut tail, &latency, suite));
-    let utilization = Utilization::for_suite(&suite.configs);
-    let mut util =
-        criterion_config(Criterion::default().with_measurement(utilization)).configure_from_args();
-    failed.extend(bench_configs(&mut util, &utilization, suite));
-    Criterion::default().configure_from_args().final_summary();
-    failed
+    (latency, Utilization::for_suite(&suite.configs))
+}
+
+/// Says how many of the suite's benchmarks a filter selects; an error where it
+/// selects none and would run (a typo in a filter must not pass for a run that
+/// measured the suite). Listing, `--ignored` and no filter are never refused.
+pub fn check_selection(suite: &Suite, selection: &Selection) -> Result<(), String> {
+    let Some(filter) = selection.describe() else {
+        return Ok(());
+    };
+    let (latency, utilization) = measurements(suite);
+    let (selected, total) = [
+        selected(&WallTime, suite, selection),
+        selected(&latency, suite, selection),
+        selected(&utilization, suite, selection),
+    ]
+    .iter()
+    .fold((0, 0), |(s, t), (s1, t1)| (s + s1, t + t1));
+    eprintln!(
+        "[inferbench] the filter {filter} selects {selected} of suite {}'s {total} benchmarks",
+        suite.spec.name
+    );
+    if selected == 0 && !selection.list_only && !selection.is_ignored() {
+        return Err(format!(
+            "the filter {filter} selects none of suite {}'s {total} benchmarks, so nothing would be measured; `cargo bench --bench pipeline -- --list` names them",
+            suite.spec.name
+        ));
+    }
+    Ok(())
+}
+
+/// How many of `suite`'s benchmarks of `measurement` `selection` selects, of how many.
+fn selected<M: PipelineMeasurement>(
+    measurement: &M,
+    suite: &Suite,
+    selection: &Selection,
+) -> (usize, usize) {
+    let ids = suite
+        .configs
+        .iter()
+        .filter(|cfg| measurement.applies_to(cfg))
+        .map(|cfg| benchmark_id(&cfg.id(), measurement));
+    ids.fold((0, 0), |(s, t), id| {
+        (s + usize::from(selection.selects(&id)), t + 1)
+    })
+}
+
+/// Criterion's id of a configuration's benchmark: `group/function`.
+fn benchmark_id<M: PipelineMeasurement>(config_id: &str, measurement: &M) -> String {
+    format!("{config_id}/{}", measurement.name())
 }
 
 /// Runs every configuration of `suite` as a criterion group measured by `c`'s
 /// measurement. A configuration whose server cannot start is not measured and is
 /// returned, so that a suite that measured less than it names cannot pass for a
-/// whole one.
+/// whole one. A benchmark `selection` does not run (filtered out, or `--list`)
+/// starts no server.
 pub fn bench_configs<M: PipelineMeasurement>(
     c: &mut Criterion<M>,
     measurement: &M,
     suite: &Suite,
+    selection: &Selection,
 ) -> Vec<NotMeasured> {
     let mut failed = Vec::new();
     let total = suite.configs.len();
@@ -183,6 +241,10 @@ pub fn bench_configs<M: PipelineMeasurement>(
                 k + 1,
                 measurement.name()
             );
+            continue;
+        }
+        if !selection.needs_server(&benchmark_id(&id, measurement)) {
+            register_unstarted(c, &id, measurement);
             continue;
         }
         eprintln!(
@@ -254,6 +316,21 @@ pub fn bench_configs<M: PipelineMeasurement>(
         }
     }
     failed
+}
+
+/// Registers `id`'s benchmark without starting a server: criterion lists it, or
+/// its filter skips it. Should criterion run it after all (its reading of its
+/// command line and [`Selection`]'s disagree), it stops with an error that says so
+/// rather than going missing.
+fn register_unstarted<M: PipelineMeasurement>(c: &mut Criterion<M>, id: &str, measurement: &M) {
+    let name = measurement.name();
+    let mut group = c.benchmark_group(id);
+    group.bench_function(&name, |_| {
+        panic!(
+            "{id}/{name}: criterion runs this benchmark, but inferbench read the command line as skipping it and started no server; run without the filter, and report the command line as a bug"
+        )
+    });
+    group.finish();
 }
 
 /// The suite's `[until_stable]` phase: windows of the suite's size on the started

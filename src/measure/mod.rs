@@ -14,10 +14,14 @@
 //! multiplied by `iters`: a percentile is a statistic of the window, not a sum.
 
 mod groups;
+mod selection;
 mod suite;
 mod units;
 
-pub use groups::{bench_configs, criterion_config, run_suite, NotMeasured, PipelineMeasurement};
+pub use groups::{
+    bench_configs, check_selection, criterion_config, run_suite, NotMeasured, PipelineMeasurement,
+};
+pub use selection::Selection;
 pub use suite::{
     limits_from_env, profile_names, Suite, SuiteChoice, MAX_DURATION_VAR, PERCENTILE_VAR, PROFILES,
     PROFILE_VAR, STALL_TIMEOUT_VAR, SUITE_VAR,
@@ -54,7 +58,13 @@ pub fn main_from_env() -> std::process::ExitCode {
         Err(e) => return refuse(e.to_string()),
     };
     match choice.load().and_then(|suite| suite.within(limits)) {
-        Ok(suite) => failures_status(&run_suite(&suite), &suite, allow),
+        Ok(suite) => {
+            let selection = Selection::from_process_args();
+            match check_selection(&suite, &selection) {
+                Ok(()) => failures_status(&run_suite(&suite, &selection), &suite, allow),
+                Err(e) => refuse(e),
+            }
+        }
         // Name the file for errors inside it (an axis, a field), not for the conflict.
         Err(e) if choice.file.is_some() && choice.profile.is_none() => {
             refuse(format!("{}: {e}", choice.describe()))

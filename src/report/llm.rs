@@ -85,6 +85,14 @@ pub(super) fn models(c: &crate::llm::LlmConfig) -> Vec<String> {
         .collect()
 }
 
+/// The seed, and a curve window's own where it has one.
+fn seed_words(c: &crate::llm::LlmConfig) -> String {
+    match c.window_seed {
+        Some(w) => format!("{} (this rate's window: {w})", c.seed),
+        None => c.seed.to_string(),
+    }
+}
+
 /// The summary of one run.
 pub fn render(r: &LlmReport) -> String {
     let c = &r.config;
@@ -94,7 +102,7 @@ pub fn render(r: &LlmReport) -> String {
             "synthetic, input {} words, output {} tokens (max_tokens), uniform, seed {}",
             span(input),
             span(output),
-            c.seed
+            seed_words(c)
         ),
         PromptSource::ShareGpt {
             path,
@@ -103,7 +111,7 @@ pub fn render(r: &LlmReport) -> String {
         } => format!(
             "ShareGPT {} (input <= {max_input_length}, output <= {max_output_length}), seed {}",
             path.display(),
-            c.seed
+            seed_words(c)
         ),
     };
     let tokens = match &r.tokens {

@@ -1,6 +1,6 @@
 //! An LLM server's latency–throughput curve: one window of Poisson arrivals per
-//! offered rate (the same prompts and models for every rate: the same seed), and the
-//! recommendation "the highest rate with p99 TTFT ≤ X and p99 TPOT ≤ Y". Rates are
+//! offered rate (prompts of the same lengths at every rate, each rate's window its
+//! own prompts: [`WindowSeeds`]), and the recommendation "the highest rate with p99 TTFT ≤ X and p99 TPOT ≤ Y". Rates are
 //! taken in ascending order and the answer is the last one before the first that
 //! breaks a bound: a rate that passes above a failing one is noise, not capacity.
 //! A rate where any request failed, was cut short or timed out never qualifies: the
@@ -51,6 +51,34 @@ pub fn curve_shard(rates: &[f64], shard: Shard) -> CurveShard {
     }
 }
 
+/// Which requests each window of a curve sends.
+///
+/// Servers that cache prompts (llama.cpp's slots, vLLM's and SGLang's prefix
+/// caches) answer a prompt they have seen from the cache: with the same requests at
+/// every rate, every window after the first measured cache hits (llama.cpp took 1,924
+/// of a second window's 1,964 prompt tokens from its cache), and its TTFT with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowSeeds {
+    /// The window at the curve's k-th rate (ascending, the lowest k = 1) draws its
+    /// prompts, models and arrivals with seed + k: the same lengths from the same
+    /// distribution, other texts, and never the capacity burst's (which has the
+    /// seed). A rate's window sends the same requests whichever shard measures it.
+    PerRate,
+    /// Every window draws with the seed: the same requests at every rate.
+    Same,
+}
+
+impl WindowSeeds {
+    /// The window seed at position `k` (from 0) of the curve's ascending rates;
+    /// none: the window draws with the curve's seed.
+    pub fn of(self, seed: u64, k: usize) -> Option<u64> {
+        match self {
+            Self::PerRate => Some(seed.wrapping_add(k as u64 + 1)),
+            Self::Same => None,
+        }
+    }
+}
+
 /// One rate's run.
 #[derive(Debug, Clone)]
 pub struct CurvePoint {
@@ -71,19 +99,26 @@ pub struct Recommendation {
 
 /// Runs `cfg` at each of `rates` (ascending), handing each point to `on_point`
 /// (which appends it to the results file) as soon as it is measured; each window
-/// records `shard` when the curve is a shard's part.
+/// records `shard` when the curve is a shard's part, and draws its requests as
+/// `seeds` says (its place counted among the whole curve's rates, a shard's too).
 pub fn run_curve(
     cfg: &LlmConfig,
-    (rates, shard): (&[f64], Option<&CurveShard>),
+    (rates, shard, seeds): (&[f64], Option<&CurveShard>, WindowSeeds),
     progress: &mut dyn FnMut(&str),
     on_point: &mut dyn FnMut(&CurvePoint) -> Result<()>,
 ) -> Result<Vec<CurvePoint>> {
     let mut rates = rates.to_vec();
     rates.sort_by(f64::total_cmp);
+    let whole = shard.map_or_else(|| rates.clone(), |s| s.rates.clone());
     let mut points = Vec::new();
-    for rate in rates {
-        progress(&format!("rate {rate} requests/s"));
+    for (i, rate) in rates.into_iter().enumerate() {
+        let k = match shard {
+            Some(_) => whole.iter().position(|&r| r == rate).unwrap_or(i),
+            None => i,
+        };
         let mut at = cfg.clone();
+        at.window_seed = seeds.of(cfg.seed, k);
+        progress(&format!("rate {rate} requests/s (seed {})", at.draw_seed()));
         at.arrival = Arrival::Poisson(rate);
         let mut report = llm::run(&at, progress)?;
         report.shard = shard.cloned();
@@ -221,6 +256,7 @@ mod tests {
             num_requests: 20,
             arrival: Arrival::Poisson(rate),
             seed: 0,
+            window_seed: None,
             warmup: 0,
             request_timeout: Duration::from_secs(1),
             slo: None,
@@ -271,6 +307,19 @@ mod tests {
         assert_eq!(three.iter().filter(|p| p.is_empty()).count(), 1);
         let s = curve_shard(&[2.0, 1.0], Shard::new(1, 3).unwrap());
         assert_eq!((s.index, s.count, s.rates), (1, 3, vec![1.0, 2.0]));
+    }
+
+    #[test]
+    fn each_rate_draws_its_own_requests_unless_told_otherwise() {
+        assert_eq!(
+            WindowSeeds::PerRate.of(7, 0),
+            Some(8),
+            "never the burst's seed"
+        );
+        assert_eq!(WindowSeeds::PerRate.of(7, 2), Some(10));
+        assert_eq!(WindowSeeds::Same.of(7, 2), None);
+        let wrapped = WindowSeeds::PerRate.of(u64::MAX, 0);
+        assert_eq!(wrapped, Some(0), "wraps, never panics");
     }
 
     #[test]

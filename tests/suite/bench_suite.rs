@@ -186,6 +186,66 @@ percentile = "p90"
     assert!(stderr.contains("suite mine"), "{stderr}");
 }
 
+/// A filter and `--list` are read before any server starts: only the selected
+/// configurations start one (each start is a `[inferbench] k/N` line), listing starts
+/// none and lists what criterion lists, and a filter that selects nothing is refused
+/// rather than passing for a run.
+#[test]
+fn a_filter_starts_only_the_selected_servers_and_one_that_selects_nothing_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two.toml");
+    std::fs::write(
+        &path,
+        "name = \"two\"\nmodel = \"spin:200us\"\nimage_size = 8\nbatch_sizes = [1, 2]\n\
+         workers = [1]\narrivals = [\"concurrency:2\"]\n[criterion]\nrequests_per_sample = 8\n",
+    )
+    .unwrap();
+    let home = dir.path().join("criterion");
+    let vars = [
+        ("INFERBENCH_SUITE", path.to_str().unwrap()),
+        ("CRITERION_HOME", home.to_str().unwrap()),
+    ];
+    let starts = |stderr: &str| {
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("[inferbench] ") && l.contains("/2 spin:"))
+            .count()
+    };
+    let run = |args: &[&str]| {
+        let out = bench(&vars, args);
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code(), text(&out.stdout), text(&out.stderr))
+    };
+
+    let (code, stdout, stderr) = run(&["--test", "bs2/eager/w1/shared/concurrency:2/time"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    assert_eq!(
+        starts(&stderr),
+        1,
+        "one server, for the one selected:\n{stderr}"
+    );
+    assert!(stdout.contains("Testing spin:200us-8px/bs2/eager/w1/shared/concurrency:2/time"));
+    assert_eq!(stdout.matches("Testing ").count(), 1, "{stdout}");
+    assert!(
+        stderr.contains("selects 1 of suite two's 6 benchmarks"),
+        "{stderr}"
+    );
+
+    let (code, stdout, stderr) = run(&["--list"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(starts(&stderr), 0, "listing starts no server:\n{stderr}");
+    assert_eq!(stdout.matches(": benchmark").count(), 6, "{stdout}");
+
+    let (code, stdout, stderr) = run(&["--test", "bs3"]);
+    assert_eq!(code, Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("the filter 'bs3' selects none of suite two's 6 benchmarks"),
+        "{stderr}"
+    );
+    assert_eq!(starts(&stderr), 0, "{stderr}");
+    assert!(!stdout.contains("Testing"), "{stdout}");
+}
+
 /// A suite that measured less than it names must not pass: a model file that exists
 /// but does not load is refused before anything is measured (it used to print
 /// `skipping …` for every group and exit 0), and a configuration whose server cannot

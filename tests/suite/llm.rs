@@ -44,6 +44,7 @@ fn config(server: &Scripted, models: &[(&str, f64)]) -> LlmConfig {
         num_requests: 12,
         arrival: Arrival::Concurrency(4),
         seed: 1,
+        window_seed: None,
         warmup: 1,
         request_timeout: Duration::from_secs(5),
         slo: None,
@@ -539,6 +540,14 @@ fn rates_auto_measure_the_capacity_then_take_fractions_of_it() {
         "the capacity burst and one window per rate"
     );
     assert_eq!(reports[0].config.arrival, Arrival::Burst);
+    // The burst has the seed, and each rate's window a seed of its own (seed + k), so
+    // that a server caching prompts answers no window from an earlier one's.
+    let seeds: Vec<u64> = reports.iter().map(|r| r.config.draw_seed()).collect();
+    assert_eq!(seeds, (0..=8).collect::<Vec<u64>>());
+    assert!(
+        reports.iter().all(|r| r.config.seed == 0),
+        "the curve's seed stays"
+    );
     let capacity = reports[0].figures.request_rps.unwrap();
     let round_s = (TTFT_MS + (TOKENS - 1) * GAP_MS) as f64 / 1e3;
     assert!(

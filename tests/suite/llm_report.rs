@@ -38,6 +38,27 @@ fn a_curve_of_llm_windows_becomes_a_table_a_recommendation_and_a_plot() {
         "--output-len", "6", "--rates", "2,4", "--goodput-ttft-ms", "10000",
         "--goodput-tpot-ms", "10000", "--out", s(&results), "-q"]);
     assert!(measured.status.success(), "{}", text(&measured));
+    // Asked for, every rate's window sends the seed's requests.
+    let same = dir.path().join("same.jsonl");
+    #[rustfmt::skip]
+    let again = inferbench(&["llm", "--target", &url, "--model", "m", "--iters", "8",
+        "--output-len", "6", "--rates", "2,4", "--goodput-ttft-ms", "10000",
+        "--goodput-tpot-ms", "10000", "--out", s(&same), "-q", "--seed", "5",
+        "--same-seed-every-rate"]);
+    assert!(again.status.success(), "{}", text(&again));
+    // (the curve's seed, the window's own)
+    let seeds = |path: &Path| -> Vec<(u64, Option<u64>)> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let c = &serde_json::from_str::<serde_json::Value>(l).unwrap()["config"];
+                (c["seed"].as_u64().unwrap(), c["window_seed"].as_u64())
+            })
+            .collect()
+    };
+    assert_eq!(seeds(&same), [(5, None), (5, None)]);
+    assert_eq!(seeds(&results), [(0, Some(1)), (0, Some(2))]);
 
     // The runs' own bounds: both rates keep them, so the higher one is the answer.
     let out_dir = dir.path().join("report");
@@ -122,7 +143,13 @@ fn a_curve_cut_over_replicas_comes_back_together_and_a_missing_shard_is_named() 
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l).unwrap();
                 assert_eq!(v["shard"]["rates"], serde_json::json!([4.0, 8.0, 16.0]));
-                v["config"]["arrival"]["value"].as_f64().unwrap()
+                let rate = v["config"]["arrival"]["value"].as_f64().unwrap();
+                // The k-th rate of the whole curve draws with seed + k, whichever
+                // shard measures it (a caching server must not see a window's
+                // prompts again in another window).
+                let k = [4.0, 8.0, 16.0].iter().position(|&r| r == rate).unwrap() as u64;
+                assert_eq!(v["config"]["window_seed"], k + 1, "{rate} requests/s");
+                rate
             })
             .collect()
     };

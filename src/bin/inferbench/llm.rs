@@ -10,7 +10,7 @@ use inferbench::llm::{self, config::model_shares, LlmConfig, OpenAiUrl};
 use inferbench::report::llm as render;
 use inferbench::results::jsonl::JsonlSink;
 use inferbench::sweep::curve::{auto_rates, Rates};
-use inferbench::sweep::llm_curve;
+use inferbench::sweep::llm_curve::{self, WindowSeeds};
 use inferbench::sweep::shard::{report_input, results_path, start_fresh, Shard, JOB_INDEX_VAR};
 
 #[derive(Args)]
@@ -32,6 +32,12 @@ pub struct LlmArgs {
     /// --goodput-ttft-ms and --goodput-tpot-ms at p99.
     #[arg(long)]
     pub rates: Option<String>,
+    /// Send the same requests (the seed's) at every rate of a curve. By default the
+    /// window at the k-th rate (lowest: 1) uses seed + k, so that a server caching
+    /// prompts (llama.cpp, vLLM's prefix caching) answers no window from an earlier
+    /// window's prompts.
+    #[arg(long, requires = "rates")]
+    pub same_seed_every_rate: bool,
     /// The server's Prometheus endpoint (http://…/metrics), read before and after each window.
     #[arg(long, value_name = "URL")]
     pub scrape_server_metrics: Option<String>,
@@ -133,9 +139,15 @@ pub fn run(args: LlmArgs) -> anyhow::Result<()> {
         }
     };
     if let Some(p) = part {
-        return run_shard(&cfg, (&rates, p), &mut sink, &mut progress);
+        return run_shard(
+            &cfg,
+            (&rates, p, window_seeds(&args)),
+            &mut sink,
+            &mut progress,
+        );
     }
-    let points = llm_curve::run_curve(&cfg, (&rates, None), &mut progress, &mut |p| {
+    let seeds = window_seeds(&args);
+    let points = llm_curve::run_curve(&cfg, (&rates, None, seeds), &mut progress, &mut |p| {
         sink.append(&p.report)
     })?;
     let (ttft, tpot) = (
@@ -148,11 +160,20 @@ pub fn run(args: LlmArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How the curve's windows draw their requests.
+fn window_seeds(args: &LlmArgs) -> WindowSeeds {
+    if args.same_seed_every_rate {
+        WindowSeeds::Same
+    } else {
+        WindowSeeds::PerRate
+    }
+}
+
 /// A shard's part of a curve: its rates, each window recording the shard and the whole
 /// curve's rates; no recommendation, which needs every shard's windows (`report`).
 fn run_shard(
     cfg: &LlmConfig,
-    (rates, part): (&[f64], Shard),
+    (rates, part, seeds): (&[f64], Shard, WindowSeeds),
     sink: &mut JsonlSink,
     progress: &mut dyn FnMut(&str),
 ) -> anyhow::Result<()> {
@@ -175,7 +196,7 @@ fn run_shard(
             .collect::<Vec<_>>()
             .join(", ")
     ));
-    let points = llm_curve::run_curve(cfg, (&mine, Some(&shard)), progress, &mut |p| {
+    let points = llm_curve::run_curve(cfg, (&mine, Some(&shard), seeds), progress, &mut |p| {
         sink.append(&p.report)
     })?;
     print!("{}", render::curve(&points, None));

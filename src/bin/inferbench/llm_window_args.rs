@@ -44,8 +44,9 @@ pub struct WindowArgs {
     /// Measured requests per window (per rate with --rates), after the warm-up.
     #[arg(long = "iters", default_value_t = 100)]
     pub iters: u32,
-    /// Seed of the prompts, of each request's model and of Poisson arrivals (llm-ab:
-    /// of round 1; round r uses seed + r − 1, the same on both sides).
+    /// Seed of the prompts, of each request's model and of Poisson arrivals (a curve:
+    /// of its capacity burst, the k-th rate's window uses seed + k; llm-ab: of round 1,
+    /// round r uses seed + r − 1, the same on both sides).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Requests sent one by one and awaited before measuring (not counted).
@@ -116,6 +117,7 @@ impl WindowArgs {
             num_requests: self.iters,
             arrival: Arrival::parse(arrival).context("--arrival")?,
             seed: self.seed,
+            window_seed: None,
             warmup: self.warmup,
             request_timeout: humantime::parse_duration(&self.request_timeout).map_err(|e| {
                 anyhow::anyhow!(
