@@ -71,7 +71,8 @@ if [ "${1:-}" = --llama ]; then
     src="$LLAMA/src/vendor/llama.cpp"
     # Nothing fetched while building: the web UI would come from huggingface
     # (LLAMA_USE_PREBUILT_UI), and TLS needs libssl-dev (LLAMA_OPENSSL); neither serves
-    # loopback. GGML_NATIVE=OFF: a binary for the x86-64 of this kind, not of this CPU.
+    # loopback. GGML_NATIVE=OFF: a binary not tuned to this CPU; it still uses SSE4.2, AVX,
+    # AVX2 and BMI2 (ggml's defaults then), so it needs an x86-64 CPU of the last decade.
     "$LLAMA/venv/bin/cmake" -S "$src" -B "$LLAMA/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=OFF \
       -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=ON \
       -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_APP=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_BUILD_UI=OFF \

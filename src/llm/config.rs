@@ -75,9 +75,10 @@ pub struct LlmConfig {
     pub arrival: Arrival,
     /// Seed of the prompts, the model each request goes to, and Poisson arrivals.
     pub seed: u64,
-    /// A curve's window draws with a seed of its own (the seed + its rate's place,
-    /// [`crate::sweep::llm_curve::WindowSeeds`]); `seed` stays the curve's, which
-    /// is what groups its windows into one curve. None: the window draws with `seed`.
+    /// A curve's window draws with a seed of its own (the seed + its rate's place
+    /// among the curve's rates, so that a server caching prompts answers no window
+    /// from another's); `seed` stays the curve's, which is what groups its windows
+    /// into one curve. None: the window draws with `seed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window_seed: Option<u64>,
     /// Requests sent one at a time and awaited before measuring (not counted).
