@@ -176,6 +176,11 @@ fn report(
     if resent > 0 {
         notes.push(format!("{resent} requests were sent again after the server closed a kept-alive connection before answering (some servers close every connection after a stream); their latency includes the lost attempt"));
     }
+    notes.extend(
+        server_metrics
+            .as_ref()
+            .and_then(super::server_metrics::prompt_cache_note),
+    );
     let max_lag = records.iter().map(|r| r.send_lag_ns).max().unwrap_or(0) as f64 / 1e6;
     LlmReport {
         kind: "llm".to_string(),

@@ -100,9 +100,105 @@ pub fn window(url: &str, before: &str, after: &str) -> ServerWindow {
     }
 }
 
+/// Servers' counters of prompt tokens answered from a cache, and of all prompt
+/// tokens: (cached, the rest or all, whether the second counts the cached too).
+const PROMPT_CACHE_COUNTERS: [(&str, &str, bool); 2] = [
+    // llama.cpp: tokens taken from a slot's cache, and tokens computed.
+    (
+        "llamacpp:prompt_tokens_cached_total",
+        "llamacpp:prompt_tokens_total",
+        false,
+    ),
+    // vLLM (v1): prefix-cache hits and queries, in tokens.
+    (
+        "vllm:prefix_cache_hits_total",
+        "vllm:prefix_cache_queries_total",
+        true,
+    ),
+];
+
+/// Below this share of its prompt tokens from the server's cache, a window is not
+/// called cached: a shared template prefix is cached in every window.
+const CACHED_SHARE: f64 = 0.1;
+
+/// A note where the server says it answered at least [`CACHED_SHARE`] of the
+/// window's prompt tokens from its cache (for the servers whose counters
+/// [`PROMPT_CACHE_COUNTERS`] knows): such a window measured cached prefill, which
+/// a window repeating an earlier one's prompts (the same `--seed` against the same
+/// server) gets, and its TTFT with it.
+pub fn prompt_cache_note(w: &ServerWindow) -> Option<String> {
+    let sum = |name: &str| -> f64 {
+        w.deltas
+            .iter()
+            .filter(|d| d.series == name || d.series.starts_with(&format!("{name}{{")))
+            .map(|d| d.delta)
+            .sum()
+    };
+    PROMPT_CACHE_COUNTERS
+        .iter()
+        .find_map(|&(cached_name, other_name, includes_cached)| {
+            let cached = sum(cached_name);
+            let other = sum(other_name);
+            let total = if includes_cached { other } else { cached + other };
+            (total > 0.0 && cached >= CACHED_SHARE * total).then(|| {
+                format!(
+                    "the server answered {cached:.0} of the window's {total:.0} prompt tokens from its cache ({cached_name}): a window that repeats prompts the server has seen (an earlier run's --seed against the same server) measures cached prefill, and its TTFT with it; another --seed measures it uncached"
+                )
+            })
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn deltas(pairs: &[(&str, f64)]) -> ServerWindow {
+        ServerWindow {
+            url: "u".into(),
+            deltas: pairs
+                .iter()
+                .map(|&(series, delta)| SeriesDelta {
+                    series: series.into(),
+                    delta,
+                })
+                .collect(),
+            histograms: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_window_answered_from_the_prompt_cache_is_noted_a_template_prefix_is_not() {
+        // llama.cpp: 1,900 cached + 40 computed (the figures of docs/llm.md).
+        let w = deltas(&[
+            ("llamacpp:prompt_tokens_cached_total", 1900.0),
+            ("llamacpp:prompt_tokens_total", 40.0),
+        ]);
+        let note = prompt_cache_note(&w).expect("a cached window is noted");
+        assert!(
+            note.contains("1900 of the window's 1940 prompt tokens"),
+            "{note}"
+        );
+        // 2 of 1,884: a shared prefix, not a repeated prompt.
+        let w = deltas(&[
+            ("llamacpp:prompt_tokens_cached_total", 2.0),
+            ("llamacpp:prompt_tokens_total", 1882.0),
+        ]);
+        assert_eq!(prompt_cache_note(&w), None);
+        // vLLM: queries count the hits too; labelled series are summed.
+        let w = deltas(&[
+            (
+                "vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"}",
+                300.0,
+            ),
+            (
+                "vllm:prefix_cache_queries_total{engine=\"0\",model_name=\"m\"}",
+                1000.0,
+            ),
+        ]);
+        let note = prompt_cache_note(&w).expect("30 % cached is noted");
+        assert!(note.contains("300 of the window's 1000"), "{note}");
+        assert_eq!(prompt_cache_note(&deltas(&[("other_total", 5.0)])), None);
+    }
 
     #[test]
     fn counters_and_histograms_grow_gauges_are_left_out() {
