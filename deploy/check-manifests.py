@@ -44,12 +44,23 @@ def sharding_problems(spec, shards, what):
     return problems
 
 
-def indexed_job_problems(job, name):
-    """What is wrong with an Indexed Job of shards; returns (problems, shards, args)."""
+def only_container(job):
+    """A Job's spec, pod spec, its one container and that container's args."""
     spec = job["spec"]
     pod = spec["template"]["spec"]
-    (shard,) = pod["containers"]
-    args = shard["args"]
+    (container,) = pod["containers"]
+    return spec, pod, container, container["args"]
+
+
+def on_volume(container, path):
+    """Whether `path` lies on one of the container's mounted volumes."""
+    mounts = [m["mountPath"] for m in container.get("volumeMounts", [])]
+    return any(path.startswith(m + "/") for m in mounts)
+
+
+def indexed_job_problems(job, name):
+    """What is wrong with an Indexed Job of shards; returns (problems, shards, args)."""
+    spec, pod, shard, args = only_container(job)
     shards = int(flag(args, "--shards"))
     problems = sharding_problems(spec, shards, f"the {name} Job")
     for kind in ("requests", "limits"):
@@ -72,28 +83,21 @@ def client_gpu_problems(client, name):
 
 def llm_job_problems(job, name):
     """What is wrong with an `inferbench llm` Job."""
-    spec = job["spec"]
-    pod = spec["template"]["spec"]
-    (client,) = pod["containers"]
-    args = client["args"]
+    spec, _, client, args = only_container(job)
     problems = []
     if spec.get("parallelism", 1) != 1 or spec.get("completions", 1) != 1:
         problems.append(f"{name}: an llm Job runs one pod; pods sharing a server change its figures")
     problems += client_gpu_problems(client, name)
     if not flag(args, "--target").startswith("openai://"):
         problems.append(f"{name}: --target is not an openai:// URL")
-    mounts = [m["mountPath"] for m in client.get("volumeMounts", [])]
-    if not any(flag(args, "--out").startswith(m + "/") for m in mounts):
+    if not on_volume(client, flag(args, "--out")):
         problems.append(f"{name}: --out is not on a mounted volume: {flag(args, '--out')}")
     return problems
 
 
 def llm_shards_job_problems(job, name):
     """What is wrong with an `inferbench llm --shards N` Job (a server beside each shard)."""
-    spec = job["spec"]
-    pod = spec["template"]["spec"]
-    (client,) = pod["containers"]
-    args = client["args"]
+    spec, pod, client, args = only_container(job)
     shards = int(flag(args, "--shards"))
     problems = sharding_problems(spec, shards, name)
     problems += client_gpu_problems(client, name)
@@ -119,8 +123,7 @@ def llm_shards_job_problems(job, name):
     elif len(rates.split(",")) < shards:
         problems.append(f"{name}: {len(rates.split(','))} rates for {shards} shards: some pods measure nothing")
     out = flag(args, "--out")
-    mounts = [m["mountPath"] for m in client.get("volumeMounts", [])]
-    if out.endswith(".jsonl") or not any(out.startswith(m + "/") for m in mounts):
+    if out.endswith(".jsonl") or not on_volume(client, out):
         problems.append(f"{name}: --out is not a folder on a mounted volume: {out}")
     return problems
 

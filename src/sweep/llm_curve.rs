@@ -109,13 +109,12 @@ pub fn run_curve(
 ) -> Result<Vec<CurvePoint>> {
     let mut rates = rates.to_vec();
     rates.sort_by(f64::total_cmp);
-    let whole = shard.map_or_else(|| rates.clone(), |s| s.rates.clone());
     let mut points = Vec::new();
     for (i, rate) in rates.into_iter().enumerate() {
-        let k = match shard {
-            Some(_) => whole.iter().position(|&r| r == rate).unwrap_or(i),
-            None => i,
-        };
+        // A shard's rate's place is in the whole curve (its record's rates, ascending).
+        let k = shard
+            .and_then(|s| s.rates.iter().position(|&r| r == rate))
+            .unwrap_or(i);
         let mut at = cfg.clone();
         at.window_seed = seeds.of(cfg.seed, k);
         progress(&format!("rate {rate} requests/s (seed {})", at.draw_seed()));

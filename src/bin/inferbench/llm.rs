@@ -138,15 +138,10 @@ pub fn run(args: LlmArgs) -> anyhow::Result<()> {
             rates
         }
     };
-    if let Some(p) = part {
-        return run_shard(
-            &cfg,
-            (&rates, p, window_seeds(&args)),
-            &mut sink,
-            &mut progress,
-        );
-    }
     let seeds = window_seeds(&args);
+    if let Some(p) = part {
+        return run_shard(&cfg, (&rates, p, seeds), &mut sink, &mut progress);
+    }
     let points = llm_curve::run_curve(&cfg, (&rates, None, seeds), &mut progress, &mut |p| {
         sink.append(&p.report)
     })?;
